@@ -1,0 +1,1 @@
+"""portacloud conformance suite."""

@@ -1,0 +1,106 @@
+"""portacloud: one API for object storage, compute and GPU jobs across clouds.
+
+.. code-block:: python
+
+    import portacloud
+
+    bucket = portacloud.open_bucket("s3://ml-data/run-42")
+    bucket.put("metrics.json", b"{}", content_type="application/json")
+
+Public names load on first use (PEP 562), so ``import portacloud`` stays cheap: pydantic and
+every provider are imported only when a name that needs them is touched.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from portacloud.errors import (
+    AlreadyExistsError,
+    CancelledError,
+    ChecksumMismatchError,
+    DeadlineExceededError,
+    ErrorCode,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    PortaCloudError,
+    ResourceExhaustedError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnknownError,
+    UnsupportedError,
+)
+
+if TYPE_CHECKING:
+    from portacloud.profiles import Connection, Profile, connect, load_profile, portacloud_home
+    from portacloud.registry import available_schemes, open_bucket
+    from portacloud.retry import RetryPolicy
+    from portacloud.storage.bucket import Bucket
+    from portacloud.storage.capabilities import StorageCapabilities
+    from portacloud.storage.models import ObjectInfo, PrefixInfo
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "Bucket": "portacloud.storage.bucket",
+    "Connection": "portacloud.profiles",
+    "ObjectInfo": "portacloud.storage.models",
+    "PrefixInfo": "portacloud.storage.models",
+    "Profile": "portacloud.profiles",
+    "RetryPolicy": "portacloud.retry",
+    "StorageCapabilities": "portacloud.storage.capabilities",
+    "available_schemes": "portacloud.registry",
+    "connect": "portacloud.profiles",
+    "load_profile": "portacloud.profiles",
+    "open_bucket": "portacloud.registry",
+    "portacloud_home": "portacloud.profiles",
+}
+
+__all__ = [
+    "AlreadyExistsError",
+    "Bucket",
+    "CancelledError",
+    "ChecksumMismatchError",
+    "Connection",
+    "DeadlineExceededError",
+    "ErrorCode",
+    "FailedPreconditionError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "ObjectInfo",
+    "PermissionDeniedError",
+    "PortaCloudError",
+    "PrefixInfo",
+    "Profile",
+    "ResourceExhaustedError",
+    "RetryPolicy",
+    "StorageCapabilities",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "UnknownError",
+    "UnsupportedError",
+    "__version__",
+    "available_schemes",
+    "connect",
+    "load_profile",
+    "open_bucket",
+    "portacloud_home",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'portacloud' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

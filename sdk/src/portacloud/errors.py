@@ -1,0 +1,220 @@
+"""The one error taxonomy every portacloud call raises.
+
+Each failure a backend reports becomes a :class:`PortaCloudError` whose subclass names a stable
+code. The native exception stays reachable as ``__cause__`` and through :meth:`as_native`, so no
+vendor exception type ever has to be caught by user code.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, TypeVar
+
+__all__ = [
+    "AlreadyExistsError",
+    "CancelledError",
+    "ChecksumMismatchError",
+    "DeadlineExceededError",
+    "ErrorCode",
+    "FailedPreconditionError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PortaCloudError",
+    "ResourceExhaustedError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "UnknownError",
+    "UnsupportedError",
+    "error_for_code",
+]
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes, shaped after gRPC's; their names never change."""
+
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    UNSUPPORTED = "UNSUPPORTED"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    CANCELLED = "CANCELLED"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+    UNKNOWN = "UNKNOWN"
+
+
+class PortaCloudError(Exception):
+    """Base of every error a portacloud call raises for a backend or input failure.
+
+    Attributes:
+        code: The stable :class:`ErrorCode`.
+        provider: The backend that failed (``"s3"``, ``"file"``...), or ``None`` before one is known.
+        operation: The portable operation (``"put"``, ``"list"``...), or ``None``.
+        resource: The key, bucket or id the operation was about, or ``None``.
+        retryable: Whether repeating the same call may succeed.
+        retry_after: Seconds the service asked the caller to wait, when it said so.
+    """
+
+    code: ClassVar[ErrorCode] = ErrorCode.UNKNOWN
+    default_retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        operation: str | None = None,
+        resource: str | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.operation = operation
+        self.resource = resource
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        where = ".".join(part for part in (self.provider, self.operation) if part)
+        about = f" {self.resource!r}" if self.resource is not None else ""
+        prefix = f"{where}{about}: " if where or about else ""
+        return f"[{self.code.value}] {prefix}{self.message}"
+
+    def with_context(
+        self, *, provider: str | None, operation: str | None, resource: str | None
+    ) -> PortaCloudError:
+        """Fill in whatever context the raiser did not know; never overwrite what it set."""
+        self.provider = self.provider or provider
+        self.operation = self.operation or operation
+        if self.resource is None:
+            self.resource = resource
+        return self
+
+    def as_native(self, native_type: type[_E]) -> _E | None:
+        """Return the vendor exception behind this error if it is of ``native_type``."""
+        cause = self.__cause__
+        while cause is not None:
+            if isinstance(cause, native_type):
+                return cause
+            cause = cause.__cause__
+        return None
+
+
+class NotFoundError(PortaCloudError):
+    """The object, bucket, instance or job does not exist."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class AlreadyExistsError(PortaCloudError):
+    """The resource to create exists already."""
+
+    code = ErrorCode.ALREADY_EXISTS
+
+
+class FailedPreconditionError(PortaCloudError):
+    """A condition of the call (``if_match``, ``if_none_match``, state) did not hold."""
+
+    code = ErrorCode.FAILED_PRECONDITION
+
+
+class InvalidArgumentError(PortaCloudError):
+    """The caller passed a value that can never succeed (bad key, range, URL, spec)."""
+
+    code = ErrorCode.INVALID_ARGUMENT
+
+
+class PermissionDeniedError(PortaCloudError):
+    """The credentials are valid but not allowed to do this."""
+
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class UnauthenticatedError(PortaCloudError):
+    """The credentials are missing, wrong or expired."""
+
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class ResourceExhaustedError(PortaCloudError):
+    """Throttling or a quota: slow down and try again."""
+
+    code = ErrorCode.RESOURCE_EXHAUSTED
+    default_retryable = True
+
+
+class UnsupportedError(PortaCloudError):
+    """The backend cannot do this operation or option at all."""
+
+    code = ErrorCode.UNSUPPORTED
+
+
+class DeadlineExceededError(PortaCloudError):
+    """The call or the job ran out of time."""
+
+    code = ErrorCode.DEADLINE_EXCEEDED
+    default_retryable = True
+
+
+class CancelledError(PortaCloudError):
+    """The operation was cancelled."""
+
+    code = ErrorCode.CANCELLED
+
+
+class UnavailableError(PortaCloudError):
+    """The service could not be reached or answered with a transient failure."""
+
+    code = ErrorCode.UNAVAILABLE
+    default_retryable = True
+
+
+class InternalError(PortaCloudError):
+    """The service or portacloud broke an invariant."""
+
+    code = ErrorCode.INTERNAL
+
+
+class ChecksumMismatchError(InternalError):
+    """The bytes read do not match the CRC32C recorded when they were written."""
+
+
+class UnknownError(PortaCloudError):
+    """A backend failure that no mapping table knows."""
+
+    code = ErrorCode.UNKNOWN
+
+
+_BY_CODE: dict[ErrorCode, type[PortaCloudError]] = {
+    cls.code: cls
+    for cls in (
+        NotFoundError,
+        AlreadyExistsError,
+        FailedPreconditionError,
+        InvalidArgumentError,
+        PermissionDeniedError,
+        UnauthenticatedError,
+        ResourceExhaustedError,
+        UnsupportedError,
+        DeadlineExceededError,
+        CancelledError,
+        UnavailableError,
+        InternalError,
+        UnknownError,
+    )
+}
+
+
+def error_for_code(code: ErrorCode) -> type[PortaCloudError]:
+    """Return the subclass that carries ``code``; providers' mapping tables are built on it."""
+    return _BY_CODE[code]

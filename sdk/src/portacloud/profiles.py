@@ -1,0 +1,165 @@
+"""Profiles: named sets of targets in ``portacloud.toml``, and :func:`connect`.
+
+A profile names where storage, compute and jobs live; moving a pipeline to another cloud
+changes the profile, not the code. Profiles never hold secrets: credentials come from each
+vendor's usual chain.
+
+.. code-block:: toml
+
+    [profiles.prod]
+    storage = "s3://ml-data/prod"
+    jobs = "ray://10.0.0.5:8265"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from portacloud.errors import InvalidArgumentError, NotFoundError, UnsupportedError
+from portacloud.registry import parse_url
+
+if TYPE_CHECKING:
+    from portacloud.storage.bucket import Bucket
+
+__all__ = ["Connection", "Profile", "connect", "load_profile", "portacloud_home"]
+
+PROFILE_ENV = "PORTACLOUD_PROFILE"
+CONFIG_ENV = "PORTACLOUD_CONFIG"
+HOME_ENV = "PORTACLOUD_HOME"
+CONFIG_NAME = "portacloud.toml"
+DEFAULT_PROFILE = "default"
+
+
+def portacloud_home() -> Path:
+    """Where portacloud keeps local state: ``$PORTACLOUD_HOME`` or the user data dir."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("portacloud"))
+
+
+class Profile(BaseModel):
+    """Targets of one profile.
+
+    Attributes:
+        name: The profile's name.
+        storage: A storage URL (``s3://bucket/prefix``), or ``None``.
+        compute: A compute URL (``aws://us-east-1``), or ``None``.
+        jobs: A job queue URL (``ray://host:8265``), or ``None``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    storage: str | None = None
+    compute: str | None = None
+    jobs: str | None = None
+
+    @field_validator("storage", "compute", "jobs")
+    @classmethod
+    def _no_secrets(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_url(value)  # refuses user:password@ and secret-looking query options
+        return value
+
+
+def _config_files() -> list[Path]:
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        return [Path(explicit).expanduser()]
+    from platformdirs import user_config_dir
+
+    return [Path.cwd() / CONFIG_NAME, Path(user_config_dir("portacloud")) / CONFIG_NAME]
+
+
+def _default_profile() -> Profile:
+    return Profile(name=DEFAULT_PROFILE, storage=(portacloud_home() / "storage").as_uri())
+
+
+def load_profile(name: str | None = None) -> Profile:
+    """Find a profile by name (default: ``$PORTACLOUD_PROFILE``, else ``default``).
+
+    The first of ``$PORTACLOUD_CONFIG``, ``./portacloud.toml`` and the user config dir's
+    ``portacloud.toml`` that exists is read. Without any, ``default`` is local storage under
+    :func:`portacloud_home`.
+    """
+    wanted = name or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    for path in _config_files():
+        if not path.is_file():
+            continue
+        try:
+            data: dict[str, Any] = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidArgumentError(f"{path}: not valid TOML: {exc}") from exc
+        profiles = data.get("profiles", {})
+        if wanted in profiles:
+            try:
+                return Profile(name=wanted, **profiles[wanted])
+            except ValidationError as exc:
+                raise InvalidArgumentError(
+                    f"{path}: profile {wanted!r} is invalid: {_first_error(exc)}"
+                ) from None
+        if wanted != DEFAULT_PROFILE:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise NotFoundError(f"{path} has no profile {wanted!r} (profiles: {known})")
+        break
+    if wanted == DEFAULT_PROFILE:
+        return _default_profile()
+    raise NotFoundError(f"no {CONFIG_NAME} found, so there is no profile {wanted!r}")
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown setting {where!r} (profiles hold only storage, compute and jobs URLs)"
+    return f"{where}: {err['msg']}"
+
+
+class Connection:
+    """The handles of one profile, opened on first use."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self._storage: Bucket | None = None
+
+    def __repr__(self) -> str:
+        return f"Connection(profile={self.profile.name!r})"
+
+    @property
+    def storage(self) -> Bucket:
+        """The profile's bucket."""
+        if self._storage is None:
+            if self.profile.storage is None:
+                raise UnsupportedError(f"profile {self.profile.name!r} has no storage URL")
+            from portacloud.registry import open_bucket
+
+            self._storage = open_bucket(self.profile.storage)
+        return self._storage
+
+    def close(self) -> None:
+        """Close whatever was opened."""
+        if self._storage is not None:
+            self._storage.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def connect(profile: str | None = None) -> Connection:
+    """Return the storage (and, as they land, compute and jobs) handles of a profile.
+
+    Args:
+        profile: A profile name; default ``$PORTACLOUD_PROFILE``, else ``default``.
+    """
+    return Connection(load_profile(profile))

@@ -1,0 +1,1 @@
+"""Embedded providers: memory:// and file://."""

@@ -1,0 +1,157 @@
+"""URL schemes to providers, through the ``portacloud.providers`` entry-point group.
+
+Providers are found by entry point and imported only when a URL of theirs is opened, so
+``import portacloud`` never imports a vendor SDK.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import SplitResult, parse_qsl, urlsplit
+
+from portacloud.errors import InvalidArgumentError, PortaCloudError, UnsupportedError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from portacloud.retry import RetryPolicy
+    from portacloud.storage.bucket import Bucket
+    from portacloud.storage.driver import BucketDriver
+
+__all__ = ["StorageProvider", "available_schemes", "load_provider", "open_bucket", "parse_url"]
+
+ENTRY_POINT_GROUP = "portacloud.providers"
+
+#: Schemes portacloud knows about, and the extra that installs each.
+KNOWN_SCHEMES: dict[str, str] = {
+    "s3": "aws",
+    "aws": "aws",
+    "gs": "gcp",
+    "gcs": "gcp",
+    "gce": "gcp",
+    "az": "azure",
+    "azure": "azure",
+    "libcloud": "libcloud",
+    "ray": "ray",
+    "slurm": "slurm",
+    "slurm+rest": "slurm",
+    "k8s": "kubernetes",
+}
+
+_SECRET_NAME = re.compile(
+    r"(secret|password|passwd|token|credential|signature|^sig$|^sas|key$|connection_string)",
+    re.IGNORECASE,
+)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+
+
+class StorageProvider(Protocol):
+    """What a ``portacloud.providers`` entry point must offer to open buckets."""
+
+    def open_bucket(
+        self, url: SplitResult, options: Mapping[str, Any]
+    ) -> tuple[BucketDriver, str]:
+        """Return a driver for the URL's bucket and the key prefix the URL names."""
+
+
+@functools.cache
+def _entry_points() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_schemes() -> list[str]:
+    """The URL schemes of the providers installed now."""
+    return sorted(_entry_points())
+
+
+def _family(scheme: str) -> str:
+    return "libcloud" if scheme.startswith("libcloud+") else scheme
+
+
+def load_provider(scheme: str) -> Any:
+    """Import and return the provider object registered for ``scheme``.
+
+    Raises:
+        UnsupportedError: naming the package to install for a known scheme, or the installed
+            schemes for an unknown one.
+    """
+    points = _entry_points()
+    point = points.get(scheme) or points.get(_family(scheme))
+    if point is None:
+        extra = KNOWN_SCHEMES.get(_family(scheme))
+        if extra is not None:
+            raise UnsupportedError(
+                f"'{scheme}://' needs the portacloud-{extra} provider: "
+                f'pip install "portacloud[{extra}]"'
+            )
+        raise UnsupportedError(
+            f"unknown URL scheme {scheme!r}; installed schemes: {', '.join(available_schemes())}"
+        )
+    return point.load()
+
+
+def parse_url(url: object) -> tuple[SplitResult, dict[str, str]]:
+    """Split a resource URL into its parts and its query options.
+
+    URLs name resources only: credentials in the user-info part or in the query are refused, so
+    they cannot end up in logs, profiles or reprs.
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise InvalidArgumentError(f"expected a URL such as 's3://bucket/prefix', got {url!r}")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"malformed URL: {exc}") from exc
+    scheme = parts.scheme.lower()
+    if not _SCHEME.match(scheme):
+        raise InvalidArgumentError(f"malformed URL scheme {parts.scheme!r}")
+    if "@" in parts.netloc:
+        raise InvalidArgumentError(
+            "URLs never carry credentials (user:password@...); use the provider's usual "
+            "credential chain or typed options"
+        )
+    try:
+        query = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
+    except ValueError as exc:
+        raise InvalidArgumentError(f"malformed URL query: {exc}") from exc
+    secret = sorted(name for name in query if _SECRET_NAME.search(name))
+    if secret:
+        raise InvalidArgumentError(
+            f"URLs never carry credentials; remove {', '.join(secret)} from the query and use "
+            "the provider's credential chain or typed options"
+        )
+    return parts._replace(scheme=scheme, query="", fragment=""), query
+
+
+def open_bucket(url: str, *, retry: RetryPolicy | None = None, **options: Any) -> Bucket:
+    """Open the bucket a URL names.
+
+    Args:
+        url: ``memory://name``, ``file:///abs/path``, ``s3://bucket/prefix``... Query
+            parameters are provider options (``s3://b?region=eu-west-1``).
+        retry: The retry policy for this bucket's calls.
+        **options: Provider options; the same names as the query parameters.
+
+    Returns:
+        A :class:`~portacloud.Bucket` whose keys are relative to the URL's prefix.
+    """
+    from portacloud.storage.bucket import Bucket
+
+    parts, query = parse_url(url)
+    clash = sorted(set(query) & set(options))
+    if clash:
+        raise InvalidArgumentError(f"option(s) {', '.join(clash)} given both in the URL and as arguments")
+    provider = load_provider(parts.scheme)
+    opener = getattr(provider, "open_bucket", None)
+    if opener is None:
+        raise UnsupportedError(f"'{parts.scheme}://' does not provide storage")
+    try:
+        driver, prefix = opener(parts, {**query, **options})
+    except PortaCloudError as exc:
+        raise exc.with_context(provider=parts.scheme, operation="open_bucket", resource=url) from exc.__cause__
+    return Bucket(driver, url=url, prefix=prefix, retry=retry)

@@ -1,0 +1,1 @@
+"""Portable storage: the Bucket type, its driver Protocols and models."""

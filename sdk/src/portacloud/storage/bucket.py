@@ -1,0 +1,604 @@
+"""The portable :class:`Bucket`: what users hold, whatever the backend."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from functools import partial
+from datetime import timedelta
+from typing import IO, Literal, TypeVar, overload
+
+from portacloud.checksums import crc32c_hex
+from portacloud.errors import (
+    InvalidArgumentError,
+    PortaCloudError,
+    UnavailableError,
+    UnknownError,
+    UnsupportedError,
+)
+from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.storage.capabilities import StorageCapabilities
+from portacloud.storage.driver import (
+    BucketDriver,
+    ListOptions,
+    ReadStream,
+    SupportsDeleteMany,
+    SupportsSignedURL,
+    WriteOptions,
+)
+from portacloud.storage.keys import check_key, check_metadata
+from portacloud.storage.models import ObjectInfo, PrefixInfo
+from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, verify_crc32c
+
+__all__ = ["Bucket", "PutData"]
+
+_T = TypeVar("_T")
+
+#: What :meth:`Bucket.put` accepts: bytes, a binary file object, or an iterable of bytes.
+PutData = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
+
+_STREAM_CHUNK = 8 * 1024 * 1024
+_READ_BUFFER = 1024 * 1024
+_DEFAULT_PAGE_SIZE = 1000
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Bucket:
+    """A bucket (or a prefix inside one) on any backend.
+
+    Open one with :func:`portacloud.open_bucket`. Every method validates its arguments before
+    any request, raises only :class:`~portacloud.errors.PortaCloudError` subclasses for
+    failures, and retries transient failures of replayable calls under one
+    :class:`~portacloud.retry.RetryPolicy`.
+    """
+
+    def __init__(
+        self,
+        driver: BucketDriver,
+        *,
+        url: str,
+        prefix: str = "",
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._driver = driver
+        self._url = url
+        self._prefix = prefix
+        self._retry = retry or RetryPolicy()
+
+    # ----------------------------------------------------------------- properties
+
+    @property
+    def url(self) -> str:
+        """The URL this bucket was opened with (it never holds credentials)."""
+        return self._url
+
+    @property
+    def provider(self) -> str:
+        """The backend's short name (``"file"``, ``"memory"``, ``"s3"``...)."""
+        return self._driver.provider
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix every call is relative to."""
+        return self._prefix
+
+    @property
+    def capabilities(self) -> StorageCapabilities:
+        """What the backend can do."""
+        return self._driver.capabilities
+
+    def __repr__(self) -> str:
+        return f"Bucket({self._url!r})"
+
+    def child(self, prefix: str) -> Bucket:
+        """Return a bucket whose keys are relative to ``prefix`` inside this one.
+
+        Args:
+            prefix: A non-empty key prefix, usually ending with ``/``.
+        """
+        check_key(prefix, self.capabilities, full_key=self._prefix + prefix)
+        return Bucket(
+            self._driver,
+            url=self._url.rstrip("/") + "/" + prefix.lstrip("/"),
+            prefix=self._prefix + prefix,
+            retry=self._retry,
+        )
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _call(
+        self, operation: str, resource: str | None, fn: Callable[[], _T], *, retry: bool = True
+    ) -> _T:
+        def once() -> _T:
+            return self._guarded(operation, resource, fn)
+
+        return call_with_retry(self._retry, once) if retry else once()
+
+    def _guarded(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
+        try:
+            return fn()
+        except PortaCloudError as exc:
+            raise exc.with_context(
+                provider=self.provider, operation=operation, resource=resource
+            ) from exc.__cause__
+        except Exception as exc:
+            mapped = self._driver.map_error(exc) or UnknownError(
+                f"unexpected {type(exc).__name__} from the backend"
+            )
+            raise mapped.with_context(
+                provider=self.provider, operation=operation, resource=resource
+            ) from exc
+
+    def _guard_for(self, operation: str, key: str) -> Guard:
+        return partial(self._guarded, operation, key)
+
+    def _full(self, key: object) -> str:
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"key must be a str, not {type(key).__name__}")
+        full = self._prefix + key
+        check_key(key, self.capabilities, full_key=full)
+        return full
+
+    def _relative(self, info: ObjectInfo) -> ObjectInfo:
+        if not self._prefix:
+            return info
+        return info.model_copy(update={"key": info.key[len(self._prefix) :]})
+
+    def _unsupported(self, operation: str, what: str, capability: str) -> UnsupportedError:
+        return UnsupportedError(
+            f"{what} is not supported by this backend (capability {capability} is false)",
+            provider=self.provider,
+            operation=operation,
+        )
+
+    def _write_options(
+        self,
+        operation: str,
+        *,
+        content_type: str | None,
+        metadata: Mapping[str, str] | None,
+        if_none_match: str | None,
+        if_match: str | None,
+        size_hint: int | None,
+    ) -> WriteOptions:
+        caps = self.capabilities
+        if if_none_match is not None and if_none_match != "*":
+            raise InvalidArgumentError(
+                f"if_none_match must be '*' (create-only), not {if_none_match!r}"
+            )
+        if if_none_match is not None and if_match is not None:
+            raise InvalidArgumentError("pass if_none_match or if_match, not both")
+        if if_match is not None and (not isinstance(if_match, str) or not if_match):
+            raise InvalidArgumentError("if_match must be a non-empty etag string")
+        if if_none_match and not caps.write_with_if_none_match:
+            raise self._unsupported(operation, "if_none_match", "write_with_if_none_match")
+        if if_match and not caps.write_with_if_match:
+            raise self._unsupported(operation, "if_match", "write_with_if_match")
+        if content_type is not None and not isinstance(content_type, str):
+            raise InvalidArgumentError("content_type must be a str")
+        if content_type and not caps.write_with_content_type:
+            raise self._unsupported(operation, "content_type", "write_with_content_type")
+        checked = check_metadata(metadata)
+        if checked and not caps.write_with_user_metadata:
+            raise self._unsupported(operation, "metadata", "write_with_user_metadata")
+        return WriteOptions(
+            content_type=content_type,
+            metadata=checked,
+            if_none_match=if_none_match == "*",
+            if_match=if_match,
+            size_hint=size_hint,
+        )
+
+    # ----------------------------------------------------------------- writes
+
+    def put(
+        self,
+        key: str,
+        data: PutData,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
+        """Write an object, replacing any object at ``key`` unless a condition says otherwise.
+
+        The object appears atomically when the whole body has been written; a failure at any
+        point (a raising iterator included) leaves no object behind.
+
+        Args:
+            key: The object's key.
+            data: ``bytes``-like, a binary file object (read in 8 MiB chunks), or an iterable
+                of ``bytes`` chunks. Streams are written with bounded memory.
+            content_type: MIME type to record.
+            metadata: User metadata; names are case-insensitive and stored lower-case.
+            if_none_match: ``"*"`` makes the write create-only (FAILED_PRECONDITION if the key
+                exists).
+            if_match: An etag: the write succeeds only if the object still has it
+                (FAILED_PRECONDITION otherwise, NOT_FOUND if it is gone).
+
+        Returns:
+            What was stored, with its new etag and CRC32C.
+        """
+        full = self._full(key)
+        if isinstance(data, str):
+            raise InvalidArgumentError("data must be bytes, not str; encode it first")
+        if isinstance(data, bytes | bytearray | memoryview):
+            body = bytes(data)
+            options = self._write_options(
+                "put",
+                content_type=content_type,
+                metadata=metadata,
+                if_none_match=if_none_match,
+                if_match=if_match,
+                size_hint=len(body),
+            )
+            crc = crc32c_hex(body)
+
+            def write_once() -> ObjectInfo:
+                writer = self._driver.open_writer(full, options)
+                try:
+                    writer.write(body)
+                    return writer.commit(crc32c=crc)
+                except BaseException:
+                    writer.abort()
+                    raise
+
+            return self._relative(self._call("put", key, write_once))
+        options = self._write_options(
+            "put",
+            content_type=content_type,
+            metadata=metadata,
+            if_none_match=if_none_match,
+            if_match=if_match,
+            size_hint=None,
+        )
+        chunks = self._chunks_of(data)
+        with self._open_writer(key, full, options) as out:
+            for chunk in chunks:
+                out.write(chunk)
+        assert out.info is not None  # close() either set it or raised
+        return out.info
+
+    @staticmethod
+    def _chunks_of(data: IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
+        read = getattr(data, "read", None)
+        if callable(read):
+            while chunk := read(_STREAM_CHUNK):
+                if not isinstance(chunk, bytes | bytearray | memoryview):
+                    raise InvalidArgumentError(
+                        "the file object must be opened in binary mode ('rb')"
+                    )
+                yield bytes(chunk)
+            return
+        if not isinstance(data, Iterable):
+            raise InvalidArgumentError(
+                f"data must be bytes, a binary file or an iterable of bytes, "
+                f"not {type(data).__name__}"
+            )
+        for chunk in data:
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise InvalidArgumentError(
+                    f"the data iterator yielded {type(chunk).__name__}; it must yield bytes"
+                )
+            if chunk:
+                yield bytes(chunk)
+
+    def _open_writer(self, key: str, full: str, options: WriteOptions) -> ObjectWriter:
+        writer = self._call("put", key, lambda: self._driver.open_writer(full, options))
+        return ObjectWriter(writer, guard=self._guard_for("put", key), relative=self._relative)
+
+    # ----------------------------------------------------------------- reads
+
+    def head(self, key: str) -> ObjectInfo:
+        """Describe an object without reading it; NOT_FOUND if it does not exist."""
+        full = self._full(key)
+        return self._relative(self._call("head", key, lambda: self._driver.stat(full)))
+
+    def exists(self, key: str) -> bool:
+        """Return whether an object exists at ``key``."""
+        from portacloud.errors import NotFoundError
+
+        try:
+            self.head(key)
+        except NotFoundError:
+            return False
+        return True
+
+    def get(self, key: str, *, range: tuple[int | None, int | None] | None = None) -> bytes:  # noqa: A002 - the issue's public name
+        """Read an object, or a byte range of it, into memory.
+
+        Args:
+            key: The object's key.
+            range: ``(start, end)`` with Python slice rules: ``end`` is exclusive, ``None``
+                means "to the end", negative values count from the end, so ``(-100, None)`` is
+                the last 100 bytes. A range past the end gives ``b""``.
+
+        Returns:
+            The bytes. A whole-object read is checked against the object's CRC32C, and a
+            mismatch raises :class:`~portacloud.errors.ChecksumMismatchError` rather than
+            returning bad data.
+        """
+        full = self._full(key)
+        start, end, needs_size = self._parse_range(range)
+        whole = range is None or (start == 0 and end is None)
+
+        def read_once() -> bytes:
+            s, e = start, end
+            if needs_size:
+                size = self._driver.stat(full).size
+                s, e, _ = slice(start, end).indices(size)
+                if e <= s:
+                    return b""
+            info, stream = self._driver.read(full, start=s, end=e)
+            try:
+                data = b"".join(stream)
+            finally:
+                stream.close()
+            expected = _expected_length(info.size, s, e)
+            if len(data) != expected:
+                raise UnavailableError(
+                    f"the backend returned {len(data)} bytes where {expected} were expected "
+                    "(truncated body)"
+                )
+            if whole:
+                verify_crc32c(info, crc32c_hex(data), provider=self.provider)
+            return data
+
+        return self._call("get", key, read_once)
+
+    @staticmethod
+    def _parse_range(
+        rng: tuple[int | None, int | None] | None,
+    ) -> tuple[int, int | None, bool]:
+        """Return (start, end, needs_size) for the driver."""
+        if rng is None:
+            return 0, None, False
+        if not isinstance(rng, tuple) or len(rng) != 2:
+            raise InvalidArgumentError("range must be a (start, end) tuple")
+        start, end = rng
+        if start is not None and not _is_int(start):
+            raise InvalidArgumentError(f"range start must be an int or None, not {start!r}")
+        if end is not None and not _is_int(end):
+            raise InvalidArgumentError(f"range end must be an int or None, not {end!r}")
+        s = 0 if start is None else start
+        if s < 0 and end is None:
+            return s, None, False  # a suffix: HTTP ranges say this natively
+        if s < 0 or (end is not None and (end < 0 or end <= s)):
+            return s, end, True
+        return s, end, False
+
+    @overload
+    def open(self, key: str, mode: Literal["rb"] = "rb") -> io.BufferedReader: ...
+
+    @overload
+    def open(
+        self,
+        key: str,
+        mode: Literal["wb"],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectWriter: ...
+
+    def open(
+        self,
+        key: str,
+        mode: Literal["rb", "wb"] = "rb",
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> io.BufferedReader | ObjectWriter:
+        """Open an object as a streaming file object with bounded memory.
+
+        ``"rb"`` gives a seekable buffered reader that verifies the CRC32C when read from start
+        to end. ``"wb"`` gives a writer; the object appears only when it is closed cleanly
+        (use it in a ``with`` block: an exception inside discards the write).
+        """
+        full = self._full(key)
+        if mode == "wb":
+            options = self._write_options(
+                "open",
+                content_type=content_type,
+                metadata=metadata,
+                if_none_match=if_none_match,
+                if_match=if_match,
+                size_hint=None,
+            )
+            return self._open_writer(key, full, options)
+        if mode != "rb":
+            raise InvalidArgumentError(f"mode must be 'rb' or 'wb', not {mode!r}")
+        if any(v is not None for v in (content_type, metadata, if_none_match, if_match)):
+            raise InvalidArgumentError("write options are only valid with mode 'wb'")
+
+        def open_at(offset: int) -> tuple[ObjectInfo, ReadStream]:
+            return self._driver.read(full, start=offset, end=None)
+
+        info, stream = self._call("get", key, lambda: open_at(0))
+
+        def reopen(offset: int) -> ReadStream:
+            return self._call("get", key, lambda: open_at(offset))[1]
+
+        raw = ObjectReader(
+            self._relative(info),
+            stream,
+            reopen=reopen,
+            guard=self._guard_for("get", key),
+            provider=self.provider,
+        )
+        return io.BufferedReader(raw, buffer_size=_READ_BUFFER)
+
+    # ----------------------------------------------------------------- delete
+
+    def delete(self, key: str) -> None:
+        """Delete an object. Deleting a key that does not exist is not an error."""
+        full = self._full(key)
+        self._call("delete", key, lambda: self._driver.delete(full))
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete several objects (in batches where the backend has a batch delete).
+
+        Missing keys are not errors.
+        """
+        if isinstance(keys, str):
+            raise InvalidArgumentError("delete_many takes an iterable of keys, not one str")
+        fulls = [self._full(k) for k in keys]
+        driver = self._driver
+        if isinstance(driver, SupportsDeleteMany):
+            batch_driver: SupportsDeleteMany = driver
+            for i in range(0, len(fulls), 1000):
+                batch: Sequence[str] = fulls[i : i + 1000]
+                self._call("delete_many", None, partial(batch_driver.delete_many, batch))
+            return
+        for full in fulls:
+            self._call("delete", full, partial(driver.delete, full))
+
+    # ----------------------------------------------------------------- list
+
+    def list(
+        self,
+        prefix: str = "",
+        *,
+        delimiter: str | None = None,
+        start_after: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[ObjectInfo | PrefixInfo]:
+        """List objects in key order (UTF-8 byte order), fetching pages lazily.
+
+        Args:
+            prefix: Only keys that start with this.
+            delimiter: Group keys that share the text up to the first delimiter after the
+                prefix into one :class:`PrefixInfo`, like a directory listing.
+            start_after: Only keys strictly after this one.
+            page_size: Entries per request to the backend (1 to 1000).
+
+        Yields:
+            :class:`ObjectInfo` for objects and, with a delimiter, :class:`PrefixInfo`.
+        """
+        if not isinstance(prefix, str):
+            raise InvalidArgumentError("prefix must be a str")
+        if delimiter is not None:
+            if not isinstance(delimiter, str) or not delimiter:
+                raise InvalidArgumentError("delimiter must be a non-empty str or None")
+            if not self.capabilities.list_with_delimiter:
+                raise self._unsupported("list", "delimiter", "list_with_delimiter")
+        if start_after is not None and not isinstance(start_after, str):
+            raise InvalidArgumentError("start_after must be a str or None")
+        size = _DEFAULT_PAGE_SIZE if page_size is None else page_size
+        if not _is_int(size) or not 1 <= size <= _DEFAULT_PAGE_SIZE:
+            raise InvalidArgumentError(f"page_size must be 1..1000, not {page_size!r}")
+        options = ListOptions(
+            prefix=self._prefix + prefix,
+            delimiter=delimiter,
+            start_after=None if start_after is None else self._prefix + start_after,
+            page_size=size,
+        )
+        return self._iter_list(options, prefix)
+
+    def _iter_list(self, options: ListOptions, prefix: str) -> Iterator[ObjectInfo | PrefixInfo]:
+        token: str | None = None
+        cut = len(self._prefix)
+        while True:
+            page_options = replace(options, token=token)
+            page = self._call("list", prefix, partial(self._driver.list_page, page_options))
+            entries: list[ObjectInfo | PrefixInfo] = [self._relative(o) for o in page.objects]
+            entries += [PrefixInfo(key=p.key[cut:]) for p in page.prefixes]
+            entries.sort(key=lambda e: e.key)
+            yield from entries
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    # ----------------------------------------------------------------- copy, sign, native
+
+    def copy(self, src_key: str, dst_key: str, *, if_none_match: str | None = None) -> ObjectInfo:
+        """Copy an object inside this bucket, server-side where the backend can.
+
+        Content type, metadata and the CRC32C travel with it. NOT_FOUND if ``src_key`` is
+        missing; with ``if_none_match="*"``, FAILED_PRECONDITION if ``dst_key`` exists.
+        """
+        src, dst = self._full(src_key), self._full(dst_key)
+        if if_none_match is not None and if_none_match != "*":
+            raise InvalidArgumentError(f"if_none_match must be '*', not {if_none_match!r}")
+        if not self.capabilities.server_side_copy:
+            raise self._unsupported("copy", "copy", "server_side_copy")
+        if if_none_match and not self.capabilities.copy_with_if_none_match:
+            raise self._unsupported("copy", "if_none_match", "copy_with_if_none_match")
+        return self._relative(
+            self._call(
+                "copy",
+                src_key,
+                lambda: self._driver.copy(src, dst, if_none_match=if_none_match == "*"),
+            )
+        )
+
+    def signed_url(
+        self,
+        key: str,
+        *,
+        method: Literal["GET", "PUT"] = "GET",
+        expires: timedelta | int = 3600,
+        content_type: str | None = None,
+    ) -> str:
+        """Return a URL that lets anyone holding it GET or PUT ``key`` until it expires.
+
+        Args:
+            key: The object's key.
+            method: ``"GET"`` or ``"PUT"``.
+            expires: Lifetime, as a timedelta or seconds (1 s to 7 days).
+            content_type: For PUT, the Content-Type the uploader must send.
+        """
+        full = self._full(key)
+        if method not in ("GET", "PUT"):
+            raise InvalidArgumentError(f"method must be 'GET' or 'PUT', not {method!r}")
+        lifetime = expires if isinstance(expires, timedelta) else timedelta(seconds=expires)
+        if not timedelta(seconds=1) <= lifetime <= timedelta(days=7):
+            raise InvalidArgumentError("expires must be between 1 second and 7 days")
+        capability = "presign_read" if method == "GET" else "presign_write"
+        driver = self._driver
+        if not getattr(self.capabilities, capability) or not isinstance(
+            driver, SupportsSignedURL
+        ):
+            raise self._unsupported("signed_url", f"signed {method} URLs", capability)
+        signer: SupportsSignedURL = driver
+        return self._call(
+            "signed_url",
+            key,
+            lambda: signer.signed_url(
+                full, method=method, expires=lifetime, content_type=content_type
+            ),
+        )
+
+    def as_native(self, native_type: type[_T]) -> _T | None:
+        """Return the vendor client behind this bucket if it is a ``native_type``, else None.
+
+        Code that uses it is no longer portable.
+        """
+        native = self._driver.native()
+        return native if isinstance(native, native_type) else None
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+        self._driver.close()
+
+    def __enter__(self) -> Bucket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _expected_length(size: int, start: int, end: int | None) -> int:
+    if start < 0:
+        return min(-start, size)
+    stop = size if end is None else min(end, size)
+    return max(0, stop - start)
+

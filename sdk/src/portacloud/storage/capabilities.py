@@ -1,0 +1,57 @@
+"""What a storage backend can do, as data (OpenDAL-style capability names)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["StorageCapabilities"]
+
+
+class StorageCapabilities(BaseModel):
+    """The features of one storage backend, one flag per optional behaviour.
+
+    The conformance suite skips a test whose capability is ``False`` and names the capability in
+    the skip reason; the portable :class:`~portacloud.Bucket` raises
+    :class:`~portacloud.errors.UnsupportedError` before calling a driver that lacks one.
+
+    Attributes:
+        write_with_if_none_match: Create-only writes (``if_none_match="*"``), atomic.
+        write_with_if_match: Compare-and-swap writes (``if_match=etag``), atomic.
+        write_with_content_type: The content type given at write time is kept.
+        write_with_user_metadata: User metadata given at write time is kept.
+        server_side_copy: Copy within the bucket without moving bytes through the client.
+        copy_with_if_none_match: Create-only copies.
+        list_with_delimiter: Common-prefix listing.
+        presign_read: Signed GET URLs.
+        presign_write: Signed PUT URLs.
+        key_max_bytes: Longest key, in UTF-8 bytes.
+        key_max_segment_bytes: Longest ``/``-separated key segment, where the backend is a
+            file system with a name limit; ``None`` when segments are unbounded.
+        key_empty_segments: Keys with ``//``, a leading ``/`` or a trailing ``/`` are stored as
+            given (SeaweedFS and file systems collapse or refuse them).
+        key_dot_segments: Keys with ``.`` or ``..`` segments are stored as given.
+        key_file_and_prefix: ``a/b`` and ``a/b/c`` can both be objects.
+        cross_process_atomic: Conditional writes stay atomic between processes, not just threads.
+        signed_url_checks_expiry: The server refuses an expired or tampered signed URL.
+        notes: Where the backend departs from the real cloud it stands in for.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    write_with_if_none_match: bool = True
+    write_with_if_match: bool = True
+    write_with_content_type: bool = True
+    write_with_user_metadata: bool = True
+    server_side_copy: bool = True
+    copy_with_if_none_match: bool = True
+    list_with_delimiter: bool = True
+    presign_read: bool = False
+    presign_write: bool = False
+    key_max_bytes: int = 1024
+    key_max_segment_bytes: int | None = None
+    key_empty_segments: bool = True
+    key_dot_segments: bool = True
+    key_file_and_prefix: bool = True
+    cross_process_atomic: bool = True
+    signed_url_checks_expiry: bool = True
+    notes: tuple[str, ...] = ()

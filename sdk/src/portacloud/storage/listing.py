@@ -1,0 +1,85 @@
+"""Paging over a sorted key stream: shared by backends that list by walking their own index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from portacloud.errors import InvalidArgumentError
+from portacloud.storage.driver import ListOptions
+from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
+
+__all__ = ["decode_token", "lower_bound", "page_from_sorted"]
+
+_KEY, _PREFIX = "k:", "p:"
+
+
+def decode_token(token: str | None) -> tuple[str | None, str | None]:
+    """Split a page token into (last key returned, last common prefix returned)."""
+    if token is None:
+        return None, None
+    if token.startswith(_KEY):
+        return token[2:], None
+    if token.startswith(_PREFIX):
+        return None, token[2:]
+    raise InvalidArgumentError(f"malformed page token {token!r}")
+
+
+def lower_bound(options: ListOptions) -> str | None:
+    """The greatest key that the page must not include (keys must be strictly after it)."""
+    last_key, last_prefix = decode_token(options.token)
+    bounds = [b for b in (options.start_after, last_key, last_prefix) if b is not None]
+    return max(bounds) if bounds else None
+
+
+def page_from_sorted(
+    keys: Iterable[str],
+    options: ListOptions,
+    info_for: Callable[[str], ObjectInfo | None],
+) -> ListPage:
+    """Build one page from ``keys`` (ascending) following ``options``.
+
+    Page tokens name the last entry returned, so a listing stays consistent when keys are
+    inserted or deleted between pages: nothing before the token is repeated, nothing after it
+    is skipped.
+
+    Args:
+        keys: Every key of the bucket in ascending order (it may start late, at the bound).
+        options: Prefix, delimiter, bounds and page size.
+        info_for: Describes a key, or returns ``None`` if it vanished meanwhile.
+    """
+    prefix, delimiter = options.prefix, options.delimiter
+    _, skip_prefix = decode_token(options.token)
+    bound = lower_bound(options)
+    objects: list[ObjectInfo] = []
+    prefixes: list[PrefixInfo] = []
+    last_group: str | None = skip_prefix
+    for key in keys:
+        if not key.startswith(prefix):
+            if key > prefix:
+                break
+            continue
+        if bound is not None and key <= bound:
+            continue
+        if last_group is not None and key.startswith(last_group):
+            continue
+        if delimiter:
+            cut = key.find(delimiter, len(prefix))
+            if cut >= 0:
+                last_group = key[: cut + len(delimiter)]
+                prefixes.append(PrefixInfo(key=last_group))
+                if len(objects) + len(prefixes) >= options.page_size:
+                    return ListPage(
+                        objects=tuple(objects),
+                        prefixes=tuple(prefixes),
+                        next_token=_PREFIX + last_group,
+                    )
+                continue
+        info = info_for(key)
+        if info is None:
+            continue
+        objects.append(info)
+        if len(objects) + len(prefixes) >= options.page_size:
+            return ListPage(
+                objects=tuple(objects), prefixes=tuple(prefixes), next_token=_KEY + key
+            )
+    return ListPage(objects=tuple(objects), prefixes=tuple(prefixes))

@@ -1,0 +1,68 @@
+"""Portable values that storage calls return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ListPage", "ObjectInfo", "PrefixInfo"]
+
+
+class ObjectInfo(BaseModel):
+    """What is known of one stored object.
+
+    Attributes:
+        key: The key relative to the bucket (and the prefix the bucket was opened with).
+        size: Length in bytes.
+        etag: An opaque version tag that changes on every write; pass it to ``if_match``.
+        last_modified: When the object was last written, in UTC.
+        content_type: The MIME type recorded at write time, if any.
+        metadata: User metadata (lower-case keys).
+        checksums: Portable checksums of the bytes; ``{"crc32c": "<8 hex digits>"}`` for every
+            object portacloud wrote.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    size: int = Field(ge=0)
+    etag: str
+    last_modified: datetime | None = None
+    content_type: str | None = None
+    metadata: Mapping[str, str] = Field(default_factory=dict)
+    checksums: Mapping[str, str] = Field(default_factory=dict)
+
+    @property
+    def crc32c(self) -> str | None:
+        """The portable CRC32C (8 lower-case hex digits), if the object carries one."""
+        return self.checksums.get("crc32c")
+
+
+class PrefixInfo(BaseModel):
+    """A common prefix ("directory") in a delimiter listing.
+
+    Attributes:
+        key: The prefix, ending with the delimiter.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+
+
+class ListPage(BaseModel):
+    """One page of a listing, as drivers return it.
+
+    Attributes:
+        objects: Objects on this page, in key order.
+        prefixes: Common prefixes on this page, when a delimiter was given.
+        next_token: Where the next page starts, or ``None`` on the last page.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    objects: tuple[ObjectInfo, ...] = ()
+    prefixes: tuple[PrefixInfo, ...] = ()
+    next_token: str | None = None

@@ -1,0 +1,208 @@
+"""File objects over a driver: streaming reads and writes with bounded memory."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from portacloud.checksums import Crc32c
+from portacloud.errors import ChecksumMismatchError, InvalidArgumentError
+from portacloud.storage.driver import DriverWriter, ReadStream
+from portacloud.storage.models import ObjectInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Buffer
+
+__all__ = ["Guard", "ObjectReader", "ObjectWriter", "verify_crc32c"]
+
+_T = TypeVar("_T")
+
+
+class Guard(Protocol):
+    """Runs a driver call, turning native failures into portacloud errors."""
+
+    def __call__(self, fn: Callable[[], _T], /) -> _T: ...
+
+
+def verify_crc32c(info: ObjectInfo, actual: str, *, provider: str) -> None:
+    """Raise :class:`ChecksumMismatchError` if ``actual`` differs from the recorded CRC32C."""
+    expected = info.crc32c
+    if expected is not None and expected != actual:
+        raise ChecksumMismatchError(
+            f"read CRC32C {actual} but the object was written with {expected}; "
+            "the bytes were corrupted or truncated in transit",
+            provider=provider,
+            operation="get",
+            resource=info.key,
+        )
+
+
+class ObjectReader(io.RawIOBase):
+    """A seekable, read-only raw stream over one object.
+
+    Bytes are fetched lazily from the current position; a seek closes the open read and the
+    next read reopens at the new offset. When the object is read from start to end without a
+    seek, its CRC32C is checked at the end and a mismatch raises instead of returning EOF.
+    """
+
+    def __init__(
+        self,
+        info: ObjectInfo,
+        stream: ReadStream,
+        *,
+        reopen: Callable[[int], ReadStream],
+        guard: Guard,
+        provider: str,
+    ) -> None:
+        super().__init__()
+        self.info = info
+        self._stream: ReadStream | None = stream
+        self._chunks: Iterator[bytes] | None = iter(stream)
+        self._reopen = reopen
+        self._guard = guard
+        self._provider = provider
+        self._pos = 0
+        self._pending = b""
+        self._crc: Crc32c | None = Crc32c()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.info.size}[whence]
+        target = base + offset
+        if target < 0:
+            raise InvalidArgumentError(f"seek to {target}, before the start of the object")
+        if target != self._pos:
+            self._drop_stream()
+            self._crc = None  # a skipped or repeated byte makes the whole-object check moot
+            self._pos = target
+        return self._pos
+
+    def _drop_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        self._stream = None
+        self._chunks = None
+        self._pending = b""
+
+    def _next_chunk(self) -> bytes:
+        if self._chunks is None:
+            if self._pos >= self.info.size:
+                return b""
+            self._stream = self._reopen(self._pos)
+            self._chunks = iter(self._stream)
+        return next(self._chunks, b"")
+
+    def readinto(self, buffer: Buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if not self._pending:
+            chunk = self._guard(self._next_chunk)
+            if not chunk:
+                self._finish()
+                return 0
+            self._pending = chunk
+        n = min(len(view), len(self._pending))
+        taken = self._pending[:n]
+        view[:n] = taken
+        if self._crc is not None:
+            self._crc.update(taken)
+        self._pending = self._pending[n:]
+        self._pos += n
+        return n
+
+    def _finish(self) -> None:
+        if self._crc is not None and self._pos == self.info.size:
+            verify_crc32c(self.info, self._crc.hexdigest(), provider=self._provider)
+        self._crc = None
+
+    def close(self) -> None:
+        if not self.closed:
+            self._drop_stream()
+        super().close()
+
+
+class ObjectWriter(io.RawIOBase):
+    """A write-only stream that becomes an object only when closed cleanly.
+
+    Leaving a ``with`` block by an exception, calling :meth:`abort`, or dropping the writer
+    without closing it discards everything: a failed write never leaves an object.
+    """
+
+    def __init__(
+        self,
+        writer: DriverWriter,
+        *,
+        guard: Guard,
+        relative: Callable[[ObjectInfo], ObjectInfo],
+    ) -> None:
+        super().__init__()
+        self._writer = writer
+        self._guard = guard
+        self._relative = relative
+        self._crc = Crc32c()
+        self._done = False
+        self.info: ObjectInfo | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Buffer) -> int:
+        if self.closed:
+            raise ValueError("write to a closed ObjectWriter")
+        chunk = bytes(data)
+        self._crc.update(chunk)
+        try:
+            self._guard(lambda: self._writer.write(chunk))
+        except BaseException:
+            self.abort()
+            raise
+        return len(chunk)
+
+    def close(self) -> None:
+        """Commit the object (once); an error while committing discards it."""
+        if self._done:
+            super().close()
+            return
+        self._done = True
+        try:
+            self.info = self._relative(
+                self._guard(lambda: self._writer.commit(crc32c=self._crc.hexdigest()))
+            )
+        except BaseException:
+            self._writer.abort()
+            raise
+        finally:
+            super().close()
+
+    def abort(self) -> None:
+        """Discard the write; nothing becomes visible."""
+        if not self._done:
+            self._done = True
+            self._writer.abort()
+        super().close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
+
+    def __del__(self) -> None:
+        # io.IOBase.__del__ would close(), i.e. commit a possibly partial object.
+        if not self._done:
+            self._done = True
+            self._writer.abort()

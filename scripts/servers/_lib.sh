@@ -1,0 +1,19 @@
+# Helpers for scripts/servers/*.sh (sourced, not run).
+wait_http() {  # wait_http URL SECONDS: any HTTP answer counts as ready
+  for _ in $(seq $(( $2 * 10 ))); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.1
+  done
+  echo "not ready after $2 s: $1" >&2; return 1
+}
+stop_pid() {  # stop_pid PIDFILE: TERM, wait up to 10 s, then KILL
+  [ -s "$1" ] || return 0
+  local p; p=$(cat "$1")
+  kill -TERM "$p" 2>/dev/null || { rm -f "$1"; return 0; }
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  rm -f "$1"
+}
+port_free() {  # port_free PORT: fail if something already listens there
+  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; then
+    echo "port $1 is already in use" >&2; return 1; fi
+}

@@ -1,0 +1,67 @@
+"""The pytest plugin (entry point ``pytest11``) that runs the conformance suite on a target.
+
+``pytest --pyargs portacloud_conformance --portacloud-storage URL`` runs every storage test
+against the bucket at ``URL``, each test inside its own random prefix that is emptied after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+import portacloud
+from portacloud_conformance.support import cleanup_prefix
+
+STORAGE_OPTION = "--portacloud-storage"
+_STORAGE_PACKAGE = "portacloud_conformance.storage"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("portacloud", "portacloud conformance")
+    group.addoption(
+        STORAGE_OPTION,
+        metavar="URL",
+        default=None,
+        help="storage URL to run the portacloud storage conformance suite against",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    storage_items = [i for i in items if i.module and i.module.__name__.startswith(_STORAGE_PACKAGE)]
+    if storage_items and not config.getoption(STORAGE_OPTION):
+        raise pytest.UsageError(
+            f"the portacloud storage suite needs a target: {STORAGE_OPTION} URL "
+            "(for example memory://conformance or file:///tmp/conformance)"
+        )
+
+
+@pytest.fixture(scope="session")
+def storage_url(pytestconfig: pytest.Config) -> str:
+    """The storage URL under test."""
+    url = pytestconfig.getoption(STORAGE_OPTION)
+    assert isinstance(url, str)
+    return url
+
+
+@pytest.fixture(scope="session")
+def root_bucket(storage_url: str) -> Iterator[portacloud.Bucket]:
+    """The bucket under test, opened once per session."""
+    bucket = portacloud.open_bucket(storage_url)
+    yield bucket
+    bucket.close()
+
+
+@pytest.fixture
+def bucket(root_bucket: portacloud.Bucket) -> Iterator[portacloud.Bucket]:
+    """A fresh, empty prefix of the bucket under test, emptied again after the test."""
+    child = root_bucket.child(f"conformance-{uuid.uuid4().hex[:12]}/")
+    yield child
+    leftovers = cleanup_prefix(child)
+    if leftovers:
+        warnings.warn(
+            f"conformance cleanup could not delete {leftovers} object(s) under {child.url}",
+            stacklevel=1,
+        )

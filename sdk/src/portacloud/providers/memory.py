@@ -26,6 +26,7 @@ __all__ = ["MemoryDriver", "provider"]
 
 _CAPABILITIES = StorageCapabilities(
     cross_process_atomic=False,
+    bounded_memory_streaming=False,
     notes=("process-local: each process has its own memory:// buckets",),
 )
 

@@ -100,7 +100,11 @@ class Bucket:
         Args:
             prefix: A non-empty key prefix, usually ending with ``/``.
         """
-        check_key(prefix, self.capabilities, full_key=self._prefix + prefix)
+        if not isinstance(prefix, str) or not prefix:
+            raise InvalidArgumentError("child() needs a non-empty str prefix")
+        # A prefix is valid when a key directly under it can be: drop one trailing '/'.
+        stem = prefix[:-1] if prefix.endswith("/") else prefix
+        check_key(stem or prefix, self.capabilities, full_key=self._prefix + (stem or prefix))
         return Bucket(
             self._driver,
             url=self._url.rstrip("/") + "/" + prefix.lstrip("/"),
@@ -122,16 +126,20 @@ class Bucket:
         try:
             return fn()
         except PortaCloudError as exc:
-            raise exc.with_context(
-                provider=self.provider, operation=operation, resource=resource
-            ) from exc.__cause__
+            raise self._in_context(exc, operation, resource) from exc.__cause__
         except Exception as exc:
             mapped = self._driver.map_error(exc) or UnknownError(
                 f"unexpected {type(exc).__name__} from the backend"
             )
-            raise mapped.with_context(
-                provider=self.provider, operation=operation, resource=resource
-            ) from exc
+            raise self._in_context(mapped, operation, resource) from exc
+
+    def _in_context(
+        self, exc: PortaCloudError, operation: str, resource: str | None
+    ) -> PortaCloudError:
+        exc.with_context(provider=self.provider, operation=operation, resource=resource)
+        if resource is not None:
+            exc.resource = resource  # the caller's key, not the driver's prefixed one
+        return exc
 
     def _guard_for(self, operation: str, key: str) -> Guard:
         return partial(self._guarded, operation, key)

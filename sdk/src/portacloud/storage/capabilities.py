@@ -32,6 +32,8 @@ class StorageCapabilities(BaseModel):
         key_dot_segments: Keys with ``.`` or ``..`` segments are stored as given.
         key_file_and_prefix: ``a/b`` and ``a/b/c`` can both be objects.
         cross_process_atomic: Conditional writes stay atomic between processes, not just threads.
+        bounded_memory_streaming: Streamed reads and writes hold a bounded amount in memory
+            whatever the object size (false only for backends that are memory).
         signed_url_checks_expiry: The server refuses an expired or tampered signed URL.
         notes: Where the backend departs from the real cloud it stands in for.
     """
@@ -53,5 +55,6 @@ class StorageCapabilities(BaseModel):
     key_dot_segments: bool = True
     key_file_and_prefix: bool = True
     cross_process_atomic: bool = True
+    bounded_memory_streaming: bool = True
     signed_url_checks_expiry: bool = True
     notes: tuple[str, ...] = ()

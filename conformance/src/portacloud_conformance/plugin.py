@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 import portacloud
+from portacloud_conformance.report import Report, Result, normalise_test_id
 from portacloud_conformance.support import cleanup_prefix
 
 STORAGE_OPTION = "--portacloud-storage"
@@ -26,6 +27,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         default=None,
         help="storage URL to run the portacloud storage conformance suite against",
+    )
+    group.addoption(
+        "--portacloud-report",
+        metavar="FILE",
+        default=None,
+        help="write a JSON report of every test's outcome and skip/failure reason to FILE",
     )
 
 
@@ -65,3 +72,49 @@ def bucket(root_bucket: portacloud.Bucket) -> Iterator[portacloud.Bucket]:
             f"conformance cleanup could not delete {leftovers} object(s) under {child.url}",
             stacklevel=1,
         )
+
+
+REPORT_OPTION = "--portacloud-report"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption(REPORT_OPTION, default=None)
+    if path:
+        config.pluginmanager.register(_ReportWriter(path, config), "portacloud-report-writer")
+
+
+class _ReportWriter:
+    """Collects each test's outcome and reason and writes the JSON report at the end."""
+
+    def __init__(self, path: str, config: pytest.Config) -> None:
+        self._path = path
+        self._config = config
+        self._results: dict[str, Result] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        test = normalise_test_id(report.nodeid)
+        if report.skipped:
+            reason = _skip_reason(report)
+            self._results[test] = Result(test=test, outcome="skipped", reason=reason)
+        elif report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = getattr(crash, "message", None) or str(report.longrepr).splitlines()[-1]
+            where = "" if report.when == "call" else f"error in {report.when}: "
+            self._results[test] = Result(test=test, outcome="failed", reason=where + message)
+        elif report.when == "call" and test not in self._results:
+            self._results[test] = Result(test=test, outcome="passed")
+
+    def pytest_sessionfinish(self) -> None:
+        target = self._config.getoption(STORAGE_OPTION) or ""
+        report = Report.build(target=target, kind="storage", results=list(self._results.values()))
+        with open(self._path, "w", encoding="utf-8") as f:
+            f.write(report.model_dump_json(indent=2))
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+    else:
+        reason = str(longrepr)
+    return reason.removeprefix("Skipped: ")

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from portacloud.storage.bucket import Bucket
     from portacloud.storage.driver import BucketDriver
 
-__all__ = ["StorageProvider", "available_schemes", "load_provider", "open_bucket", "parse_url"]
+__all__ = [
+    "StorageProvider",
+    "available_schemes",
+    "load_provider",
+    "open_bucket",
+    "open_object",
+    "parse_url",
+]
 
 ENTRY_POINT_GROUP = "portacloud.providers"
 
@@ -155,3 +162,26 @@ def open_bucket(url: str, *, retry: RetryPolicy | None = None, **options: Any) -
     except PortaCloudError as exc:
         raise exc.with_context(provider=parts.scheme, operation="open_bucket", resource=url) from exc.__cause__
     return Bucket(driver, url=url, prefix=prefix, retry=retry)
+
+
+def open_object(url: str, **options: Any) -> tuple[Bucket, str]:
+    """Open the bucket that holds the object a URL names, and return it with the key.
+
+    ``s3://bucket/path/to/key`` gives the bucket ``s3://bucket`` and the key ``path/to/key``.
+    Providers whose URLs are not ``scheme://bucket/key`` shaped (``file://``) split them
+    themselves with ``split_object_url``.
+    """
+    parts, query = parse_url(url)
+    provider = load_provider(parts.scheme)
+    splitter = getattr(provider, "split_object_url", None)
+    if splitter is not None:
+        bucket_url, key = splitter(parts)
+    else:
+        bucket_url, key = f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")
+    if not key:
+        raise InvalidArgumentError(f"{url!r} names a bucket, not an object")
+    if query:
+        from urllib.parse import urlencode
+
+        bucket_url += "?" + urlencode(query)
+    return open_bucket(bucket_url, **options), key

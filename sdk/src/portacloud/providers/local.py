@@ -63,7 +63,7 @@ _CAPABILITIES = StorageCapabilities(
     notes=(
         "keys are paths: no empty, '.' or '..' segments, 255 bytes per segment",
         "'a/b' and 'a/b/c' cannot both be objects (a file cannot be a directory)",
-        f"the first segment {SYSTEM_DIR!r} is reserved",
+        f"the key segment {SYSTEM_DIR!r} is reserved (it holds a bucket's own state)",
     ),
 )
 
@@ -171,7 +171,7 @@ class FileDriver:
         parts = key.split("/")
         if any(p in ("", ".", "..") or "\x00" in p for p in parts):
             raise InvalidArgumentError("key has an empty, '.' or '..' segment", resource=key)
-        if parts[0] == SYSTEM_DIR:
+        if SYSTEM_DIR in parts:
             raise InvalidArgumentError(f"the key segment {SYSTEM_DIR!r} is reserved", resource=key)
         path = self.root
         for part in parts:
@@ -388,8 +388,8 @@ class FileDriver:
             ((e.name + "/" if e.is_dir(follow_symlinks=False) else e.name), e) for e in entries
         )
         for sort_name, entry in ordered:
-            if not key_prefix and entry.name == SYSTEM_DIR:
-                continue
+            if entry.name == SYSTEM_DIR:
+                continue  # ours at the root; a nested bucket's below it
             key = key_prefix + sort_name
             if sort_name.endswith("/"):
                 if not (key.startswith(options.prefix) or options.prefix.startswith(key)):
@@ -458,6 +458,18 @@ class FileProvider:
         except OSError as exc:
             raise PermissionDeniedError(f"cannot create the bucket directory {root}") from exc
         return FileDriver(root.resolve()), ""
+
+    def split_object_url(self, url: SplitResult) -> tuple[str, str]:
+        """Split ``file:///dir/a/b.txt`` into the bucket root and the key.
+
+        The root is the nearest ancestor that already holds a ``.portacloud`` directory (so
+        that the object's metadata is found), else the file's own directory.
+        """
+        path = Path(os.path.normpath(unquote(url.path)))
+        for parent in path.parents:
+            if (parent / SYSTEM_DIR).is_dir():
+                return parent.as_uri(), path.relative_to(parent).as_posix()
+        return path.parent.as_uri(), path.name
 
 
 provider = FileProvider()

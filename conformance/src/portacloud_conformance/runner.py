@@ -1,0 +1,62 @@
+"""Run the suite against a target in a child pytest process and return its report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import portacloud
+from portacloud_conformance.report import Report
+
+__all__ = ["run_storage", "storage_capabilities"]
+
+
+def run_storage(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) -> Report:
+    """Run the storage suite against ``url``.
+
+    The suite runs in a child process, from an empty working directory, so that neither the
+    caller's pytest configuration nor a crash in a backend can disturb the caller.
+
+    Args:
+        url: The storage URL under test.
+        extra_args: More pytest arguments (``-k``, ``-x``...).
+        quiet: Hide pytest's own output.
+
+    Raises:
+        portacloud.InternalError: if pytest could not run the suite at all.
+    """
+    with tempfile.TemporaryDirectory(prefix="portacloud-conformance-") as tmp:
+        report_path = Path(tmp) / "report.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "portacloud_conformance.storage",
+            "--portacloud-storage",
+            url,
+            "--portacloud-report",
+            str(report_path),
+            "-p",
+            "no:cacheprovider",
+            "-q" if quiet else "-v",
+            *extra_args,
+        ]
+        done = subprocess.run(cmd, cwd=tmp, capture_output=quiet, text=True, check=False)
+        if not report_path.exists():
+            tail = "\n".join((done.stderr or done.stdout or "").splitlines()[-15:]) if quiet else ""
+            raise portacloud.InternalError(
+                f"the conformance suite did not run (pytest exit code {done.returncode})\n{tail}"
+            )
+        return Report.model_validate_json(report_path.read_text())
+
+
+def storage_capabilities(url: str) -> dict[str, object]:
+    """The capabilities the backend at ``url`` declares."""
+    with portacloud.open_bucket(url) as bucket:
+        return bucket.capabilities.model_dump(exclude={"notes"}) | {
+            "notes": "; ".join(bucket.capabilities.notes) or "-"
+        }

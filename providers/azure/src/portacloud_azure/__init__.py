@@ -1,0 +1,1 @@
+"""portacloud provider for Azure Blob Storage (``az://container/prefix``)."""

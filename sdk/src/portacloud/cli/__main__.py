@@ -1,0 +1,5 @@
+"""``python -m portacloud.cli``."""
+
+from portacloud.cli.main import main
+
+main()

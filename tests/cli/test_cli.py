@@ -13,10 +13,16 @@ import pytest
 EXE = [sys.executable, "-m", "portacloud.cli"]
 
 
-def run(*args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([*EXE, *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy(), check=False)
+def run(
+    *args: str, check: bool = True, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*EXE, *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy(), check=False
+    )
     if check and done.returncode != 0:
-        raise AssertionError(f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}")
+        raise AssertionError(
+            f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+        )
     return done
 
 
@@ -80,7 +86,16 @@ def test_verbose_flag_is_accepted(store: str) -> None:
 
 def test_conformance_run_writes_the_report(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    done = run("conformance", "run", "--storage", "memory://cli-conformance", "--report", str(report), "-k", "test_write or test_signed")
+    done = run(
+        "conformance",
+        "run",
+        "--storage",
+        "memory://cli-conformance",
+        "--report",
+        str(report),
+        "-k",
+        "test_write or test_signed",
+    )
     data = json.loads(report.read_text())
     assert data["target"] == "memory://cli-conformance"
     assert data["kind"] == "storage"

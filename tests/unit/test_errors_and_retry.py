@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 import portacloud
+import pytest
 from portacloud.errors import ErrorCode, error_for_code
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.storage.bucket import Bucket
@@ -24,15 +23,11 @@ def test_every_code_has_a_subclass() -> None:
 
 def test_error_message_and_native_cause() -> None:
     native = KeyError("vendor detail")
-    try:
-        try:
-            raise native
-        except KeyError as exc:
-            raise portacloud.NotFoundError("gone", provider="s3", operation="get", resource="k") from exc
-    except portacloud.NotFoundError as err:
-        assert str(err) == "[NOT_FOUND] s3.get 'k': gone"
-        assert err.as_native(KeyError) is native
-        assert err.as_native(ValueError) is None
+    err = portacloud.NotFoundError("gone", provider="s3", operation="get", resource="k")
+    err.__cause__ = native
+    assert str(err) == "[NOT_FOUND] s3.get 'k': gone"
+    assert err.as_native(KeyError) is native
+    assert err.as_native(ValueError) is None
 
 
 def test_retry_stops_on_success_and_on_permanent_errors() -> None:

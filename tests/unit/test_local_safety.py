@@ -10,9 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 import portacloud
+import pytest
 
 
 @pytest.fixture
@@ -29,9 +28,21 @@ def bucket(root: Path) -> portacloud.Bucket:
 
 @pytest.mark.parametrize(
     "key",
-    ["../outside", "a/../../outside", "/etc/passwd", "a//b", "a/./b", "nul\x00", ".portacloud/meta/x", "a/.portacloud/x", "dir/"],
+    [
+        "../outside",
+        "a/../../outside",
+        "/etc/passwd",
+        "a//b",
+        "a/./b",
+        "nul\x00",
+        ".portacloud/meta/x",
+        "a/.portacloud/x",
+        "dir/",
+    ],
 )
-def test_escaping_keys_are_invalid_argument(bucket: portacloud.Bucket, root: Path, key: str) -> None:
+def test_escaping_keys_are_invalid_argument(
+    bucket: portacloud.Bucket, root: Path, key: str
+) -> None:
     with pytest.raises(portacloud.InvalidArgumentError):
         bucket.put(key, b"x")
     with pytest.raises(portacloud.InvalidArgumentError):
@@ -39,7 +50,9 @@ def test_escaping_keys_are_invalid_argument(bucket: portacloud.Bucket, root: Pat
     assert not (root.parent / "outside").exists()
 
 
-def test_symlinked_directory_inside_root_is_refused(bucket: portacloud.Bucket, root: Path, tmp_path: Path) -> None:
+def test_symlinked_directory_inside_root_is_refused(
+    bucket: portacloud.Bucket, root: Path, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret").write_bytes(b"do not read")
@@ -52,7 +65,9 @@ def test_symlinked_directory_inside_root_is_refused(bucket: portacloud.Bucket, r
     assert [e.key for e in bucket.list()] == []
 
 
-def test_symlinked_file_inside_root_is_refused(bucket: portacloud.Bucket, root: Path, tmp_path: Path) -> None:
+def test_symlinked_file_inside_root_is_refused(
+    bucket: portacloud.Bucket, root: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "target"
     target.write_bytes(b"do not overwrite")
     (root / "f").symlink_to(target)
@@ -63,7 +78,9 @@ def test_symlinked_file_inside_root_is_refused(bucket: portacloud.Bucket, root: 
     assert target.read_bytes() == b"do not overwrite"
 
 
-def test_files_placed_by_other_tools_are_listed_without_checksum(bucket: portacloud.Bucket, root: Path) -> None:
+def test_files_placed_by_other_tools_are_listed_without_checksum(
+    bucket: portacloud.Bucket, root: Path
+) -> None:
     (root / "plain.txt").write_bytes(b"hand made")
     info = bucket.head("plain.txt")
     assert info.size == 9
@@ -120,7 +137,9 @@ _WRITER = textwrap.dedent(
 )
 
 
-def test_kill_9_during_streamed_write_leaves_no_object(bucket: portacloud.Bucket, root: Path) -> None:
+def test_kill_9_during_streamed_write_leaves_no_object(
+    bucket: portacloud.Bucket, root: Path
+) -> None:
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, root.as_uri()], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"writing"

@@ -6,16 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import portacloud
+import pytest
 
 
 def test_import_loads_no_vendor_sdk_and_no_pydantic() -> None:
     code = (
         "import sys, portacloud; "
         "bad = [m for m in sys.modules if m.split('.')[0] in "
-        "('boto3','botocore','google','azure','libcloud','ray','pydantic','tenacity','click','rich')]; "
+        "('boto3','botocore','google','azure','libcloud','ray',"
+        "'pydantic','tenacity','click','rich')]; "
         "print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -30,16 +30,20 @@ def test_memory_and_file_schemes_are_registered() -> None:
     ("url", "package"),
     [("s3://b", "aws"), ("gs://b", "gcp"), ("az://c", "azure"), ("libcloud+s3://b", "libcloud")],
 )
-def test_known_uninstalled_scheme_says_what_to_install(url: str, package: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_known_uninstalled_scheme_says_what_to_install(
+    url: str, package: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from portacloud import registry
 
-    monkeypatch.setattr(registry, "_entry_points", lambda: {})
-    with pytest.raises(portacloud.UnsupportedError, match=rf'pip install "portacloud\[{package}\]"'):
+    monkeypatch.setattr(registry, "_entry_points", dict)
+    with pytest.raises(
+        portacloud.UnsupportedError, match=rf'pip install "portacloud\[{package}\]"'
+    ):
         portacloud.open_bucket(url)
 
 
 def test_unknown_scheme_lists_installed() -> None:
-    with pytest.raises(portacloud.UnsupportedError, match="installed schemes: .*file.*memory"):
+    with pytest.raises(portacloud.UnsupportedError, match=r"installed schemes: .*file.*memory"):
         portacloud.open_bucket("ftp2://host/x")
 
 
@@ -85,11 +89,12 @@ def test_url_prefix_scopes_keys() -> None:
     assert [e.key for e in inner.list()] == ["k"]
 
 
-def test_default_profile_is_local_storage_under_home(_isolated_home: Path) -> None:
+def test_default_profile_is_local_storage_under_home() -> None:
     conn = portacloud.connect()
     assert conn.profile.name == "default"
     conn.storage.put("hello", b"world")
-    assert (_isolated_home / "storage" / "hello").read_bytes() == b"world"
+    home = portacloud.portacloud_home()
+    assert (home / "storage" / "hello").read_bytes() == b"world"
 
 
 def test_profiles_from_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,7 +127,9 @@ def test_profile_in_project_directory(tmp_path: Path, monkeypatch: pytest.Monkey
         ('storage = "memory://u:p@b"', "credentials"),
     ],
 )
-def test_profiles_never_hold_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, match: str) -> None:
+def test_profiles_never_hold_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, match: str
+) -> None:
     config = tmp_path / "portacloud.toml"
     config.write_text(f"[profiles.default]\n{body}\n")
     monkeypatch.setenv("PORTACLOUD_CONFIG", str(config))

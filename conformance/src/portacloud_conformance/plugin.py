@@ -10,9 +10,9 @@ import uuid
 import warnings
 from collections.abc import Iterator
 
+import portacloud
 import pytest
 
-import portacloud
 from portacloud_conformance.report import Report, Result, normalise_test_id
 from portacloud_conformance.support import cleanup_prefix
 
@@ -37,7 +37,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    storage_items = [i for i in items if i.module and i.module.__name__.startswith(_STORAGE_PACKAGE)]
+    storage_items = [
+        i
+        for i in items
+        if getattr(getattr(i, "module", None), "__name__", "").startswith(_STORAGE_PACKAGE)
+    ]
     if storage_items and not config.getoption(STORAGE_OPTION):
         raise pytest.UsageError(
             f"the portacloud storage suite needs a target: {STORAGE_OPTION} URL "

@@ -43,7 +43,9 @@ class Report(BaseModel):
     results: tuple[Result, ...]
 
     @classmethod
-    def build(cls, *, target: str, kind: Literal["storage", "jobs", "compute"], results: Sequence[Result]) -> Report:
+    def build(
+        cls, *, target: str, kind: Literal["storage", "jobs", "compute"], results: Sequence[Result]
+    ) -> Report:
         """Make a report, computing the summary from the results."""
         counts = {"passed": 0, "skipped": 0, "failed": 0}
         for r in results:
@@ -70,7 +72,9 @@ class Matrix(BaseModel):
     summaries: Mapping[str, Summary]
 
     @classmethod
-    def from_reports(cls, reports: Sequence[Report], capabilities: Mapping[str, Mapping[str, object]]) -> Matrix:
+    def from_reports(
+        cls, reports: Sequence[Report], capabilities: Mapping[str, Mapping[str, object]]
+    ) -> Matrix:
         """Combine per-target reports; ``capabilities`` maps target -> capability -> value."""
         tests: dict[str, dict[str, Result]] = {}
         for report in reports:
@@ -118,7 +122,11 @@ class Matrix(BaseModel):
         lines += ["", "| capability | " + " | ".join(f"`{t}`" for t in self.targets) + " |"]
         lines.append("|---" * (len(self.targets) + 1) + "|")
         for name in sorted(self.capabilities):
-            lines.append(f"| {name} | " + " | ".join(self.capabilities[name].get(t, "-") for t in self.targets) + " |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(self.capabilities[name].get(t, "-") for t in self.targets)
+                + " |"
+            )
         if notes:
             lines += ["", *[f"[{i}] {note}" for i, note in enumerate(notes, 1)]]
         return "\n".join(lines) + "\n"

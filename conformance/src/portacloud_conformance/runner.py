@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import portacloud
+
 from portacloud_conformance.report import Report
 
 __all__ = ["run_storage", "storage_capabilities"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-import pytest
-
 import portacloud
+import pytest
 from portacloud import PortaCloudError, StorageCapabilities
 
 __all__ = [

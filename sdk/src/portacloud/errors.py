@@ -56,7 +56,7 @@ class PortaCloudError(Exception):
 
     Attributes:
         code: The stable :class:`ErrorCode`.
-        provider: The backend that failed (``"s3"``, ``"file"``...), or ``None`` before one is known.
+        provider: The backend that failed (``"s3"``, ``"file"``...), or ``None`` if unknown.
         operation: The portable operation (``"put"``, ``"list"``...), or ``None``.
         resource: The key, bucket or id the operation was about, or ``None``.
         retryable: Whether repeating the same call may succeed.

@@ -58,9 +58,7 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 class StorageProvider(Protocol):
     """What a ``portacloud.providers`` entry point must offer to open buckets."""
 
-    def open_bucket(
-        self, url: SplitResult, options: Mapping[str, Any]
-    ) -> tuple[BucketDriver, str]:
+    def open_bucket(self, url: SplitResult, options: Mapping[str, Any]) -> tuple[BucketDriver, str]:
         """Return a driver for the URL's bucket and the key prefix the URL names."""
 
 
@@ -123,7 +121,9 @@ def parse_url(url: object) -> tuple[SplitResult, dict[str, str]]:
             "credential chain or typed options"
         )
     try:
-        query = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
+        query = dict(
+            parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+        )
     except ValueError as exc:
         raise InvalidArgumentError(f"malformed URL query: {exc}") from exc
     secret = sorted(name for name in query if _SECRET_NAME.search(name))
@@ -152,7 +152,9 @@ def open_bucket(url: str, *, retry: RetryPolicy | None = None, **options: Any) -
     parts, query = parse_url(url)
     clash = sorted(set(query) & set(options))
     if clash:
-        raise InvalidArgumentError(f"option(s) {', '.join(clash)} given both in the URL and as arguments")
+        raise InvalidArgumentError(
+            f"option(s) {', '.join(clash)} given both in the URL and as arguments"
+        )
     provider = load_provider(parts.scheme)
     opener = getattr(provider, "open_bucket", None)
     if opener is None:
@@ -160,7 +162,9 @@ def open_bucket(url: str, *, retry: RetryPolicy | None = None, **options: Any) -
     try:
         driver, prefix = opener(parts, {**query, **options})
     except PortaCloudError as exc:
-        raise exc.with_context(provider=parts.scheme, operation="open_bucket", resource=url) from exc.__cause__
+        raise exc.with_context(
+            provider=parts.scheme, operation="open_bucket", resource=url
+        ) from exc.__cause__
     return Bucket(driver, url=url, prefix=prefix, retry=retry)
 
 

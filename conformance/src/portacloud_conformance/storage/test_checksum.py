@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import google_crc32c
-
 import portacloud
+
 from portacloud_conformance.support import payload, payload_chunks, require
 
 MULTIPART = 20 * 1024 * 1024
@@ -38,7 +38,9 @@ def test_streamed_multipart_records_crc32c(bucket: portacloud.Bucket) -> None:
 
 
 def test_listing_carries_no_reserved_metadata(bucket: portacloud.Bucket) -> None:
-    bucket.put("c", b"abc", metadata={"a": "b"} if bucket.capabilities.write_with_user_metadata else None)
+    bucket.put(
+        "c", b"abc", metadata={"a": "b"} if bucket.capabilities.write_with_user_metadata else None
+    )
     head = bucket.head("c")
     assert not any(name.startswith("portacloud-") for name in head.metadata)
 

@@ -6,6 +6,7 @@ import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
 import portacloud
+
 from portacloud_conformance.support import payload, require
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import portacloud
 import pytest
 
-import portacloud
 from portacloud_conformance.support import require
 
 RACERS = 8
@@ -29,9 +29,10 @@ def test_create_only_existing_key_fails(bucket: portacloud.Bucket) -> None:
 def test_create_only_streamed(bucket: portacloud.Bucket) -> None:
     require(bucket, "write_with_if_none_match")
     bucket.put("taken", b"first")
-    with pytest.raises(portacloud.FailedPreconditionError), bucket.open(
-        "taken", "wb", if_none_match="*"
-    ) as out:
+    with (
+        pytest.raises(portacloud.FailedPreconditionError),
+        bucket.open("taken", "wb", if_none_match="*") as out,
+    ):
         out.write(b"second")
     assert bucket.get("taken") == b"first"
 
@@ -86,7 +87,9 @@ def test_create_only_race_has_exactly_one_winner(bucket: portacloud.Bucket) -> N
     require(bucket, "write_with_if_none_match")
     for round_ in range(3):
         key = f"race-{round_}"
-        wins = _race(bucket, lambda i, k=key: bucket.put(k, f"racer {i}".encode(), if_none_match="*"))
+        wins = _race(
+            bucket, lambda i, k=key: bucket.put(k, f"racer {i}".encode(), if_none_match="*")
+        )
         assert sum(wins) == 1, f"round {round_}: {sum(wins)} winners"
         assert bucket.get(key) == f"racer {wins.index(True)}".encode()
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import portacloud
+import pytest
 
 
 def test_delete_then_not_found(bucket: portacloud.Bucket) -> None:

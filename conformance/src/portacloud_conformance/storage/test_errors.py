@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 import portacloud
+import pytest
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import string
 
+import portacloud
 import pytest
 
-import portacloud
 from portacloud_conformance.support import key_expected_valid
 
 CORPUS: dict[str, str] = {
@@ -24,9 +24,11 @@ CORPUS: dict[str, str] = {
     "trailing-slash": "dir/",
     "leading-slash": "/lead",
     "quotes": "'single' \"double\" `back`",
-    "printable-ascii": string.printable.replace("\x0b", "").replace("\x0c", "").replace(
-        "\r", ""
-    ).replace("\n", "").replace("\t", ""),
+    "printable-ascii": string.printable.replace("\x0b", "")
+    .replace("\x0c", "")
+    .replace("\r", "")
+    .replace("\n", "")
+    .replace("\t", ""),
     "control-chars": "tab\there\nnewline",
     "tilde-star": "~user/*.txt",
     "angle-brackets": "<tag>&amp;",

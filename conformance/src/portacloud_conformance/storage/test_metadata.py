@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import portacloud
 import pytest
 
-import portacloud
 from portacloud_conformance.support import require
 
 
@@ -62,7 +62,9 @@ def test_head_matches_put(bucket: portacloud.Bucket) -> None:
         {"big": "x" * 3000},
     ],
 )
-def test_invalid_metadata_is_invalid_argument(bucket: portacloud.Bucket, bad: dict[str, str]) -> None:
+def test_invalid_metadata_is_invalid_argument(
+    bucket: portacloud.Bucket, bad: dict[str, str]
+) -> None:
     with pytest.raises(portacloud.InvalidArgumentError):
         bucket.put("m", b"x", metadata=bad)
     assert not bucket.exists("m")

@@ -7,13 +7,19 @@ import urllib.error
 import urllib.request
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import portacloud
 import pytest
 
-import portacloud
 from portacloud_conformance.support import require
 
 
-def _fetch(url: str, *, method: str = "GET", data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def _fetch(
+    url: str,
+    *,
+    method: str = "GET",
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310 - http(s) URLs from the backend under test
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -33,7 +39,9 @@ def test_signed_get(bucket: portacloud.Bucket) -> None:
 
 def test_signed_put(bucket: portacloud.Bucket) -> None:
     require(bucket, "presign_write")
-    url = bucket.signed_url("uploaded", method="PUT", expires=300, content_type="application/octet-stream")
+    url = bucket.signed_url(
+        "uploaded", method="PUT", expires=300, content_type="application/octet-stream"
+    )
     headers = {"Content-Type": "application/octet-stream", "x-ms-blob-type": "BlockBlob"}
     status, _ = _fetch(url, method="PUT", data=b"via signed url", headers=headers)
     assert status in (200, 201)
@@ -57,7 +65,9 @@ def test_tampered_signed_url_is_refused(bucket: portacloud.Bucket) -> None:
     bucket.put("b", b"y")
     parts = urlsplit(bucket.signed_url("a", expires=300))
     query = dict(parse_qsl(parts.query))
-    sig_name = next(k for k in query if k.lower() in ("x-amz-signature", "sig", "x-goog-signature", "signature"))
+    sig_name = next(
+        k for k in query if k.lower() in ("x-amz-signature", "sig", "x-goog-signature", "signature")
+    )
     query[sig_name] = ("0" if query[sig_name][0] != "0" else "1") + query[sig_name][1:]
     status, _ = _fetch(urlunsplit(parts._replace(query=urlencode(query))))
     assert status in (400, 401, 403)

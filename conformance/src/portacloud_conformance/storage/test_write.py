@@ -6,9 +6,9 @@ import io
 import tracemalloc
 from collections.abc import Iterator
 
+import portacloud
 import pytest
 
-import portacloud
 from portacloud_conformance.support import payload, payload_chunks, require
 
 LARGE = 65 * 1024 * 1024  # over 64 MiB: crosses every provider's multipart threshold
@@ -111,9 +111,13 @@ def test_failed_streaming_put_leaves_no_object(bucket: portacloud.Bucket, size: 
 
 
 def test_exception_inside_open_wb_leaves_no_object(bucket: portacloud.Bucket) -> None:
-    with pytest.raises(RuntimeError), bucket.open("aborted", "wb") as out:
-        out.write(b"partial data")
-        raise RuntimeError("the producer crashed")
+    def produce() -> None:
+        with bucket.open("aborted", "wb") as out:
+            out.write(b"partial data")
+            raise RuntimeError("the producer crashed")
+
+    with pytest.raises(RuntimeError):
+        produce()
     assert not bucket.exists("aborted")
 
 

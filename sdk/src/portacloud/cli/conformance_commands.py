@@ -30,7 +30,12 @@ def conformance() -> None:
 
 @conformance.command("run")
 @click.option("--storage", "storage_url", required=True, metavar="URL", help="Storage URL to test.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the JSON report here.",
+)
 @click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
 def run(storage_url: str, report_path: Path | None, keyword: str | None) -> None:
     """Run the storage suite against one target and print a table of skips and failures."""
@@ -58,10 +63,29 @@ def run(storage_url: str, report_path: Path | None, keyword: str | None) -> None
 
 
 @conformance.command("matrix")
-@click.option("--storage", "storage_urls", multiple=True, required=True, metavar="URL", help="A storage URL; repeat for each column.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the matrix as markdown here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the matrix as JSON here.")
-def matrix(storage_urls: tuple[str, ...], markdown_path: Path | None, json_path: Path | None) -> None:
+@click.option(
+    "--storage",
+    "storage_urls",
+    multiple=True,
+    required=True,
+    metavar="URL",
+    help="A storage URL; repeat for each column.",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the matrix as markdown here.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the matrix as JSON here.",
+)
+def matrix(
+    storage_urls: tuple[str, ...], markdown_path: Path | None, json_path: Path | None
+) -> None:
     """Run the storage suite against several targets and print the portability matrix."""
     from portacloud_conformance.report import Matrix
 

@@ -81,7 +81,11 @@ def ls(url: str, long_format: bool, recursive: bool) -> None:
             if isinstance(entry, PrefixInfo):
                 line = f"{'PRE':>12}  {'':<25}  {entry.key}" if long_format else entry.key
             elif long_format:
-                when = entry.last_modified.isoformat(timespec="seconds") if entry.last_modified else "-"
+                when = (
+                    entry.last_modified.isoformat(timespec="seconds")
+                    if entry.last_modified
+                    else "-"
+                )
                 line = f"{entry.size:>12}  {when:<25}  {entry.key}"
             else:
                 line = entry.key
@@ -161,7 +165,11 @@ def _download(src: str, path: Path) -> None:
         # Write beside the target and rename, so a failed download leaves no partial file.
         fd, tmp = tempfile.mkstemp(dir=path.parent or Path.cwd(), prefix=f".{path.name}.")
         try:
-            with os.fdopen(fd, "wb") as out, bucket.open(key) as obj, _progress(key, info.size) as advance:
+            with (
+                os.fdopen(fd, "wb") as out,
+                bucket.open(key) as obj,
+                _progress(key, info.size) as advance,
+            ):
                 while chunk := obj.read(_CHUNK):
                     out.write(chunk)
                     advance(len(chunk))  # type: ignore[operator]

@@ -442,7 +442,9 @@ class FileDriver:
 class FileProvider:
     """Opens ``file:///absolute/path``."""
 
-    def open_bucket(self, url: SplitResult, options: Mapping[str, object]) -> tuple[FileDriver, str]:
+    def open_bucket(
+        self, url: SplitResult, options: Mapping[str, object]
+    ) -> tuple[FileDriver, str]:
         """Return a driver rooted at the URL's path (created if missing) and no prefix."""
         reject_unknown_options("file", options, allowed=())
         if url.netloc not in ("", "localhost"):

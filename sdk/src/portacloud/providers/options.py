@@ -9,7 +9,9 @@ from portacloud.errors import InvalidArgumentError
 __all__ = ["reject_unknown_options"]
 
 
-def reject_unknown_options(provider: str, options: Mapping[str, object], *, allowed: Iterable[str]) -> None:
+def reject_unknown_options(
+    provider: str, options: Mapping[str, object], *, allowed: Iterable[str]
+) -> None:
     """Raise INVALID_ARGUMENT naming every option ``provider`` does not know."""
     known = set(allowed)
     unknown = sorted(set(options) - known)

@@ -53,9 +53,7 @@ def check_key(key: object, caps: StorageCapabilities, *, full_key: str | None = 
     if len(encoded) > caps.key_max_bytes:
         raise _fail(key, f"{len(encoded)} UTF-8 bytes, the backend allows {caps.key_max_bytes}")
     segments = full.split("/")
-    if not caps.key_empty_segments and (
-        full.startswith("/") or any(s == "" for s in segments[1:])
-    ):
+    if not caps.key_empty_segments and (full.startswith("/") or any(s == "" for s in segments[1:])):
         raise _fail(
             key,
             "this backend cannot store keys that start with '/', end with '/' or contain '//' "

@@ -79,7 +79,5 @@ def page_from_sorted(
             continue
         objects.append(info)
         if len(objects) + len(prefixes) >= options.page_size:
-            return ListPage(
-                objects=tuple(objects), prefixes=tuple(prefixes), next_token=_KEY + key
-            )
+            return ListPage(objects=tuple(objects), prefixes=tuple(prefixes), next_token=_KEY + key)
     return ListPage(objects=tuple(objects), prefixes=tuple(prefixes))

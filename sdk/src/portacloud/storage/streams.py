@@ -13,7 +13,7 @@ from portacloud.storage.driver import DriverWriter, ReadStream
 from portacloud.storage.models import ObjectInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer
+    from typing_extensions import Buffer
 
 __all__ = ["Guard", "ObjectReader", "ObjectWriter", "verify_crc32c"]
 

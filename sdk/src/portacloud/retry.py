@@ -9,6 +9,7 @@ retries the parts it still holds in memory.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -50,17 +51,24 @@ def _is_retryable(exc: BaseException) -> bool:
 
 def call_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
     """Call ``fn`` until it succeeds, raises a non-retryable error, or tries run out."""
-    if policy.attempts == 1:
+    # The first try runs bare: tenacity's bookkeeping costs more than a local read, and most
+    # calls succeed at once. Only after a retryable failure does tenacity take over.
+    try:
         return fn()
-    import tenacity  # imported on first retryable call: keeps `import portacloud` fast
+    except PortaCloudError as exc:
+        if policy.attempts == 1 or not exc.retryable:
+            raise
+        first_delay = policy.delay(1, exc.retry_after)
+    import tenacity  # imported on the first retry: keeps `import portacloud` fast
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         after = exc.retry_after if isinstance(exc, PortaCloudError) else None
-        return policy.delay(state.attempt_number, after)
+        return policy.delay(state.attempt_number + 1, after)
 
+    time.sleep(first_delay)
     retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(policy.attempts),
+        stop=tenacity.stop_after_attempt(policy.attempts - 1),
         wait=wait,
         retry=tenacity.retry_if_exception(_is_retryable),
         reraise=True,

@@ -156,6 +156,7 @@ class FileDriver:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root_str = str(root).rstrip("/")
         system = root / SYSTEM_DIR
         self.tmp_dir = system / "tmp"
         self._meta_dir = system / "meta"
@@ -173,14 +174,12 @@ class FileDriver:
             raise InvalidArgumentError("key has an empty, '.' or '..' segment", resource=key)
         if SYSTEM_DIR in parts:
             raise InvalidArgumentError(f"the key segment {SYSTEM_DIR!r} is reserved", resource=key)
-        path = self.root
+        path = self._root_str
         for part in parts:
-            path = path / part
+            path = f"{path}/{part}"
             try:
                 mode = os.lstat(path).st_mode
-            except FileNotFoundError:
-                break
-            except NotADirectoryError:
+            except (FileNotFoundError, NotADirectoryError):
                 break
             if stat.S_ISLNK(mode):
                 raise InvalidArgumentError(
@@ -188,7 +187,7 @@ class FileDriver:
                     "the file backend never follows symlinks",
                     resource=key,
                 )
-        return self.root.joinpath(*parts)
+        return Path(f"{self._root_str}/{key}")
 
     def _meta_path(self, key: str) -> Path:
         return self._meta_dir / f"{hashlib.sha256(key.encode()).hexdigest()}.json"

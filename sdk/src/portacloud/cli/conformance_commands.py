@@ -15,7 +15,7 @@ __all__ = ["conformance"]
 
 def _suite() -> Any:
     try:
-        from portacloud_conformance import runner
+        import portacloud_conformance.runner as runner
     except ImportError as exc:
         raise UnsupportedError(
             'the conformance suite is not installed: pip install "portacloud-conformance"'

@@ -36,8 +36,18 @@ from portacloud.errors import (
 )
 
 if TYPE_CHECKING:
+    from portacloud.jobs.models import (
+        JobCapabilities,
+        JobReason,
+        JobSpec,
+        JobState,
+        JobStatus,
+        TaskStatus,
+    )
+    from portacloud.jobs.queue import Job, JobQueue
     from portacloud.profiles import Connection, Profile, connect, load_profile, portacloud_home
-    from portacloud.registry import available_schemes, open_bucket
+    from portacloud.registry import available_schemes, open_bucket, open_jobs
+    from portacloud.resources import Resources
     from portacloud.retry import RetryPolicy
     from portacloud.storage.bucket import Bucket
     from portacloud.storage.capabilities import StorageCapabilities
@@ -46,6 +56,16 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "Job": "portacloud.jobs.queue",
+    "JobCapabilities": "portacloud.jobs.models",
+    "JobQueue": "portacloud.jobs.queue",
+    "JobReason": "portacloud.jobs.models",
+    "JobSpec": "portacloud.jobs.models",
+    "JobState": "portacloud.jobs.models",
+    "JobStatus": "portacloud.jobs.models",
+    "Resources": "portacloud.resources",
+    "TaskStatus": "portacloud.jobs.models",
+    "open_jobs": "portacloud.registry",
     "Bucket": "portacloud.storage.bucket",
     "Connection": "portacloud.profiles",
     "ObjectInfo": "portacloud.storage.models",
@@ -71,6 +91,13 @@ __all__ = [
     "FailedPreconditionError",
     "InternalError",
     "InvalidArgumentError",
+    "Job",
+    "JobCapabilities",
+    "JobQueue",
+    "JobReason",
+    "JobSpec",
+    "JobState",
+    "JobStatus",
     "NotFoundError",
     "ObjectInfo",
     "PermissionDeniedError",
@@ -78,8 +105,10 @@ __all__ = [
     "PrefixInfo",
     "Profile",
     "ResourceExhaustedError",
+    "Resources",
     "RetryPolicy",
     "StorageCapabilities",
+    "TaskStatus",
     "UnauthenticatedError",
     "UnavailableError",
     "UnknownError",
@@ -89,6 +118,7 @@ __all__ = [
     "connect",
     "load_profile",
     "open_bucket",
+    "open_jobs",
     "portacloud_home",
 ]
 

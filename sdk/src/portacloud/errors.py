@@ -7,6 +7,7 @@ vendor exception type ever has to be caught by user code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import ClassVar, TypeVar
 
@@ -28,9 +29,11 @@ __all__ = [
     "UnknownError",
     "UnsupportedError",
     "error_for_code",
+    "guarded_call",
 ]
 
 _E = TypeVar("_E", bound=BaseException)
+_T = TypeVar("_T")
 
 
 class ErrorCode(StrEnum):
@@ -218,3 +221,35 @@ _BY_CODE: dict[ErrorCode, type[PortaCloudError]] = {
 def error_for_code(code: ErrorCode) -> type[PortaCloudError]:
     """Return the subclass that carries ``code``; providers' mapping tables are built on it."""
     return _BY_CODE[code]
+
+
+def guarded_call(
+    fn: Callable[[], _T],
+    *,
+    map_error: Callable[[Exception], PortaCloudError | None],
+    provider: str,
+    operation: str,
+    resource: str | None,
+) -> _T:
+    """Run a driver call so that only portacloud errors, with full context, leave it.
+
+    Native exceptions go through the provider's ``map_error`` table; what it does not know
+    becomes UNKNOWN. The native exception is kept as ``__cause__``. ``resource`` (the caller's
+    own name for the thing) replaces whatever the driver put there.
+    """
+    try:
+        return fn()
+    except PortaCloudError as exc:
+        raise _in_context(exc, provider, operation, resource) from exc.__cause__
+    except Exception as exc:
+        mapped = map_error(exc) or UnknownError(f"unexpected {type(exc).__name__} from the backend")
+        raise _in_context(mapped, provider, operation, resource) from exc
+
+
+def _in_context(
+    exc: PortaCloudError, provider: str, operation: str, resource: str | None
+) -> PortaCloudError:
+    exc.with_context(provider=provider, operation=operation, resource=resource)
+    if resource is not None:
+        exc.resource = resource
+    return exc

@@ -24,6 +24,7 @@ from portacloud.errors import InvalidArgumentError, NotFoundError, UnsupportedEr
 from portacloud.registry import parse_url
 
 if TYPE_CHECKING:
+    from portacloud.jobs.queue import JobQueue
     from portacloud.storage.bucket import Bucket
 
 __all__ = ["Connection", "Profile", "connect", "load_profile", "portacloud_home"]
@@ -80,7 +81,9 @@ def _config_files() -> list[Path]:
 
 
 def _default_profile() -> Profile:
-    return Profile(name=DEFAULT_PROFILE, storage=(portacloud_home() / "storage").as_uri())
+    return Profile(
+        name=DEFAULT_PROFILE, storage=(portacloud_home() / "storage").as_uri(), jobs="local://"
+    )
 
 
 def load_profile(name: str | None = None) -> Profile:
@@ -129,6 +132,7 @@ class Connection:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self._storage: Bucket | None = None
+        self._jobs: JobQueue | None = None
 
     def __repr__(self) -> str:
         return f"Connection(profile={self.profile.name!r})"
@@ -144,10 +148,26 @@ class Connection:
             self._storage = open_bucket(self.profile.storage)
         return self._storage
 
+    @property
+    def jobs(self) -> JobQueue:
+        """The profile's job queue; job outputs go under the profile's storage, in ``jobs/``."""
+        if self._jobs is None:
+            if self.profile.jobs is None:
+                raise UnsupportedError(f"profile {self.profile.name!r} has no jobs URL")
+            from portacloud.registry import open_jobs
+
+            outputs = None
+            if self.profile.storage is not None:
+                outputs = self.profile.storage.split("?", 1)[0].rstrip("/") + "/jobs"
+            self._jobs = open_jobs(self.profile.jobs, outputs=outputs)
+        return self._jobs
+
     def close(self) -> None:
         """Close whatever was opened."""
         if self._storage is not None:
             self._storage.close()
+        if self._jobs is not None:
+            self._jobs.close()
 
     def __enter__(self) -> Connection:
         return self

@@ -17,6 +17,7 @@ from portacloud.errors import InvalidArgumentError, PortaCloudError, Unsupported
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
+    from portacloud.jobs.queue import JobQueue
     from portacloud.retry import RetryPolicy
     from portacloud.storage.bucket import Bucket
     from portacloud.storage.driver import BucketDriver
@@ -26,6 +27,7 @@ __all__ = [
     "available_schemes",
     "load_provider",
     "open_bucket",
+    "open_jobs",
     "open_object",
     "parse_url",
 ]
@@ -189,3 +191,38 @@ def open_object(url: str, **options: Any) -> tuple[Bucket, str]:
 
         bucket_url += "?" + urlencode(query)
     return open_bucket(bucket_url, **options), key
+
+
+def open_jobs(url: str, *, outputs: str | None = None, **options: Any) -> JobQueue:
+    """Open the job queue a URL names.
+
+    Args:
+        url: ``local://``, ``local://?gpus=2``, ``ray://127.0.0.1:8265``, ``slurm://debug``...
+        outputs: The storage URL under which each job gets its ``PORTACLOUD_OUTPUT_URI``
+            (default: ``file://$PORTACLOUD_HOME/job-outputs``).
+        **options: Provider options; the same names as the URL's query parameters.
+    """
+    from portacloud.jobs.queue import JobQueue
+    from portacloud.profiles import portacloud_home
+
+    parts, query = parse_url(url)
+    clash = sorted(set(query) & set(options))
+    if clash:
+        raise InvalidArgumentError(
+            f"option(s) {', '.join(clash)} given both in the URL and as arguments"
+        )
+    if outputs is None:
+        outputs = (portacloud_home() / "job-outputs").as_uri()
+    else:
+        parse_url(outputs)  # refuse a malformed URL or one carrying credentials, up front
+    provider = load_provider(parts.scheme)
+    opener = getattr(provider, "open_jobs", None)
+    if opener is None:
+        raise UnsupportedError(f"'{parts.scheme}://' does not run jobs")
+    try:
+        driver = opener(parts, {**query, **options})
+    except PortaCloudError as exc:
+        raise exc.with_context(
+            provider=parts.scheme, operation="open_jobs", resource=url
+        ) from exc.__cause__
+    return JobQueue(driver, url=url, outputs=outputs)

@@ -15,7 +15,7 @@ __all__ = ["conformance"]
 
 def _suite() -> Any:
     try:
-        import portacloud_conformance.runner as runner
+        from portacloud_conformance import runner
     except ImportError as exc:
         raise UnsupportedError(
             'the conformance suite is not installed: pip install "portacloud-conformance"'

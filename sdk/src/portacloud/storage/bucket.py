@@ -12,10 +12,9 @@ from typing import IO, Literal, TypeVar, overload
 from portacloud.checksums import crc32c_hex
 from portacloud.errors import (
     InvalidArgumentError,
-    PortaCloudError,
     UnavailableError,
-    UnknownError,
     UnsupportedError,
+    guarded_call,
 )
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.storage.capabilities import StorageCapabilities
@@ -123,23 +122,13 @@ class Bucket:
         return call_with_retry(self._retry, once) if retry else once()
 
     def _guarded(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
-        try:
-            return fn()
-        except PortaCloudError as exc:
-            raise self._in_context(exc, operation, resource) from exc.__cause__
-        except Exception as exc:
-            mapped = self._driver.map_error(exc) or UnknownError(
-                f"unexpected {type(exc).__name__} from the backend"
-            )
-            raise self._in_context(mapped, operation, resource) from exc
-
-    def _in_context(
-        self, exc: PortaCloudError, operation: str, resource: str | None
-    ) -> PortaCloudError:
-        exc.with_context(provider=self.provider, operation=operation, resource=resource)
-        if resource is not None:
-            exc.resource = resource  # the caller's key, not the driver's prefixed one
-        return exc
+        return guarded_call(
+            fn,
+            map_error=self._driver.map_error,
+            provider=self.provider,
+            operation=operation,
+            resource=resource,
+        )
 
     def _guard_for(self, operation: str, key: str) -> Guard:
         return partial(self._guarded, operation, key)

@@ -1,0 +1,1 @@
+"""Portable GPU and batch jobs: the JobQueue type, its driver Protocol and models."""

@@ -1,0 +1,243 @@
+"""The portable :class:`JobQueue` and the :class:`Job` handle users hold."""
+
+from __future__ import annotations
+
+import builtins
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Literal, TypeVar, overload
+
+from pydantic import ValidationError
+
+from portacloud.errors import (
+    DeadlineExceededError,
+    InvalidArgumentError,
+    UnsupportedError,
+    guarded_call,
+)
+from portacloud.jobs.driver import JobDriver
+from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
+
+__all__ = ["Job", "JobQueue", "parse_spec"]
+
+_T = TypeVar("_T")
+OUTPUT_ENV = "PORTACLOUD_OUTPUT_URI"
+
+
+def parse_spec(spec: JobSpec | Mapping[str, Any]) -> JobSpec:
+    """Accept a :class:`JobSpec` or a mapping (from YAML or JSON) and validate it."""
+    if isinstance(spec, JobSpec):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise InvalidArgumentError(
+            f"a job spec must be a JobSpec or a mapping, not {type(spec).__name__}"
+        )
+    try:
+        return JobSpec.model_validate(dict(spec))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidArgumentError(f"invalid job spec: {problems}") from None
+
+
+class Job:
+    """A submitted job. Its methods are shortcuts for the queue's.
+
+    Attributes:
+        id: The queue's id for the job.
+        name: The spec's name.
+        output_uri: The storage URL the job writes its artifacts to.
+    """
+
+    def __init__(self, queue: JobQueue, *, job_id: str, name: str, output_uri: str | None) -> None:
+        self._queue = queue
+        self.id = job_id
+        self.name = name
+        self.output_uri = output_uri
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id!r}, name={self.name!r})"
+
+    def status(self) -> JobStatus:
+        """The job's current status."""
+        return self._queue.status(self.id)
+
+    def wait(self, *, timeout: float) -> JobStatus:
+        """Block until the job ends or ``timeout`` seconds pass (DEADLINE_EXCEEDED)."""
+        return self._queue.wait(self.id, timeout=timeout)
+
+    def logs(self) -> str:
+        """The job's output so far."""
+        return self._queue.logs(self.id)
+
+    def cancel(self) -> None:
+        """Cancel the job (idempotent)."""
+        self._queue.cancel(self.id)
+
+
+class JobQueue:
+    """A place to run jobs: ``local://``, ``ray://host:port``, ``slurm://partition``...
+
+    Open one with :func:`portacloud.open_jobs`.
+    """
+
+    def __init__(self, driver: JobDriver, *, url: str, outputs: str) -> None:
+        self._driver = driver
+        self._url = url
+        self._outputs = outputs.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"JobQueue({self._url!r})"
+
+    @property
+    def url(self) -> str:
+        """The URL this queue was opened with."""
+        return self._url
+
+    @property
+    def provider(self) -> str:
+        """The backend's short name."""
+        return self._driver.provider
+
+    @property
+    def capabilities(self) -> JobCapabilities:
+        """What the backend can do."""
+        return self._driver.capabilities
+
+    def _call(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
+        return guarded_call(
+            fn,
+            map_error=self._driver.map_error,
+            provider=self.provider,
+            operation=operation,
+            resource=resource,
+        )
+
+    def _require(self, wanted: bool, capability: str, what: str) -> None:
+        if wanted and not getattr(self.capabilities, capability):
+            raise UnsupportedError(
+                f"{what} is not supported by this backend (capability {capability} is false)",
+                provider=self.provider,
+                operation="submit",
+            )
+
+    def submit(self, spec: JobSpec | Mapping[str, Any]) -> Job:
+        """Submit a job.
+
+        Args:
+            spec: A :class:`JobSpec`, or a mapping with its fields (as loaded from YAML).
+
+        Returns:
+            The job handle; ``job.output_uri`` is where the job's ``PORTACLOUD_OUTPUT_URI``
+            points.
+
+        Raises:
+            InvalidArgumentError: the spec is invalid.
+            UnsupportedError: the spec needs a capability the backend lacks (named).
+        """
+        job = parse_spec(spec)
+        self._require(job.resources.gpu_count > 0, "gpus", "requesting GPUs")
+        self._require(job.resources.gpu_type is not None, "gpu_types", "requesting a GPU model")
+        self._require(job.array is not None, "arrays", "array jobs")
+        self._require(job.retries > 0, "retries", "retries")
+        self._require(job.timeout is not None, "timeouts", "timeouts")
+        self._require(job.image is not None, "images", "container images")
+        token = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+        output_uri = f"{self._outputs}/{job.name}-{token}/"
+        env = {**job.env, OUTPUT_ENV: output_uri}
+        job_id = self._call(
+            "submit", job.name, lambda: self._driver.submit(job, env=env, output_uri=output_uri)
+        )
+        return Job(self, job_id=job_id, name=job.name, output_uri=output_uri)
+
+    def get(self, job_id: str) -> Job:
+        """A handle on an existing job; NOT_FOUND if the queue does not know it."""
+        status = self.status(job_id)
+        return Job(self, job_id=status.id, name=status.name, output_uri=status.output_uri)
+
+    def status(self, job_id: str) -> JobStatus:
+        """The job's state, reason, exit code, attempt and times."""
+        self._check_id(job_id)
+        return self._call("status", job_id, lambda: self._driver.status(job_id))
+
+    def list(
+        self, *, state: JobState | str | None = None, name: str | None = None
+    ) -> builtins.list[JobStatus]:
+        """Jobs the queue knows, newest first, optionally filtered by state and name."""
+        wanted = None
+        if state is not None:
+            try:
+                wanted = JobState(state)
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"unknown state {state!r}; one of {', '.join(s.value for s in JobState)}"
+                ) from None
+        jobs = self._call("list", None, self._driver.list)
+        return [
+            j
+            for j in jobs
+            if (wanted is None or j.state == wanted) and (name is None or j.name == name)
+        ]
+
+    @overload
+    def logs(self, job_id: str, *, follow: Literal[False] = False) -> str: ...
+
+    @overload
+    def logs(self, job_id: str, *, follow: Literal[True]) -> Iterator[str]: ...
+
+    def logs(self, job_id: str, *, follow: bool = False) -> str | Iterator[str]:
+        """The job's stdout and stderr: a string, or with ``follow`` an iterator of new text
+        that ends when the job does."""
+        self._check_id(job_id)
+        if follow:
+            return self._follow(job_id)
+        return self._call("logs", job_id, lambda: self._driver.logs(job_id))
+
+    def _follow(self, job_id: str) -> Iterator[str]:
+        chunks = self._call("logs", job_id, lambda: self._driver.follow_logs(job_id))
+        while True:
+            chunk = self._call("logs", job_id, lambda: next(chunks, None))
+            if chunk is None:
+                return
+            yield chunk
+
+    def cancel(self, job_id: str) -> None:
+        """Cancel a job. Cancelling an ended or already cancelled job is not an error."""
+        self._check_id(job_id)
+        self._call("cancel", job_id, lambda: self._driver.cancel(job_id))
+
+    def wait(self, job_id: str, *, timeout: float) -> JobStatus:
+        """Poll until the job ends; DEADLINE_EXCEEDED after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        delay = 0.1
+        while True:
+            status = self.status(job_id)
+            if status.state.terminal:
+                return status
+            if time.monotonic() >= deadline:
+                raise DeadlineExceededError(
+                    f"still {status.state.value} after {timeout:g} s",
+                    provider=self.provider,
+                    operation="wait",
+                    resource=job_id,
+                    retryable=False,
+                )
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 1.5, 1.0)
+
+    @staticmethod
+    def _check_id(job_id: object) -> None:
+        if not isinstance(job_id, str) or not job_id:
+            raise InvalidArgumentError(f"a job id must be a non-empty str, not {job_id!r}")
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+        self._driver.close()
+
+    def __enter__(self) -> JobQueue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import subprocess
 
 __all__ = ["detect_gpus", "gpu_name_matches"]
+
+log = logging.getLogger(__name__)
 
 
 def detect_gpus() -> list[tuple[int, str]]:
@@ -23,8 +26,8 @@ def detect_gpus() -> list[tuple[int, str]]:
             return found
         finally:
             pynvml.nvmlShutdown()
-    except Exception:  # noqa: BLE001 - no NVML library or no driver: try the next source
-        pass
+    except Exception as exc:  # noqa: BLE001 - no NVML library or no driver: try the next source
+        log.debug("NVML unavailable (%s); trying nvidia-smi", exc)
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return []

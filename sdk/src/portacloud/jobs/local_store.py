@@ -242,7 +242,7 @@ class LocalJobStore:
     def try_allocate(
         self, job_id: str, idx: int, count: int, inventory: Sequence[int]
     ) -> list[int] | None:
-        """Take ``count`` free GPUs for a task atomically, or return ``None`` if too few are free."""
+        """Take ``count`` free GPUs for a task atomically; ``None`` if too few are free."""
         if count == 0:
             return []
         with self._connect(immediate=True) as db:
@@ -273,7 +273,8 @@ class LocalJobStore:
         """Combine the job's tasks into one portable status."""
         with self._connect() as db:
             row = db.execute(
-                "SELECT name, output_uri, submitted_at, cancel_requested, message FROM jobs WHERE id = ?",
+                "SELECT name, output_uri, submitted_at, cancel_requested, message "
+                "FROM jobs WHERE id = ?",
                 (job_id,),
             ).fetchone()
         if row is None:

@@ -6,18 +6,24 @@ against the bucket at ``URL``, each test inside its own random prefix that is em
 
 from __future__ import annotations
 
+import sys
 import uuid
 import warnings
 from collections.abc import Iterator
+from typing import Literal
 
-import portacloud
 import pytest
 
+import portacloud
 from portacloud_conformance.report import Report, Result, normalise_test_id
 from portacloud_conformance.support import cleanup_prefix
 
 STORAGE_OPTION = "--portacloud-storage"
-_STORAGE_PACKAGE = "portacloud_conformance.storage"
+JOBS_OPTION = "--portacloud-jobs"
+_SUITES = {
+    "portacloud_conformance.storage": STORAGE_OPTION,
+    "portacloud_conformance.jobs": JOBS_OPTION,
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,6 +35,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="storage URL to run the portacloud storage conformance suite against",
     )
     group.addoption(
+        JOBS_OPTION,
+        metavar="URL",
+        default=None,
+        help="job queue URL to run the portacloud jobs conformance suite against",
+    )
+    group.addoption(
+        "--portacloud-jobs-python",
+        metavar="PATH",
+        default=None,
+        help="python with portacloud installed on the job nodes (default: this interpreter)",
+    )
+    group.addoption(
         "--portacloud-report",
         metavar="FILE",
         default=None,
@@ -37,16 +55,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    storage_items = [
-        i
-        for i in items
-        if getattr(getattr(i, "module", None), "__name__", "").startswith(_STORAGE_PACKAGE)
-    ]
-    if storage_items and not config.getoption(STORAGE_OPTION):
-        raise pytest.UsageError(
-            f"the portacloud storage suite needs a target: {STORAGE_OPTION} URL "
-            "(for example memory://conformance or file:///tmp/conformance)"
+    for package, option in _SUITES.items():
+        collected = any(
+            getattr(getattr(i, "module", None), "__name__", "").startswith(package) for i in items
         )
+        if collected and not config.getoption(option):
+            raise pytest.UsageError(
+                f"the {package.rsplit('.', 1)[1]} suite needs a target: {option} URL "
+                "(for example memory://conformance, file:///tmp/conformance or local://)"
+            )
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +93,27 @@ def bucket(root_bucket: portacloud.Bucket) -> Iterator[portacloud.Bucket]:
             f"conformance cleanup could not delete {leftovers} object(s) under {child.url}",
             stacklevel=1,
         )
+
+
+@pytest.fixture(scope="session")
+def jobs_url(pytestconfig: pytest.Config) -> str:
+    """The job queue URL under test."""
+    url = pytestconfig.getoption(JOBS_OPTION)
+    assert isinstance(url, str)
+    return url
+
+
+@pytest.fixture(scope="session")
+def queue(jobs_url: str) -> Iterator[portacloud.JobQueue]:
+    """The job queue under test, opened once per session."""
+    with portacloud.open_jobs(jobs_url) as q:
+        yield q
+
+
+@pytest.fixture(scope="session")
+def job_python(pytestconfig: pytest.Config) -> str:
+    """The python interpreter jobs run portacloud with."""
+    return str(pytestconfig.getoption("--portacloud-jobs-python") or sys.executable)
 
 
 REPORT_OPTION = "--portacloud-report"
@@ -109,8 +147,10 @@ class _ReportWriter:
             self._results[test] = Result(test=test, outcome="passed")
 
     def pytest_sessionfinish(self) -> None:
-        target = self._config.getoption(STORAGE_OPTION) or ""
-        report = Report.build(target=target, kind="storage", results=list(self._results.values()))
+        jobs = self._config.getoption(JOBS_OPTION)
+        target = jobs or self._config.getoption(STORAGE_OPTION) or ""
+        kind: Literal["storage", "jobs"] = "jobs" if jobs else "storage"
+        report = Report.build(target=target, kind=kind, results=list(self._results.values()))
         with open(self._path, "w", encoding="utf-8") as f:
             f.write(report.model_dump_json(indent=2))
 

@@ -7,16 +7,34 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import portacloud
-
 from portacloud_conformance.report import Report
 
-__all__ = ["run_storage", "storage_capabilities"]
+__all__ = ["run_jobs", "run_storage", "run_suite", "storage_capabilities"]
+
+_OPTIONS = {"storage": "--portacloud-storage", "jobs": "--portacloud-jobs"}
 
 
 def run_storage(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) -> Report:
-    """Run the storage suite against ``url``.
+    """Run the storage suite against ``url`` (see :func:`run_suite`)."""
+    return run_suite("storage", url, extra_args=extra_args, quiet=quiet)
+
+
+def run_jobs(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) -> Report:
+    """Run the jobs suite against the queue at ``url`` (see :func:`run_suite`)."""
+    return run_suite("jobs", url, extra_args=extra_args, quiet=quiet)
+
+
+def run_suite(
+    kind: Literal["storage", "jobs"],
+    url: str,
+    *,
+    extra_args: Sequence[str] = (),
+    quiet: bool = True,
+) -> Report:
+    """Run one suite against ``url``.
 
     The suite runs in a child process, from an empty working directory, so that neither the
     caller's pytest configuration nor a crash in a backend can disturb the caller.
@@ -36,8 +54,8 @@ def run_storage(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True)
             "-m",
             "pytest",
             "--pyargs",
-            "portacloud_conformance.storage",
-            "--portacloud-storage",
+            f"portacloud_conformance.{kind}",
+            _OPTIONS[kind],
             url,
             "--portacloud-report",
             str(report_path),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-import portacloud
 import pytest
+
+import portacloud
 from portacloud import PortaCloudError, StorageCapabilities
 
 __all__ = [

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import google_crc32c
-import portacloud
 
+import portacloud
 from portacloud_conformance.support import payload, payload_chunks, require
 
 MULTIPART = 20 * 1024 * 1024

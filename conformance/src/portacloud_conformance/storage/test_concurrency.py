@@ -6,7 +6,6 @@ import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
 import portacloud
-
 from portacloud_conformance.support import payload, require
 
 

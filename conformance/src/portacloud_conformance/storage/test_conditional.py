@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import portacloud
 import pytest
 
+import portacloud
 from portacloud_conformance.support import require
 
 RACERS = 8

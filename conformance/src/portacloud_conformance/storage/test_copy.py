@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import portacloud
 import pytest
 
+import portacloud
 from portacloud_conformance.support import payload, require
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import portacloud
 import pytest
+
+import portacloud
 
 
 def test_delete_then_not_found(bucket: portacloud.Bucket) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import portacloud
 import pytest
+
+import portacloud
 
 
 @pytest.mark.parametrize(

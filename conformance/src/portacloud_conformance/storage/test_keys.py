@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import string
 
-import portacloud
 import pytest
 
+import portacloud
 from portacloud_conformance.support import key_expected_valid
 
 CORPUS: dict[str, str] = {

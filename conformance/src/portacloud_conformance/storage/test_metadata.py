@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import portacloud
 import pytest
 
+import portacloud
 from portacloud_conformance.support import require
 
 

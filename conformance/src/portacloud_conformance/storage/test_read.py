@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-import portacloud
 import pytest
 
+import portacloud
 from portacloud_conformance.support import payload
 
 DATA = payload(10_000, seed=10)

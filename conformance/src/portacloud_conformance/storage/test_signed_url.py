@@ -7,9 +7,9 @@ import urllib.error
 import urllib.request
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import portacloud
 import pytest
 
+import portacloud
 from portacloud_conformance.support import require
 
 

@@ -6,9 +6,9 @@ import io
 import tracemalloc
 from collections.abc import Iterator
 
-import portacloud
 import pytest
 
+import portacloud
 from portacloud_conformance.support import payload, payload_chunks, require
 
 LARGE = 65 * 1024 * 1024  # over 64 MiB: crosses every provider's multipart threshold

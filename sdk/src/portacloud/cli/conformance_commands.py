@@ -29,7 +29,8 @@ def conformance() -> None:
 
 
 @conformance.command("run")
-@click.option("--storage", "storage_url", required=True, metavar="URL", help="Storage URL to test.")
+@click.option("--storage", "storage_url", metavar="URL", help="Storage URL to test.")
+@click.option("--jobs", "jobs_url", metavar="URL", help="Job queue URL to test.")
 @click.option(
     "--report",
     "report_path",
@@ -37,13 +38,19 @@ def conformance() -> None:
     help="Write the JSON report here.",
 )
 @click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
-def run(storage_url: str, report_path: Path | None, keyword: str | None) -> None:
-    """Run the storage suite against one target and print a table of skips and failures."""
+def run(
+    storage_url: str | None, jobs_url: str | None, report_path: Path | None, keyword: str | None
+) -> None:
+    """Run one suite (--storage or --jobs) against a target; print its skips and failures."""
     from rich.table import Table
 
+    if (storage_url is None) == (jobs_url is None):
+        raise click.UsageError("give exactly one of --storage URL and --jobs URL")
+    kind, url = ("storage", storage_url) if storage_url else ("jobs", jobs_url)
+    assert url is not None
     runner = _suite()
-    report = runner.run_storage(storage_url, extra_args=["-k", keyword] if keyword else [])
-    table = Table(title=f"storage conformance: {storage_url}")
+    report = runner.run_suite(kind, url, extra_args=["-k", keyword] if keyword else [])
+    table = Table(title=f"{kind} conformance: {url}")
     table.add_column("test")
     table.add_column("outcome")
     table.add_column("reason")

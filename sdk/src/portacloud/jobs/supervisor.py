@@ -146,9 +146,15 @@ class _Supervisor:
         deadline = None if spec.timeout is None else time.monotonic() + spec.timeout
         while True:
             try:
-                return "exited", _exit_code(proc.wait(timeout=_POLL))
+                code = _exit_code(proc.wait(timeout=_POLL))
             except subprocess.TimeoutExpired:
                 pass
+            else:
+                # cancel() signals the group directly; a death it caused is a cancellation.
+                if code != 0 and self.store.cancel_requested(self.job_id):
+                    _kill_group(proc)
+                    return "cancelled", code
+                return "exited", code
             if deadline is not None and time.monotonic() >= deadline:
                 _kill_group(proc)
                 return "timeout", _exit_code(proc.wait())

@@ -53,6 +53,9 @@ class LocalJobDriver:
         else:
             self.inventory = detect_gpus()
         self.store.set_inventory([i for i, _ in self.inventory])
+        self.capabilities = _CAPABILITIES.model_copy(
+            update={"max_gpus_per_job": len(self.inventory)}
+        )
 
     def _never_fits(self, spec: JobSpec) -> str | None:
         res = spec.resources

@@ -1,7 +1,8 @@
-"""Run the storage conformance suite on every target of this machine and write the matrix.
+"""Run the conformance suites on every target of this machine and write the matrices.
 
-Targets: memory://, a fresh file:// directory, and every ``PORTACLOUD_CONFORMANCE_<NAME>``
-storage URL that a started server exported (scripts/servers/*.sh write them).
+Storage targets: memory://, a fresh file:// directory, and every ``PORTACLOUD_CONFORMANCE_<NAME>``
+URL a started server exported. Job targets: ``local://`` with two fake GPUs, and every
+``PORTACLOUD_JOBS_TARGET_<NAME>`` URL. scripts/servers/*.sh export them.
 """
 
 from __future__ import annotations
@@ -11,47 +12,65 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Literal
 
-from portacloud_conformance.report import Matrix
-from portacloud_conformance.runner import run_storage, storage_capabilities
+from portacloud_conformance.report import Matrix, Report
+from portacloud_conformance.runner import run_suite, storage_capabilities
 
-PREFIX = "PORTACLOUD_CONFORMANCE_"
+STORAGE_PREFIX = "PORTACLOUD_CONFORMANCE_"
+JOBS_PREFIX = "PORTACLOUD_JOBS_TARGET_"
 
 
-def targets(scratch: Path) -> dict[str, str]:
+def _from_env(prefix: str) -> dict[str, str]:
+    return {
+        name.removeprefix(prefix).lower(): url
+        for name, url in sorted(os.environ.items())
+        if name.startswith(prefix) and url
+    }
+
+
+def storage_targets(scratch: Path) -> dict[str, str]:
     found = {"memory": "memory://conformance", "file": (scratch / "file-bucket").as_uri()}
-    for name, url in sorted(os.environ.items()):
-        if name.startswith(PREFIX) and url:
-            found[name.removeprefix(PREFIX).lower()] = url
-    return found
+    return found | _from_env(STORAGE_PREFIX)
+
+
+def jobs_targets() -> dict[str, str]:
+    return {"local": "local://conformance?gpus=2"} | _from_env(JOBS_PREFIX)
+
+
+def run_all(kind: Literal["storage", "jobs"], named: dict[str, str], out: Path) -> list[Report]:
+    reports = []
+    for name, url in named.items():
+        report = run_suite(kind, url)
+        (out / f"conformance-{kind}-{name}.json").write_text(report.model_dump_json(indent=2))
+        s = report.summary
+        counts = f"{s.passed} passed, {s.skipped} skipped, {s.failed} failed"
+        print(f"{kind:>8} {name:>10}: {counts}  ({url})")
+        for r in report.results:
+            if r.outcome == "failed":
+                print(f"{'':>21}FAILED {r.test}: {r.reason}")
+        reports.append(report)
+    return reports
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--report-dir", type=Path, default=Path("reports"))
     args = parser.parse_args()
-    args.report_dir.mkdir(parents=True, exist_ok=True)
+    out: Path = args.report_dir
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="portacloud-file-") as scratch:
-        named = targets(Path(scratch))
-        reports = []
-        for name, url in named.items():
-            report = run_storage(url)
-            (args.report_dir / f"conformance-{name}.json").write_text(
-                report.model_dump_json(indent=2)
-            )
-            s = report.summary
-            print(f"{name:>10}: {s.passed} passed, {s.skipped} skipped, {s.failed} failed  ({url})")
-            for r in report.results:
-                if r.outcome == "failed":
-                    print(f"{'':>12}FAILED {r.test}: {r.reason}")
-            reports.append(report)
-        matrix = Matrix.from_reports(
-            reports, {url: storage_capabilities(url) for url in named.values()}
-        )
-    (args.report_dir / "conformance-matrix.md").write_text(matrix.to_markdown())
-    (args.report_dir / "conformance-matrix.json").write_text(matrix.model_dump_json(indent=2))
-    print(f"matrix: {args.report_dir / 'conformance-matrix.md'}")
-    return 1 if any(r.summary.failed for r in reports) else 0
+        named = storage_targets(Path(scratch))
+        storage = run_all("storage", named, out)
+        caps = {url: storage_capabilities(url) for url in named.values()}
+        matrix = Matrix.from_reports(storage, caps)
+    (out / "conformance-matrix.md").write_text(matrix.to_markdown())
+    (out / "conformance-matrix.json").write_text(matrix.model_dump_json(indent=2))
+    jobs = run_all("jobs", jobs_targets(), out)
+    jobs_matrix = Matrix.from_reports(jobs, {})
+    (out / "conformance-jobs-matrix.md").write_text(jobs_matrix.to_markdown())
+    print(f"matrices: {out / 'conformance-matrix.md'}, {out / 'conformance-jobs-matrix.md'}")
+    return 1 if any(r.summary.failed for r in [*storage, *jobs]) else 0
 
 
 if __name__ == "__main__":

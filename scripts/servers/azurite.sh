@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Azurite (Azure Blob emulator) on 127.0.0.1:19010, in memory, for tests/integration/test_azure.py.
 #   scripts/servers/azurite.sh start|stop   (normally through scripts/services.sh)
-# Writes $LAB/azurite.env with PORTACLOUD_TEST_AZURITE_CONNECTION_STRING. The account key in it
-# is Azurite's published development key (devstoreaccount1), not a secret of anyone's.
+# Writes $LAB/azurite.env with PORTACLOUD_TEST_AZURITE_CONNECTION_STRING (tests/integration) and,
+# for scripts/conformance_targets.py, AZURE_STORAGE_CONNECTION_STRING plus
+# PORTACLOUD_CONFORMANCE_AZURITE=az://conformance (a container this script creates). The account
+# key in them is Azurite's published development key (devstoreaccount1), not anyone's secret.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=_lib.sh
 source "$here/_lib.sh"
 LAB=${LAB:-${PORTACLOUD_LAB:-$(cd "$here/../.." && pwd)/.lab}}
+VENV=${VENV:-$(cd "$here/../.." && pwd)/.venv}
 mkdir -p "$LAB"
 
 VERSION=3.37.0
@@ -22,8 +25,41 @@ installed_version() {
   [ -f "$pkg" ] && node -p "require('$pkg').version" 2>/dev/null || true
 }
 
+CONN="DefaultEndpointsProtocol=http;AccountName=$ACCOUNT;AccountKey=$KEY;"
+CONN+="BlobEndpoint=http://127.0.0.1:$PORT/$ACCOUNT;"
+CONFORMANCE_CONTAINER=conformance
+
+# The conformance suite needs an existing container; signing a Create Container request by hand
+# in bash is not worth it when the workspace's venv has azure-storage-blob.
+create_conformance_container() {
+  AZURITE_CONN="$CONN" "$VENV/bin/python" - "$CONFORMANCE_CONTAINER" <<'PY'
+import os, sys
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobServiceClient
+
+service = BlobServiceClient.from_connection_string(os.environ["AZURITE_CONN"])
+try:
+    service.create_container(sys.argv[1])
+except ResourceExistsError:
+    pass
+PY
+}
+
+write_env() {
+  {
+    printf 'export PORTACLOUD_TEST_AZURITE_CONNECTION_STRING="%s"\n' "$CONN"
+    if create_conformance_container; then
+      printf 'export AZURE_STORAGE_CONNECTION_STRING="%s"\n' "$CONN"
+      printf 'export PORTACLOUD_CONFORMANCE_AZURITE=az://%s\n' "$CONFORMANCE_CONTAINER"
+    else
+      echo "could not create the conformance container (is azure-storage-blob in $VENV?)" >&2
+    fi
+  } >"$LAB/azurite.env"
+}
+
 start() {
   if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+    write_env
     echo "azurite already running (pid $(cat "$PIDFILE"))"
     return 0
   fi
@@ -42,9 +78,7 @@ start() {
     stop_pid "$PIDFILE"
     return 1
   fi
-  local conn="DefaultEndpointsProtocol=http;AccountName=$ACCOUNT;AccountKey=$KEY;"
-  conn+="BlobEndpoint=http://127.0.0.1:$PORT/$ACCOUNT;"
-  printf 'export PORTACLOUD_TEST_AZURITE_CONNECTION_STRING="%s"\n' "$conn" >"$LAB/azurite.env"
+  write_env
   echo "azurite $VERSION listening on 127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"
 }
 

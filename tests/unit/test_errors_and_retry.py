@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import portacloud
 import pytest
+
+import portacloud
 from portacloud.errors import ErrorCode, error_for_code
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.storage.bucket import Bucket

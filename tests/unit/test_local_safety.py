@@ -10,8 +10,9 @@ import textwrap
 import time
 from pathlib import Path
 
-import portacloud
 import pytest
+
+import portacloud
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import portacloud
 import pytest
+
+import portacloud
 
 
 def test_import_loads_no_vendor_sdk_and_no_pydantic() -> None:

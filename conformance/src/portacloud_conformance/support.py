@@ -56,6 +56,10 @@ def key_expected_valid(full_key: str, caps: StorageCapabilities) -> bool:
         return False
     if not caps.key_dot_segments and ("." in segments or ".." in segments):
         return False
+    if not caps.key_backslash and "\\" in full_key:
+        return False
+    if not caps.key_control_chars and any(ord(c) < 32 or ord(c) == 127 for c in full_key):
+        return False
     return not (
         caps.key_max_segment_bytes is not None
         and max(len(s.encode("utf-8")) for s in segments) > caps.key_max_segment_bytes

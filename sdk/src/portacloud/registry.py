@@ -39,7 +39,6 @@ KNOWN_SCHEMES: dict[str, str] = {
     "s3": "aws",
     "aws": "aws",
     "gs": "gcp",
-    "gcs": "gcp",
     "gce": "gcp",
     "az": "azure",
     "azure": "azure",

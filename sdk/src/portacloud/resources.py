@@ -38,13 +38,13 @@ class Resources(BaseModel):
     disk_gb: float | None = Field(default=None, gt=0)
     spot: bool = False
 
-    @field_validator("gpus")
+    @field_validator("gpus", mode="before")
     @classmethod
-    def _check_gpus(cls, value: int | str | None) -> int | str | None:
+    def _check_gpus(cls, value: object) -> int | str | None:
         if value is None:
             return None
-        if isinstance(value, bool):
-            raise ValueError("gpus must be a count or 'TYPE:COUNT', not a bool")
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"gpus must be a count or 'TYPE:COUNT', not {value!r}")
         if isinstance(value, int):
             if not 0 <= value <= 64:
                 raise ValueError("a GPU count must be between 0 and 64")

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import IO, Literal, TypeVar, overload
+from urllib.parse import urlsplit, urlunsplit
 
 from portacloud.checksums import crc32c_hex
 from portacloud.errors import (
@@ -104,9 +105,11 @@ class Bucket:
         # A prefix is valid when a key directly under it can be: drop one trailing '/'.
         stem = prefix[:-1] if prefix.endswith("/") else prefix
         check_key(stem or prefix, self.capabilities, full_key=self._prefix + (stem or prefix))
+        parts = urlsplit(self._url)
+        path = parts.path.rstrip("/") + "/" + prefix.lstrip("/")
         return Bucket(
             self._driver,
-            url=self._url.rstrip("/") + "/" + prefix.lstrip("/"),
+            url=urlunsplit(parts._replace(path=path)),
             prefix=self._prefix + prefix,
             retry=self._retry,
         )

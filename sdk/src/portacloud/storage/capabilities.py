@@ -31,6 +31,9 @@ class StorageCapabilities(BaseModel):
             given (SeaweedFS and file systems collapse or refuse them).
         key_dot_segments: Keys with ``.`` or ``..`` segments are stored as given.
         key_file_and_prefix: ``a/b`` and ``a/b/c`` can both be objects.
+        key_backslash: Keys with ``\\`` are stored as given (Azure turns it into ``/``).
+        key_control_chars: Keys with control characters (tab, CR, LF...) are stored as given
+            (GCS refuses CR and LF).
         cross_process_atomic: Conditional writes stay atomic between processes, not just threads.
         bounded_memory_streaming: Streamed reads and writes hold a bounded amount in memory
             whatever the object size (false only for backends that are memory).
@@ -54,6 +57,8 @@ class StorageCapabilities(BaseModel):
     key_empty_segments: bool = True
     key_dot_segments: bool = True
     key_file_and_prefix: bool = True
+    key_backslash: bool = True
+    key_control_chars: bool = True
     cross_process_atomic: bool = True
     bounded_memory_streaming: bool = True
     signed_url_checks_expiry: bool = True

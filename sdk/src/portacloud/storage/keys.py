@@ -63,6 +63,12 @@ def check_key(key: object, caps: StorageCapabilities, *, full_key: str | None = 
         raise _fail(
             key, "this backend cannot store '.' or '..' segments (capability key_dot_segments)"
         )
+    if not caps.key_backslash and "\\" in full:
+        raise _fail(key, "this backend cannot store '\\' in keys (capability key_backslash)")
+    if not caps.key_control_chars and any(ord(c) < 32 or ord(c) == 127 for c in full):
+        raise _fail(
+            key, "this backend cannot store control characters (capability key_control_chars)"
+        )
     if caps.key_max_segment_bytes is not None:
         longest = max(len(s.encode("utf-8")) for s in segments)
         if longest > caps.key_max_segment_bytes:

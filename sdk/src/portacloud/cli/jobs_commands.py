@@ -1,0 +1,142 @@
+"""``portacloud jobs``: submit, watch and cancel jobs on any queue from the shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from portacloud.cli.output import out_console
+from portacloud.errors import InvalidArgumentError, NotFoundError
+
+__all__ = ["jobs"]
+
+_QUEUE_OPTION = click.option(
+    "--on",
+    "queue_url",
+    default=None,
+    metavar="URL",
+    help="Job queue URL (local://, ray://host:port, slurm://partition); default: the profile's.",
+)
+
+
+def _queue(url: str | None) -> Any:
+    from portacloud.profiles import connect
+    from portacloud.registry import open_jobs
+
+    return open_jobs(url) if url else connect().jobs
+
+
+def load_spec_file(path: Path) -> dict[str, Any]:
+    """Read a job spec from YAML (or JSON, which is YAML too)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise NotFoundError(f"no such spec file: {path}") from None
+    except yaml.YAMLError as exc:
+        raise InvalidArgumentError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(f"{path}: a job spec is a mapping of fields (name, command...)")
+    return data
+
+
+@click.group()
+def jobs() -> None:
+    """Run GPU and batch jobs on any queue."""
+
+
+@jobs.command()
+@click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path))
+@_QUEUE_OPTION
+@click.option(
+    "--wait", "wait_seconds", type=float, default=None, help="Wait this long for the end."
+)
+def submit(spec_file: Path, queue_url: str | None, wait_seconds: float | None) -> None:
+    """Submit the job in SPEC_FILE (YAML) and print its id."""
+    with _queue(queue_url) as queue:
+        job = queue.submit(load_spec_file(spec_file))
+        click.echo(job.id)
+        click.echo(f"outputs: {job.output_uri}", err=True)
+        if wait_seconds is not None:
+            status = queue.wait(job.id, timeout=wait_seconds)
+            click.echo(status.model_dump_json(indent=2))
+            if status.state.value != "SUCCEEDED":
+                sys.exit(1)
+
+
+@jobs.command()
+@click.argument("job_id")
+@_QUEUE_OPTION
+def status(job_id: str, queue_url: str | None) -> None:
+    """Print a job's status as JSON."""
+    with _queue(queue_url) as queue:
+        click.echo(queue.status(job_id).model_dump_json(indent=2))
+
+
+@jobs.command()
+@click.argument("job_id")
+@_QUEUE_OPTION
+@click.option("-f", "--follow", is_flag=True, help="Keep printing output until the job ends.")
+def logs(job_id: str, queue_url: str | None, follow: bool) -> None:
+    """Print a job's stdout and stderr."""
+    with _queue(queue_url) as queue:
+        if follow:
+            for chunk in queue.logs(job_id, follow=True):
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+        else:
+            sys.stdout.write(queue.logs(job_id))
+
+
+@jobs.command()
+@click.argument("job_id")
+@_QUEUE_OPTION
+def cancel(job_id: str, queue_url: str | None) -> None:
+    """Cancel a job (cancelling an ended job is not an error)."""
+    with _queue(queue_url) as queue:
+        queue.cancel(job_id)
+        click.echo(queue.status(job_id).state.value)
+
+
+@jobs.command("ls")
+@_QUEUE_OPTION
+@click.option("--state", default=None, help="Only jobs in this state (RUNNING, FAILED...).")
+@click.option("--name", default=None, help="Only jobs with this name.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def ls(queue_url: str | None, state: str | None, name: str | None, as_json: bool) -> None:
+    """List the queue's jobs, newest first."""
+    from rich.table import Table
+
+    with _queue(queue_url) as queue:
+        found = queue.list(state=state, name=name)
+    if as_json:
+        for job in found:
+            click.echo(job.model_dump_json())
+        return
+    table = Table()
+    for column in ("id", "name", "state", "reason", "exit", "attempt", "submitted"):
+        table.add_column(column)
+    for job in found:
+        table.add_row(
+            job.id,
+            job.name,
+            job.state.value,
+            job.reason.value if job.reason else "",
+            "" if job.exit_code is None else str(job.exit_code),
+            str(job.attempt),
+            job.submitted_at.isoformat(timespec="seconds") if job.submitted_at else "",
+        )
+    out_console.print(table)
+
+
+@jobs.command()
+def schema() -> None:
+    """Print the JSON Schema of a job spec (for editors and validators)."""
+    from portacloud.jobs.models import JobSpec
+
+    click.echo(json.dumps(JobSpec.model_json_schema(), indent=2))

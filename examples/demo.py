@@ -13,10 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from rich.console import Console
+
 import portacloud
 from portacloud_conformance.report import Matrix
 from portacloud_conformance.runner import run_storage, storage_capabilities
-from rich.console import Console
 
 console = Console(highlight=False)
 

@@ -140,3 +140,17 @@ def test_resources_gpu_forms(gpus: object, count: int, kind: str | None) -> None
 def test_resources_reject_bad_gpus(gpus: object) -> None:
     with pytest.raises(ValueError, match="gpu"):  # pydantic's ValidationError is a ValueError
         Resources(gpus=gpus)  # type: ignore[arg-type]
+
+
+def test_gpus_go_to_waiting_jobs_first_in_first_out() -> None:
+    queue = portacloud.open_jobs("local://fifo?gpus=1")
+    jobs = [
+        queue.submit(JobSpec(name=f"fifo{i}", command="sleep 0.5", resources=Resources(gpus=1)))
+        for i in range(3)
+    ]
+    done = [queue.wait(j.id, timeout=60) for j in jobs]
+    assert all(s.state is JobState.SUCCEEDED for s in done)
+    for earlier, later in zip(done, done[1:], strict=False):
+        assert earlier.ended_at is not None
+        assert later.started_at is not None
+        assert later.started_at >= earlier.ended_at

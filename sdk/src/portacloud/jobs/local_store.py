@@ -20,7 +20,10 @@ from pathlib import Path
 from portacloud.errors import NotFoundError
 from portacloud.jobs.models import JobReason, JobSpec, JobState, JobStatus, TaskStatus
 
-__all__ = ["LocalJobStore", "TaskRow"]
+__all__ = ["STARTUP_GRACE", "LocalJobStore", "TaskRow", "pid_alive"]
+
+#: Seconds a supervisor may take to report in before its task counts as lost.
+STARTUP_GRACE = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -44,7 +47,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     ended_at REAL,
     supervisor_pid INTEGER,
     pgid INTEGER,
-    gpus TEXT,
+    gpus_needed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job_id, idx)
 );
 CREATE TABLE IF NOT EXISTS gpu_alloc (
@@ -89,6 +92,10 @@ class LocalJobStore:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)  # commits on its own
+            columns = {row[1] for row in db.execute("PRAGMA table_info(tasks)")}
+            if "gpus_needed" not in columns:  # a queue created by 0.1.0 before FIFO scheduling
+                db.execute("ALTER TABLE tasks ADD COLUMN gpus_needed INTEGER NOT NULL DEFAULT 0")
+                db.commit()
         finally:
             db.close()
 
@@ -154,7 +161,8 @@ class LocalJobStore:
                 ),
             )
             db.executemany(
-                "INSERT INTO tasks(job_id, idx, state, reason, ended_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO tasks(job_id, idx, state, reason, ended_at, gpus_needed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (
                         job_id,
@@ -162,6 +170,7 @@ class LocalJobStore:
                         state.value,
                         reason.value if reason else None,
                         now if failed else None,
+                        spec.resources.gpu_count,
                     )
                     for i in range(spec.tasks)
                 ],
@@ -242,10 +251,16 @@ class LocalJobStore:
     def try_allocate(
         self, job_id: str, idx: int, count: int, inventory: Sequence[int]
     ) -> list[int] | None:
-        """Take ``count`` free GPUs for a task atomically; ``None`` if too few are free."""
+        """Take ``count`` free GPUs for a task atomically; ``None`` if it must wait.
+
+        GPUs go to waiting tasks in submission order (first in, first out, no backfill), so a
+        large job is never starved by a stream of small ones.
+        """
         if count == 0:
             return []
         with self._connect(immediate=True) as db:
+            if self._older_task_waiting(db, job_id, idx):
+                return None
             taken = {r[0] for r in db.execute("SELECT gpu FROM gpu_alloc")}
             free = [g for g in inventory if g not in taken]
             if len(free) < count:
@@ -256,6 +271,25 @@ class LocalJobStore:
                 [(g, job_id, idx) for g in chosen],
             )
         return chosen
+
+    @staticmethod
+    def _older_task_waiting(db: sqlite3.Connection, job_id: str, idx: int) -> bool:
+        """Whether a live task submitted before this one still waits for GPUs."""
+        rows = db.execute(
+            "SELECT t.supervisor_pid, j.submitted_at FROM tasks t JOIN jobs j ON j.id = t.job_id "
+            "JOIN jobs me ON me.id = ? "
+            "WHERE t.state = 'PENDING' AND t.gpus_needed > 0 AND j.cancel_requested = 0 "
+            "AND (j.submitted_at < me.submitted_at "
+            "     OR (j.submitted_at = me.submitted_at AND (t.job_id < ? "
+            "         OR (t.job_id = ? AND t.idx < ?)))) "
+            "AND NOT EXISTS (SELECT 1 FROM gpu_alloc a WHERE a.job_id = t.job_id AND a.idx = t.idx)",
+            (job_id, job_id, job_id, idx),
+        ).fetchall()
+        now = time.time()
+        # A supervisor that died (or never started) must not block the queue forever.
+        return any(
+            pid_alive(pid) if pid else now - submitted < STARTUP_GRACE for pid, submitted in rows
+        )
 
     def release(self, job_id: str, idx: int) -> None:
         """Give back the task's GPUs."""

@@ -22,7 +22,7 @@ from urllib.parse import SplitResult
 
 from portacloud.errors import InvalidArgumentError, PortaCloudError
 from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
-from portacloud.jobs.local_store import LocalJobStore, pid_alive
+from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatus
 from portacloud.profiles import portacloud_home
 from portacloud.providers.options import reject_unknown_options
@@ -36,7 +36,6 @@ _CAPABILITIES = JobCapabilities(
         "GPUs are allocated exclusively through CUDA_VISIBLE_DEVICES",
     ),
 )
-_STARTUP_GRACE = 30.0  # seconds a supervisor may take to report in before it counts as lost
 
 
 class LocalJobDriver:
@@ -122,7 +121,7 @@ class LocalJobDriver:
             if task.state.terminal:
                 continue
             lost = (task.supervisor_pid is not None and not pid_alive(task.supervisor_pid)) or (
-                task.supervisor_pid is None and age > _STARTUP_GRACE
+                task.supervisor_pid is None and age > STARTUP_GRACE
             )
             if lost:
                 self.store.finish_task_if_active(

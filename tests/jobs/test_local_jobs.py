@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -150,7 +151,7 @@ def test_gpus_go_to_waiting_jobs_first_in_first_out() -> None:
     ]
     done = [queue.wait(j.id, timeout=60) for j in jobs]
     assert all(s.state is JobState.SUCCEEDED for s in done)
-    for earlier, later in zip(done, done[1:], strict=False):
+    for earlier, later in itertools.pairwise(done):
         assert earlier.ended_at is not None
         assert later.started_at is not None
         assert later.started_at >= earlier.ended_at

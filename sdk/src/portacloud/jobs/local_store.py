@@ -282,7 +282,8 @@ class LocalJobStore:
             "AND (j.submitted_at < me.submitted_at "
             "     OR (j.submitted_at = me.submitted_at AND (t.job_id < ? "
             "         OR (t.job_id = ? AND t.idx < ?)))) "
-            "AND NOT EXISTS (SELECT 1 FROM gpu_alloc a WHERE a.job_id = t.job_id AND a.idx = t.idx)",
+            "AND NOT EXISTS "
+            "(SELECT 1 FROM gpu_alloc a WHERE a.job_id = t.job_id AND a.idx = t.idx)",
             (job_id, job_id, job_id, idx),
         ).fetchall()
         now = time.time()

@@ -71,8 +71,9 @@ def command(burn: float) -> str:
 
 def main() -> None:
     out = Path(sys.argv[1])
+    inventory = detect_gpus()
     proof: dict[str, object] = {
-        "inventory": detect_gpus(),
+        "inventory": inventory,
         "nvidia_smi_gpus": smi("gpu=index,name,memory.total"),
     }
     queue = portacloud.open_jobs("local://gpu-proof")
@@ -107,11 +108,8 @@ def main() -> None:
 
     # 4. more than the machine has: fails fast with a reason
     started = time.monotonic()
-    big = queue.submit(
-        JobSpec(
-            name="toobig", command="true", resources=Resources(gpus=len(proof["inventory"]) + 1)
-        )
-    )  # type: ignore[arg-type]
+    too_many = Resources(gpus=len(inventory) + 1)
+    big = queue.submit(JobSpec(name="toobig", command="true", resources=too_many))
     big_status = queue.wait(big.id, timeout=60)
     proof["impossible_job"] = {
         "state": big_status.state.value,

@@ -3,24 +3,49 @@
 # 127.0.0.1:19020-19029, data under $LAB/seaweedfs, for tests/integration/test_s3.py and the
 # conformance suite.
 #   scripts/servers/seaweedfs.sh start|stop   (normally through scripts/services.sh)
-# Writes $LAB/seaweedfs.env with PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT. The access key pair
-# testing/testing is a throw-away identity of this local server, not anyone's secret.
+# Writes $LAB/seaweedfs.env with PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT (tests/integration), and
+# PORTACLOUD_CONFORMANCE_SEAWEEDFS naming a bucket this script creates plus the AWS_* identity
+# boto3 needs to reach it (scripts/conformance_targets.py). The access key pair testing/testing
+# is a throw-away identity of this local server, not anyone's secret.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=_lib.sh
 source "$here/_lib.sh"
 LAB=${LAB:-${PORTACLOUD_LAB:-$(cd "$here/../.." && pwd)/.lab}}
 VENV=${VENV:-$(cd "$here/../.." && pwd)/.venv}
+CONFORMANCE_BUCKET=conformance
 mkdir -p "$LAB"
+
+# A SigV4-signed CreateBucket; 409 means the bucket is there already.
+create_conformance_bucket() {
+  local status
+  status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PUT \
+    --aws-sigv4 "aws:amz:us-east-1:s3" --user testing:testing \
+    "http://127.0.0.1:$PORT/$CONFORMANCE_BUCKET")
+  [ "$status" = 200 ] || [ "$status" = 409 ]
+}
 
 PORT=${SEAWEEDFS_PORT:-19020}
 PIDFILE="$LAB/seaweedfs.pid"
 DATA="$LAB/seaweedfs"
 BIN="$VENV/bin/weed"
 
+write_env() {
+  {
+    echo "export PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT=http://127.0.0.1:$PORT"
+    if create_conformance_bucket; then
+      echo "export PORTACLOUD_CONFORMANCE_SEAWEEDFS='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT'"
+      echo "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+    else
+      echo "could not create the conformance bucket" >&2
+    fi
+  } >"$LAB/seaweedfs.env"
+}
+
 start() {
   if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
     echo "seaweedfs already running (pid $(cat "$PIDFILE"))"
+    write_env
     return 0
   fi
   if [ ! -x "$BIN" ]; then
@@ -52,8 +77,7 @@ start() {
     stop_pid "$PIDFILE"
     return 1
   fi
-  printf 'export PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT=http://127.0.0.1:%s\n' "$PORT" \
-    >"$LAB/seaweedfs.env"
+  write_env
   echo "seaweedfs listening on 127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"
 }
 

@@ -100,9 +100,13 @@ def fresh_bucket(endpoint: str) -> Iterator[str]:
 
 
 class CallSpy:
-    """Wraps one method of a boto3 client: counts calls, tracks concurrency, injects faults."""
+    """Wraps one method of a boto3 client: counts calls, tracks concurrency, injects faults.
 
-    def __init__(self, client: Any, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    The wrapper is set on the client instance, which belongs to the test's own bucket and is
+    closed with it, so nothing needs undoing.
+    """
+
+    def __init__(self, client: Any, method: str) -> None:
         self.calls = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -125,7 +129,7 @@ class CallSpy:
                 with self._lock:
                     self.in_flight -= 1
 
-        monkeypatch.setattr(client, method, wrapper)
+        setattr(client, method, wrapper)
 
 
 def client_error(code: str, status: int, operation: str = "UploadPart") -> Exception:

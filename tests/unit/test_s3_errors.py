@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-import portacloud
 import pytest
 from botocore import exceptions as boto_exc
+from urllib3 import exceptions as urllib3_exc
+
+import portacloud
 from portacloud.errors import ChecksumMismatchError, ErrorCode, PortaCloudError
 from portacloud.retry import RetryPolicy
 from portacloud_aws.errors import map_s3_error
 from portacloud_aws.storage import S3Driver
 from portacloud_aws.vendors import VENDORS, detect_vendor
-from urllib3 import exceptions as urllib3_exc
 
 
 def client_error(
@@ -298,7 +299,8 @@ def test_every_vendor_declares_its_departures() -> None:
     assert VENDORS["moto"].capabilities.signed_url_checks_expiry is False
     assert VENDORS["seaweedfs"].capabilities.key_empty_segments is False
     assert VENDORS["seaweedfs"].capabilities.key_dot_segments is False
-    assert VENDORS["aws"].capabilities.presign_read and VENDORS["aws"].capabilities.presign_write
+    assert VENDORS["aws"].capabilities.presign_read
+    assert VENDORS["aws"].capabilities.presign_write
     for profile in VENDORS.values():
         assert profile.capabilities.notes, profile.name
 

@@ -13,10 +13,15 @@ __all__ = ["ListPage", "ObjectInfo", "PrefixInfo"]
 class ObjectInfo(BaseModel):
     """What is known of one stored object.
 
+    Objects from :meth:`Bucket.list` may lack ``content_type``, ``metadata`` and
+    ``checksums`` where the service's listing does not carry them (S3); ``head`` has them.
+
     Attributes:
         key: The key relative to the bucket (and the prefix the bucket was opened with).
         size: Length in bytes.
-        etag: An opaque version tag that changes on every write; pass it to ``if_match``.
+        etag: An opaque version tag that changes whenever the content changes (on S3 it is
+            a hash of the bytes, so rewriting identical bytes keeps it); pass it to
+            ``if_match``.
         last_modified: When the object was last written, in UTC.
         content_type: The MIME type recorded at write time, if any.
         metadata: User metadata (lower-case keys).

@@ -20,9 +20,11 @@ from portacloud_conformance.support import cleanup_prefix
 
 STORAGE_OPTION = "--portacloud-storage"
 JOBS_OPTION = "--portacloud-jobs"
+COMPUTE_OPTION = "--portacloud-compute"
 _SUITES = {
     "portacloud_conformance.storage": STORAGE_OPTION,
     "portacloud_conformance.jobs": JOBS_OPTION,
+    "portacloud_conformance.compute": COMPUTE_OPTION,
 }
 
 
@@ -39,6 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         default=None,
         help="job queue URL to run the portacloud jobs conformance suite against",
+    )
+    group.addoption(
+        COMPUTE_OPTION,
+        metavar="URL",
+        default=None,
+        help="compute URL to run the portacloud compute conformance suite against",
     )
     group.addoption(
         "--portacloud-jobs-python",
@@ -111,6 +119,21 @@ def queue(jobs_url: str) -> Iterator[portacloud.JobQueue]:
 
 
 @pytest.fixture(scope="session")
+def compute_url(pytestconfig: pytest.Config) -> str:
+    """The compute URL under test."""
+    url = pytestconfig.getoption(COMPUTE_OPTION)
+    assert isinstance(url, str)
+    return url
+
+
+@pytest.fixture(scope="session")
+def compute(compute_url: str) -> Iterator[portacloud.Compute]:
+    """The compute handle under test, opened once per session."""
+    with portacloud.open_compute(compute_url) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
 def job_python(pytestconfig: pytest.Config) -> str:
     """The python interpreter jobs run portacloud with."""
     return str(pytestconfig.getoption("--portacloud-jobs-python") or sys.executable)
@@ -147,9 +170,16 @@ class _ReportWriter:
             self._results[test] = Result(test=test, outcome="passed")
 
     def pytest_sessionfinish(self) -> None:
-        jobs = self._config.getoption(JOBS_OPTION)
-        target = jobs or self._config.getoption(STORAGE_OPTION) or ""
-        kind: Literal["storage", "jobs"] = "jobs" if jobs else "storage"
+        kind: Literal["storage", "jobs", "compute"] = "storage"
+        target = ""
+        for candidate, option in (
+            ("storage", STORAGE_OPTION),
+            ("jobs", JOBS_OPTION),
+            ("compute", COMPUTE_OPTION),
+        ):
+            value = self._config.getoption(option)
+            if value:
+                kind, target = candidate, str(value)  # type: ignore[assignment]
         report = Report.build(target=target, kind=kind, results=list(self._results.values()))
         with open(self._path, "w", encoding="utf-8") as f:
             f.write(report.model_dump_json(indent=2))

@@ -14,7 +14,11 @@ from portacloud_conformance.report import Report
 
 __all__ = ["run_jobs", "run_storage", "run_suite", "storage_capabilities"]
 
-_OPTIONS = {"storage": "--portacloud-storage", "jobs": "--portacloud-jobs"}
+_OPTIONS = {
+    "storage": "--portacloud-storage",
+    "jobs": "--portacloud-jobs",
+    "compute": "--portacloud-compute",
+}
 
 
 def run_storage(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) -> Report:
@@ -28,7 +32,7 @@ def run_jobs(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) ->
 
 
 def run_suite(
-    kind: Literal["storage", "jobs"],
+    kind: Literal["storage", "jobs", "compute"],
     url: str,
     *,
     extra_args: Sequence[str] = (),

@@ -36,6 +36,14 @@ from portacloud.errors import (
 )
 
 if TYPE_CHECKING:
+    from portacloud.compute.compute import Compute
+    from portacloud.compute.models import (
+        ComputeCapabilities,
+        Instance,
+        InstanceSpec,
+        InstanceState,
+        Offer,
+    )
     from portacloud.jobs.models import (
         JobCapabilities,
         JobReason,
@@ -46,7 +54,7 @@ if TYPE_CHECKING:
     )
     from portacloud.jobs.queue import Job, JobQueue
     from portacloud.profiles import Connection, Profile, connect, load_profile, portacloud_home
-    from portacloud.registry import available_schemes, open_bucket, open_jobs
+    from portacloud.registry import available_schemes, open_bucket, open_compute, open_jobs
     from portacloud.resources import Resources
     from portacloud.retry import RetryPolicy
     from portacloud.storage.bucket import Bucket
@@ -56,6 +64,13 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "Compute": "portacloud.compute.compute",
+    "ComputeCapabilities": "portacloud.compute.models",
+    "Instance": "portacloud.compute.models",
+    "InstanceSpec": "portacloud.compute.models",
+    "InstanceState": "portacloud.compute.models",
+    "Offer": "portacloud.compute.models",
+    "open_compute": "portacloud.registry",
     "Job": "portacloud.jobs.queue",
     "JobCapabilities": "portacloud.jobs.models",
     "JobQueue": "portacloud.jobs.queue",
@@ -85,10 +100,15 @@ __all__ = [
     "Bucket",
     "CancelledError",
     "ChecksumMismatchError",
+    "Compute",
+    "ComputeCapabilities",
     "Connection",
     "DeadlineExceededError",
     "ErrorCode",
     "FailedPreconditionError",
+    "Instance",
+    "InstanceSpec",
+    "InstanceState",
     "InternalError",
     "InvalidArgumentError",
     "Job",
@@ -100,6 +120,7 @@ __all__ = [
     "JobStatus",
     "NotFoundError",
     "ObjectInfo",
+    "Offer",
     "PermissionDeniedError",
     "PortaCloudError",
     "PrefixInfo",
@@ -118,6 +139,7 @@ __all__ = [
     "connect",
     "load_profile",
     "open_bucket",
+    "open_compute",
     "open_jobs",
     "portacloud_home",
 ]

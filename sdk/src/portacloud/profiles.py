@@ -24,6 +24,7 @@ from portacloud.errors import InvalidArgumentError, NotFoundError, UnsupportedEr
 from portacloud.registry import parse_url
 
 if TYPE_CHECKING:
+    from portacloud.compute.compute import Compute
     from portacloud.jobs.queue import JobQueue
     from portacloud.storage.bucket import Bucket
 
@@ -82,7 +83,10 @@ def _config_files() -> list[Path]:
 
 def _default_profile() -> Profile:
     return Profile(
-        name=DEFAULT_PROFILE, storage=(portacloud_home() / "storage").as_uri(), jobs="local://"
+        name=DEFAULT_PROFILE,
+        storage=(portacloud_home() / "storage").as_uri(),
+        jobs="local://",
+        compute="local://",
     )
 
 
@@ -133,6 +137,7 @@ class Connection:
         self.profile = profile
         self._storage: Bucket | None = None
         self._jobs: JobQueue | None = None
+        self._compute: Compute | None = None
 
     def __repr__(self) -> str:
         return f"Connection(profile={self.profile.name!r})"
@@ -162,12 +167,25 @@ class Connection:
             self._jobs = open_jobs(self.profile.jobs, outputs=outputs)
         return self._jobs
 
+    @property
+    def compute(self) -> Compute:
+        """The profile's compute handle."""
+        if self._compute is None:
+            if self.profile.compute is None:
+                raise UnsupportedError(f"profile {self.profile.name!r} has no compute URL")
+            from portacloud.registry import open_compute
+
+            self._compute = open_compute(self.profile.compute)
+        return self._compute
+
     def close(self) -> None:
         """Close whatever was opened."""
         if self._storage is not None:
             self._storage.close()
         if self._jobs is not None:
             self._jobs.close()
+        if self._compute is not None:
+            self._compute.close()
 
     def __enter__(self) -> Connection:
         return self

@@ -17,6 +17,7 @@ from portacloud.errors import InvalidArgumentError, PortaCloudError, Unsupported
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
+    from portacloud.compute.compute import Compute
     from portacloud.jobs.queue import JobQueue
     from portacloud.retry import RetryPolicy
     from portacloud.storage.bucket import Bucket
@@ -27,6 +28,7 @@ __all__ = [
     "available_schemes",
     "load_provider",
     "open_bucket",
+    "open_compute",
     "open_jobs",
     "open_object",
     "parse_url",
@@ -225,3 +227,31 @@ def open_jobs(url: str, *, outputs: str | None = None, **options: Any) -> JobQue
             provider=parts.scheme, operation="open_jobs", resource=url
         ) from exc.__cause__
     return JobQueue(driver, url=url, outputs=outputs)
+
+
+def open_compute(url: str, **options: Any) -> Compute:
+    """Open compute instances on the provider and region a URL names.
+
+    Args:
+        url: ``local://``, ``aws://us-east-1?endpoint_url=...``, ``libcloud+gce://zone``...
+        **options: Provider options; the same names as the URL's query parameters.
+    """
+    from portacloud.compute.compute import Compute
+
+    parts, query = parse_url(url)
+    clash = sorted(set(query) & set(options))
+    if clash:
+        raise InvalidArgumentError(
+            f"option(s) {', '.join(clash)} given both in the URL and as arguments"
+        )
+    provider = load_provider(parts.scheme)
+    opener = getattr(provider, "open_compute", None)
+    if opener is None:
+        raise UnsupportedError(f"'{parts.scheme}://' does not manage instances")
+    try:
+        driver = opener(parts, {**query, **options})
+    except PortaCloudError as exc:
+        raise exc.with_context(
+            provider=parts.scheme, operation="open_compute", resource=url
+        ) from exc.__cause__
+    return Compute(driver, url=url)

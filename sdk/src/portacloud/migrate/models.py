@@ -213,6 +213,7 @@ class MigrationResult(BaseModel):
         replanned: Keys planned again because the source (or destination) changed mid-run.
         gone: Keys deleted at the source while the migration ran.
         failures: Keys that did not finish; a rerun continues with them.
+        warnings: Guarantees the run had to lower, for people to read.
         elapsed_s: Wall time of the run.
         journal: The journal file (``None`` for a dry run).
         receipt: The receipt file, written only when every object verified.
@@ -233,6 +234,7 @@ class MigrationResult(BaseModel):
     replanned: int = 0
     gone: int = 0
     failures: tuple[ObjectFailure, ...] = ()
+    warnings: tuple[str, ...] = ()
     elapsed_s: float = 0.0
     journal: str | None = None
     receipt: str | None = None
@@ -251,7 +253,8 @@ class Mismatch(BaseModel):
         key: The key.
         reason: ``missing`` (absent at the destination), ``size``, ``crc32c`` (the bytes
             differ), ``recorded-crc32c`` (the destination's bytes are right but the checksum it
-            recorded is not), or ``unreadable``.
+            recorded is not), ``version`` (the destination holds another version than the
+            receipt lists), or ``unreadable``.
         src_crc32c: The source's CRC32C, when known.
         dst_crc32c: The destination's CRC32C (of its bytes when they were read), when known.
         src_size: The source's size.
@@ -312,8 +315,8 @@ class MigrationEvent(BaseModel):
 
     Attributes:
         kind: ``phase`` (a phase starts), ``object`` (one key finished a phase), ``bytes``
-            (bytes of a large object moved), ``replanned``, ``failed``, ``journal`` or
-            ``plan``.
+            (bytes of a large object moved), ``replanned``, ``failed``, ``warning``,
+            ``journal`` or ``plan``.
         phase: The phase it belongs to.
         key: The key, for per-object events.
         action: The key's planned action.

@@ -27,7 +27,7 @@ from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatu
 from portacloud.profiles import portacloud_home
 from portacloud.providers.options import reject_unknown_options
 
-__all__ = ["LocalJobDriver", "provider"]
+__all__ = ["LocalJobDriver", "open_local_jobs"]
 
 _CAPABILITIES = JobCapabilities(
     gpu_types=True,
@@ -186,26 +186,20 @@ class LocalJobDriver:
         """Nothing to release: jobs run on after the queue is closed."""
 
 
-class LocalJobsProvider:
-    """Opens ``local://[name]?gpus=N&gpu_type=T`` job queues."""
-
-    def open_jobs(self, url: SplitResult, options: Mapping[str, Any]) -> LocalJobDriver:
-        """Return the local queue named by the URL's host part (default ``default``)."""
-        reject_unknown_options("local", options, allowed=("gpus", "gpu_type"))
-        name = url.netloc or "default"
-        if url.path not in ("", "/"):
-            raise InvalidArgumentError("local:// queues take a name only: local://NAME?gpus=N")
-        gpus = options.get("gpus")
-        fake: int | None = None
-        if gpus is not None:
-            try:
-                fake = int(str(gpus))
-            except ValueError:
-                raise InvalidArgumentError(f"gpus={gpus!r}: a count of fake GPUs") from None
-            if not 0 <= fake <= 64:
-                raise InvalidArgumentError("gpus must be between 0 and 64")
-        gpu_type = options.get("gpu_type")
-        return LocalJobDriver(name, fake_gpus=fake, gpu_type=str(gpu_type) if gpu_type else None)
-
-
-provider = LocalJobsProvider()
+def open_local_jobs(url: SplitResult, options: Mapping[str, Any]) -> LocalJobDriver:
+    """Open ``local://[name]?gpus=N&gpu_type=T`` (default name ``default``)."""
+    reject_unknown_options("local", options, allowed=("gpus", "gpu_type"))
+    name = url.netloc or "default"
+    if url.path not in ("", "/"):
+        raise InvalidArgumentError("local:// queues take a name only: local://NAME?gpus=N")
+    gpus = options.get("gpus")
+    fake: int | None = None
+    if gpus is not None:
+        try:
+            fake = int(str(gpus))
+        except ValueError:
+            raise InvalidArgumentError(f"gpus={gpus!r}: a count of fake GPUs") from None
+        if not 0 <= fake <= 64:
+            raise InvalidArgumentError("gpus must be between 0 and 64")
+    gpu_type = options.get("gpu_type")
+    return LocalJobDriver(name, fake_gpus=fake, gpu_type=str(gpu_type) if gpu_type else None)

@@ -1,0 +1,1 @@
+"""Portable compute instances: the Compute type, its driver Protocol, models and the GPU catalog."""

@@ -1,0 +1,260 @@
+"""The portable :class:`Compute`: instances on any provider, with one set of states."""
+
+from __future__ import annotations
+
+import builtins
+import getpass
+import socket
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from portacloud.compute.driver import ComputeDriver, LaunchRequest
+from portacloud.compute.models import (
+    MANAGED_TAG,
+    ComputeCapabilities,
+    Instance,
+    InstanceSpec,
+    InstanceState,
+    Offer,
+)
+from portacloud.errors import (
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    UnsupportedError,
+    guarded_call,
+)
+from portacloud.resources import Resources
+
+__all__ = ["Compute", "managed_tags", "parse_instance_spec"]
+
+_T = TypeVar("_T")
+
+
+def parse_instance_spec(spec: InstanceSpec | Mapping[str, Any]) -> InstanceSpec:
+    """Accept an :class:`InstanceSpec` or a mapping of its fields, validated."""
+    if isinstance(spec, InstanceSpec):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise InvalidArgumentError("an instance spec must be an InstanceSpec or a mapping")
+    try:
+        return InstanceSpec.model_validate(dict(spec))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidArgumentError(f"invalid instance spec: {problems}") from None
+
+
+def managed_tags() -> dict[str, str]:
+    """The tags that mark an instance as created by portacloud, and by whom, and when."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown"
+    return {
+        MANAGED_TAG: "true",
+        "portacloud:creator": f"{user}@{socket.gethostname()}",
+        "portacloud:created-at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+class Compute:
+    """Instances on one provider and region. Open one with :func:`portacloud.open_compute`."""
+
+    def __init__(self, driver: ComputeDriver, *, url: str) -> None:
+        self._driver = driver
+        self._url = url
+
+    def __repr__(self) -> str:
+        return f"Compute({self._url!r})"
+
+    @property
+    def url(self) -> str:
+        """The URL this handle was opened with."""
+        return self._url
+
+    @property
+    def provider(self) -> str:
+        """The backend's short name."""
+        return self._driver.provider
+
+    @property
+    def region(self) -> str:
+        """The region (or zone) instances are created in."""
+        return self._driver.region
+
+    @property
+    def capabilities(self) -> ComputeCapabilities:
+        """What the backend can do."""
+        return self._driver.capabilities
+
+    def _call(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
+        return guarded_call(
+            fn,
+            map_error=self._driver.map_error,
+            provider=self.provider,
+            operation=operation,
+            resource=resource,
+        )
+
+    def _unsupported(self, operation: str, what: str, capability: str) -> UnsupportedError:
+        return UnsupportedError(
+            f"{what} is not supported by this backend (capability {capability} is false)",
+            provider=self.provider,
+            operation=operation,
+        )
+
+    def offers(self, resources: Resources, *, spot: bool = False) -> list[Offer]:
+        """Catalog instance types of this provider and region that satisfy ``resources``,
+        cheapest first."""
+        from portacloud.compute import catalog
+
+        if self.capabilities.catalog is None:
+            raise self._unsupported("offers", "choosing types from resources", "catalog")
+        return catalog.offers(
+            resources, providers=[self.capabilities.catalog], region=self.region, spot=spot
+        )
+
+    def create(self, spec: InstanceSpec | Mapping[str, Any]) -> Instance:
+        """Create an instance.
+
+        With ``resources`` the cheapest catalog type of this provider and region that fits is
+        chosen; with ``instance_type`` that type is used as given. Every instance gets the
+        ``portacloud:managed``, ``portacloud:creator`` and ``portacloud:created-at`` tags.
+
+        Raises:
+            InvalidArgumentError: a bad spec, an unknown GPU name (with the closest known one),
+                or resources no type of this provider offers.
+            UnsupportedError: spot or SSH keys where the backend has no such thing.
+        """
+        parsed = parse_instance_spec(spec)
+        caps = self.capabilities
+        if (parsed.resources is None) == (parsed.instance_type is None):
+            raise InvalidArgumentError(
+                "give either resources or instance_type, not both or neither"
+            )
+        if parsed.spot and not caps.spot:
+            raise self._unsupported("create", "spot capacity", "spot")
+        if parsed.ssh_public_key and not caps.ssh_keys:
+            raise self._unsupported("create", "SSH keys", "ssh_keys")
+        gpu, gpu_count = None, 0
+        if parsed.resources is not None:
+            if parsed.resources.gpu_count and not caps.gpus:
+                raise self._unsupported("create", "GPUs", "gpus")
+            choice = self.offers(parsed.resources, spot=parsed.spot)
+            if not choice:
+                raise InvalidArgumentError(
+                    f"no {caps.catalog} instance type in {self.region} satisfies "
+                    f"{parsed.resources.model_dump(exclude_defaults=True)}"
+                )
+            instance_type, gpu, gpu_count = (
+                choice[0].instance_type,
+                choice[0].gpu,
+                choice[0].gpu_count,
+            )
+        else:
+            assert parsed.instance_type is not None
+            instance_type = parsed.instance_type
+        image = self._call("create", parsed.name, lambda: self._driver.resolve_image(parsed.image))
+        request = LaunchRequest(
+            name=parsed.name,
+            instance_type=instance_type,
+            image=image,
+            tags={**parsed.tags, **managed_tags()},
+            spot=parsed.spot,
+            ssh_public_key=parsed.ssh_public_key,
+            gpu=gpu,
+            gpu_count=gpu_count,
+        )
+        return self._call("create", parsed.name, lambda: self._driver.create(request))
+
+    def get(self, instance_id: str) -> Instance:
+        """Describe an instance; NOT_FOUND for an unknown id."""
+        self._check_id(instance_id)
+        return self._call("get", instance_id, lambda: self._driver.get(instance_id))
+
+    def list(
+        self, *, tags: Mapping[str, str] | None = None, managed: bool = False
+    ) -> builtins.list[Instance]:
+        """Instances carrying every tag in ``tags``; ``managed=True`` keeps portacloud's own."""
+        wanted = dict(tags or {})
+        if managed:
+            wanted[MANAGED_TAG] = "true"
+        return self._call("list", None, lambda: self._driver.list(wanted))
+
+    def start(self, instance_id: str) -> Instance:
+        """Start a stopped instance."""
+        self._check_id(instance_id)
+        if not self.capabilities.stop:
+            raise self._unsupported("start", "start/stop", "stop")
+        return self._call("start", instance_id, lambda: self._driver.start(instance_id))
+
+    def stop(self, instance_id: str) -> Instance:
+        """Stop a running instance (it keeps its disk; see ``Instance.billing``)."""
+        self._check_id(instance_id)
+        if not self.capabilities.stop:
+            raise self._unsupported("stop", "start/stop", "stop")
+        return self._call("stop", instance_id, lambda: self._driver.stop(instance_id))
+
+    def terminate(self, instance_id: str) -> Instance:
+        """Terminate an instance; terminating it again is not an error."""
+        self._check_id(instance_id)
+        return self._call("terminate", instance_id, lambda: self._driver.terminate(instance_id))
+
+    def wait(self, instance_id: str, state: InstanceState | str, *, timeout: float) -> Instance:
+        """Poll until the instance reaches ``state``.
+
+        Raises:
+            DeadlineExceededError: after ``timeout`` seconds.
+            FailedPreconditionError: the instance went to ERROR or TERMINATED instead.
+        """
+        try:
+            target = InstanceState(state)
+        except ValueError:
+            raise InvalidArgumentError(f"unknown instance state {state!r}") from None
+        deadline = time.monotonic() + timeout
+        delay = 0.1
+        while True:
+            current = self.get(instance_id)
+            if current.state is target:
+                return current
+            dead_end = {InstanceState.ERROR, InstanceState.TERMINATED} - {target}
+            if current.state in dead_end:
+                raise FailedPreconditionError(
+                    f"is {current.state.value}, so it will never be {target.value}",
+                    provider=self.provider,
+                    operation="wait",
+                    resource=instance_id,
+                )
+            if time.monotonic() >= deadline:
+                raise DeadlineExceededError(
+                    f"still {current.state.value} after {timeout:g} s (waiting for {target.value})",
+                    provider=self.provider,
+                    operation="wait",
+                    resource=instance_id,
+                    retryable=False,
+                )
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 1.5, 2.0)
+
+    @staticmethod
+    def _check_id(instance_id: object) -> None:
+        if not isinstance(instance_id, str) or not instance_id:
+            raise InvalidArgumentError(
+                f"an instance id must be a non-empty str, not {instance_id!r}"
+            )
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+        self._driver.close()
+
+    def __enter__(self) -> Compute:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

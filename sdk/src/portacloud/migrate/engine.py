@@ -1,0 +1,487 @@
+"""The migration engine: plan, copy, verify, delete, receipt; resumable at any instant."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from portacloud.errors import InvalidArgumentError, NotFoundError
+from portacloud.migrate.copy import Copier, CopyOutcome
+from portacloud.migrate.endpoints import Endpoints, open_endpoints
+from portacloud.migrate.journal import Journal, JournalRow
+from portacloud.migrate.models import (
+    Action,
+    MigrationEvent,
+    MigrationPlan,
+    MigrationResult,
+    ObjectFailure,
+    ObjectState,
+    Phase,
+    VerifyResult,
+)
+from portacloud.migrate.plan import build_plan, refuse_deletions
+from portacloud.migrate.reading import same_version
+from portacloud.migrate.receipt import write_receipt
+from portacloud.migrate.verify import bounded_map, verify_buckets, verify_journal
+from portacloud.storage.bucket import Bucket
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_DELETE",
+    "MAX_ROUNDS",
+    "default_journal_path",
+    "migrate",
+    "verify",
+]
+
+#: Objects moved at a time.
+DEFAULT_CONCURRENCY = 16
+#: Deletions allowed without ``force``.
+DEFAULT_MAX_DELETE = 100
+#: Copy-and-verify rounds before a source that keeps changing is given up on.
+MAX_ROUNDS = 5
+#: Failures reported in full in a result (the journal holds all of them).
+_MAX_REPORTED_FAILURES = 1000
+
+EventCallback = Callable[[MigrationEvent], None]
+
+
+def default_journal_path(src: str, dst: str) -> Path:
+    """Where the journal of a (source, destination) pair lives when none is given.
+
+    ``$PORTACLOUD_HOME/migrations/<16 hex digits of sha256(src, dst)>.sqlite``: rerunning the
+    same command finds the same journal.
+    """
+    from portacloud.profiles import portacloud_home
+
+    digest = hashlib.sha256(f"{src}\n{dst}".encode()).hexdigest()[:16]
+    return portacloud_home() / "migrations" / f"{digest}.sqlite"
+
+
+def _check_options(*, concurrency: object, max_delete: object) -> None:
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise InvalidArgumentError(f"concurrency must be an int >= 1, not {concurrency!r}")
+    if not isinstance(max_delete, int) or isinstance(max_delete, bool) or max_delete < 0:
+        raise InvalidArgumentError(f"max_delete must be an int >= 0, not {max_delete!r}")
+
+
+@dataclass(slots=True)
+class _Run:
+    """Counters of one run, updated on the engine's main thread only."""
+
+    copied: int = 0
+    bytes_copied: int = 0
+    replanned: int = 0
+    deleted: int = 0
+    failures: list[ObjectFailure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Engine:
+    def __init__(
+        self,
+        ends: Endpoints,
+        journal: Journal,
+        *,
+        concurrency: int,
+        on_event: EventCallback,
+    ) -> None:
+        self.ends = ends
+        self.journal = journal
+        self.concurrency = concurrency
+        self.emit = on_event
+        self.run = _Run()
+        self.cancel = threading.Event()
+
+    # ------------------------------------------------------------------ copy
+
+    def copy_phase(self) -> None:
+        totals = self.journal.totals()
+        pending = [
+            totals.get((action, ObjectState.PENDING), (0, 0))
+            for action in (Action.COPY, Action.OVERWRITE)
+        ]
+        self.emit(
+            MigrationEvent(
+                kind="phase",
+                phase=Phase.COPY,
+                objects_total=sum(n for n, _ in pending),
+                bytes_total=sum(b for _, b in pending),
+            )
+        )
+        self.journal.set_status("copying")
+
+        def on_bytes(key: str, n: int) -> None:
+            self.emit(MigrationEvent(kind="bytes", phase=Phase.COPY, key=key, bytes=n))
+
+        def on_warning(message: str) -> None:
+            self.run.warnings.append(message)
+            self.emit(MigrationEvent(kind="warning", phase=Phase.COPY, message=message))
+
+        copier = Copier(self.ends, on_bytes=on_bytes, on_warning=on_warning, cancel=self.cancel)
+        rows = self.journal.rows(
+            states=[ObjectState.PENDING], actions=[Action.COPY, Action.OVERWRITE]
+        )
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="copy")
+        try:
+            for row, outcome in bounded_map(pool, copier, rows, window=2 * self.concurrency):
+                self._record_copy(row, outcome)
+        except BaseException:
+            # Streams stop at their next chunk; an interrupted write leaves no object.
+            self.cancel.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    def _record_copy(self, before: JournalRow, outcome: CopyOutcome) -> None:
+        row = outcome.row
+        self.journal.put(row)
+        if outcome.replanned:
+            self.run.replanned += 1
+            self.emit(MigrationEvent(kind="replanned", phase=Phase.COPY, key=row.key))
+        if row.copies > before.copies:
+            self.run.copied += 1
+            self.run.bytes_copied += outcome.written
+        if row.state is ObjectState.FAILED:
+            self.emit(
+                MigrationEvent(kind="failed", phase=Phase.COPY, key=row.key, message=row.error)
+            )
+        self.emit(
+            MigrationEvent(
+                kind="object",
+                phase=Phase.COPY,
+                key=row.key,
+                action=row.action,
+                state=row.state,
+                bytes=max(0, outcome.written - outcome.reported),
+            )
+        )
+
+    # ------------------------------------------------------------------ verify
+
+    def verify_phase(self) -> int:
+        totals = self.journal.totals()
+        states = (ObjectState.COPIED, ObjectState.VERIFIED)
+        actions = (Action.COPY, Action.OVERWRITE, Action.SKIP)
+        self.emit(
+            MigrationEvent(
+                kind="phase",
+                phase=Phase.VERIFY,
+                objects_total=sum(totals.get((a, s), (0, 0))[0] for a in actions for s in states),
+                bytes_total=sum(totals.get((a, s), (0, 0))[1] for a in actions for s in states),
+            )
+        )
+        self.journal.set_status("verifying")
+        check = verify_journal(
+            self.ends, self.journal, concurrency=self.concurrency, on_event=self.emit
+        )
+        self.run.replanned += check.replanned
+        return check.replanned
+
+    # ------------------------------------------------------------------ delete
+
+    def delete_phase(self) -> None:
+        rows = list(self.journal.rows(states=[ObjectState.PENDING], actions=[Action.DELETE]))
+        if not rows:
+            return
+        self.emit(
+            MigrationEvent(
+                kind="phase",
+                phase=Phase.DELETE,
+                objects_total=len(rows),
+                bytes_total=sum(r.size for r in rows),
+            )
+        )
+        self.journal.set_status("deleting")
+        dst = self.ends.dst
+        for row in rows:
+            if self.journal.listed("src", row.key) is not None:
+                # The key appeared at the source during the run: it is no extra any more.
+                self.journal.put(replace(row, state=ObjectState.GONE))
+                continue
+            try:
+                current = dst.head(row.key)
+            except NotFoundError:
+                current = None
+            if current is not None and not same_version(current.etag, row.dst_etag_planned):
+                # No backend deletes conditionally; a head check is the best guard there is.
+                failed = replace(
+                    row,
+                    state=ObjectState.FAILED,
+                    error=f"{row.key!r} changed at the destination after the plan "
+                    f"(etag {current.etag}); it was not deleted",
+                )
+                self.journal.put(failed)
+                self.emit(
+                    MigrationEvent(
+                        kind="failed", phase=Phase.DELETE, key=row.key, message=failed.error
+                    )
+                )
+                continue
+            if current is not None:
+                dst.delete(row.key)
+            self.journal.put(replace(row, state=ObjectState.DELETED, error=None))
+            self.run.deleted += 1
+            self.emit(
+                MigrationEvent(
+                    kind="object",
+                    phase=Phase.DELETE,
+                    key=row.key,
+                    action=Action.DELETE,
+                    state=ObjectState.DELETED,
+                    bytes=row.size,
+                )
+            )
+
+    # ------------------------------------------------------------------ the end
+
+    def give_up_on_pending(self) -> None:
+        for row in self.journal.rows(
+            states=[ObjectState.PENDING], actions=[Action.COPY, Action.OVERWRITE]
+        ):
+            self.journal.put(
+                replace(
+                    row,
+                    state=ObjectState.FAILED,
+                    error=f"the source kept changing during {MAX_ROUNDS} copy-and-verify "
+                    "rounds; rerun when it is quiet",
+                )
+            )
+
+    def failures(self) -> list[ObjectFailure]:
+        failed: list[ObjectFailure] = []
+        for row in self.journal.rows(states=[ObjectState.FAILED]):
+            # A row gets its destination etag when it is written: failing after that means
+            # failing verification.
+            phase = Phase.COPY if row.dst_etag is None else Phase.VERIFY
+            if row.action is Action.DELETE:
+                phase = Phase.DELETE
+            failed.append(ObjectFailure(key=row.key, phase=phase, message=row.error or "failed"))
+            if len(failed) >= _MAX_REPORTED_FAILURES:
+                break
+        return failed
+
+
+def migrate(
+    src: str | Bucket,
+    dst: str | Bucket,
+    *,
+    dry_run: bool = False,
+    delete: bool = False,
+    max_delete: int = DEFAULT_MAX_DELETE,
+    force: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    journal: str | os.PathLike[str] | None = None,
+    receipt: str | os.PathLike[str] | None = None,
+    on_event: EventCallback | None = None,
+) -> MigrationResult:
+    """Migrate every object under ``src`` to ``dst``: plan, copy, verify, receipt.
+
+    Rerunning the same call after a crash or a ``kill -9`` continues where it stopped: objects
+    already verified are not copied again, and the run ends with the destination complete and
+    verified. Every write is conditional on the destination version the plan saw, and every
+    copy reads exactly one source version; sources that change during the run are planned
+    again.
+
+    Args:
+        src: The source, as a URL (``s3://bucket/prefix``) or an open :class:`Bucket`.
+        dst: The destination, likewise.
+        dry_run: Only plan: list both sides, count and price the work, write nothing (no
+            journal either).
+        delete: Delete destination objects that are not at the source (after the copies are
+            verified).
+        max_delete: Refuse to start when the plan deletes more objects than this...
+        force: ...unless this is set.
+        concurrency: Objects copied (and checksums computed) at a time.
+        journal: The journal file; by default one per (src, dst) pair under
+            ``$PORTACLOUD_HOME/migrations/`` (see :func:`default_journal_path`).
+        receipt: Where to write the receipt; by default beside the journal, with the suffix
+            ``.receipt.jsonl``. Written only when every object verified.
+        on_event: Called with progress events, on the engine's threads.
+
+    Returns:
+        What the run did. ``result.ok`` is False when some objects failed; their errors are in
+        ``result.failures`` and in the journal, and rerunning continues with them.
+
+    Raises:
+        InvalidArgumentError: Same or overlapping source and destination, bad options.
+        NotFoundError: A bucket does not exist.
+        PermissionDeniedError: Listing, reading or writing is not allowed (the run stops at
+            the first such error).
+        FailedPreconditionError: The plan deletes more than ``max_delete`` objects without
+            ``force``, or another process runs the same journal.
+    """
+    _check_options(concurrency=concurrency, max_delete=max_delete)
+    started = time.monotonic()
+    sink = on_event or (lambda event: None)
+    ends = open_endpoints(src, dst)
+    try:
+        path: Path | None = None
+        if not dry_run:
+            path = (
+                Path(journal)
+                if journal is not None
+                else default_journal_path(ends.src_url, ends.dst_url)
+            ).absolute()
+            sink(MigrationEvent(kind="journal", message=str(path)))
+        with Journal(path, src=ends.src_url, dst=ends.dst_url) as book:
+            plan = build_plan(
+                ends,
+                book,
+                delete=delete,
+                max_delete=max_delete,
+                force=force,
+                concurrency=concurrency,
+                on_event=sink,
+            )
+            if dry_run:
+                return MigrationResult(
+                    src=ends.src_url,
+                    dst=ends.dst_url,
+                    plan=plan,
+                    dry_run=True,
+                    skipped=plan.skips.objects,
+                    elapsed_s=time.monotonic() - started,
+                )
+            refuse_deletions(plan)
+            assert path is not None
+            return _run(
+                ends,
+                book,
+                plan,
+                path=path,
+                receipt=receipt,
+                concurrency=concurrency,
+                sink=sink,
+                started=started,
+            )
+    finally:
+        ends.close()
+
+
+def _run(
+    ends: Endpoints,
+    book: Journal,
+    plan: MigrationPlan,
+    *,
+    path: Path,
+    receipt: str | os.PathLike[str] | None,
+    concurrency: int,
+    sink: EventCallback,
+    started: float,
+) -> MigrationResult:
+    engine = _Engine(ends, book, concurrency=concurrency, on_event=sink)
+    try:
+        for _ in range(MAX_ROUNDS):
+            engine.copy_phase()
+            if engine.verify_phase() == 0:
+                break
+        else:
+            engine.give_up_on_pending()
+        engine.delete_phase()
+    except BaseException:
+        book.set_status("interrupted")
+        raise
+    failures = engine.failures()
+    totals = book.totals()
+    verified = sum(n for (_, s), (n, _) in totals.items() if s is ObjectState.VERIFIED)
+    gone = sum(n for (_, s), (n, _) in totals.items() if s is ObjectState.GONE)
+    receipt_path: Path | None = None
+    receipt_sha: str | None = None
+    if not failures:
+        sink(MigrationEvent(kind="phase", phase=Phase.RECEIPT))
+        receipt_path = (
+            Path(receipt) if receipt is not None else path.with_suffix(".receipt.jsonl")
+        ).absolute()
+        _, receipt_sha = write_receipt(
+            book.rows(
+                states=[ObjectState.VERIFIED],
+                actions=[Action.COPY, Action.OVERWRITE, Action.SKIP],
+            ),
+            receipt_path,
+        )
+    book.set_status("complete" if not failures else "incomplete")
+    return MigrationResult(
+        src=ends.src_url,
+        dst=ends.dst_url,
+        plan=plan,
+        copied=engine.run.copied,
+        bytes_copied=engine.run.bytes_copied,
+        skipped=plan.skips.objects,
+        verified=verified,
+        deleted=engine.run.deleted,
+        replanned=engine.run.replanned,
+        gone=gone,
+        failures=tuple(failures),
+        warnings=tuple(engine.run.warnings),
+        elapsed_s=time.monotonic() - started,
+        journal=str(path),
+        receipt=None if receipt_path is None else str(receipt_path),
+        receipt_sha256=receipt_sha,
+    )
+
+
+def verify(
+    src: str | Bucket | None,
+    dst: str | Bucket,
+    *,
+    deep: bool = True,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    receipt: str | os.PathLike[str] | None = None,
+    receipt_sha256: str | None = None,
+    on_event: EventCallback | None = None,
+) -> VerifyResult:
+    """Re-check a finished migration: every source object must be at the destination, same
+    size, same CRC32C of its bytes.
+
+    Args:
+        src: The source URL or bucket; ``None`` to check only against ``receipt``.
+        dst: The destination URL or bucket.
+        deep: Read and hash every destination object rather than trusting the CRC32C it
+            records (which a corrupted file or a stale sidecar would not reveal).
+        concurrency: Objects read at a time.
+        receipt: A receipt written by :func:`migrate`; each of its objects must be at the
+            destination with the size, CRC32C and version it lists.
+        receipt_sha256: The SHA-256 printed with the receipt; the file must still have it.
+        on_event: Called with progress events.
+
+    Returns:
+        The mismatches, each naming the key and both checksums; ``result.ok`` when none.
+    """
+    _check_options(concurrency=concurrency, max_delete=0)
+    if src is None and receipt is None:
+        raise InvalidArgumentError("verify needs a source, a receipt, or both")
+    src_url = ""
+    if src is not None:
+        ends = open_endpoints(src, dst)
+        owned = ends.owned
+        src_bucket: Bucket | None = ends.src
+        dst_bucket = ends.dst
+        src_url = ends.src_url
+    else:
+        from portacloud.registry import open_bucket
+
+        dst_bucket = dst if isinstance(dst, Bucket) else open_bucket(dst)
+        owned = () if isinstance(dst, Bucket) else (dst_bucket,)
+        src_bucket = None
+    try:
+        result = verify_buckets(
+            src_bucket,
+            dst_bucket,
+            deep=deep,
+            concurrency=concurrency,
+            receipt=None if receipt is None else Path(receipt),
+            receipt_sha256=receipt_sha256,
+            on_event=on_event,
+        )
+    finally:
+        for bucket in owned:
+            bucket.close()
+    dst_url = dst if isinstance(dst, str) else dst.url
+    return result.model_copy(update={"src": src_url, "dst": dst_url})

@@ -1,0 +1,180 @@
+"""Reading objects for a migration: pinned versions, metered streams, checksums of bytes."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from portacloud.checksums import Crc32c
+from portacloud.errors import CancelledError, ChecksumMismatchError
+from portacloud.storage.bucket import Bucket
+from portacloud.storage.models import ObjectInfo
+
+__all__ = [
+    "Meter",
+    "StreamedChecksum",
+    "checksum_of",
+    "opened_info",
+    "read_all",
+    "read_crc32c",
+    "same_version",
+]
+
+_CHUNK = 8 * 1024 * 1024
+
+#: Called with (key, bytes) as a stream moves bytes; runs on worker threads.
+BytesCallback = Callable[[str, int], None]
+
+
+def same_version(a: str | None, b: str | None) -> bool:
+    """Whether two etags name the same version.
+
+    Backends disagree on quoting (a listing may say ``0x8D1``, a head ``"0x8D1"``) and mark
+    weak etags with ``W/``; neither changes which version is meant.
+    """
+    if a is None or b is None:
+        return a is b
+    return a.removeprefix("W/").strip('"') == b.removeprefix("W/").strip('"')
+
+
+def opened_info(reader: io.BufferedReader) -> ObjectInfo | None:
+    """The description of exactly the version an open reader is reading.
+
+    ``Bucket.open`` returns a buffered reader over an ``ObjectReader`` whose ``info`` comes from
+    the same response as the bytes, so its etag pins the version without a racy extra ``head``.
+    """
+    info = getattr(reader.raw, "info", None)
+    return info if isinstance(info, ObjectInfo) else None
+
+
+def read_all(reader: io.BufferedReader, size: int) -> bytes:
+    """Read a small object to the end, so that the reader checks its CRC32C at EOF.
+
+    A single ``read(size + 1)`` reads straight into one buffer and then sees EOF, which is
+    where the reader compares the bytes with the recorded checksum.
+    """
+    data = reader.read(size + 1)
+    if len(data) == size:
+        return data
+    return data + reader.read()
+
+
+class Meter(io.RawIOBase):
+    """A reader that hashes and counts what passes through it, and can be cancelled.
+
+    ``Bucket.put`` reads it in 8 MiB chunks, so memory stays bounded whatever the object size.
+    Errors raised by the source while reading are remembered, so that the caller can tell a
+    failure of the source from a failure of the destination write they surface through.
+    """
+
+    def __init__(
+        self,
+        reader: io.BufferedReader,
+        *,
+        key: str,
+        on_bytes: BytesCallback | None,
+        cancel: threading.Event,
+    ) -> None:
+        super().__init__()
+        self._reader = reader
+        self._key = key
+        self._on_bytes = on_bytes
+        self._cancel = cancel
+        self.crc = Crc32c()
+        self.count = 0
+        self.source_error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._cancel.is_set():
+            raise CancelledError("the migration was interrupted", resource=self._key)
+        try:
+            data = self._reader.read(size if size >= 0 else _CHUNK)
+        except BaseException as exc:
+            self.source_error = exc
+            raise
+        self.crc.update(data)
+        self.count += len(data)
+        if data and self._on_bytes is not None:
+            self._on_bytes(self._key, len(data))
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedChecksum:
+    """The CRC32C of an object's bytes, computed by reading them.
+
+    Attributes:
+        etag: The version that was read.
+        size: Bytes read.
+        crc32c: CRC32C of those bytes.
+        recorded: The CRC32C the object carries, if any; when it differs from ``crc32c`` the
+            stored checksum (or the bytes) are corrupt.
+    """
+
+    etag: str
+    size: int
+    crc32c: str
+    recorded: str | None
+
+
+def read_crc32c(
+    bucket: Bucket,
+    key: str,
+    *,
+    on_bytes: BytesCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> StreamedChecksum:
+    """Stream an object and compute the CRC32C of its bytes, with bounded memory.
+
+    A recorded checksum that disagrees with the bytes is reported in the result rather than
+    raised: verification wants both values, to name them.
+    """
+    running = Crc32c()
+    size = 0
+    buffer = memoryview(bytearray(_CHUNK))
+    with bucket.open(key) as reader:
+        info = opened_info(reader) or bucket.head(key)
+        # The raw reader, not the buffered one: a buffered read that hits the checksum error at
+        # EOF would drop the last bytes it had gathered, and the CRC needs every byte.
+        raw = reader.raw
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise CancelledError("the verification was interrupted", resource=key)
+            try:
+                n = raw.readinto(buffer)
+            except ChecksumMismatchError:
+                break  # raised at EOF, after every byte went through `running`
+            if not n:
+                break
+            running.update(bytes(buffer[:n]))  # google-crc32c takes bytes only
+            size += n
+            if on_bytes is not None:
+                on_bytes(key, n)
+    return StreamedChecksum(
+        etag=info.etag, size=size, crc32c=running.hexdigest(), recorded=info.crc32c
+    )
+
+
+def checksum_of(
+    bucket: Bucket,
+    key: str,
+    *,
+    cancel: threading.Event | None = None,
+) -> StreamedChecksum:
+    """The CRC32C of an object: the one it records (a head), else computed from its bytes.
+
+    Listings of some backends carry no checksum (S3's ListObjectsV2 has no user metadata);
+    a head is one cheap request, and reading the bytes is the fallback for objects written
+    by other tools.
+    """
+    head = bucket.head(key)
+    if head.crc32c is not None:
+        return StreamedChecksum(
+            etag=head.etag, size=head.size, crc32c=head.crc32c, recorded=head.crc32c
+        )
+    return read_crc32c(bucket, key, cancel=cancel)

@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-from portacloud.errors import InvalidArgumentError, PortaCloudError, UnsupportedError
+from portacloud.errors import (
+    InternalError,
+    InvalidArgumentError,
+    UnsupportedError,
+    guarded_call,
+)
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -100,7 +105,13 @@ def load_provider(scheme: str) -> Any:
         raise UnsupportedError(
             f"unknown URL scheme {scheme!r}; installed schemes: {', '.join(available_schemes())}"
         )
-    return point.load()
+    try:
+        return point.load()
+    except Exception as exc:  # a broken install must still read as one portacloud error
+        raise InternalError(
+            f"the provider for '{scheme}://' ({point.value}) is installed but failed to "
+            f"import: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def parse_url(url: object) -> tuple[SplitResult, dict[str, str]]:
@@ -111,6 +122,8 @@ def parse_url(url: object) -> tuple[SplitResult, dict[str, str]]:
     """
     if not isinstance(url, str) or "://" not in url:
         raise InvalidArgumentError(f"expected a URL such as 's3://bucket/prefix', got {url!r}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise InvalidArgumentError(f"URLs cannot contain control characters: {url!r}")
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -138,6 +151,19 @@ def parse_url(url: object) -> tuple[SplitResult, dict[str, str]]:
     return parts._replace(scheme=scheme, query="", fragment=""), query
 
 
+def _open(
+    opener: Any, parts: SplitResult, options: dict[str, Any], *, operation: str, url: str
+) -> Any:
+    """Call a provider's opener so that only portacloud errors, with context, leave it."""
+    return guarded_call(
+        lambda: opener(parts, options),
+        map_error=lambda exc: None,
+        provider=parts.scheme,
+        operation=operation,
+        resource=url,
+    )
+
+
 def open_bucket(url: str, *, retry: RetryPolicy | None = None, **options: Any) -> Bucket:
     """Open the bucket a URL names.
 
@@ -162,12 +188,7 @@ def open_bucket(url: str, *, retry: RetryPolicy | None = None, **options: Any) -
     opener = getattr(provider, "open_bucket", None)
     if opener is None:
         raise UnsupportedError(f"'{parts.scheme}://' does not provide storage")
-    try:
-        driver, prefix = opener(parts, {**query, **options})
-    except PortaCloudError as exc:
-        raise exc.with_context(
-            provider=parts.scheme, operation="open_bucket", resource=url
-        ) from exc.__cause__
+    driver, prefix = _open(opener, parts, {**query, **options}, operation="open_bucket", url=url)
     return Bucket(driver, url=url, prefix=prefix, retry=retry)
 
 
@@ -220,12 +241,7 @@ def open_jobs(url: str, *, outputs: str | None = None, **options: Any) -> JobQue
     opener = getattr(provider, "open_jobs", None)
     if opener is None:
         raise UnsupportedError(f"'{parts.scheme}://' does not run jobs")
-    try:
-        driver = opener(parts, {**query, **options})
-    except PortaCloudError as exc:
-        raise exc.with_context(
-            provider=parts.scheme, operation="open_jobs", resource=url
-        ) from exc.__cause__
+    driver = _open(opener, parts, {**query, **options}, operation="open_jobs", url=url)
     return JobQueue(driver, url=url, outputs=outputs)
 
 
@@ -248,10 +264,5 @@ def open_compute(url: str, **options: Any) -> Compute:
     opener = getattr(provider, "open_compute", None)
     if opener is None:
         raise UnsupportedError(f"'{parts.scheme}://' does not manage instances")
-    try:
-        driver = opener(parts, {**query, **options})
-    except PortaCloudError as exc:
-        raise exc.with_context(
-            provider=parts.scheme, operation="open_compute", resource=url
-        ) from exc.__cause__
+    driver = _open(opener, parts, {**query, **options}, operation="open_compute", url=url)
     return Compute(driver, url=url)

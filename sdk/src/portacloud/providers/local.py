@@ -451,6 +451,8 @@ class FileProvider:
                 f"file:// URLs name a local path: file:///abs/path, not host {url.netloc!r}"
             )
         raw = unquote(url.path)
+        if "\x00" in raw:
+            raise InvalidArgumentError("file:// paths cannot contain NUL")
         if not raw.startswith("/"):
             raise InvalidArgumentError("file:// URLs need an absolute path: file:///abs/path")
         root = Path(os.path.normpath(raw))

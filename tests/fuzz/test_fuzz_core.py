@@ -7,6 +7,7 @@ reads or follows anything outside its root.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,8 @@ def test_bucket_calls_raise_only_portacloud_errors(
         lambda: bucket.copy(key, "copy-target"),
         lambda: bucket.delete(key),
     ):
-        try:
+        with contextlib.suppress(portacloud.PortaCloudError):
             call()
-        except portacloud.PortaCloudError:
-            pass
     after = {p for p in _snapshot(outer) if "/root/" not in p and not p.endswith("/root")}
     assert after == before, "the file backend touched something outside its root"
     assert (outer / "outside").read_bytes() == b"secret"
@@ -122,10 +121,8 @@ urls = st.one_of(
 def test_open_bucket_raises_only_portacloud_errors(url: Any, tmp_path: Path) -> None:
     if isinstance(url, str) and url.startswith("file://"):
         url = "file://" + str(tmp_path) + "/" + url[len("file://") :].replace("..", "")
-    try:
+    with contextlib.suppress(portacloud.PortaCloudError):
         portacloud.open_bucket(url).close()
-    except portacloud.PortaCloudError:
-        pass
 
 
 json_values = st.recursive(
@@ -188,7 +185,5 @@ def test_job_specs_raise_only_portacloud_errors(spec: dict[str, Any]) -> None:
 def test_instance_specs_raise_only_portacloud_errors(spec: Any) -> None:
     from portacloud.compute.compute import parse_instance_spec
 
-    try:
+    with contextlib.suppress(portacloud.PortaCloudError):
         parse_instance_spec(spec)
-    except portacloud.PortaCloudError:
-        pass

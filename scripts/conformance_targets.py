@@ -19,6 +19,7 @@ from portacloud_conformance.runner import run_suite, storage_capabilities
 
 STORAGE_PREFIX = "PORTACLOUD_CONFORMANCE_"
 JOBS_PREFIX = "PORTACLOUD_JOBS_TARGET_"
+COMPUTE_PREFIX = "PORTACLOUD_COMPUTE_TARGET_"
 
 
 def _from_env(prefix: str) -> dict[str, str]:
@@ -38,7 +39,13 @@ def jobs_targets() -> dict[str, str]:
     return {"local": "local://conformance?gpus=2"} | _from_env(JOBS_PREFIX)
 
 
-def run_all(kind: Literal["storage", "jobs"], named: dict[str, str], out: Path) -> list[Report]:
+def compute_targets() -> dict[str, str]:
+    return {"local": "local://conformance"} | _from_env(COMPUTE_PREFIX)
+
+
+def run_all(
+    kind: Literal["storage", "jobs", "compute"], named: dict[str, str], out: Path
+) -> list[Report]:
     reports = []
     for name, url in named.items():
         report = run_suite(kind, url)
@@ -69,8 +76,11 @@ def main() -> int:
     jobs = run_all("jobs", jobs_targets(), out)
     jobs_matrix = Matrix.from_reports(jobs, {})
     (out / "conformance-jobs-matrix.md").write_text(jobs_matrix.to_markdown())
+    compute = run_all("compute", compute_targets(), out)
+    compute_matrix = Matrix.from_reports(compute, {})
+    (out / "conformance-compute-matrix.md").write_text(compute_matrix.to_markdown())
     print(f"matrices: {out / 'conformance-matrix.md'}, {out / 'conformance-jobs-matrix.md'}")
-    return 1 if any(r.summary.failed for r in [*storage, *jobs]) else 0
+    return 1 if any(r.summary.failed for r in [*storage, *jobs, *compute]) else 0
 
 
 if __name__ == "__main__":

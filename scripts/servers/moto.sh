@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# moto server (AWS S3 semantics, in memory, no authentication) on 127.0.0.1:19000, for
-# tests/integration/test_s3.py and the conformance suite.
+# moto server (AWS S3 and EC2 semantics, in memory, no authentication) on 127.0.0.1:19000, for
+# tests/integration/test_s3.py, tests/integration/test_ec2.py and the conformance suites.
 #   scripts/servers/moto.sh start|stop   (normally through scripts/services.sh)
-# Writes $LAB/moto.env with PORTACLOUD_TEST_MOTO_ENDPOINT (tests/integration), and
-# PORTACLOUD_CONFORMANCE_MOTO naming a bucket this script creates plus the AWS_* identity boto3
-# needs (scripts/conformance_targets.py); moto accepts any credentials.
+# Writes $LAB/moto.env with PORTACLOUD_TEST_MOTO_ENDPOINT (tests/integration),
+# PORTACLOUD_CONFORMANCE_MOTO naming a bucket this script creates, PORTACLOUD_COMPUTE_TARGET_MOTO
+# (the compute suite's aws:// URL) plus the AWS_* identity boto3 needs
+# (scripts/conformance_targets.py); moto accepts any credentials.
+#
+# EC2 runs as AWS does in the two ways the compute tests rely on:
+# - MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true: an unknown instance type is refused, as on
+#   AWS, instead of launching;
+# - moto's bundled public images stop at Ubuntu 16.04, so the server is given stand-in records
+#   of Canonical's 22.04 and 24.04 images (Canonical's owner id and naming scheme, ids of our
+#   own) before any region loads the list. aws:// resolves the portable names ubuntu-22.04 and
+#   ubuntu-24.04 through describe_images exactly as it does on AWS. The bundled images and each
+#   region's latest ones stay as moto ships them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=_lib.sh
@@ -26,13 +36,48 @@ create_conformance_bucket() {
 PORT=${MOTO_PORT:-19000}
 PIDFILE="$LAB/moto.pid"
 BIN="$VENV/bin/moto_server"
+PYTHON="$VENV/bin/python"
+
+# Runs moto_server's own main() after adding the stand-in Ubuntu images (see the header).
+read -r -d '' SERVE <<'PY' || true
+import sys
+
+from moto.ec2.models import amis
+
+for ami_id, release, codename, volume in (
+    ("ami-0ca7e0fa2204a0001", "22.04", "jammy", "hvm-ssd"),
+    ("ami-0ca7e0fa2404a0001", "24.04", "noble", "hvm-ssd-gp3"),
+):
+    amis.AMIS.append({
+        "ami_id": ami_id,
+        "name": f"ubuntu/images/{volume}/ubuntu-{codename}-{release}-amd64-server-20250101",
+        "description": f"Canonical, Ubuntu, {release} LTS, amd64 {codename} (moto stand-in)",
+        "owner_id": "099720109477",
+        "public": True,
+        "state": "available",
+        "architecture": "x86_64",
+        "virtualization_type": "hvm",
+        "hypervisor": "xen",
+        "image_type": "machine",
+        "platform": None,
+        "root_device_type": "ebs",
+        "root_device_name": "/dev/sda1",
+        "sriov": "simple",
+        "creation_date": "2025-01-01T00:00:00.000Z",
+    })
+
+from moto.server import main
+
+sys.exit(main(sys.argv[1:]))
+PY
 
 write_env() {
   {
     echo "export PORTACLOUD_TEST_MOTO_ENDPOINT=http://127.0.0.1:$PORT"
+    echo "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+    echo "export PORTACLOUD_COMPUTE_TARGET_MOTO='aws://us-east-1?endpoint_url=http://127.0.0.1:$PORT'"
     if create_conformance_bucket; then
       echo "export PORTACLOUD_CONFORMANCE_MOTO='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT'"
-      echo "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
     else
       echo "could not create the conformance bucket" >&2
     fi
@@ -50,7 +95,8 @@ start() {
     return 1
   fi
   port_free "$PORT"
-  "$BIN" -H 127.0.0.1 -p "$PORT" >"$LAB/moto.log" 2>&1 &
+  MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true \
+    "$PYTHON" -c "$SERVE" -H 127.0.0.1 -p "$PORT" >"$LAB/moto.log" 2>&1 &
   echo $! >"$PIDFILE"
   if ! wait_http "http://127.0.0.1:$PORT/moto-api/" 30; then
     tail -n 20 "$LAB/moto.log" >&2 || true

@@ -1,10 +1,11 @@
-"""The one table that turns S3 and botocore failures into portacloud errors.
+"""The one table that turns AWS (S3, EC2, SSM) and botocore failures into portacloud errors.
 
-Lookup order for a ``ClientError``: the S3 error code (``NoSuchKey``, ``SlowDown``...), then the
-HTTP status (HEAD responses have no body, so their code is just ``"404"``), then the status
-class. botocore's own exceptions (connection failures, timeouts, missing credentials) are
-matched by type, most specific first. Messages are rebuilt from the code and the server's
-message, with anything that looks like a credential or a signature scrubbed out.
+Lookup order for a ``ClientError``: the service's error code (``NoSuchKey``, ``SlowDown``,
+``InvalidInstanceID.NotFound``...), then the HTTP status (HEAD responses have no body, so their
+code is just ``"404"``), then the status class. botocore's own exceptions (connection
+failures, timeouts, missing credentials) are matched by type, most specific first. Messages are
+rebuilt from the code and the server's message, with anything that looks like a credential or a
+signature scrubbed out.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from portacloud.errors import (
     UnsupportedError,
 )
 
-__all__ = ["error_code", "http_status", "make_client_error", "map_s3_error"]
+__all__ = ["error_code", "http_status", "make_client_error", "map_ec2_error", "map_s3_error"]
 
 # botocore ships no type information: its exceptions are Any at this boundary.
 boto_exc: Any = importlib.import_module("botocore.exceptions")
@@ -120,6 +121,76 @@ BY_CODE: Mapping[str, _Rule] = {
     "NotImplemented": _R(UnsupportedError),
     "MethodNotAllowed": _R(UnsupportedError),
     "XNotImplemented": _R(UnsupportedError),
+    # ---- EC2 (and the SSM parameters that name public images)
+    # missing things; a malformed id names no instance either, and moto answers NotFound for both
+    "InvalidInstanceID.NotFound": _R(NotFoundError),
+    "InvalidInstanceID.Malformed": _R(NotFoundError),
+    "InvalidAMIID.NotFound": _R(NotFoundError),
+    "InvalidKeyPair.NotFound": _R(NotFoundError),
+    "InvalidSubnetID.NotFound": _R(NotFoundError),
+    "InvalidGroup.NotFound": _R(NotFoundError),
+    "InvalidSecurityGroupID.NotFound": _R(NotFoundError),
+    "InvalidVpcID.NotFound": _R(NotFoundError),
+    "InvalidSpotInstanceRequestID.NotFound": _R(NotFoundError),
+    "ParameterNotFound": _R(NotFoundError),
+    "InvalidKeyPair.Duplicate": _R(AlreadyExistsError),
+    # specs that can never launch: AWS says InvalidParameterValue for an unknown instance type,
+    # moto (with MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION) InvalidInstanceType.NotFound
+    "InvalidInstanceType": _R(InvalidArgumentError),
+    "InvalidInstanceType.NotFound": _R(InvalidArgumentError),
+    "InvalidParameterValue": _R(InvalidArgumentError),
+    "InvalidParameterCombination": _R(InvalidArgumentError),
+    "InvalidParameter": _R(InvalidArgumentError),
+    "MissingParameter": _R(InvalidArgumentError),
+    "UnknownParameter": _R(InvalidArgumentError),
+    "ValidationError": _R(InvalidArgumentError),
+    "ValidationException": _R(InvalidArgumentError),
+    "InvalidFilter": _R(InvalidArgumentError),
+    "InvalidID": _R(InvalidArgumentError),
+    "InvalidAMIID.Malformed": _R(InvalidArgumentError),
+    "InvalidKeyPair.Format": _R(InvalidArgumentError),
+    "InvalidTagKey.Malformed": _R(InvalidArgumentError),
+    "TagLimitExceeded": _R(InvalidArgumentError),
+    "InvalidBlockDeviceMapping": _R(InvalidArgumentError),
+    "InvalidUserData.Malformed": _R(InvalidArgumentError),
+    "IdempotentParameterMismatch": _R(InvalidArgumentError),
+    "InvalidParameterType": _R(InvalidArgumentError),
+    "InvalidKeyId": _R(InvalidArgumentError),
+    # the instance (or image) is in the wrong state for the call
+    "IncorrectInstanceState": _R(FailedPreconditionError),
+    "IncorrectState": _R(FailedPreconditionError),
+    "InvalidAMIID.Unavailable": _R(FailedPreconditionError),
+    # termination protection, or a stop the instance's configuration forbids
+    "OperationNotPermitted": _R(FailedPreconditionError),
+    "DependencyViolation": _R(FailedPreconditionError),
+    # no capacity now: another try later (or in another zone) may find some
+    "InsufficientInstanceCapacity": _R(ResourceExhaustedError),
+    "InsufficientCapacity": _R(ResourceExhaustedError),
+    "InsufficientHostCapacity": _R(ResourceExhaustedError),
+    "InsufficientReservedInstanceCapacity": _R(ResourceExhaustedError),
+    "SpotMaxPriceTooLow": _R(ResourceExhaustedError),
+    # quotas: the same call keeps failing until the quota is raised or instances are released
+    "InstanceLimitExceeded": _R(ResourceExhaustedError, retryable=False),
+    "VcpuLimitExceeded": _R(ResourceExhaustedError, retryable=False),
+    "MaxSpotInstanceCountExceeded": _R(ResourceExhaustedError, retryable=False),
+    "InsufficientFreeAddressesInSubnet": _R(ResourceExhaustedError, retryable=False),
+    "ResourceLimitExceeded": _R(ResourceExhaustedError, retryable=False),
+    # who you are, and what you may do
+    "AuthFailure": _R(UnauthenticatedError),
+    "InvalidClientTokenId": _R(UnauthenticatedError),
+    "UnrecognizedClientException": _R(UnauthenticatedError),
+    "UnauthorizedOperation": _R(PermissionDeniedError),
+    "AccessDeniedException": _R(PermissionDeniedError),
+    "OptInRequired": _R(PermissionDeniedError),
+    "Blocked": _R(PermissionDeniedError),
+    "PendingVerification": _R(PermissionDeniedError),
+    # transient service faults (RequestLimitExceeded, EC2's throttle, is listed above)
+    "Unavailable": _R(UnavailableError),
+    "InternalFailure": _R(UnavailableError),
+    "ServerInternal": _R(UnavailableError),
+    # EC2 has no such thing for this instance or type (a one-time spot instance cannot stop)
+    "Unsupported": _R(UnsupportedError),
+    "UnsupportedOperation": _R(UnsupportedError),
 }
 
 #: HTTP statuses, for responses without a known code (HEAD has no body at all).
@@ -249,7 +320,7 @@ def make_client_error(code: str, message: str, operation: str) -> Exception:
     return error
 
 
-def _map_client_error(exc: Any) -> PortaCloudError:
+def _map_client_error(exc: Any, service: str) -> PortaCloudError:
     response: Mapping[str, Any] = exc.response
     code = error_code(exc)
     status = http_status(exc)
@@ -265,7 +336,7 @@ def _map_client_error(exc: Any) -> PortaCloudError:
     message = f"{label}"
     if status is not None:
         message += f" (HTTP {status})"
-    message += f" from S3 {operation}"
+    message += f" from {service} {operation}"
     if server_message:
         message += f": {server_message}"
     bucket = error.get("BucketName")
@@ -291,10 +362,29 @@ def map_s3_error(exc: BaseException) -> PortaCloudError | None:
         The portacloud error to raise ``from exc``, or ``None`` for exceptions that are not
         this provider's to interpret.
     """
+    return _map(exc, "S3")
+
+
+def map_ec2_error(exc: BaseException) -> PortaCloudError | None:
+    """Translate what an EC2 (or SSM) call raised into a portacloud error.
+
+    The same table as :func:`map_s3_error`; only the service named in messages differs.
+
+    Args:
+        exc: What boto3 raised.
+
+    Returns:
+        The portacloud error to raise ``from exc``, or ``None`` for exceptions that are not
+        this provider's to interpret.
+    """
+    return _map(exc, "EC2")
+
+
+def _map(exc: BaseException, service: str) -> PortaCloudError | None:
     if isinstance(exc, PortaCloudError):
         return exc
     if isinstance(exc, boto_exc.ClientError):
-        return _map_client_error(exc)
+        return _map_client_error(exc, service)
     for native, rule in BY_TYPE:
         if isinstance(exc, native):
             # botocore's messages name endpoints and credential sources, never secret

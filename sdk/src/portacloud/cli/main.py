@@ -8,6 +8,7 @@ import sys
 import click
 
 from portacloud.cli.conformance_commands import conformance
+from portacloud.cli.compute_commands import compute
 from portacloud.cli.jobs_commands import jobs
 from portacloud.cli.output import fail
 from portacloud.cli.storage_commands import cat, cp, ls, rm, stat
@@ -25,7 +26,7 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for command in (ls, cat, cp, rm, stat, conformance, jobs):
+for command in (ls, cat, cp, rm, stat, conformance, jobs, compute):
     cli.add_command(command)
 
 

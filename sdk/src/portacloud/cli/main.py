@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from portacloud.cli.conformance_commands import conformance
 from portacloud.cli.compute_commands import compute
+from portacloud.cli.conformance_commands import conformance
 from portacloud.cli.jobs_commands import jobs
 from portacloud.cli.output import fail
 from portacloud.cli.storage_commands import cat, cp, ls, rm, stat

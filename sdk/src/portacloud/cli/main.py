@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from portacloud.cli.catalog_commands import catalog, offers_command
 from portacloud.cli.compute_commands import compute
 from portacloud.cli.conformance_commands import conformance
 from portacloud.cli.jobs_commands import jobs
@@ -26,7 +27,7 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for command in (ls, cat, cp, rm, stat, conformance, jobs, compute):
+for command in (ls, cat, cp, rm, stat, conformance, jobs, compute, catalog, offers_command):
     cli.add_command(command)
 
 

@@ -148,9 +148,18 @@ class Compute:
                 raise self._unsupported("create", "GPUs", "gpus")
             choice = self.offers(parsed.resources, spot=parsed.spot)
             if not choice:
+                from portacloud.compute.catalog import catalog_region, regions_for
+
+                assert caps.catalog is not None  # offers() refused otherwise
+                known = regions_for(caps.catalog)
+                hint = (
+                    ""
+                    if catalog_region(caps.catalog, self.region) in known
+                    else f"; the catalog has {caps.catalog} prices for {', '.join(known)}"
+                )
                 raise InvalidArgumentError(
                     f"no {caps.catalog} instance type in {self.region} satisfies "
-                    f"{parsed.resources.model_dump(exclude_defaults=True)}"
+                    f"{parsed.resources.model_dump(exclude_defaults=True)}{hint}"
                 )
             instance_type, gpu, gpu_count = (
                 choice[0].instance_type,

@@ -24,6 +24,7 @@ demo: install
 lint: install
 	$(UV) run --no-sync ruff check .
 	$(UV) run --no-sync ruff format --check .
+	$(UV) run --no-sync portacloud catalog lint
 
 typecheck: install
 	$(UV) run --no-sync mypy sdk/src conformance/src $(wildcard providers/*/src)

@@ -14,7 +14,7 @@ mkdir -p "$LAB"
 
 names() {
   if [ $# -gt 0 ]; then printf '%s\n' "$@"; else
-    for f in "$here"/servers/*.sh; do [ -e "$f" ] && basename "$f" .sh; done; fi
+    for f in "$here"/servers/[!_]*.sh; do [ -e "$f" ] && basename "$f" .sh; done; fi
 }
 
 case "${1:-}" in

@@ -3,8 +3,8 @@
 # tests/integration/test_ray.py and the jobs conformance suite (ray://127.0.0.1:19111).
 #   scripts/servers/ray.sh start|stop   (normally through scripts/services.sh)
 # Every listener is pinned to 127.0.0.1:19110-19149 (19110-19120 daemons, 19130-19149 workers).
-# The daemons share one process group, kept in $LAB/ray.pgid; stop TERMs it, then KILLs it
-# (gcs_server and the autoscaler monitor ignore TERM for a long time). Ray's temp dir lives under
+# The daemons share one process group (and session), kept in $LAB/ray.pgid; stop TERMs the
+# group and the session's workers, then KILLs what is left after 5 s. Ray's temp dir lives under
 # /tmp, not $LAB, because its unix socket paths must stay under 107 characters; its path is kept
 # in $LAB/ray.tmpdir. Writes $LAB/ray.env with PORTACLOUD_JOBS_TARGET_RAY and
 # PORTACLOUD_TEST_RAY_ADDRESS.
@@ -21,8 +21,14 @@ PGIDFILE="$LAB/ray.pgid"
 TMPFILE="$LAB/ray.tmpdir"
 BIN="$VENV/bin/ray"
 
+# Live (not zombie) processes of Ray's session: the daemons share its process group, but the
+# raylet puts each worker in a group of its own within the same session.
+session_pids() {
+  ps -eo pid=,sid=,stat= | awk -v s="$1" '$2 == s && $3 !~ /^Z/ {print $1}'
+}
+
 running() {
-  [ -s "$PGIDFILE" ] && kill -0 -- "-$(cat "$PGIDFILE")" 2>/dev/null
+  [ -s "$PGIDFILE" ] && [ -n "$(session_pids "$(cat "$PGIDFILE")")" ]
 }
 
 start() {
@@ -76,11 +82,20 @@ start() {
 
 stop() {
   if [ -s "$PGIDFILE" ]; then
-    local pg
+    local pg pids
     pg=$(cat "$PGIDFILE")
-    if kill -TERM -- "-$pg" 2>/dev/null; then
-      for _ in $(seq 50); do kill -0 -- "-$pg" 2>/dev/null || break; sleep 0.1; done
+    pids=$(session_pids "$pg")
+    if [ -n "$pids" ]; then
+      kill -TERM -- "-$pg" 2>/dev/null || true
+      # shellcheck disable=SC2086
+      kill -TERM $pids 2>/dev/null || true
+      for _ in $(seq 50); do [ -z "$(session_pids "$pg")" ] && break; sleep 0.1; done
+      # gcs_server and the autoscaler monitor can ignore TERM for over 20 s.
       kill -KILL -- "-$pg" 2>/dev/null || true
+      pids=$(session_pids "$pg")
+      # shellcheck disable=SC2086
+      [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+      for _ in $(seq 50); do [ -z "$(session_pids "$pg")" ] && break; sleep 0.1; done
     fi
     rm -f "$PGIDFILE"
   fi

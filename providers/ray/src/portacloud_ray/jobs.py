@@ -1,0 +1,450 @@
+"""``ray://host:dashboard_port``: portable jobs on a Ray cluster through its Jobs REST API.
+
+Each portable job is one Ray job whose ``submission_id`` is the portable id
+(``<name>-<hex>``). Its entrypoint is :mod:`portacloud_ray.runner` wrapping the user's command:
+the runner enforces timeouts, retries and arrays (Ray Jobs have none of them) and writes marker
+lines into the job log, from which :meth:`RayJobDriver.status` reads attempts, exit codes and
+reasons back; :mod:`portacloud_ray.states` maps everything onto portable states in one table.
+The runner is shipped with every job (``runtime_env.py_modules``), so the cluster needs Python
+and Ray only.
+
+Ray itself is imported when a queue is opened, never when this module is.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import secrets
+import shlex
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult
+
+import portacloud_ray
+from portacloud.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    PortaCloudError,
+    ResourceExhaustedError,
+    UnknownError,
+)
+from portacloud.jobs.models import JobCapabilities, JobSpec, JobStatus
+from portacloud.profiles import portacloud_home
+from portacloud.providers.options import reject_unknown_options
+from portacloud_ray.errors import map_ray_error
+from portacloud_ray.runner import CONFIG_ENV
+from portacloud_ray.states import RayStatus
+from portacloud_ray.status import (
+    META_GPUS,
+    META_NAME,
+    META_NONCE,
+    META_OUTPUT_URI,
+    META_RETRIES,
+    META_TASKS,
+    META_TIMEOUT,
+    CancelRecord,
+    is_portacloud_job,
+    parse_job_log,
+    status_from_ray,
+)
+
+if TYPE_CHECKING:
+    from ray.job_submission import JobDetails, JobSubmissionClient
+
+__all__ = ["RayJobDriver", "RayJobsProvider", "provider"]
+
+_DEFAULT_PORT = 8265
+_DEFAULT_REQUEST_TIMEOUT = 60.0
+_GIB = 2**30
+_TERMINAL_CACHE = 4096
+_FOLLOW_MIN, _FOLLOW_MAX = 0.2, 1.0
+#: Ray loggers that narrate every submit at INFO ("Uploading package...", "already exists,
+#: skipping upload") on the caller's stderr.
+_CHATTY_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
+
+_CAPABILITIES = JobCapabilities(
+    notes=(
+        "timeouts, retries and arrays are enforced by portacloud_ray.runner inside the Ray job",
+        "array tasks run one after another inside one Ray job, each with all of its GPUs",
+        "CPUs and memory are Ray logical resources (entrypoint_num_cpus/entrypoint_memory): "
+        "reserved for scheduling, not enforced as limits; disk_gb and spot are not used",
+        "a job cancelled before Ray placed it is recorded as cancelled on the cancelling "
+        "machine; Ray keeps it PENDING until it can place it and stops it then",
+        "logs are the driver's stdout and stderr in one stream, as Ray stores them "
+        "(carriage returns become newlines)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Node:
+    """What one alive Ray node offers a job's entrypoint."""
+
+    gpus: float
+    cpus: float
+    memory: float
+
+
+class _CancelLog:
+    """Cancellations portacloud asked for, kept on disk so other processes here see them.
+
+    Ray cannot cancel a job it has not placed: ``stop_job`` leaves it PENDING (and
+    ``delete_job`` refuses it) until the driver is placed, when Ray runs and stops it at once,
+    or until RAY_JOB_START_TIMEOUT_SECONDS fails it. The record lets ``status`` say CANCELLED
+    from the moment of the cancel.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def _path(self, job_id: str) -> Path:
+        return self._root / f"{job_id}.json"
+
+    def record(self, job_id: str, *, before_start: bool) -> None:
+        self._root.mkdir(parents=True, exist_ok=True)
+        path = self._path(job_id)
+        tmp = path.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
+        tmp.write_text(json.dumps({"before_start": before_start, "at": time.time()}))
+        tmp.replace(path)
+
+    def get(self, job_id: str) -> CancelRecord | None:
+        try:
+            data = json.loads(self._path(job_id).read_text())
+        except (OSError, ValueError):
+            return None
+        return CancelRecord(
+            before_start=bool(data.get("before_start")), at=float(data.get("at", 0))
+        )
+
+
+def _gib(value: float) -> str:
+    return f"{value / _GIB:.1f} GiB"
+
+
+class RayJobDriver:
+    """Runs portable jobs as Ray jobs, each wrapped in :mod:`portacloud_ray.runner`."""
+
+    provider = "ray"
+
+    def __init__(
+        self,
+        client: JobSubmissionClient,
+        *,
+        address: str,
+        python: str,
+        state_dir: Path,
+        request_timeout: float = _DEFAULT_REQUEST_TIMEOUT,
+    ) -> None:
+        self._client = client
+        self._address = address
+        self._request_timeout = request_timeout
+        self._python = python
+        self._cancels = _CancelLog(state_dir / "cancelled")
+        self._terminal: OrderedDict[str, JobStatus] = OrderedDict()
+        self._lock = threading.Lock()
+        self._nodes = self._read_nodes()
+        self.capabilities = self._capabilities()
+
+    # -- capacity ----------------------------------------------------------------------------
+
+    def _read_nodes(self) -> list[_Node]:
+        """The alive nodes and their total resources, from the dashboard's State API."""
+        from ray.util.state import list_nodes
+
+        nodes = []
+        listed = list_nodes(
+            address=self._address,
+            detail=True,
+            raise_on_missing_output=False,
+            timeout=max(1, int(self._request_timeout)),
+        )
+        for node in listed:
+            if node.state != "ALIVE":
+                continue
+            total = node.resources_total or {}
+            nodes.append(
+                _Node(
+                    gpus=float(total.get("GPU", 0.0)),
+                    cpus=float(total.get("CPU", 0.0)),
+                    memory=float(total.get("memory", 0.0)),
+                )
+            )
+        return nodes
+
+    def _capabilities(self) -> JobCapabilities:
+        most = max((int(n.gpus) for n in self._nodes), default=0)
+        return _CAPABILITIES.model_copy(update={"max_gpus_per_job": most})
+
+    def _never_fits(self, spec: JobSpec) -> str | None:
+        """Why no node of the cluster could ever hold the job's entrypoint, or ``None``."""
+        res = spec.resources
+        gpus, cpus = res.gpu_count, res.cpus or 0.0
+        memory = (res.memory_gb or 0.0) * _GIB
+        if any(n.gpus >= gpus and n.cpus >= cpus and n.memory >= memory for n in self._nodes):
+            return None
+        if not self._nodes:
+            return "the Ray cluster has no alive node"
+        wanted = [f"{gpus} GPU(s)"] if gpus else []
+        wanted += [f"{cpus:g} CPU(s)"] if res.cpus else []
+        wanted += [_gib(memory)] if res.memory_gb else []
+        biggest = ", ".join(
+            f"{n.gpus:g} GPU(s)/{n.cpus:g} CPU(s)/{_gib(n.memory)}" for n in self._nodes[:8]
+        )
+        return (
+            f"asks for {' and '.join(wanted) or 'resources'} on one node; "
+            f"the Ray cluster's nodes have {biggest}"
+        )
+
+    # -- submit ------------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec, *, env: Mapping[str, str], output_uri: str) -> str:
+        why = self._never_fits(spec)
+        if why is not None:
+            # The cluster may have grown (autoscaling) since the queue was opened.
+            self._nodes = self._read_nodes()
+            self.capabilities = self._capabilities()
+            why = self._never_fits(spec)
+        if why is not None:
+            raise ResourceExhaustedError(why, retryable=False)
+        job_id = f"{spec.name}-{uuid.uuid4().hex[:10]}"
+        nonce = secrets.token_hex(8)
+        argv = (
+            ["/bin/bash", "-c", spec.command]
+            if isinstance(spec.command, str)
+            else list(spec.command)
+        )
+        config = {
+            "job_id": job_id,
+            "nonce": nonce,
+            "tasks": spec.tasks,
+            "retries": spec.retries,
+            "timeout": spec.timeout,
+            "gpus": spec.resources.gpu_count,
+            "workdir": spec.workdir,
+        }
+        entrypoint = f"{shlex.quote(self._python)} -m portacloud_ray.runner -- {shlex.join(argv)}"
+        runtime_env: dict[str, Any] = {
+            "env_vars": {
+                **env,
+                "PORTACLOUD_JOB_ID": job_id,
+                "PORTACLOUD_TASK_INDEX": "0",
+                CONFIG_ENV: json.dumps(config),
+            },
+            # The runner travels with the job, so its marker format always matches this driver.
+            "py_modules": [str(Path(portacloud_ray.__file__).parent)],
+            "excludes": ["__pycache__"],
+        }
+        metadata = {
+            META_NAME: spec.name,
+            META_OUTPUT_URI: output_uri,
+            META_RETRIES: str(spec.retries),
+            META_TIMEOUT: "" if spec.timeout is None else f"{spec.timeout:g}",
+            META_TASKS: str(spec.tasks),
+            META_GPUS: str(spec.resources.gpu_count),
+            META_NONCE: nonce,
+        }
+        res = spec.resources
+        self._client.submit_job(
+            entrypoint=entrypoint,
+            submission_id=job_id,
+            runtime_env=runtime_env,
+            metadata=metadata,
+            entrypoint_num_gpus=res.gpu_count or None,
+            entrypoint_num_cpus=res.cpus,
+            entrypoint_memory=int(res.memory_gb * _GIB) if res.memory_gb else None,
+        )
+        return job_id
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self, job_id: str) -> JobStatus:
+        # Job info is asked for every time (a deleted job is NOT_FOUND); the log only until
+        # the job has ended.
+        details = self._client.get_job_info(job_id)
+        with self._lock:
+            cached = self._terminal.get(job_id)
+        if cached is not None:
+            return cached
+        raw = self._client.get_job_logs(job_id) if is_portacloud_job(details) else ""
+        return self._status_from(details, raw)
+
+    def _status_from(self, details: JobDetails, raw: str) -> JobStatus:
+        job_id = details.submission_id or details.job_id or ""
+        status = status_from_ray(details, raw, cancel=self._cancels.get(job_id))
+        if status.state.terminal and RayStatus(str(details.status.value)).terminal:
+            # Neither Ray's state nor the log changes any more: later calls skip the log.
+            with self._lock:
+                self._terminal[job_id] = status
+                while len(self._terminal) > _TERMINAL_CACHE:
+                    self._terminal.popitem(last=False)
+        return status
+
+    def list(self) -> builtins.list[JobStatus]:
+        jobs = [j for j in self._client.list_jobs() if is_portacloud_job(j)]
+        jobs.sort(key=lambda j: j.start_time or 0, reverse=True)
+        found = []
+        for details in jobs:
+            job_id = details.submission_id or ""
+            with self._lock:
+                cached = self._terminal.get(job_id)
+            if cached is not None:
+                found.append(cached)
+                continue
+            try:
+                raw = self._client.get_job_logs(job_id)
+            except RuntimeError as exc:
+                if isinstance(map_ray_error(exc), NotFoundError):
+                    continue  # deleted between the listing and now
+                raise
+            found.append(self._status_from(details, raw))
+        return found
+
+    # -- logs --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _visible(details: JobDetails, raw: str, *, complete: bool) -> str:
+        """The user's output in a job log: all of it (``complete``), or the part that stays
+        the same as the log grows."""
+        if not is_portacloud_job(details):
+            return raw
+        parsed = parse_job_log(details, raw)
+        if not parsed.began:
+            # Ray's own lines only, or, once Ray gave up on the job, why the runner never ran.
+            return parsed.preamble if RayStatus(str(details.status.value)).terminal else ""
+        return parsed.text + parsed.tail if complete else parsed.text
+
+    def logs(self, job_id: str) -> str:
+        details = self._client.get_job_info(job_id)
+        return self._visible(details, self._client.get_job_logs(job_id), complete=True)
+
+    def follow_logs(self, job_id: str) -> Iterator[str]:
+        emitted = 0
+        delay = _FOLLOW_MIN
+        while True:
+            # Status first: once it says the job ended, the log read after it is complete.
+            details = self._client.get_job_info(job_id)
+            raw = self._client.get_job_logs(job_id)
+            ended = self._status_from(details, raw).state.terminal
+            text = self._visible(details, raw, complete=ended)
+            if len(text) > emitted:
+                yield text[emitted:]
+                emitted = len(text)
+                delay = _FOLLOW_MIN
+            if ended:
+                return
+            time.sleep(delay)
+            delay = min(delay * 1.5, _FOLLOW_MAX)
+
+    # -- cancel ------------------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> None:
+        status = self._client.get_job_status(job_id)
+        ray_status = RayStatus(str(status.value))
+        if ray_status not in (RayStatus.PENDING, RayStatus.RUNNING):
+            return
+        if self._cancels.get(job_id) is None:
+            self._cancels.record(job_id, before_start=ray_status is RayStatus.PENDING)
+        # Ray stops a RUNNING job's whole process tree (TERM, KILL after 3 s); for a PENDING
+        # one the stop waits in the supervisor's queue and takes effect once Ray places it.
+        self._client.stop_job(job_id)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def map_error(self, exc: Exception) -> PortaCloudError | None:
+        return map_ray_error(exc)
+
+    def native(self) -> object | None:
+        return self._client
+
+    def close(self) -> None:
+        """Nothing to release: the client holds no connection between requests."""
+
+
+def _state_dir(netloc: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in netloc)
+    return portacloud_home() / "ray" / safe
+
+
+class RayJobsProvider:
+    """Opens ``ray://host[:dashboard_port]?python=INTERPRETER&tls=false`` job queues."""
+
+    def open_jobs(self, url: SplitResult, options: Mapping[str, Any]) -> RayJobDriver:
+        """Connect to the Ray dashboard the URL names and read the cluster's size.
+
+        Args:
+            url: ``ray://host:port``: the dashboard's address (default port 8265).
+            options: ``python``: the interpreter that runs the runner on the cluster (default
+                ``python``, found on the PATH of Ray's processes); ``tls``: ``true`` to talk
+                HTTPS to the dashboard; ``request_timeout``: seconds one request to the
+                dashboard may take (default 60).
+
+        Raises:
+            InvalidArgumentError: the URL or an option is malformed.
+            UnavailableError: the dashboard does not answer.
+        """
+        reject_unknown_options("ray", options, allowed=("python", "tls", "request_timeout"))
+        if url.path not in ("", "/") or not url.hostname:
+            raise InvalidArgumentError("ray:// queues are ray://HOST:DASHBOARD_PORT")
+        try:
+            port = url.port or _DEFAULT_PORT
+        except ValueError:
+            raise InvalidArgumentError(f"malformed port in {url.netloc!r}") from None
+        python = str(options.get("python") or "python")
+        tls = str(options.get("tls", "false")).lower()
+        if tls not in ("true", "false", "1", "0"):
+            raise InvalidArgumentError(f"tls={tls!r}: use true or false")
+        raw_timeout = options.get("request_timeout", _DEFAULT_REQUEST_TIMEOUT)
+        try:
+            timeout = float(str(raw_timeout))
+        except ValueError:
+            raise InvalidArgumentError(f"request_timeout={raw_timeout!r}: seconds") from None
+        if not 0 < timeout <= 3600:
+            raise InvalidArgumentError("request_timeout must be between 0 and 3600 seconds")
+        host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+        address = f"{'https' if tls in ('true', '1') else 'http'}://{host}:{port}"
+        try:
+            return RayJobDriver(
+                _client(address, timeout=timeout),
+                address=address,
+                python=python,
+                state_dir=_state_dir(f"{host}:{port}"),
+                request_timeout=timeout,
+            )
+        except PortaCloudError:
+            raise
+        except Exception as exc:
+            # The registry lets only portacloud errors out of open_jobs with context.
+            mapped = map_ray_error(exc) or UnknownError(
+                f"unexpected {type(exc).__name__} while opening {address}"
+            )
+            raise mapped from exc
+
+
+def _client(address: str, *, timeout: float) -> JobSubmissionClient:
+    """Ray's Jobs client, with a bound on every HTTP request (Ray's own sets none, so a
+    dashboard that stops answering would hang every call)."""
+    from ray.job_submission import JobSubmissionClient
+
+    # After the import: Ray's modules set their loggers' levels when they are imported.
+    for name in _CHATTY_LOGGERS:
+        chatty = logging.getLogger(name)
+        if chatty.level in (logging.NOTSET, logging.INFO):
+            chatty.setLevel(logging.WARNING)
+
+    class _BoundedClient(JobSubmissionClient):
+        def _do_request(self, method: str, endpoint: str, **kwargs: Any) -> Any:
+            kwargs.setdefault("timeout", timeout)
+            return super()._do_request(method, endpoint, **kwargs)
+
+    return _BoundedClient(address)
+
+
+provider = RayJobsProvider()

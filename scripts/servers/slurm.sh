@@ -73,6 +73,7 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=$S/log/jobcomp.txt
 JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
+MailProg=/bin/true
 ReturnToService=2
 MinJobAge=3600
 KillWait=5
@@ -141,6 +142,10 @@ start() {
   slurmctld -f "$CONF"
   slurmd -f "$CONF"
   wait_idle
+  # Jobs recovered from an earlier run would hold the fake GPUs (one whose slurmd died can
+  # stay RUNNING for a long time): tests expect a free cluster, as the other servers start
+  # empty. Job ids keep counting, so ids handed out before never name a new job.
+  SLURM_CONF="$CONF" scancel --partition="$PARTITION" 2>/dev/null || true
   write_env
   echo "slurm up: partition $PARTITION, SLURM_CONF=$CONF"
 }

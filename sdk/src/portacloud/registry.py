@@ -52,7 +52,6 @@ KNOWN_SCHEMES: dict[str, str] = {
     "libcloud": "libcloud",
     "ray": "ray",
     "slurm": "slurm",
-    "slurm+rest": "slurm",
     "k8s": "kubernetes",
 }
 

@@ -51,6 +51,7 @@ write_env() {
     if create_conformance_container; then
       printf 'export AZURE_STORAGE_CONNECTION_STRING="%s"\n' "$CONN"
       printf 'export PORTACLOUD_CONFORMANCE_AZURITE=az://%s\n' "$CONFORMANCE_CONTAINER"
+      printf 'export PORTACLOUD_CONFORMANCE_LIBCLOUD_AZURE=libcloud+azure-blobs://%s\n' "$CONFORMANCE_CONTAINER"
     else
       echo "could not create the conformance container (is azure-storage-blob in $VENV?)" >&2
     fi

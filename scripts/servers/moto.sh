@@ -76,6 +76,7 @@ write_env() {
     echo "export PORTACLOUD_TEST_MOTO_ENDPOINT=http://127.0.0.1:$PORT"
     echo "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
     echo "export PORTACLOUD_COMPUTE_TARGET_MOTO='aws://us-east-1?endpoint_url=http://127.0.0.1:$PORT'"
+    echo "export PORTACLOUD_COMPUTE_TARGET_LIBCLOUD_EC2='libcloud+ec2://us-east-1?host=127.0.0.1&port=$PORT&secure=false'"
     if create_conformance_bucket; then
       echo "export PORTACLOUD_CONFORMANCE_MOTO='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT'"
     else

@@ -35,6 +35,7 @@ write_env() {
     echo "export PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT=http://127.0.0.1:$PORT"
     if create_conformance_bucket; then
       echo "export PORTACLOUD_CONFORMANCE_SEAWEEDFS='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT'"
+      echo "export PORTACLOUD_CONFORMANCE_LIBCLOUD_S3='libcloud+s3://$CONFORMANCE_BUCKET?host=127.0.0.1&port=$PORT&secure=false'"
       echo "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
     else
       echo "could not create the conformance bucket" >&2

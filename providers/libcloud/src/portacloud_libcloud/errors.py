@@ -1,0 +1,387 @@
+"""The one table that turns libcloud failures into portacloud errors, storage and compute alike.
+
+libcloud reports failures in several shapes, and the lookup goes from the most to the least
+precise:
+
+1. the exception type, when libcloud has a specific one (``ObjectDoesNotExistError``,
+   ``ContainerDoesNotExistError``, ``ObjectHashMismatchError``, ``RateLimitReachedError``...);
+2. the service's own error code, found in what libcloud kept of the answer: the ``<Code>`` of
+   an S3/Azure XML body, the ``Code: message`` lines of EC2, the ``[Code] message`` of Azure
+   Resource Manager, the ``code`` attribute of Google errors;
+3. the HTTP status: ``ProviderError.http_code``, ``BaseHTTPError.code``, or the status that
+   libcloud's generic ``LibcloudError`` only spells out in its text ("Unknown error. Status
+   code: 412");
+4. the transport exceptions of ``requests``/``urllib3`` and the socket layer.
+
+Messages are rebuilt from the exception's text with anything that looks like a credential or a
+signature scrubbed out; libcloud's own ``repr`` of the driver is left out.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from portacloud.errors import (
+    AlreadyExistsError,
+    ChecksumMismatchError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    PortaCloudError,
+    ResourceExhaustedError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnknownError,
+    UnsupportedError,
+)
+
+__all__ = ["BY_CLASS", "BY_CODE", "BY_STATUS", "http_status", "map_libcloud_error", "native_code"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    error: type[PortaCloudError]
+    retryable: bool | None = None  # None: the error class's default
+
+
+_R = _Rule
+
+#: libcloud (and requests/urllib3) exception classes by name, checked along the MRO, most
+#: derived first. Names rather than imports: driver modules (Google's, OpenStack's) are only
+#: imported when a URL needs them, and this table must not import them either.
+BY_CLASS: Mapping[str, _Rule] = {
+    # storage
+    "ObjectDoesNotExistError": _R(NotFoundError),
+    "ContainerDoesNotExistError": _R(NotFoundError),
+    "ContainerAlreadyExistsError": _R(AlreadyExistsError),
+    "ContainerIsNotEmptyError": _R(FailedPreconditionError),
+    "InvalidContainerNameError": _R(InvalidArgumentError),
+    # MD5 of what was sent differs from what the server stored: a retry resends the bytes.
+    "ObjectHashMismatchError": _R(ChecksumMismatchError, retryable=True),
+    # compute
+    "KeyPairDoesNotExistError": _R(NotFoundError),
+    "IdempotentParamError": _R(InvalidArgumentError),
+    # Google (libcloud.common.google)
+    "ResourceNotFoundError": _R(NotFoundError),
+    "ResourceExistsError": _R(AlreadyExistsError),
+    "ResourceInUseError": _R(FailedPreconditionError),
+    "QuotaExceededError": _R(ResourceExhaustedError, retryable=False),
+    "InvalidRequestError": _R(InvalidArgumentError),
+    "GoogleAuthError": _R(UnauthenticatedError),
+    # common
+    "RateLimitReachedError": _R(ResourceExhaustedError),
+    "ServiceUnavailableError": _R(UnavailableError),
+    # An answer libcloud could not parse: repeating the request gets the same answer.
+    "MalformedResponseError": _R(InternalError),
+    # requests / urllib3 / sockets
+    "ConnectTimeout": _R(UnavailableError),
+    "ReadTimeout": _R(DeadlineExceededError),
+    "Timeout": _R(DeadlineExceededError),
+    "SSLError": _R(UnavailableError, retryable=False),
+    "ChunkedEncodingError": _R(UnavailableError),
+    "ContentDecodingError": _R(UnavailableError),
+    "ProtocolError": _R(UnavailableError),
+    "IncompleteRead": _R(UnavailableError),
+    "ConnectionError": _R(UnavailableError),
+    "TimeoutError": _R(DeadlineExceededError),
+    "InvalidURL": _R(InvalidArgumentError),
+    "MissingSchema": _R(InvalidArgumentError),
+}
+
+#: The services' own error codes (EC2, S3, Azure Storage and Resource Manager, GCE, OpenStack).
+BY_CODE: Mapping[str, _Rule] = {
+    # missing things
+    "NoSuchKey": _R(NotFoundError),
+    "NoSuchBucket": _R(NotFoundError),
+    "NotFound": _R(NotFoundError),
+    "notFound": _R(NotFoundError),
+    "BlobNotFound": _R(NotFoundError),
+    "ContainerNotFound": _R(NotFoundError),
+    "ResourceNotFound": _R(NotFoundError),
+    "ResourceGroupNotFound": _R(NotFoundError),
+    "itemNotFound": _R(NotFoundError),
+    "InvalidInstanceID.NotFound": _R(NotFoundError),
+    # A malformed id names no instance: for a portable caller that is the same as an unknown one.
+    "InvalidInstanceID.Malformed": _R(NotFoundError),
+    "InvalidKeyPair.NotFound": _R(NotFoundError),
+    # duplicates
+    "alreadyExists": _R(AlreadyExistsError),
+    "InvalidKeyPair.Duplicate": _R(AlreadyExistsError),
+    "BucketAlreadyExists": _R(AlreadyExistsError),
+    "BucketAlreadyOwnedByYou": _R(AlreadyExistsError),
+    "ContainerAlreadyExists": _R(AlreadyExistsError),
+    # conditions and states
+    "PreconditionFailed": _R(FailedPreconditionError),
+    "ConditionNotMet": _R(FailedPreconditionError),
+    "BlobAlreadyExists": _R(FailedPreconditionError),
+    "BucketNotEmpty": _R(FailedPreconditionError),
+    "IncorrectInstanceState": _R(FailedPreconditionError),
+    "IncorrectState": _R(FailedPreconditionError),
+    "OperationNotAllowed": _R(FailedPreconditionError),
+    "Conflict": _R(FailedPreconditionError),
+    "resourceNotReady": _R(FailedPreconditionError),
+    # who you are
+    "AuthFailure": _R(UnauthenticatedError),
+    "InvalidClientTokenId": _R(UnauthenticatedError),
+    "InvalidAccessKeyId": _R(UnauthenticatedError),
+    "SignatureDoesNotMatch": _R(UnauthenticatedError),
+    "ExpiredToken": _R(UnauthenticatedError),
+    "AuthenticationFailed": _R(UnauthenticatedError),
+    "InvalidAuthenticationToken": _R(UnauthenticatedError),
+    "ExpiredAuthenticationToken": _R(UnauthenticatedError),
+    # what you may do
+    "AccessDenied": _R(PermissionDeniedError),
+    "UnauthorizedOperation": _R(PermissionDeniedError),
+    "AuthorizationFailure": _R(PermissionDeniedError),
+    "AuthorizationFailed": _R(PermissionDeniedError),
+    "AuthorizationPermissionMismatch": _R(PermissionDeniedError),
+    "forbidden": _R(PermissionDeniedError),
+    "OptInRequired": _R(PermissionDeniedError),
+    # capacity and throttling
+    "SlowDown": _R(ResourceExhaustedError),
+    "ServerBusy": _R(ResourceExhaustedError),
+    "RequestLimitExceeded": _R(ResourceExhaustedError),
+    "Throttling": _R(ResourceExhaustedError),
+    "TooManyRequests": _R(ResourceExhaustedError),
+    "rateLimitExceeded": _R(ResourceExhaustedError),
+    "userRateLimitExceeded": _R(ResourceExhaustedError),
+    "InsufficientInstanceCapacity": _R(ResourceExhaustedError),
+    "ZONE_RESOURCE_POOL_EXHAUSTED": _R(ResourceExhaustedError),
+    "SkuNotAvailable": _R(ResourceExhaustedError, retryable=False),
+    # A quota does not lift by waiting a few seconds.
+    "InstanceLimitExceeded": _R(ResourceExhaustedError, retryable=False),
+    "VcpuLimitExceeded": _R(ResourceExhaustedError, retryable=False),
+    "quotaExceeded": _R(ResourceExhaustedError, retryable=False),
+    "QuotaExceeded": _R(ResourceExhaustedError, retryable=False),
+    "OperationNotAllowedQuota": _R(ResourceExhaustedError, retryable=False),
+    # transient faults
+    "InternalError": _R(UnavailableError),
+    "InternalServerError": _R(UnavailableError),
+    "ServiceUnavailable": _R(UnavailableError),
+    "Unavailable": _R(UnavailableError),
+    "RequestTimeout": _R(UnavailableError),
+    "OperationTimedOut": _R(DeadlineExceededError),
+    "BadDigest": _R(ChecksumMismatchError, retryable=True),
+    "Md5Mismatch": _R(ChecksumMismatchError, retryable=True),
+    # requests that can never succeed
+    "InvalidParameterValue": _R(InvalidArgumentError),
+    "InvalidParameterCombination": _R(InvalidArgumentError),
+    "InvalidParameter": _R(InvalidArgumentError),
+    "MissingParameter": _R(InvalidArgumentError),
+    "InvalidInstanceType": _R(InvalidArgumentError),
+    "InvalidAMIID.NotFound": _R(InvalidArgumentError),
+    "InvalidAMIID.Malformed": _R(InvalidArgumentError),
+    "InvalidArgument": _R(InvalidArgumentError),
+    "InvalidRequest": _R(InvalidArgumentError),
+    "InvalidRange": _R(InvalidArgumentError),
+    "InvalidMetadata": _R(InvalidArgumentError),
+    "InvalidResourceName": _R(InvalidArgumentError),
+    "InvalidHeaderValue": _R(InvalidArgumentError),
+    "invalid": _R(InvalidArgumentError),
+    "badRequest": _R(InvalidArgumentError),
+    "BadRequest": _R(InvalidArgumentError),
+    # not offered
+    "NotImplemented": _R(UnsupportedError),
+    "Unsupported": _R(UnsupportedError),
+    "UnsupportedOperation": _R(UnsupportedError),
+}
+
+#: HTTP statuses, for answers without a known code.
+BY_STATUS: Mapping[int, _Rule] = {
+    400: _R(InvalidArgumentError),
+    401: _R(UnauthenticatedError),
+    403: _R(PermissionDeniedError),
+    404: _R(NotFoundError),
+    405: _R(UnsupportedError),
+    408: _R(UnavailableError),
+    409: _R(FailedPreconditionError),
+    411: _R(InvalidArgumentError),
+    412: _R(FailedPreconditionError),
+    413: _R(InvalidArgumentError),
+    416: _R(InvalidArgumentError),
+    429: _R(ResourceExhaustedError),
+    500: _R(UnavailableError),
+    501: _R(UnsupportedError),
+    502: _R(UnavailableError),
+    503: _R(UnavailableError),
+    504: _R(UnavailableError),
+}
+
+# Codes as the services write them, in the text libcloud kept of the answer.
+_XML_CODE = re.compile(r"<Code>\s*([A-Za-z][\w.]*)\s*</Code>")
+_BRACKET_CODE = re.compile(r"^\s*\[([A-Za-z][\w.]*)\]")
+_LINE_CODE = re.compile(r"^\s*([A-Z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*):\s", re.MULTILINE)
+_JSON_CODE = re.compile(r"""["'](?:code|reason)["']\s*:\s*["']([A-Za-z][\w.]*)["']""")
+_STATUS_TEXT = re.compile(r"(?i)\b(?:status(?:[ _]?code)?|code)\s*[:=]?\s*(\d{3})\b")
+
+_SCRUB = (
+    (re.compile(r"(?<=//)[^/@\s]+@"), "***@"),
+    (
+        re.compile(
+            r"(?i)(X-Amz-(?:Signature|Credential|Security-Token)|Signature|sig|AWSAccessKeyId|"
+            r"AccountKey|SharedAccessSignature|password|secret|token|client_secret)"
+            r"(\s*[=:]\s*)[^&\s,;\"'<]+"
+        ),
+        r"\1\2***",
+    ),
+    (re.compile(r"(?i)(Authorization\s*[:=]\s*)[^\r\n,]+"), r"\1***"),
+    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b"), "***"),
+)
+_MAX_MESSAGE = 500
+
+
+def _scrub(text: str) -> str:
+    for pattern, replacement in _SCRUB:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _text(exc: BaseException) -> str:
+    """What the exception says, without libcloud's ``repr`` of the driver around it."""
+    for attr in ("value", "message"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, Mapping):
+            inner = value.get("message")
+            return str(inner if inner is not None else value)
+        if value is not None and str(value):
+            return str(value)
+    # libcloud's object and container errors often carry only the name.
+    for attr, what in (("object_name", "object"), ("container_name", "container")):
+        name = getattr(exc, attr, None)
+        if name:
+            return f"{what} {name!r}"
+    if type(exc).__module__.startswith("libcloud."):
+        return ""  # its str() is a repr of the driver object, which says nothing
+    return str(exc)
+
+
+def native_code(exc: BaseException) -> str | None:
+    """The service's own error code that the exception carries, if any.
+
+    Examples: ``NoSuchKey`` from an S3 XML body, ``InvalidInstanceID.NotFound`` from EC2's
+    ``Code: message`` lines, ``ResourceNotFound`` from Azure Resource Manager's
+    ``[Code] message``, ``notFound`` from a Google error.
+    """
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code:
+        return code
+    text = _text(exc)
+    for pattern in (_XML_CODE, _BRACKET_CODE, _LINE_CODE, _JSON_CODE):
+        match = pattern.search(text)
+        if match is not None:
+            return match.group(1)
+    return None
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status behind the exception, from its attributes or, failing that, its text."""
+    for attr in ("http_code", "code", "status"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+            return value
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        return status
+    match = _STATUS_TEXT.search(_text(exc))
+    return int(match.group(1)) if match else None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    explicit = getattr(exc, "retry_after", None)
+    if isinstance(explicit, int | float) and explicit > 0:
+        return float(explicit)
+    headers = getattr(exc, "headers", None)
+    if not isinstance(headers, Mapping):
+        return None
+    raw = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(str(raw).strip()))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(str(raw))
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _by_class(exc: BaseException) -> _Rule | None:
+    if isinstance(exc, ssl.SSLError):
+        return BY_CLASS["SSLError"]
+    for cls in type(exc).__mro__:
+        rule = BY_CLASS.get(cls.__name__)
+        if rule is not None:
+            return rule
+    return None
+
+
+def _is_libcloud_or_transport(exc: BaseException) -> bool:
+    module = type(exc).__module__ or ""
+    return module.startswith(("libcloud.", "requests.", "urllib3.")) or isinstance(
+        exc, ConnectionError | TimeoutError | ssl.SSLError
+    )
+
+
+def _spool_full(exc: BaseException) -> bool:
+    """The local spool file (see storage.py) ran out of disk."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _credentials_rule(exc: BaseException, code: str | None) -> _Rule | None:
+    """libcloud raises ``InvalidCredsError`` for both 401 and 403; the code tells them apart."""
+    if not any(cls.__name__ == "InvalidCredsError" for cls in type(exc).__mro__):
+        return None
+    if code is not None and code in BY_CODE:
+        return BY_CODE[code]
+    return _R(UnauthenticatedError)
+
+
+def map_libcloud_error(exc: BaseException) -> PortaCloudError | None:
+    """Translate a libcloud, requests, urllib3 or socket failure into a portacloud error.
+
+    Args:
+        exc: What a libcloud driver (or the HTTP stack under it) raised.
+
+    Returns:
+        The portacloud error to raise ``from exc``, or ``None`` for exceptions that are not
+        libcloud's to interpret (programming errors such as ``TypeError``).
+    """
+    if isinstance(exc, PortaCloudError):
+        return exc
+    if _spool_full(exc):
+        return ResourceExhaustedError(
+            f"the local spool file ran out of space: {exc}", retryable=False
+        )
+    if not _is_libcloud_or_transport(exc):
+        return None
+    code = native_code(exc)
+    status = http_status(exc)
+    rule = _credentials_rule(exc, code) or _by_class(exc)
+    if rule is None and code is not None:
+        rule = BY_CODE.get(code)
+    if rule is None and status is not None:
+        rule = BY_STATUS.get(status) or (_R(UnavailableError) if status >= 500 else None)
+    detail = " ".join(_scrub(_text(exc)).split())[:_MAX_MESSAGE]
+    label = type(exc).__name__
+    if code and code not in detail:
+        label += f" {code}"
+    if status is not None and str(status) not in detail:
+        label += f" (HTTP {status})"
+    message = f"{label}: {detail}" if detail else label
+    if rule is None:
+        return UnknownError(message)
+    return rule.error(message, retryable=rule.retryable, retry_after=_retry_after(exc))

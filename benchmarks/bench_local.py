@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import portacloud
@@ -29,45 +30,54 @@ def timed(fn: Callable[[], None]) -> float:
     return time.perf_counter() - t
 
 
+def naive_put(root: Path, keys: list[str], data: bytes) -> None:
+    for k in keys:
+        p = root / k
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+
+
+def naive_get(root: Path, keys: list[str]) -> None:
+    for k in keys:
+        (root / k).read_bytes()
+
+
+def durable_put(root: Path, keys: list[str], data: bytes) -> None:
+    for k in keys:
+        p = root / k
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = root / f".{uuid.uuid4().hex}"
+        with open(tmp_path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, p)
+
+
+def portacloud_put(bucket: portacloud.Bucket, keys: list[str], data: bytes) -> None:
+    for k in keys:
+        bucket.put(k, data)
+
+
+def portacloud_get(bucket: portacloud.Bucket, keys: list[str]) -> None:
+    for k in keys:
+        bucket.get(k)
+
+
 def main() -> None:
     data = os.urandom(SIZE)
     keys = [f"d{i % 10}/obj-{i:05d}" for i in range(COUNT)]
-    results: dict[str, list[float]] = {k: [] for k in ("portacloud_put", "portacloud_get", "naive_put", "naive_get", "durable_put")}
+    names = ("portacloud_put", "portacloud_get", "naive_put", "naive_get", "durable_put")
+    results: dict[str, list[float]] = {k: [] for k in names}
     for _ in range(ROUNDS):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             bucket = portacloud.open_bucket((root / "pc").as_uri())
-            results["portacloud_put"].append(timed(lambda: [bucket.put(k, data) for k in keys] and None))
-            results["portacloud_get"].append(timed(lambda: [bucket.get(k) for k in keys] and None))
-
-            plain = root / "plain"
-
-            def naive_put() -> None:
-                for k in keys:
-                    p = plain / k
-                    p.parent.mkdir(parents=True, exist_ok=True)
-                    p.write_bytes(data)
-
-            def naive_get() -> None:
-                for k in keys:
-                    (plain / k).read_bytes()
-
-            durable = root / "durable"
-
-            def durable_put() -> None:
-                for k in keys:
-                    p = durable / k
-                    p.parent.mkdir(parents=True, exist_ok=True)
-                    tmp_path = durable / f".{uuid.uuid4().hex}"
-                    with open(tmp_path, "wb") as f:
-                        f.write(data)
-                        f.flush()
-                        os.fsync(f.fileno())
-                    os.replace(tmp_path, p)
-
-            results["naive_put"].append(timed(naive_put))
-            results["naive_get"].append(timed(naive_get))
-            results["durable_put"].append(timed(durable_put))
+            results["portacloud_put"].append(timed(partial(portacloud_put, bucket, keys, data)))
+            results["portacloud_get"].append(timed(partial(portacloud_get, bucket, keys)))
+            results["naive_put"].append(timed(partial(naive_put, root / "plain", keys, data)))
+            results["naive_get"].append(timed(partial(naive_get, root / "plain", keys)))
+            results["durable_put"].append(timed(partial(durable_put, root / "durable", keys, data)))
     med = {k: statistics.median(v) for k, v in results.items()}
     report = {
         "work": f"{COUNT} objects x {SIZE // 1024} KiB, median of {ROUNDS}",

@@ -53,6 +53,13 @@ if TYPE_CHECKING:
         TaskStatus,
     )
     from portacloud.jobs.queue import Job, JobQueue
+    from portacloud.migrate import (
+        MigrationPlan,
+        MigrationResult,
+        VerifyResult,
+        migrate,
+        verify,
+    )
     from portacloud.profiles import Connection, Profile, connect, load_profile, portacloud_home
     from portacloud.registry import available_schemes, open_bucket, open_compute, open_jobs
     from portacloud.resources import Resources
@@ -64,6 +71,11 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "MigrationPlan": "portacloud.migrate",
+    "MigrationResult": "portacloud.migrate",
+    "VerifyResult": "portacloud.migrate",
+    "migrate": "portacloud.migrate",
+    "verify": "portacloud.migrate",
     "Compute": "portacloud.compute.compute",
     "ComputeCapabilities": "portacloud.compute.models",
     "Instance": "portacloud.compute.models",
@@ -118,6 +130,8 @@ __all__ = [
     "JobSpec",
     "JobState",
     "JobStatus",
+    "MigrationPlan",
+    "MigrationResult",
     "NotFoundError",
     "ObjectInfo",
     "Offer",
@@ -134,14 +148,17 @@ __all__ = [
     "UnavailableError",
     "UnknownError",
     "UnsupportedError",
+    "VerifyResult",
     "__version__",
     "available_schemes",
     "connect",
     "load_profile",
+    "migrate",
     "open_bucket",
     "open_compute",
     "open_jobs",
     "portacloud_home",
+    "verify",
 ]
 
 

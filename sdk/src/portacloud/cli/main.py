@@ -11,6 +11,7 @@ from portacloud.cli.catalog_commands import catalog, offers_command
 from portacloud.cli.compute_commands import compute
 from portacloud.cli.conformance_commands import conformance
 from portacloud.cli.jobs_commands import jobs
+from portacloud.cli.migrate_commands import migrate, verify
 from portacloud.cli.output import fail
 from portacloud.cli.storage_commands import cat, cp, ls, rm, stat
 from portacloud.errors import PortaCloudError
@@ -27,7 +28,20 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for command in (ls, cat, cp, rm, stat, conformance, jobs, compute, catalog, offers_command):
+for command in (
+    ls,
+    cat,
+    cp,
+    rm,
+    stat,
+    migrate,
+    verify,
+    conformance,
+    jobs,
+    compute,
+    catalog,
+    offers_command,
+):
     cli.add_command(command)
 
 

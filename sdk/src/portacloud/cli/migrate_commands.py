@@ -91,7 +91,7 @@ class _JsonLines:
             )
         elif event.kind in ("object", "bytes"):
             with self._lock:
-                self._objects += event.kind == "object"
+                self._objects += event.objects if event.kind == "object" else 0
                 self._bytes += event.bytes
             self._progress()
 
@@ -160,7 +160,9 @@ class _Terminal:
         if event.kind == "journal":
             console.print(f"journal: {escape(event.message or '')}")
         elif event.kind == "plan" and event.message and self._show_plan:
-            console.print(plan_table(MigrationPlan.model_validate_json(event.message)))
+            plan = MigrationPlan.model_validate_json(event.message)
+            console.print(f"plan: {escape(plan.src)} -> {escape(plan.dst)}")
+            console.print(plan_table(plan))
         elif event.kind == "phase" and event.phase in (Phase.COPY, Phase.VERIFY, Phase.DELETE):
             with self._lock:
                 if self._task is not None:
@@ -182,7 +184,7 @@ class _Terminal:
         elif event.kind in ("object", "bytes") and self._task is not None:
             with self._lock:
                 if event.kind == "object":
-                    self._objects += 1
+                    self._objects += event.objects
                 self.progress.update(self._task, advance=event.bytes, objects=self._objects)
 
 
@@ -191,7 +193,7 @@ class _Terminal:
 
 def plan_table(plan: MigrationPlan) -> Table:
     """The plan as a table: objects and bytes per action, then the estimated cost."""
-    table = Table(title=f"plan: {plan.src} -> {plan.dst}", title_justify="left")
+    table = Table()
     table.add_column("action")
     table.add_column("objects", justify="right")
     table.add_column("bytes", justify="right")

@@ -218,7 +218,9 @@ class Copier:
             data = read_all(reader, info.size)
         except ChecksumMismatchError as exc:
             return self._source_changed_mid_read(row, exc)
-        crc = crc32c_hex(data)
+        # The reader checked the bytes against the recorded CRC32C at EOF; hash only objects
+        # that record none.
+        crc = info.crc32c or crc32c_hex(data)
         try:
             written = self._ends.dst.put(row.key, data, **options)
         except (FailedPreconditionError, NotFoundError) as exc:
@@ -235,12 +237,20 @@ class Copier:
         options: dict[str, Any],
         replanned: bool,
     ) -> CopyOutcome | None:
-        meter = Meter(reader, key=row.key, on_bytes=self._on_bytes, cancel=self._cancel)
+        meter = Meter(
+            reader,
+            key=row.key,
+            expected_crc32c=info.crc32c,
+            on_bytes=self._on_bytes,
+            cancel=self._cancel,
+        )
         conditional = "if_none_match" in options or "if_match" in options
         try:
             written = self._ends.dst.put(row.key, meter, **options)
         except UnsupportedError as exc:
-            if not conditional or meter.source_error is exc:
+            # Only a refusal of the condition itself is worth a second try without it; any
+            # other unsupported option would be refused again.
+            if not conditional or meter.source_error is exc or "condition" not in exc.message:
                 raise
             self._refuse_streamed_conditions(exc)
             return None
@@ -251,11 +261,11 @@ class Copier:
         except (FailedPreconditionError, NotFoundError) as exc:
             if meter.source_error is exc:
                 return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
-            return self._on_conflict(row, meter.crc.hexdigest(), meter.count, _why(exc))
+            return self._on_conflict(row, meter.crc32c(), meter.count, _why(exc))
         return self._copied(
             row,
             written=written,
-            crc=meter.crc.hexdigest(),
+            crc=meter.crc32c(),
             size=meter.count,
             reported=meter.count,
             replanned=replanned,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -137,21 +138,35 @@ def _probe(bucket: Bucket, role: str) -> None:
         ) from exc
 
 
-def _open(target: str | Bucket, role: str) -> tuple[Bucket, str, bool]:
+def _open(target: str | Bucket, role: str, *, dry_run: bool) -> tuple[Bucket, str, bool]:
     if isinstance(target, Bucket):
         return target, target.url, False
     if not isinstance(target, str):
         raise InvalidArgumentError(
             f"the {role} must be a URL or a Bucket, not {type(target).__name__}"
         )
+    root = _file_root(target)
+    if dry_run and root is not None and not root.exists():
+        # Opening a file:// bucket creates its directory, and a dry run touches nothing: a
+        # destination that does not exist yet is planned as the empty bucket it will be.
+        return _empty_stand_in(target), target, True
     return open_bucket(target), target, True
 
 
-def open_endpoints(src: str | Bucket, dst: str | Bucket) -> Endpoints:
+def _empty_stand_in(url: str) -> Bucket:
+    from portacloud.providers.memory import MemoryDriver
+
+    driver = MemoryDriver(f"portacloud-dry-run-{uuid.uuid4().hex}")
+    driver.provider = "file"  # priced, and named in messages, as the backend it stands for
+    return Bucket(driver, url=url)
+
+
+def open_endpoints(src: str | Bucket, dst: str | Bucket, *, dry_run: bool = False) -> Endpoints:
     """Open and check both sides of a migration.
 
     Nothing is written: the checks list one key per side. File URLs are checked before they are
-    opened, because opening a ``file://`` bucket creates its directory.
+    opened, because opening a ``file://`` bucket creates its directory; with ``dry_run`` a
+    missing file:// destination is not created but planned as empty.
 
     Raises:
         InvalidArgumentError: The two sides are the same, or overlap.
@@ -163,10 +178,10 @@ def open_endpoints(src: str | Bucket, dst: str | Bucket) -> Endpoints:
         _check_file_source(src)
         if isinstance(dst, str):
             _check_file_pair(src, dst)
-    src_bucket, src_url, own_src = _open(src, "source")
+    src_bucket, src_url, own_src = _open(src, "source", dry_run=False)
     owned: list[Bucket] = [src_bucket] if own_src else []
     try:
-        dst_bucket, dst_url, own_dst = _open(dst, "destination")
+        dst_bucket, dst_url, own_dst = _open(dst, "destination", dry_run=dry_run)
         if own_dst:
             owned.append(dst_bucket)
         shared = _check_overlap(src_bucket, dst_bucket)

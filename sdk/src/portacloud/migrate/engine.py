@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import threading
 import time
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from portacloud.errors import InvalidArgumentError, NotFoundError
-from portacloud.migrate.copy import Copier, CopyOutcome
+from portacloud.migrate.copy import SMALL_OBJECT, Copier, CopyOutcome
 from portacloud.migrate.endpoints import Endpoints, open_endpoints
 from portacloud.migrate.journal import Journal, JournalRow
 from portacloud.migrate.models import (
@@ -125,8 +126,13 @@ class _Engine:
             self.emit(MigrationEvent(kind="warning", phase=Phase.COPY, message=message))
 
         copier = Copier(self.ends, on_bytes=on_bytes, on_warning=on_warning, cancel=self.cancel)
-        rows = self.journal.rows(
-            states=[ObjectState.PENDING], actions=[Action.COPY, Action.OVERWRITE]
+        waiting = (ObjectState.PENDING,)
+        writes = (Action.COPY, Action.OVERWRITE)
+        # Streamed objects first: the longest transfers start at once and overlap the many
+        # small ones, instead of trailing at the end of the run.
+        rows = itertools.chain(
+            self.journal.rows(states=waiting, actions=writes, sizes=(SMALL_OBJECT + 1, None)),
+            self.journal.rows(states=waiting, actions=writes, sizes=(0, SMALL_OBJECT + 1)),
         )
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="copy")
         try:
@@ -187,20 +193,15 @@ class _Engine:
     # ------------------------------------------------------------------ delete
 
     def delete_phase(self) -> None:
-        rows = list(self.journal.rows(states=[ObjectState.PENDING], actions=[Action.DELETE]))
-        if not rows:
+        count, size = self.journal.totals().get((Action.DELETE, ObjectState.PENDING), (0, 0))
+        if not count:
             return
         self.emit(
-            MigrationEvent(
-                kind="phase",
-                phase=Phase.DELETE,
-                objects_total=len(rows),
-                bytes_total=sum(r.size for r in rows),
-            )
+            MigrationEvent(kind="phase", phase=Phase.DELETE, objects_total=count, bytes_total=size)
         )
         self.journal.set_status("deleting")
         dst = self.ends.dst
-        for row in rows:
+        for row in self.journal.rows(states=[ObjectState.PENDING], actions=[Action.DELETE]):
             if self.journal.listed("src", row.key) is not None:
                 # The key appeared at the source during the run: it is no extra any more.
                 self.journal.put(replace(row, state=ObjectState.GONE))
@@ -320,7 +321,7 @@ def migrate(
     _check_options(concurrency=concurrency, max_delete=max_delete)
     started = time.monotonic()
     sink = on_event or (lambda event: None)
-    ends = open_endpoints(src, dst)
+    ends = open_endpoints(src, dst, dry_run=dry_run)
     try:
         path: Path | None = None
         if not dry_run:

@@ -321,7 +321,8 @@ class MigrationEvent(BaseModel):
         key: The key, for per-object events.
         action: The key's planned action.
         state: The key's new state.
-        bytes: Bytes moved (``bytes`` events) or the object's size (``object`` events).
+        bytes: Bytes moved (``bytes`` events) or the objects' size (``object`` events).
+        objects: Objects an ``object`` event stands for (verification confirms many at once).
         objects_total: For ``phase`` events: objects the phase covers.
         bytes_total: For ``phase`` events: bytes the phase covers.
         message: Details for people (the failure, the journal path...).
@@ -335,6 +336,7 @@ class MigrationEvent(BaseModel):
     action: Action | None = None
     state: ObjectState | None = None
     bytes: int = 0
+    objects: int = 1
     objects_total: int | None = None
     bytes_total: int | None = None
     message: str | None = None

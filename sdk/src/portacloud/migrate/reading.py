@@ -62,11 +62,20 @@ def read_all(reader: io.BufferedReader, size: int) -> bytes:
 
 
 class Meter(io.RawIOBase):
-    """A reader that hashes and counts what passes through it, and can be cancelled.
+    """A reader that counts (and hashes) what passes through it, and can be cancelled.
 
     ``Bucket.put`` reads it in 8 MiB chunks, so memory stays bounded whatever the object size.
     Errors raised by the source while reading are remembered, so that the caller can tell a
     failure of the source from a failure of the destination write they surface through.
+
+    Args:
+        reader: The source object, open.
+        key: Its key, for progress and errors.
+        expected_crc32c: The CRC32C the source records. The source's reader checks the bytes
+            against it at EOF, so there is nothing to hash again here; ``None`` (an object
+            written by another tool) makes this meter compute it.
+        on_bytes: Progress callback.
+        cancel: Set to stop at the next chunk.
     """
 
     def __init__(
@@ -74,6 +83,7 @@ class Meter(io.RawIOBase):
         reader: io.BufferedReader,
         *,
         key: str,
+        expected_crc32c: str | None,
         on_bytes: BytesCallback | None,
         cancel: threading.Event,
     ) -> None:
@@ -82,7 +92,8 @@ class Meter(io.RawIOBase):
         self._key = key
         self._on_bytes = on_bytes
         self._cancel = cancel
-        self.crc = Crc32c()
+        self._expected = expected_crc32c
+        self._crc = None if expected_crc32c else Crc32c()
         self.count = 0
         self.source_error: BaseException | None = None
 
@@ -97,11 +108,19 @@ class Meter(io.RawIOBase):
         except BaseException as exc:
             self.source_error = exc
             raise
-        self.crc.update(data)
+        if self._crc is not None:
+            self._crc.update(data)
         self.count += len(data)
         if data and self._on_bytes is not None:
             self._on_bytes(self._key, len(data))
         return data
+
+    def crc32c(self) -> str:
+        """The CRC32C of the bytes read (valid once the source reached EOF without error)."""
+        if self._crc is not None:
+            return self._crc.hexdigest()
+        assert self._expected is not None
+        return self._expected
 
 
 @dataclass(frozen=True, slots=True)

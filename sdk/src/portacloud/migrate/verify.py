@@ -152,9 +152,23 @@ def verify_journal(
     journal.load_listing("src", objects_of(ends.src))
     journal.load_listing("dst", objects_of(ends.dst))
     counts = JournalCheck()
+    confirmed, confirmed_bytes = journal.confirm_from_listings()
+    counts.verified += confirmed
+    if confirmed:
+        on_event(
+            MigrationEvent(
+                kind="object",
+                phase=Phase.VERIFY,
+                state=ObjectState.VERIFIED,
+                objects=confirmed,
+                bytes=confirmed_bytes,
+            )
+        )
+    # What the listings could not prove one way or the other, row by row.
     rows = journal.rows(
         states=[ObjectState.COPIED, ObjectState.VERIFIED],
         actions=[Action.COPY, Action.OVERWRITE, Action.SKIP],
+        unconfirmed=True,
     )
     needs_bytes: list[tuple[JournalRow, Listed | None]] = []
 

@@ -14,6 +14,8 @@ bash scripts/services.sh start || exit 1
 
 status=0
 $UV run --no-sync pytest tests -q -p no:cacheprovider || status=1
+# RELIABILITY.md is regenerated from what tests/faults measured in this very run.
+$UV run --no-sync python scripts/reliability_report.py reports/reliability.json RELIABILITY.md || status=1
 
 # The conformance suite on every target whose server is up; CI=true makes a missing one fatal.
 $UV run --no-sync python scripts/conformance_targets.py --report-dir reports || status=1

@@ -153,7 +153,14 @@ def parse_url(url: object) -> tuple[SplitResult, dict[str, str]]:
 def _open(
     opener: Any, parts: SplitResult, options: dict[str, Any], *, operation: str, url: str
 ) -> Any:
-    """Call a provider's opener so that only portacloud errors, with context, leave it."""
+    """Call a provider's opener so that only portacloud errors, with context, leave it.
+
+    Vendor SDKs log credentials and signatures at DEBUG; redaction is switched on before any
+    provider can create a client, whichever provider it is.
+    """
+    from portacloud.logging_redaction import install_redaction
+
+    install_redaction()
     return guarded_call(
         lambda: opener(parts, options),
         map_error=lambda exc: None,

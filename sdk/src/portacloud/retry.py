@@ -8,6 +8,7 @@ retries the parts it still holds in memory.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -15,11 +16,19 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from portacloud.errors import PortaCloudError
+from portacloud.errors import (
+    FailedPreconditionError,
+    PortaCloudError,
+    ResourceExhaustedError,
+    UnavailableError,
+)
 
-__all__ = ["RetryPolicy", "call_with_retry"]
+__all__ = ["RetryPolicy", "call_conditional_with_retry", "call_with_retry"]
 
 _T = TypeVar("_T")
+#: One DEBUG record per retry: observability for users, and what the fault-injection tests count
+#: to prove that each fault costs one retry (docs/decisions/0001-retries.md).
+_log = logging.getLogger("portacloud.retry")
 
 
 class RetryPolicy(BaseModel):
@@ -59,6 +68,7 @@ def call_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
         if policy.attempts == 1 or not exc.retryable:
             raise
         first_delay = policy.delay(1, exc.retry_after)
+        _log_retry(policy, 1, first_delay, exc)
     import tenacity  # imported on the first retry: keeps `import portacloud` fast
 
     def wait(state: tenacity.RetryCallState) -> float:
@@ -66,11 +76,76 @@ def call_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
         after = exc.retry_after if isinstance(exc, PortaCloudError) else None
         return policy.delay(state.attempt_number + 1, after)
 
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        # Runs only when another try will follow (tenacity computes the wait even for the last).
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, PortaCloudError):
+            # Tenacity's attempt numbers start after the bare first try.
+            _log_retry(policy, state.attempt_number + 1, state.upcoming_sleep, exc)
+
     time.sleep(first_delay)
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(policy.attempts - 1),
         wait=wait,
+        before_sleep=before_sleep,
         retry=tenacity.retry_if_exception(_is_retryable),
         reraise=True,
     )
     return retrying(fn)
+
+
+def call_conditional_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
+    """:func:`call_with_retry` for a conditional write, which must never mistake its own
+    success for a lost race.
+
+    A try whose answer was lost (a reset, a cut body, a timeout) may have been applied, and a
+    later try then finds the condition broken by that very write. Only a refusal
+    (RESOURCE_EXHAUSTED: throttling is answered before anything is applied) leaves the outcome
+    known, so after any other retried failure a FAILED_PRECONDITION becomes a non-retryable
+    UNAVAILABLE that says the outcome is unknown.
+    """
+    maybe_applied = False
+
+    def once() -> _T:
+        nonlocal maybe_applied
+        try:
+            return fn()
+        except FailedPreconditionError as exc:
+            if not maybe_applied:
+                raise
+            raise UnavailableError(
+                "the outcome of this conditional write is unknown: an earlier try's answer was "
+                "lost, and the retry found the condition broken, possibly by that try; read "
+                "the object to find out",
+                provider=exc.provider,
+                operation=exc.operation,
+                resource=exc.resource,
+                retryable=False,
+            ) from exc
+        except PortaCloudError as exc:
+            if exc.retryable and not isinstance(exc, ResourceExhaustedError):
+                maybe_applied = True
+            raise
+
+    return call_with_retry(policy, once)
+
+
+def _log_retry(policy: RetryPolicy, failed: int, delay: float, exc: PortaCloudError) -> None:
+    _log.debug(
+        "try %d of %d failed (%s); retrying in %.3f s",
+        failed,
+        policy.attempts,
+        exc,
+        delay,
+        extra={
+            "portacloud_retry": {
+                "attempt": failed,
+                "attempts": policy.attempts,
+                "delay": delay,
+                "retry_after": exc.retry_after,
+                "code": exc.code.value,
+                "provider": exc.provider,
+                "operation": exc.operation,
+            }
+        },
+    )

@@ -51,8 +51,9 @@ from portacloud.errors import (
     UnavailableError,
     UnsupportedError,
 )
+from portacloud.logging_redaction import install_redaction
 from portacloud.providers.options import reject_unknown_options
-from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import ListOptions, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
@@ -144,6 +145,27 @@ def _server_header(response: object) -> str | None:
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     server = headers.get("server") if isinstance(headers, Mapping) else None
     return str(server) if server else None
+
+
+def _content_length(response: Mapping[str, Any]) -> int:
+    """The Content-Length of a GET or HEAD answer, which S3 always sends.
+
+    A connection closed inside the header block still parses (HTTP/1.1 clients take the end
+    of the stream as the end of the headers), minus the headers that did not arrive; without
+    Content-Length, a body that never came would read as an empty object.
+    """
+    length = response.get("ContentLength")
+    if not isinstance(length, int):
+        raise UnavailableError("the answer was cut short: it has no Content-Length")
+    return length
+
+
+def _etag_of(response: Mapping[str, Any]) -> str:
+    """The ETag of a write's answer, which S3 always sends (see :func:`_content_length`)."""
+    etag = str(response.get("ETag") or "")
+    if not etag:
+        raise UnavailableError("the answer to the write was cut short: it has no ETag")
+    return etag
 
 
 def _range_header(start: int, end: int | None) -> str | None:
@@ -572,8 +594,11 @@ class _S3Writer:
             kwargs["ContentType"] = self._options.content_type
         if self._native:
             kwargs["ChecksumCRC32C"] = crc32c_to_base64(crc32c)
-        response = self._driver.run(lambda: self._client.put_object(**kwargs), retry=self._retry)
-        return str(response.get("ETag", ""))
+        return self._driver.run(
+            lambda: _etag_of(self._client.put_object(**kwargs)),
+            retry=self._retry,
+            conditional=bool(self._conditions()),
+        )
 
     def _complete(self, crc32c: str) -> str:
         if self._buffer:
@@ -591,11 +616,12 @@ class _S3Writer:
         if self._native:
             kwargs["ChecksumCRC32C"] = crc32c_to_base64(crc32c)
             kwargs["ChecksumType"] = "FULL_OBJECT"
-        response = self._driver.run(
-            lambda: self._client.complete_multipart_upload(**kwargs), retry=self._retry
+        etag = self._driver.run(
+            lambda: _etag_of(self._client.complete_multipart_upload(**kwargs)),
+            retry=self._retry,
+            conditional=bool(self._conditions()),
         )
         self._upload_id = None  # completed: nothing is left to abort
-        etag = str(response.get("ETag", ""))
         if self._native:
             return etag
         return self._driver.stamp_crc32c(
@@ -650,8 +676,12 @@ class S3Driver:
 
         return map_s3_error(exc) or UnavailableError(f"{what}: {type(exc).__name__}")
 
-    def run(self, fn: Callable[[], _T], *, retry: bool) -> _T:
-        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``."""
+    def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
+        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
+
+        ``conditional`` marks a conditional write, whose retries must not turn its own lost
+        answer into a failed condition (:func:`portacloud.retry.call_conditional_with_retry`).
+        """
 
         def once() -> _T:
             try:
@@ -661,7 +691,11 @@ class S3Driver:
             except Exception as exc:
                 raise self.to_portable(exc, "S3 request failed") from exc
 
-        return call_with_retry(self._retry, once) if retry else once()
+        if not retry:
+            return once()
+        if conditional:
+            return call_conditional_with_retry(self._retry, once)
+        return call_with_retry(self._retry, once)
 
     def _head_kwargs(self, key: str) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
@@ -678,7 +712,7 @@ class S3Driver:
             crc = self._native_crc(response)
         return ObjectInfo(
             key=key,
-            size=int(response.get("ContentLength", 0)) if size is None else size,
+            size=_content_length(response) if size is None else size,
             etag=_quote_etag(response.get("ETag")),
             last_modified=_utc(response.get("LastModified")),
             content_type=response.get("ContentType") or None,
@@ -718,7 +752,11 @@ class S3Driver:
             if _http_status(exc) != 416:
                 raise
             return self.stat(key), _EmptyStream()
-        size = int(response.get("ContentLength", 0))
+        try:
+            size = _content_length(response)
+        except UnavailableError:
+            response["Body"].close()
+            raise
         if byte_range is not None:
             size = _total_size(response.get("ContentRange"), size)
         return self._info(key, response, size=size), _BodyStream(response["Body"])
@@ -1012,6 +1050,8 @@ class S3Provider:
         Raises:
             InvalidArgumentError: for a missing bucket name or a bad option.
         """
+        # botocore logs headers, tokens and signatures at DEBUG: redact them first.
+        install_redaction()
         settings = _settings(options)
         bucket = url.netloc
         if not bucket:
@@ -1105,13 +1145,30 @@ def _open_driver(bucket: str, settings: _Settings) -> S3Driver:
 
 def _detect(client: Any, bucket: str) -> str:
     """Name the vendor from the ``Server`` header of a HEAD bucket answer, whatever its status."""
+    from portacloud_aws.errors import map_s3_error
+
     client_error = importlib.import_module("botocore.exceptions").ClientError
-    try:
-        response = client.head_bucket(Bucket=bucket)
-    except client_error as exc:
-        # 403 and 404 answers carry the header too; a server that does not answer at all
-        # raises (mapped to UNAVAILABLE) instead of silently getting the generic profile.
-        response = exc.response
+
+    def once() -> Any:
+        try:
+            return client.head_bucket(Bucket=bucket)
+        except client_error as exc:
+            status = _http_status(exc)
+            if status is None or (status != 429 and status < 500):
+                # 403 and 404 answers carry the header too.
+                return exc.response
+            # A throttle or a 5xx (perhaps from a proxy in front of the server) says nothing
+            # about the vendor: retried below rather than taken for the generic profile.
+            raise map_s3_error(exc) or UnavailableError("S3 HeadBucket failed") from exc
+        except Exception as exc:
+            # A server that does not answer at all is UNAVAILABLE, never the generic profile.
+            mapped = map_s3_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    # Opening a bucket is its own call path; this is its one retry owner.
+    response = call_with_retry(RetryPolicy(), once)
     vendor = detect_vendor(_server_header(response))
     _log.debug("s3 endpoint %s identified as %s", client.meta.endpoint_url, vendor)
     return vendor

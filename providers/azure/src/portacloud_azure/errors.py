@@ -24,6 +24,7 @@ from typing import Any
 
 from portacloud.errors import (
     AlreadyExistsError,
+    ChecksumMismatchError,
     DeadlineExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
@@ -92,6 +93,9 @@ BY_ERROR_CODE: Mapping[str, type[PortaCloudError]] = {
     "OperationTimedOut": DeadlineExceededError,
     "InternalError": UnavailableError,
     "AccountBeingCreated": UnavailableError,
+    # The body arrived damaged (its Content-MD5 did not match): sending it again is safe.
+    "Md5Mismatch": ChecksumMismatchError,
+    "Crc64Mismatch": ChecksumMismatchError,
     # Requests that can never succeed as sent.
     "InvalidRange": InvalidArgumentError,
     "InvalidMetadata": InvalidArgumentError,
@@ -107,7 +111,6 @@ BY_ERROR_CODE: Mapping[str, type[PortaCloudError]] = {
     "InvalidBlobOrBlock": InvalidArgumentError,
     "InvalidBlockId": InvalidArgumentError,
     "BlockCountExceedsLimit": InvalidArgumentError,
-    "Md5Mismatch": InvalidArgumentError,
     "InvalidXmlDocument": InvalidArgumentError,
     "MissingRequiredHeader": InvalidArgumentError,
     "UnsupportedHeader": InvalidArgumentError,
@@ -233,7 +236,9 @@ def error_from_response(
     text = _first_line(message) or "the request failed"
     return cls(
         f"{text} ({what})" if what else text,
-        retryable=cls.default_retryable or status in _RETRYABLE_STATUS,
+        retryable=cls.default_retryable
+        or status in _RETRYABLE_STATUS
+        or issubclass(cls, ChecksumMismatchError),
         retry_after=retry_after_seconds(headers),
     )
 
@@ -278,6 +283,28 @@ BY_EXCEPTION: tuple[tuple[str, type[PortaCloudError], str], ...] = (
 )
 
 
+def _damaged_in_transit(exc: BaseException) -> PortaCloudError | None:
+    """Failures the SDK raises itself when an answer or a body arrived damaged."""
+    from azure.core import exceptions as az
+
+    if isinstance(exc, az.DeserializationError):
+        # Not an AzureError: a response whose headers were cut short still parses, with a
+        # mangled last header (a date such as "Fri, 27"), and only the SDK's deserializer
+        # notices. A transient fault, like a body cut short.
+        return UnavailableError(
+            "the response from Azure Blob Storage was cut short or unreadable", retryable=True
+        )
+    if type(exc) is az.AzureError and "MD5 mismatch" in str(getattr(exc, "message", "")):
+        # The SDK's own check of a Content-MD5 (sent with an upload, echoed by the service):
+        # a body or an answer damaged on the way. Sending the bytes again is safe.
+        return ChecksumMismatchError(
+            "the Content-MD5 of the transfer did not match: the bytes or the answer were "
+            "damaged in transit",
+            retryable=True,
+        )
+    return None
+
+
 def map_azure_error(exc: BaseException) -> PortaCloudError | None:
     """Translate an ``azure.core`` exception into a portacloud error, or ``None``.
 
@@ -286,8 +313,9 @@ def map_azure_error(exc: BaseException) -> PortaCloudError | None:
     """
     from azure.core import exceptions as az
 
-    if not isinstance(exc, az.AzureError):
-        return None
+    damaged = _damaged_in_transit(exc)
+    if damaged is not None or not isinstance(exc, az.AzureError):
+        return damaged
     response = getattr(exc, "response", None)
     status = getattr(exc, "status_code", None) or getattr(response, "status_code", None)
     if isinstance(exc, az.ClientAuthenticationError) and response is None:

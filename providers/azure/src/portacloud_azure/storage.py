@@ -25,8 +25,8 @@ How the portable semantics map onto Blob Storage:
 - Copies are server-side Copy Blob operations within the account, awaited until they finish.
 - Retries: the SDK's own retry policy is off (``retry_total=0``); the portable ``Bucket`` owns
   replayable calls and this driver retries only the blocks (and the commit) of a streamed write,
-  which it holds in memory. One exception it cannot switch off: the SDK's downloader re-reads a
-  download chunk whose body broke off, up to three times.
+  which it holds in memory. Reads are one plain Get Blob streamed as it arrives, not the SDK's
+  downloader, which would re-send a request whose body broke off up to three times on its own.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from portacloud.errors import (
     UnavailableError,
     UnknownError,
 )
+from portacloud.logging_redaction import install_redaction
 from portacloud.providers.options import reject_unknown_options
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.storage.capabilities import StorageCapabilities
@@ -75,7 +76,6 @@ _DEFAULT_CONCURRENCY = 4
 _MAX_CONCURRENCY = 64
 _MAX_BLOCKS = 50_000  # committed blocks per blob
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"  # what the service records without one
-_DOWNLOAD_CHUNK = 4 * _MiB  # bytes per ranged GET of a streamed read: the read's memory bound
 _BATCH_DELETE_MAX = 256  # sub-requests per Blob Batch
 _COPY_WAIT_MAX = timedelta(hours=1)
 _ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
@@ -154,6 +154,25 @@ def _guarded(fn: Callable[[], _T]) -> _T:
         raise _translate(exc) from exc
 
 
+def _get_blob(blob: Any, byte_range: str | None, *, if_match: str | None = None) -> Any:
+    """One Get Blob request: ``(BlobProperties, body generator)``, the body not yet read.
+
+    The SDK's public ``download_blob`` retries broken bodies itself (see :class:`_BodyStream`),
+    so this calls the generated operation that the downloader calls, once.
+    """
+    from azure.storage.blob._deserialize import deserialize_blob_stream
+    from azure.storage.blob._generated.models import ModifiedAccessConditions
+
+    conditions = ModifiedAccessConditions(if_match=if_match) if if_match is not None else None
+    _, body = blob._client.blob.download(
+        range=byte_range,
+        modified_access_conditions=conditions,
+        cls=deserialize_blob_stream,
+        decompress=False,  # the stored bytes, which the CRC32C is of
+    )
+    return body.properties, body
+
+
 def _status_of(exc: BaseException) -> int | None:
     status = getattr(exc, "status_code", None)
     return status if isinstance(status, int) else None
@@ -217,36 +236,34 @@ class _EmptyStream:
         """Nothing is open."""
 
 
-class _DownloadStream:
-    """Chunks of a ``StorageStreamDownloader``: one ranged GET of at most 4 MiB at a time."""
+class _BodyStream:
+    """The body of one Get Blob response, streamed as it arrives (bounded memory).
 
-    def __init__(self, downloader: Any) -> None:
-        self._downloader: Any = downloader
+    Read with one plain GET rather than the SDK's ``StorageStreamDownloader``: the downloader
+    re-sends a request whose body broke off, up to three times with a fixed one-second sleep,
+    inside the portable layer's own retries (docs/decisions/0001-retries.md).
+    """
+
+    def __init__(self, body: Any) -> None:
+        self._body: Any = body
 
     def __iter__(self) -> Iterator[bytes]:
-        downloader, self._downloader = self._downloader, None
-        if downloader is None:
+        body = self._body
+        if body is None:
             return
-        chunks = iter(downloader.chunks())
-        while True:
-            try:
-                chunk = next(chunks, None)
-            except Exception as exc:
-                if _status_of(exc) == 412:
-                    # The SDK pins later chunks to the first chunk's etag: the object was
-                    # replaced mid-read, and reading it again from the start will succeed.
-                    raise UnavailableError(
-                        "the object was replaced while it was being read", retryable=True
-                    ) from exc
-                raise
-            if chunk is None:
-                return
-            if chunk:
-                yield bytes(chunk)
+        try:
+            for chunk in body:
+                if chunk:
+                    yield bytes(chunk)
+        finally:
+            self.close()
 
     def close(self) -> None:
-        # Each chunk's response is read to the end before it is yielded: nothing stays open.
-        self._downloader = None
+        body, self._body = self._body, None
+        if body is not None:
+            # Returns the connection (or drops it, mid-body) whether or not it was read out.
+            with contextlib.suppress(Exception):
+                body.response.internal_response.close()
 
 
 # --------------------------------------------------------------------------- writes
@@ -326,7 +343,12 @@ class _BlockWriter:
 
     def _stage_block(self, block_id: str, block: bytes) -> None:
         def once() -> None:
-            _guarded(lambda: self._blob.stage_block(block_id, block, length=len(block)))
+            # Content-MD5: the service refuses a block damaged on the way (Md5Mismatch).
+            _guarded(
+                lambda: self._blob.stage_block(
+                    block_id, block, length=len(block), validate_content=True
+                )
+            )
 
         call_with_retry(self._retry, once)
 
@@ -367,6 +389,8 @@ class _BlockWriter:
                         metadata=metadata,
                         content_settings=content_settings,
                         max_concurrency=1,
+                        # Content-MD5: the service refuses a body damaged on the way.
+                        validate_content=True,
                         **conditions,
                     )
                 )
@@ -400,7 +424,7 @@ class _BlockWriter:
 
         def once() -> Any:
             try:
-                return send(conditions)
+                response = send(conditions)
             except Exception as exc:
                 error = _translate(exc)
                 if conditional and not _surely_not_applied(exc):
@@ -408,6 +432,16 @@ class _BlockWriter:
                     # again would report its own success as a failed condition.
                     error.retryable = False
                 raise error from exc
+            if not response.get("etag"):
+                # A connection closed inside the header block still parses, minus the headers
+                # that did not arrive. The write was applied; only an unconditional one may
+                # be sent again.
+                raise UnavailableError(
+                    "the answer to the write was cut short: it has no ETag",
+                    resource=self._key,
+                    retryable=not conditional,
+                )
+            return response
 
         return call_with_retry(self._retry, once)
 
@@ -558,6 +592,12 @@ class AzureBlobDriver:
         )
 
     def _info(self, key: str, props: Any, *, size: int | None = None) -> ObjectInfo:
+        if props.size is None or not props.etag:
+            # The service always sends both: the header block was cut short (a body that
+            # never came would otherwise read as an empty object).
+            raise UnavailableError(
+                "the answer was cut short: it has no Content-Length or ETag", resource=key
+            )
         settings = getattr(props, "content_settings", None)
         return self.object_info(
             key,
@@ -575,9 +615,7 @@ class AzureBlobDriver:
 
     def read(
         self, key: str, *, start: int, end: int | None
-    ) -> tuple[ObjectInfo, _DownloadStream | _EmptyStream]:
-        from azure.core import MatchConditions
-
+    ) -> tuple[ObjectInfo, _BodyStream | _EmptyStream]:
         blob = self.blob_client(key)
         if start < 0:
             # Blob Storage has no suffix range, so size the object first and pin the ranged
@@ -588,33 +626,36 @@ class AzureBlobDriver:
             if begin >= info.size:
                 return info, _EmptyStream()
             try:
-                downloader = blob.download_blob(
-                    offset=begin,
-                    length=info.size - begin,
-                    etag=props.etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
+                _, body = _get_blob(blob, f"bytes={begin}-", if_match=str(props.etag))
             except Exception as exc:
                 if _status_of(exc) == 412:
                     raise UnavailableError(
                         "the object was replaced while it was being read", retryable=True
                     ) from exc
                 raise
-            return info, _DownloadStream(downloader)
+            return info, _BodyStream(body)
         whole = start == 0 and end is None
+        if whole:
+            byte_range = None
+        elif end is None:
+            byte_range = f"bytes={start}-"
+        else:
+            byte_range = f"bytes={start}-{end - 1}"
         try:
-            downloader = blob.download_blob(
-                offset=None if whole else start,
-                length=None if end is None else end - start,
-            )
+            props, body = _get_blob(blob, byte_range)
         except Exception as exc:
             if _status_of(exc) != 416:
                 raise
             # A start at or past the end: no bytes, but the caller still gets the object.
             return self._info(key, blob.get_blob_properties()), _EmptyStream()
-        props = downloader.properties
-        size = _total_size(getattr(props, "content_range", None), props.size)
-        return self._info(key, props, size=size), _DownloadStream(downloader)
+        stream = _BodyStream(body)
+        try:
+            self._info(key, props)  # checks the answer arrived whole
+            size = _total_size(getattr(props, "content_range", None), props.size)
+            return self._info(key, props, size=size), stream
+        except BaseException:
+            stream.close()
+            raise
 
     def open_writer(self, key: str, options: WriteOptions) -> _BlockWriter:
         return _BlockWriter(self, key, options)
@@ -801,6 +842,8 @@ class AzureProvider:
         self, url: SplitResult, options: Mapping[str, Any]
     ) -> tuple[AzureBlobDriver, str]:
         """Return a driver for the URL's container and the key prefix from its path."""
+        # azure.core and urllib3 log headers and SAS queries at DEBUG: redact them first.
+        install_redaction()
         reject_unknown_options("az", options, allowed=_OPTIONS)
         container = url.netloc
         if not _CONTAINER_NAME.match(container):
@@ -829,8 +872,6 @@ class AzureProvider:
             "retry_to_secondary": False,
             "max_single_put_size": block_size,
             "max_block_size": block_size,
-            "max_single_get_size": _DOWNLOAD_CHUNK,
-            "max_chunk_get_size": _DOWNLOAD_CHUNK,
         }
         if api_version is not None:
             client_options["api_version"] = api_version

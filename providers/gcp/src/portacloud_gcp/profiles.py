@@ -32,7 +32,8 @@ class Profile:
             a session (more than one chunk) are refused rather than silently unconditional.
         resumable_status_query: A ``Content-Range: bytes */*`` PUT asks a session how much it
             holds without finishing it, so a failed chunk can be resent from there. Where it
-            finishes the upload instead, chunks are not retried.
+            finishes the upload instead, a chunk is resent only after the service refused it
+            (429, 503), which leaves the session as it was.
     """
 
     name: str
@@ -76,8 +77,9 @@ _FAKE_GCS = Profile(
             "emulator: ifGenerationMatch is ignored by resumable uploads, so a conditional write "
             "larger than one chunk (chunk_size) raises UNSUPPORTED; smaller ones are one "
             "request and atomic",
-            "emulator: a status query finishes a resumable upload, so failed chunks are not "
-            "retried",
+            "emulator: a status query finishes a resumable upload, so a chunk is resent only "
+            "after an answer that refused it (429, 503); a chunk whose connection broke fails "
+            "the streamed write (no partial object becomes visible)",
             "emulator: the declared crc32c of an upload is not checked server-side (the driver "
             "still compares the stored CRC32C with the portable one)",
             "emulator: deleting a non-empty bucket gives 412, where GCS gives 409",

@@ -38,6 +38,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, quote
 
@@ -51,8 +52,9 @@ from portacloud.errors import (
     UnavailableError,
     UnsupportedError,
 )
+from portacloud.logging_redaction import install_redaction
 from portacloud.providers.options import reject_unknown_options
-from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import ListOptions, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
@@ -75,6 +77,7 @@ _RESERVED_METADATA_PREFIX = "portacloud-"
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _RANGE_HEADER = re.compile(r"bytes=0-(\d+)")
 _NO_RETRY = RetryPolicy(attempts=1)
+_REFUSED = (429, 503)  # answers that say the request was not applied
 _PAGE_KEY, _PAGE_PREFIX = "k:", "p:"
 
 
@@ -233,7 +236,7 @@ class _GCSWriter:
             resource: Mapping[str, Any] = blob._properties
             return resource
 
-        return self._driver.call(self._retry, once)
+        return self._driver.call(self._retry, once, conditional=self._generation is not None)
 
     def _start_session(self) -> str:
         if self._generation is not None and not self._driver.profile.resumable_preconditions:
@@ -261,9 +264,11 @@ class _GCSWriter:
         start, end = self._offset, self._offset + len(payload)
         first = True
 
+        can_query = self._driver.profile.resumable_status_query
+
         def once() -> Any:
             nonlocal first
-            if not first:
+            if not first and can_query:
                 # The last try failed somewhere: ask the session what it holds.
                 held = self._query()
                 if not isinstance(held, int):
@@ -289,7 +294,12 @@ class _GCSWriter:
                         "the upload session did not take the chunk", resource=self._key
                     )
 
-        return self._driver.call(self._retry, once)
+        if can_query or self._options.size_hint is not None:
+            # Bytes given whole are replayed by the portable Bucket with a new session.
+            return self._driver.call(self._retry, once)
+        # Without a status query nothing tells what a broken request left in the session, so
+        # only a refusal (the request was not applied) is resent, from the same offset.
+        return self._driver.call(self._retry, partial(self._driver.refusals_only, once))
 
     def _put(
         self, body: bytes, offset: int, total: int | None, crc32c: str | None
@@ -343,8 +353,11 @@ def _held_bytes(response: Any) -> int:
 def _as_checksum_error(exc: PortaCloudError) -> PortaCloudError:
     """GCS refuses an upload whose declared CRC32C differs with a 400 that names it."""
     if isinstance(exc, InvalidArgumentError) and "crc32c" in exc.message.lower():
+        # Retryable like every checksum failure: bytes held in memory can be sent again.
         return ChecksumMismatchError(
-            f"the service refused the upload: {exc.message}", resource=exc.resource
+            f"the service refused the upload: {exc.message}",
+            resource=exc.resource,
+            retryable=True,
         )
     return exc
 
@@ -375,12 +388,18 @@ class GCSDriver:
         self.profile = profile
         self.capabilities: StorageCapabilities = profile.capabilities
         self.chunk_size = chunk_size
-        self.chunk_retry = RetryPolicy() if profile.resumable_status_query else _NO_RETRY
+        # Session creation is always safe to repeat (a session left behind never becomes an
+        # object); chunks are retried as far as the profile allows (see _GCSWriter._send).
+        self.chunk_retry = RetryPolicy()
 
     # ------------------------------------------------------------------ helpers
 
-    def call(self, policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
-        """Run ``fn`` under ``policy``, native failures mapped so that retryability is known."""
+    def call(self, policy: RetryPolicy, fn: Callable[[], _T], *, conditional: bool = False) -> _T:
+        """Run ``fn`` under ``policy``, native failures mapped so that retryability is known.
+
+        ``conditional`` marks a conditional write (see
+        :func:`portacloud.retry.call_conditional_with_retry`).
+        """
 
         def once() -> _T:
             try:
@@ -393,7 +412,28 @@ class GCSDriver:
                     raise
                 raise mapped from exc
 
+        if conditional:
+            return call_conditional_with_retry(policy, once)
         return call_with_retry(policy, once)
+
+    def refusals_only(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn``; a failure stays retryable only if the service refused the request.
+
+        A 429 or 503 answer means the request was not applied; a broken connection or a cut
+        response leaves its effect unknown, which only a status query could settle.
+        """
+        try:
+            return fn()
+        except Exception as exc:
+            status = getattr(exc, "code", None)
+            mapped = exc if isinstance(exc, PortaCloudError) else self._map(exc)
+            if mapped is None:
+                raise
+            if status not in _REFUSED:
+                mapped.retryable = False
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     def info(self, resource: Mapping[str, Any]) -> ObjectInfo:
         """The portable description of a JSON API object resource."""
@@ -431,6 +471,7 @@ class GCSDriver:
             f"the stored object has CRC32C {info.crc32c}, but {crc32c} was written; "
             "the bytes were corrupted in transit and the object was deleted",
             resource=info.key,
+            retryable=True,  # the damaged generation is gone: writing again is safe
         )
 
     def _media_url(self, key: str, generation: str) -> str:
@@ -657,6 +698,8 @@ class GCSProvider:
 
     def open_bucket(self, url: SplitResult, options: Mapping[str, object]) -> tuple[GCSDriver, str]:
         """Return the driver for the URL's bucket and the key prefix from its path."""
+        # google-auth and urllib3 log tokens and session URLs at DEBUG: redact them first.
+        install_redaction()
         reject_unknown_options(_SCHEME, options, allowed=_OPTIONS)
         name = url.netloc
         if not _BUCKET_NAME.fullmatch(name):
@@ -711,11 +754,33 @@ def _make_client(
         if mapped is None:
             raise
         raise mapped from exc
+    # Every answer must say where it ends (see _require_framing).
+    client._http.hooks["response"].append(_require_framing)
     # The SDK fetches bucket metadata for tracing in background threads, with its own retries;
     # those requests would escape the one retry owner (docs/decisions/0001-retries.md).
     if getattr(client, "_bucket_metadata_cache", None) is not None:
         client._bucket_metadata_cache = None
     return client
+
+
+def _require_framing(response: Any, *args: Any, **kwargs: Any) -> Any:
+    """Refuse an answer with neither Content-Length nor chunked encoding (a requests hook).
+
+    GCS frames every answer with a body. One without framing is one whose connection closed
+    inside the header block: it still parses, minus the headers that did not arrive, and its
+    body reads as empty, which the SDK would take for an empty JSON answer or object.
+    """
+    import requests
+
+    if response.request.method == "HEAD" or response.status_code in (204, 304):
+        return response
+    headers = response.headers
+    if "Content-Length" in headers or "chunked" in headers.get("Transfer-Encoding", "").lower():
+        return response
+    response.close()
+    raise requests.exceptions.ChunkedEncodingError(
+        "the answer was cut short: it has no Content-Length"
+    )
 
 
 def _can_sign(client: Any) -> bool:

@@ -17,7 +17,7 @@ from portacloud.errors import (
     UnsupportedError,
     guarded_call,
 )
-from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import (
     BucketDriver,
@@ -249,6 +249,8 @@ class Bucket:
                     writer.abort()
                     raise
 
+            if options.if_none_match or options.if_match is not None:
+                return self._relative(self._conditional_put(key, write_once))
             return self._relative(self._call("put", key, write_once))
         options = self._write_options(
             "put",
@@ -264,6 +266,12 @@ class Bucket:
                 out.write(chunk)
         assert out.info is not None  # close() either set it or raised
         return out.info
+
+    def _conditional_put(self, key: str, write_once: Callable[[], ObjectInfo]) -> ObjectInfo:
+        # A retried conditional write must not report its own success as a lost race.
+        return call_conditional_with_retry(
+            self._retry, lambda: self._guarded("put", key, write_once)
+        )
 
     @staticmethod
     def _chunks_of(data: IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
@@ -426,7 +434,8 @@ class Bucket:
         info, stream = self._call("get", key, lambda: open_at(0))
 
         def reopen(offset: int) -> ReadStream:
-            return self._call("get", key, lambda: open_at(offset))[1]
+            # Not retried here: the reader retries its reads, reopens included, itself.
+            return open_at(offset)[1]
 
         raw = ObjectReader(
             self._relative(info),
@@ -434,6 +443,7 @@ class Bucket:
             reopen=reopen,
             guard=self._guard_for("get", key),
             provider=self.provider,
+            retry=self._retry,
         )
         return io.BufferedReader(raw, buffer_size=_READ_BUFFER)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from portacloud.checksums import Crc32c
 from portacloud.errors import ChecksumMismatchError, InvalidArgumentError
+from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.storage.driver import DriverWriter, ReadStream
 from portacloud.storage.models import ObjectInfo
 
@@ -30,12 +31,14 @@ def verify_crc32c(info: ObjectInfo, actual: str, *, provider: str) -> None:
     """Raise :class:`ChecksumMismatchError` if ``actual`` differs from the recorded CRC32C."""
     expected = info.crc32c
     if expected is not None and expected != actual:
+        # Retryable: reading again is safe and usually gets good bytes (0001-retries.md).
         raise ChecksumMismatchError(
             f"read CRC32C {actual} but the object was written with {expected}; "
             "the bytes were corrupted or truncated in transit",
             provider=provider,
             operation="get",
             resource=info.key,
+            retryable=True,
         )
 
 
@@ -45,6 +48,10 @@ class ObjectReader(io.RawIOBase):
     Bytes are fetched lazily from the current position; a seek closes the open read and the
     next read reopens at the new offset. When the object is read from start to end without a
     seek, its CRC32C is checked at the end and a mismatch raises instead of returning EOF.
+
+    A read that breaks off mid-body with a retryable error is reopened at the position reached,
+    under ``retry``: this reader is the one retry owner of its reopens, so ``reopen`` must not
+    retry on its own (docs/decisions/0001-retries.md).
     """
 
     def __init__(
@@ -55,6 +62,7 @@ class ObjectReader(io.RawIOBase):
         reopen: Callable[[int], ReadStream],
         guard: Guard,
         provider: str,
+        retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__()
         self.info = info
@@ -63,6 +71,7 @@ class ObjectReader(io.RawIOBase):
         self._reopen = reopen
         self._guard = guard
         self._provider = provider
+        self._retry = retry or RetryPolicy(attempts=1)
         self._pos = 0
         self._pending = b""
         self._crc: Crc32c | None = Crc32c()
@@ -102,10 +111,18 @@ class ObjectReader(io.RawIOBase):
             self._chunks = iter(self._stream)
         return next(self._chunks, b"")
 
+    def _fetch(self) -> bytes:
+        try:
+            return self._guard(self._next_chunk)
+        except BaseException:
+            # Whatever was delivered stays delivered: the next try reopens at self._pos.
+            self._drop_stream()
+            raise
+
     def readinto(self, buffer: Buffer) -> int:
         view = memoryview(buffer).cast("B")
         if not self._pending:
-            chunk = self._guard(self._next_chunk)
+            chunk = call_with_retry(self._retry, self._fetch)
             if not chunk:
                 self._finish()
                 return 0

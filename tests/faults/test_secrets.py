@@ -191,7 +191,10 @@ def test_aws_canaries(
     # Accepted: moto checks no signature, so every call succeeds with the canaries.
     import boto3
 
-    boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket="canaries")
+    # A fresh session: boto3's default one would cache these canary credentials for every
+    # later test of the run.
+    fresh = boto3.session.Session()
+    fresh.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket="canaries")
     accepted = portacloud.open_bucket(f"s3://canaries?endpoint_url={moto_endpoint}&vendor=moto")
     assert _exercise(capture, "s3 accepted", accepted) == 0, "the accepted calls must succeed"
     url = accepted.signed_url("canary/k", method="PUT")
@@ -425,7 +428,7 @@ def test_cli_output_at_debug(capture: Capture, moto_endpoint: str, figures: Figu
     fake_key = capture.plant("cli azure key", base64.b64encode(secrets.token_bytes(64)).decode())
     import boto3
 
-    boto3.client(
+    boto3.session.Session().client(
         "s3",
         endpoint_url=moto_endpoint,
         aws_access_key_id="x" * 16,

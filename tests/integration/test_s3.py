@@ -319,20 +319,29 @@ def test_create_only_race_of_bytes_larger_than_a_part(
     spy = CallSpy(_native(bucket), "create_multipart_upload")
     barrier = threading.Barrier(4)
 
-    def attempt(i: int) -> bool:
+    def attempt(i: int) -> str:
         barrier.wait()
         try:
             bucket.put("big-race", bodies[i], if_none_match="*")
         except portacloud.FailedPreconditionError:
-            return False
-        return True
+            return "lost"
+        except portacloud.UnavailableError as exc:
+            # A loaded server can drop a winner's answer; the retry then meets its own write.
+            # portacloud says "unknown" rather than guessing, and the object tells the truth.
+            return "unknown" if "outcome of this conditional write is unknown" in str(exc) else "?"
+        return "won"
 
     with ThreadPoolExecutor(4) as pool:
-        wins = list(pool.map(attempt, range(4)))
-    assert sum(wins) == 1
+        outcomes = list(pool.map(attempt, range(4)))
+    assert "?" not in outcomes
+    assert outcomes.count("won") <= 1
     assert spy.calls == 0
-    winner = bodies[wins.index(True)]
-    assert bucket.get("big-race") == winner
+    stored = bucket.get("big-race")
+    assert stored in bodies
+    winner_index = bodies.index(stored)
+    assert outcomes[winner_index] in ("won", "unknown")
+    assert all(o != "won" for i, o in enumerate(outcomes) if i != winner_index)
+    winner = stored
     assert bucket.head("big-race").crc32c == crc32c_hex(winner)
 
 

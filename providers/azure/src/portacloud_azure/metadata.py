@@ -7,7 +7,9 @@ accepts ``-``, so only the real service shows the problem. Portable names are
 escape on the way in and back:
 
 - ``_`` becomes ``__``, ``-`` becomes ``_h``, ``.`` becomes ``_d``;
-- a name that would start with a digit gets a leading ``_s``.
+- a name that would start with a digit gets a leading ``_s``
+
+(:mod:`portacloud.storage.identifier_names`, shared with ``libcloud+azure-blobs://``).
 
 So ``content-sha256`` is stored as ``content_hsha256`` and the portable checksum's
 :data:`~portacloud.checksums.CRC32C_METADATA_KEY` (``portacloud-crc32c``) as
@@ -20,39 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from portacloud.checksums import CRC32C_METADATA_KEY
+from portacloud.storage.identifier_names import decode_identifier_name as decode_name
+from portacloud.storage.identifier_names import encode_identifier_name as encode_name
 
 __all__ = ["AZURE_CRC32C_NAME", "decode_metadata", "decode_name", "encode_metadata", "encode_name"]
-
-_ESCAPES = {"_": "__", "-": "_h", ".": "_d"}
-_UNESCAPES = {"_": "_", "h": "-", "d": "."}
-_LEADING_DIGIT = "_s"
-
-
-def encode_name(name: str) -> str:
-    """Escape a portable metadata name into a C# identifier."""
-    out = "".join(_ESCAPES.get(ch, ch) for ch in name)
-    return _LEADING_DIGIT + out if out[:1].isdigit() else out
-
-
-def decode_name(name: str) -> str:
-    """Undo :func:`encode_name`; a name with an unknown escape is returned lower-cased as is."""
-    lowered = name.lower()
-    body = lowered[len(_LEADING_DIGIT) :] if lowered.startswith(_LEADING_DIGIT) else lowered
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch != "_":
-            out.append(ch)
-            i += 1
-            continue
-        plain = _UNESCAPES.get(body[i + 1 : i + 2])
-        if plain is None:
-            return lowered  # not ours: keep the foreign name rather than guess
-        out.append(plain)
-        i += 2
-    return "".join(out)
-
 
 #: The Azure metadata name that carries the portable CRC32C.
 AZURE_CRC32C_NAME = encode_name(CRC32C_METADATA_KEY)

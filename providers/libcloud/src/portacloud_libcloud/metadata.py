@@ -4,10 +4,7 @@ S3-style services take the portable names (``[a-z0-9][a-z0-9_.-]*``) as they are
 only C# identifiers and answers anything else with 400 ``InvalidMetadata``, so for
 ``azure_blobs`` every name goes through the same reversible escape as the ``az://`` provider
 (portacloud-azure), which keeps an object written by one readable, CRC32C included, by the
-other:
-
-- ``_`` becomes ``__``, ``-`` becomes ``_h``, ``.`` becomes ``_d``;
-- a name that would start with a digit gets a leading ``_s``.
+other (:mod:`portacloud.storage.identifier_names`).
 
 The portable checksum travels as one more metadata entry,
 :data:`~portacloud.checksums.CRC32C_METADATA_KEY` (``portacloud-crc32c``), never as an ETag.
@@ -20,37 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from portacloud.checksums import CRC32C_METADATA_KEY
+from portacloud.storage.identifier_names import decode_identifier_name, encode_identifier_name
 
 __all__ = ["AZURE_CODEC", "PLAIN_CODEC", "MetadataCodec"]
 
-_ESCAPES = {"_": "__", "-": "_h", ".": "_d"}
-_UNESCAPES = {"_": "_", "h": "-", "d": "."}
-_LEADING_DIGIT = "_s"
 _HEX8 = re.compile(r"^[0-9a-f]{8}$")
-
-
-def _azure_encode(name: str) -> str:
-    out = "".join(_ESCAPES.get(ch, ch) for ch in name)
-    return _LEADING_DIGIT + out if out[:1].isdigit() else out
-
-
-def _azure_decode(name: str) -> str:
-    lowered = name.lower()
-    body = lowered[len(_LEADING_DIGIT) :] if lowered.startswith(_LEADING_DIGIT) else lowered
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch != "_":
-            out.append(ch)
-            i += 1
-            continue
-        plain = _UNESCAPES.get(body[i + 1 : i + 2])
-        if plain is None:
-            return lowered  # a name another tool wrote: keep it rather than guess
-        out.append(plain)
-        i += 2
-    return "".join(out)
 
 
 def _identity(name: str) -> str:
@@ -100,4 +71,4 @@ class MetadataCodec:
 #: S3 and every driver whose service takes portable names as they are.
 PLAIN_CODEC = MetadataCodec(encode_name=_identity, decode_name=_identity)
 #: Azure Blob Storage: C# identifiers only.
-AZURE_CODEC = MetadataCodec(encode_name=_azure_encode, decode_name=_azure_decode)
+AZURE_CODEC = MetadataCodec(encode_name=encode_identifier_name, decode_name=decode_identifier_name)

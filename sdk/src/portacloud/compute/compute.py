@@ -6,9 +6,9 @@ import builtins
 import getpass
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -25,14 +25,11 @@ from portacloud.errors import (
     DeadlineExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
-    UnsupportedError,
-    guarded_call,
 )
+from portacloud.handle import DriverHandle
 from portacloud.resources import Resources
 
 __all__ = ["Compute", "managed_tags", "parse_instance_spec"]
-
-_T = TypeVar("_T")
 
 
 def parse_instance_spec(spec: InstanceSpec | Mapping[str, Any]) -> InstanceSpec:
@@ -63,25 +60,8 @@ def managed_tags() -> dict[str, str]:
     }
 
 
-class Compute:
+class Compute(DriverHandle[ComputeDriver]):
     """Instances on one provider and region. Open one with :func:`portacloud.open_compute`."""
-
-    def __init__(self, driver: ComputeDriver, *, url: str) -> None:
-        self._driver = driver
-        self._url = url
-
-    def __repr__(self) -> str:
-        return f"Compute({self._url!r})"
-
-    @property
-    def url(self) -> str:
-        """The URL this handle was opened with."""
-        return self._url
-
-    @property
-    def provider(self) -> str:
-        """The backend's short name."""
-        return self._driver.provider
 
     @property
     def region(self) -> str:
@@ -92,22 +72,6 @@ class Compute:
     def capabilities(self) -> ComputeCapabilities:
         """What the backend can do."""
         return self._driver.capabilities
-
-    def _call(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
-        return guarded_call(
-            fn,
-            map_error=self._driver.map_error,
-            provider=self.provider,
-            operation=operation,
-            resource=resource,
-        )
-
-    def _unsupported(self, operation: str, what: str, capability: str) -> UnsupportedError:
-        return UnsupportedError(
-            f"{what} is not supported by this backend (capability {capability} is false)",
-            provider=self.provider,
-            operation=operation,
-        )
 
     def offers(self, resources: Resources, *, spot: bool = False) -> list[Offer]:
         """Catalog instance types of this provider and region that satisfy ``resources``,
@@ -169,7 +133,9 @@ class Compute:
         else:
             assert parsed.instance_type is not None
             instance_type = parsed.instance_type
-        image = self._call("create", parsed.name, lambda: self._driver.resolve_image(parsed.image))
+        image = self._guarded(
+            "create", parsed.name, lambda: self._driver.resolve_image(parsed.image)
+        )
         request = LaunchRequest(
             name=parsed.name,
             instance_type=instance_type,
@@ -180,12 +146,12 @@ class Compute:
             gpu=gpu,
             gpu_count=gpu_count,
         )
-        return self._call("create", parsed.name, lambda: self._driver.create(request))
+        return self._guarded("create", parsed.name, lambda: self._driver.create(request))
 
     def get(self, instance_id: str) -> Instance:
         """Describe an instance; NOT_FOUND for an unknown id."""
         self._check_id(instance_id)
-        return self._call("get", instance_id, lambda: self._driver.get(instance_id))
+        return self._guarded("get", instance_id, lambda: self._driver.get(instance_id))
 
     def list(
         self, *, tags: Mapping[str, str] | None = None, managed: bool = False
@@ -194,26 +160,26 @@ class Compute:
         wanted = dict(tags or {})
         if managed:
             wanted[MANAGED_TAG] = "true"
-        return self._call("list", None, lambda: self._driver.list(wanted))
+        return self._guarded("list", None, lambda: self._driver.list(wanted))
 
     def start(self, instance_id: str) -> Instance:
         """Start a stopped instance."""
         self._check_id(instance_id)
         if not self.capabilities.stop:
             raise self._unsupported("start", "start/stop", "stop")
-        return self._call("start", instance_id, lambda: self._driver.start(instance_id))
+        return self._guarded("start", instance_id, lambda: self._driver.start(instance_id))
 
     def stop(self, instance_id: str) -> Instance:
         """Stop a running instance (it keeps its disk; see ``Instance.billing``)."""
         self._check_id(instance_id)
         if not self.capabilities.stop:
             raise self._unsupported("stop", "start/stop", "stop")
-        return self._call("stop", instance_id, lambda: self._driver.stop(instance_id))
+        return self._guarded("stop", instance_id, lambda: self._driver.stop(instance_id))
 
     def terminate(self, instance_id: str) -> Instance:
         """Terminate an instance; terminating it again is not an error."""
         self._check_id(instance_id)
-        return self._call("terminate", instance_id, lambda: self._driver.terminate(instance_id))
+        return self._guarded("terminate", instance_id, lambda: self._driver.terminate(instance_id))
 
     def wait(self, instance_id: str, state: InstanceState | str, *, timeout: float) -> Instance:
         """Poll until the instance reaches ``state``.
@@ -257,13 +223,3 @@ class Compute:
             raise InvalidArgumentError(
                 f"an instance id must be a non-empty str, not {instance_id!r}"
             )
-
-    def close(self) -> None:
-        """Release the backend's connections."""
-        self._driver.close()
-
-    def __enter__(self) -> Compute:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -5,23 +5,21 @@ from __future__ import annotations
 import builtins
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal, TypeVar, overload
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, overload
 
 from pydantic import ValidationError
 
 from portacloud.errors import (
     DeadlineExceededError,
     InvalidArgumentError,
-    UnsupportedError,
-    guarded_call,
 )
+from portacloud.handle import DriverHandle
 from portacloud.jobs.driver import JobDriver
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
 
 __all__ = ["Job", "JobQueue", "parse_spec"]
 
-_T = TypeVar("_T")
 OUTPUT_ENV = "PORTACLOUD_OUTPUT_URI"
 
 
@@ -77,51 +75,24 @@ class Job:
         self._queue.cancel(self.id)
 
 
-class JobQueue:
+class JobQueue(DriverHandle[JobDriver]):
     """A place to run jobs: ``local://``, ``ray://host:port``, ``slurm://partition``...
 
     Open one with :func:`portacloud.open_jobs`.
     """
 
     def __init__(self, driver: JobDriver, *, url: str, outputs: str) -> None:
-        self._driver = driver
-        self._url = url
+        super().__init__(driver, url=url)
         self._outputs = outputs.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"JobQueue({self._url!r})"
-
-    @property
-    def url(self) -> str:
-        """The URL this queue was opened with."""
-        return self._url
-
-    @property
-    def provider(self) -> str:
-        """The backend's short name."""
-        return self._driver.provider
 
     @property
     def capabilities(self) -> JobCapabilities:
         """What the backend can do."""
         return self._driver.capabilities
 
-    def _call(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
-        return guarded_call(
-            fn,
-            map_error=self._driver.map_error,
-            provider=self.provider,
-            operation=operation,
-            resource=resource,
-        )
-
     def _require(self, wanted: bool, capability: str, what: str) -> None:
         if wanted and not getattr(self.capabilities, capability):
-            raise UnsupportedError(
-                f"{what} is not supported by this backend (capability {capability} is false)",
-                provider=self.provider,
-                operation="submit",
-            )
+            raise self._unsupported("submit", what, capability)
 
     def submit(self, spec: JobSpec | Mapping[str, Any]) -> Job:
         """Submit a job.
@@ -147,7 +118,7 @@ class JobQueue:
         token = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
         output_uri = f"{self._outputs}/{job.name}-{token}/"
         env = {**job.env, OUTPUT_ENV: output_uri}
-        job_id = self._call(
+        job_id = self._guarded(
             "submit", job.name, lambda: self._driver.submit(job, env=env, output_uri=output_uri)
         )
         return Job(self, job_id=job_id, name=job.name, output_uri=output_uri)
@@ -160,7 +131,7 @@ class JobQueue:
     def status(self, job_id: str) -> JobStatus:
         """The job's state, reason, exit code, attempt and times."""
         self._check_id(job_id)
-        return self._call("status", job_id, lambda: self._driver.status(job_id))
+        return self._guarded("status", job_id, lambda: self._driver.status(job_id))
 
     def list(
         self, *, state: JobState | str | None = None, name: str | None = None
@@ -174,7 +145,7 @@ class JobQueue:
                 raise InvalidArgumentError(
                     f"unknown state {state!r}; one of {', '.join(s.value for s in JobState)}"
                 ) from None
-        jobs = self._call("list", None, self._driver.list)
+        jobs = self._guarded("list", None, self._driver.list)
         return [
             j
             for j in jobs
@@ -193,12 +164,12 @@ class JobQueue:
         self._check_id(job_id)
         if follow:
             return self._follow(job_id)
-        return self._call("logs", job_id, lambda: self._driver.logs(job_id))
+        return self._guarded("logs", job_id, lambda: self._driver.logs(job_id))
 
     def _follow(self, job_id: str) -> Iterator[str]:
-        chunks = self._call("logs", job_id, lambda: self._driver.follow_logs(job_id))
+        chunks = self._guarded("logs", job_id, lambda: self._driver.follow_logs(job_id))
         while True:
-            chunk = self._call("logs", job_id, lambda: next(chunks, None))
+            chunk = self._guarded("logs", job_id, lambda: next(chunks, None))
             if chunk is None:
                 return
             yield chunk
@@ -206,7 +177,7 @@ class JobQueue:
     def cancel(self, job_id: str) -> None:
         """Cancel a job. Cancelling an ended or already cancelled job is not an error."""
         self._check_id(job_id)
-        self._call("cancel", job_id, lambda: self._driver.cancel(job_id))
+        self._guarded("cancel", job_id, lambda: self._driver.cancel(job_id))
 
     def wait(self, job_id: str, *, timeout: float) -> JobStatus:
         """Poll until the job ends; DEADLINE_EXCEEDED after ``timeout`` seconds."""
@@ -231,13 +202,3 @@ class JobQueue:
     def _check_id(job_id: object) -> None:
         if not isinstance(job_id, str) or not job_id:
             raise InvalidArgumentError(f"a job id must be a non-empty str, not {job_id!r}")
-
-    def close(self) -> None:
-        """Release the backend's connections."""
-        self._driver.close()
-
-    def __enter__(self) -> JobQueue:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -14,9 +14,8 @@ from portacloud.checksums import crc32c_hex
 from portacloud.errors import (
     InvalidArgumentError,
     UnavailableError,
-    UnsupportedError,
-    guarded_call,
 )
+from portacloud.handle import DriverHandle
 from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import (
@@ -47,7 +46,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-class Bucket:
+class Bucket(DriverHandle[BucketDriver]):
     """A bucket (or a prefix inside one) on any backend.
 
     Open one with :func:`portacloud.open_bucket`. Every method validates its arguments before
@@ -64,22 +63,11 @@ class Bucket:
         prefix: str = "",
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._driver = driver
-        self._url = url
+        super().__init__(driver, url=url)
         self._prefix = prefix
         self._retry = retry or RetryPolicy()
 
     # ----------------------------------------------------------------- properties
-
-    @property
-    def url(self) -> str:
-        """The URL this bucket was opened with (it never holds credentials)."""
-        return self._url
-
-    @property
-    def provider(self) -> str:
-        """The backend's short name (``"file"``, ``"memory"``, ``"s3"``...)."""
-        return self._driver.provider
 
     @property
     def prefix(self) -> str:
@@ -90,9 +78,6 @@ class Bucket:
     def capabilities(self) -> StorageCapabilities:
         """What the backend can do."""
         return self._driver.capabilities
-
-    def __repr__(self) -> str:
-        return f"Bucket({self._url!r})"
 
     def child(self, prefix: str) -> Bucket:
         """Return a bucket whose keys are relative to ``prefix`` inside this one.
@@ -124,15 +109,6 @@ class Bucket:
 
         return call_with_retry(self._retry, once) if retry else once()
 
-    def _guarded(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
-        return guarded_call(
-            fn,
-            map_error=self._driver.map_error,
-            provider=self.provider,
-            operation=operation,
-            resource=resource,
-        )
-
     def _guard_for(self, operation: str, key: str) -> Guard:
         return partial(self._guarded, operation, key)
 
@@ -147,13 +123,6 @@ class Bucket:
         if not self._prefix:
             return info
         return info.model_copy(update={"key": info.key[len(self._prefix) :]})
-
-    def _unsupported(self, operation: str, what: str, capability: str) -> UnsupportedError:
-        return UnsupportedError(
-            f"{what} is not supported by this backend (capability {capability} is false)",
-            provider=self.provider,
-            operation=operation,
-        )
 
     def _write_options(
         self,
@@ -593,16 +562,6 @@ class Bucket:
         """
         native = self._driver.native()
         return native if isinstance(native, native_type) else None
-
-    def close(self) -> None:
-        """Release the backend's connections."""
-        self._driver.close()
-
-    def __enter__(self) -> Bucket:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _expected_length(size: int, start: int, end: int | None) -> int:

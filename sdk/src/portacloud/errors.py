@@ -7,11 +7,13 @@ vendor exception type ever has to be caught by user code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
+from types import MappingProxyType
 from typing import ClassVar, TypeVar
 
 __all__ = [
+    "HTTP_STATUS_ERRORS",
     "AlreadyExistsError",
     "CancelledError",
     "ChecksumMismatchError",
@@ -216,6 +218,32 @@ _BY_CODE: dict[ErrorCode, type[PortaCloudError]] = {
         UnknownError,
     )
 }
+
+
+#: What HTTP statuses usually mean. Each provider's table starts from this one and overrides
+#: only what its service means differently (S3's 503 is SlowDown: RESOURCE_EXHAUSTED).
+HTTP_STATUS_ERRORS: Mapping[int, type[PortaCloudError]] = MappingProxyType(
+    {
+        400: InvalidArgumentError,
+        401: UnauthenticatedError,
+        403: PermissionDeniedError,
+        404: NotFoundError,
+        405: UnsupportedError,
+        408: UnavailableError,
+        409: FailedPreconditionError,
+        411: InvalidArgumentError,
+        412: FailedPreconditionError,
+        413: InvalidArgumentError,
+        414: InvalidArgumentError,
+        416: InvalidArgumentError,
+        429: ResourceExhaustedError,
+        500: UnavailableError,
+        501: UnsupportedError,
+        502: UnavailableError,
+        503: UnavailableError,
+        504: UnavailableError,
+    }
+)
 
 
 def error_for_code(code: ErrorCode) -> type[PortaCloudError]:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib3 import exceptions as urllib3_exc
 
 from portacloud.errors import (
+    HTTP_STATUS_ERRORS,
     AlreadyExistsError,
     ChecksumMismatchError,
     DeadlineExceededError,
@@ -195,23 +196,8 @@ BY_CODE: Mapping[str, _Rule] = {
 
 #: HTTP statuses, for responses without a known code (HEAD has no body at all).
 BY_STATUS: Mapping[int, _Rule] = {
-    400: _R(InvalidArgumentError),
-    401: _R(UnauthenticatedError),
-    403: _R(PermissionDeniedError),
-    404: _R(NotFoundError),
-    405: _R(UnsupportedError),
-    408: _R(UnavailableError),
-    409: _R(FailedPreconditionError),
-    411: _R(InvalidArgumentError),
-    412: _R(FailedPreconditionError),
-    413: _R(InvalidArgumentError),
-    416: _R(InvalidArgumentError),
-    429: _R(ResourceExhaustedError),
-    500: _R(UnavailableError),
-    501: _R(UnsupportedError),
-    502: _R(UnavailableError),
-    503: _R(ResourceExhaustedError),
-    504: _R(UnavailableError),
+    **{status: _R(error) for status, error in HTTP_STATUS_ERRORS.items()},
+    503: _R(ResourceExhaustedError),  # S3's 503 is SlowDown: back off
 }
 
 #: botocore and urllib3 exceptions other than ClientError, most specific first.

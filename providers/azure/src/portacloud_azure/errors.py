@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from portacloud.errors import (
+    HTTP_STATUS_ERRORS,
     AlreadyExistsError,
     ChecksumMismatchError,
     DeadlineExceededError,
@@ -125,23 +126,8 @@ BY_ERROR_CODE: Mapping[str, type[PortaCloudError]] = {
 
 #: HTTP status -> portacloud error class, for codes the table above does not name.
 BY_STATUS: Mapping[int, type[PortaCloudError]] = {
-    400: InvalidArgumentError,
-    401: UnauthenticatedError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    405: UnsupportedError,
+    **HTTP_STATUS_ERRORS,
     408: DeadlineExceededError,
-    409: FailedPreconditionError,
-    411: InvalidArgumentError,
-    412: FailedPreconditionError,
-    413: InvalidArgumentError,
-    414: InvalidArgumentError,
-    416: InvalidArgumentError,
-    429: ResourceExhaustedError,
-    500: UnavailableError,
-    501: UnsupportedError,
-    502: UnavailableError,
-    503: UnavailableError,
     504: DeadlineExceededError,
 }
 

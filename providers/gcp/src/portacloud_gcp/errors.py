@@ -32,6 +32,7 @@ import urllib3.exceptions as urllib3_exceptions
 from google.api_core import exceptions as api_exceptions
 
 from portacloud.errors import (
+    HTTP_STATUS_ERRORS,
     AlreadyExistsError,
     CancelledError,
     ChecksumMismatchError,
@@ -144,23 +145,11 @@ _BY_CLASS: dict[type[BaseException], _Rule] = {
 # HTTP statuses for errors whose class the table does not name (an InvalidResponse from the
 # media layer, or an api_core class created for an unusual status).
 _BY_STATUS: dict[int, _Rule] = {
-    400: _Rule(InvalidArgumentError),
-    401: _Rule(UnauthenticatedError),
-    403: _Rule(PermissionDeniedError),
-    404: _Rule(NotFoundError),
-    405: _Rule(UnsupportedError),
+    **{status: _Rule(error) for status, error in HTTP_STATUS_ERRORS.items()},
     408: _Rule(DeadlineExceededError, True),
     409: _Rule(AlreadyExistsError),
-    411: _Rule(InvalidArgumentError),
-    412: _Rule(FailedPreconditionError),
-    413: _Rule(InvalidArgumentError),
-    416: _Rule(InvalidArgumentError),
-    429: _Rule(ResourceExhaustedError, True),
     499: _Rule(CancelledError),
     500: _Rule(InternalError, True),
-    501: _Rule(UnsupportedError, False),
-    502: _Rule(UnavailableError, True),
-    503: _Rule(UnavailableError, True),
     504: _Rule(DeadlineExceededError, True),
 }
 

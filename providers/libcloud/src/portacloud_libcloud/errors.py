@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from portacloud.errors import (
+    HTTP_STATUS_ERRORS,
     AlreadyExistsError,
     ChecksumMismatchError,
     DeadlineExceededError,
@@ -196,25 +197,7 @@ BY_CODE: Mapping[str, _Rule] = {
 }
 
 #: HTTP statuses, for answers without a known code.
-BY_STATUS: Mapping[int, _Rule] = {
-    400: _R(InvalidArgumentError),
-    401: _R(UnauthenticatedError),
-    403: _R(PermissionDeniedError),
-    404: _R(NotFoundError),
-    405: _R(UnsupportedError),
-    408: _R(UnavailableError),
-    409: _R(FailedPreconditionError),
-    411: _R(InvalidArgumentError),
-    412: _R(FailedPreconditionError),
-    413: _R(InvalidArgumentError),
-    416: _R(InvalidArgumentError),
-    429: _R(ResourceExhaustedError),
-    500: _R(UnavailableError),
-    501: _R(UnsupportedError),
-    502: _R(UnavailableError),
-    503: _R(UnavailableError),
-    504: _R(UnavailableError),
-}
+BY_STATUS: Mapping[int, _Rule] = {status: _R(error) for status, error in HTTP_STATUS_ERRORS.items()}
 
 # Codes as the services write them, in the text libcloud kept of the answer.
 _XML_CODE = re.compile(r"<Code>\s*([A-Za-z][\w.]*)\s*</Code>")

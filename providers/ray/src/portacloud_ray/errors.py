@@ -16,15 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from portacloud.errors import (
+    HTTP_STATUS_ERRORS,
     AlreadyExistsError,
     DeadlineExceededError,
     FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
     NotFoundError,
-    PermissionDeniedError,
     PortaCloudError,
-    ResourceExhaustedError,
     UnauthenticatedError,
     UnavailableError,
     UnsupportedError,
@@ -57,22 +56,10 @@ BY_BODY: tuple[tuple[re.Pattern[str], _Rule], ...] = (
 
 #: HTTP statuses of the dashboard's answer.
 BY_STATUS: Mapping[int, _Rule] = {
-    400: _R(InvalidArgumentError),
-    401: _R(UnauthenticatedError),
-    403: _R(PermissionDeniedError),
-    404: _R(NotFoundError),
-    405: _R(UnsupportedError),
-    408: _R(UnavailableError),
-    409: _R(FailedPreconditionError),
-    413: _R(InvalidArgumentError),
-    429: _R(ResourceExhaustedError),
+    **{status: _R(error) for status, error in HTTP_STATUS_ERRORS.items()},
     # The dashboard answers 500 with the traceback of whatever it raised: a bug or a state it
     # did not expect, which a retry does not change.
     500: _R(InternalError),
-    501: _R(UnsupportedError),
-    502: _R(UnavailableError),
-    503: _R(UnavailableError),
-    504: _R(UnavailableError),
 }
 
 #: Exception classes by ``module.QualName``, most specific first.

@@ -96,7 +96,7 @@ class Matrix(BaseModel):
         """Render as a GitHub markdown table (reasons of skips and failures as footnotes)."""
         header = "| test | " + " | ".join(f"`{t}`" for t in self.targets) + " |"
         lines = [header, "|---" * (len(self.targets) + 1) + "|"]
-        notes: list[str] = []
+        notes: dict[str, int] = {}  # reason -> footnote number, so each reason is listed once
         symbols = {"passed": "pass", "skipped": "skip", "failed": "**FAIL**"}
         for test in sorted(self.tests):
             cells = []
@@ -107,8 +107,8 @@ class Matrix(BaseModel):
                     continue
                 cell = symbols[result.outcome]
                 if result.reason and result.outcome != "passed":
-                    notes.append(result.reason)
-                    cell += f" [{len(notes)}]"
+                    number = notes.setdefault(result.reason, len(notes) + 1)
+                    cell += f" [{number}]"
                 cells.append(cell)
             lines.append(f"| {test} | " + " | ".join(cells) + " |")
         lines.append(
@@ -128,7 +128,7 @@ class Matrix(BaseModel):
                 + " |"
             )
         if notes:
-            lines += ["", *[f"[{i}] {note}" for i, note in enumerate(notes, 1)]]
+            lines += ["", *[f"[{number}] {reason}" for reason, number in notes.items()]]
         return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,8 @@ truncated and corrupted bodies, delays). Then:
   capped, ``Retry-After`` honoured up to the cap), checked from the retry log and, for
   ``Retry-After``, from the proxy's clock;
 - a full migration from each backend to the next, with both sides behind faulting proxies,
-  ends verified with every destination object byte-identical to its source.
+  ends verified with every destination object byte-identical to its source, in one run (the
+  copy tries a damaged read or a lost write answer once more itself).
 """
 
 from __future__ import annotations
@@ -525,6 +526,11 @@ def test_migration_under_faults(
     final = runs[-1]
     assert final.ok, final.failures
     assert final.verified == MIGRATION_OBJECTS
+    # One run is enough: a damaged read is read again, a write whose answer was lost is settled
+    # with a head (or written again), each once per object. Only an object whose both tries
+    # met a fault is left for a second run (measured: about one migration in forty).
+    first = runs[0].failures
+    assert len(runs) == 1 or (len(runs) == 2 and len(first) <= 2), first
     lost = sorted(k for k, v in expected.items() if stored.get(k) != v)
     assert not lost, [(k, expected[k], stored.get(k)) for k in lost[:10]]
     assert set(stored) == set(expected)

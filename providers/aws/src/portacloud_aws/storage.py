@@ -1085,7 +1085,9 @@ def _build_client(
         signature_version="s3v4",
         retries={"total_max_attempts": 1, "mode": "standard"},
         s3={"addressing_style": addressing_style},
-        max_pool_connections=max(16, 2 * settings.max_concurrency + 8),
+        # Enough for a caller's threads (a migration runs 16) and every write's parts at once;
+        # botocore drops, rather than reuses, a connection beyond the pool.
+        max_pool_connections=max(64, 2 * settings.max_concurrency + 8),
         request_checksum_calculation=checksum_calculation,
         # The portable layer checks the CRC32C of every whole read already.
         response_checksum_validation="when_required",

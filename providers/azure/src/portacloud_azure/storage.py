@@ -77,6 +77,10 @@ _MAX_CONCURRENCY = 64
 _MAX_BLOCKS = 50_000  # committed blocks per blob
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"  # what the service records without one
 _BATCH_DELETE_MAX = 256  # sub-requests per Blob Batch
+#: Connections kept open for reuse. requests keeps 10 by default: a caller with more threads
+#: than that (a migration runs 16 objects at a time, each large one several blocks) would
+#: open, and drop, a new connection for most requests.
+_POOL_CONNECTIONS = 64
 _COPY_WAIT_MAX = timedelta(hours=1)
 _ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 _CONTAINER_NAME = re.compile(r"^(?:\$root|\$web|\$logs|[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9])$")
@@ -171,6 +175,19 @@ def _get_blob(blob: Any, byte_range: str | None, *, if_match: str | None = None)
         decompress=False,  # the stored bytes, which the CRC32C is of
     )
     return body.properties, body
+
+
+def _etag(value: object) -> str:
+    """An etag in the one form this driver returns: quoted, as the ETag header sends it.
+
+    Listings carry etags unquoted (``<Etag>0x8D...</Etag>``) while heads, reads and writes
+    answer ``"0x8D..."``: without one form, a listed etag would never equal a head's.
+    """
+    text = str(value or "").strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    return f'"{text}"' if text else ""
 
 
 def _status_of(exc: BaseException) -> int | None:
@@ -412,7 +429,7 @@ class _BlockWriter:
         return self._driver.object_info(
             self._key,
             size=self._size,
-            etag=str(response["etag"]),
+            etag=_etag(response["etag"]),
             last_modified=response.get("last_modified"),
             content_type=self._options.content_type or _DEFAULT_CONTENT_TYPE,
             raw_metadata=metadata,
@@ -602,7 +619,7 @@ class AzureBlobDriver:
         return self.object_info(
             key,
             size=props.size if size is None else size,
-            etag=str(props.etag),
+            etag=_etag(props.etag),
             last_modified=props.last_modified,
             content_type=getattr(settings, "content_type", None),
             raw_metadata=props.metadata,
@@ -626,7 +643,7 @@ class AzureBlobDriver:
             if begin >= info.size:
                 return info, _EmptyStream()
             try:
-                _, body = _get_blob(blob, f"bytes={begin}-", if_match=str(props.etag))
+                _, body = _get_blob(blob, f"bytes={begin}-", if_match=_etag(props.etag))
             except Exception as exc:
                 if _status_of(exc) == 412:
                     raise UnavailableError(
@@ -872,6 +889,7 @@ class AzureProvider:
             "retry_to_secondary": False,
             "max_single_put_size": block_size,
             "max_block_size": block_size,
+            "transport": _transport(),
         }
         if api_version is not None:
             client_options["api_version"] = api_version
@@ -928,6 +946,41 @@ def _service_client(
         ) from None
     signing = "key" if getattr(service.credential, "account_key", None) else None
     return service, signing
+
+
+def _transport() -> Any:
+    """The transport the SDK would build, over a deeper connection pool.
+
+    The same ``RequestsTransport`` with the SDK's own timeouts and adapter (no retries of its
+    own, larger socket blocks), only with ``_POOL_CONNECTIONS`` connections kept for reuse.
+    """
+    import requests
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.pipeline.transport._bigger_block_size_http_adapters import (
+        BiggerBlockSizeHTTPAdapter,
+    )
+    from azure.storage.blob._shared.constants import (
+        CONNECTION_TIMEOUT,
+        DATA_BLOCK_SIZE,
+        READ_TIMEOUT,
+    )
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    adapter = BiggerBlockSizeHTTPAdapter(
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+        pool_connections=_POOL_CONNECTIONS,
+        pool_maxsize=_POOL_CONNECTIONS,
+    )
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return RequestsTransport(
+        session=session,
+        session_owner=True,
+        connection_timeout=CONNECTION_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        connection_data_block_size=DATA_BLOCK_SIZE,
+    )
 
 
 def _connection_credential(conn: str) -> Any:

@@ -79,6 +79,9 @@ _RANGE_HEADER = re.compile(r"bytes=0-(\d+)")
 _NO_RETRY = RetryPolicy(attempts=1)
 _REFUSED = (429, 503)  # answers that say the request was not applied
 _PAGE_KEY, _PAGE_PREFIX = "k:", "p:"
+#: Connections kept open for reuse (requests keeps 10): callers with more threads than that,
+#: such as a migration's 16, would otherwise open and drop one for most requests.
+_POOL_CONNECTIONS = 64
 
 
 def _successor(prefix: str) -> str:
@@ -756,11 +759,25 @@ def _make_client(
         raise mapped from exc
     # Every answer must say where it ends (see _require_framing).
     client._http.hooks["response"].append(_require_framing)
+    _deepen_pool(client._http)
     # The SDK fetches bucket metadata for tracing in background threads, with its own retries;
     # those requests would escape the one retry owner (docs/decisions/0001-retries.md).
     if getattr(client, "_bucket_metadata_cache", None) is not None:
         client._bucket_metadata_cache = None
     return client
+
+
+def _deepen_pool(session: Any) -> None:
+    """Keep ``_POOL_CONNECTIONS`` connections for reuse where the session has plain adapters
+    (an mTLS adapter mounted by google-auth is left as it is)."""
+    from requests.adapters import HTTPAdapter
+
+    for scheme in ("http://", "https://"):
+        if type(session.get_adapter(scheme)) is HTTPAdapter:
+            session.mount(
+                scheme,
+                HTTPAdapter(pool_connections=_POOL_CONNECTIONS, pool_maxsize=_POOL_CONNECTIONS),
+            )
 
 
 def _require_framing(response: Any, *args: Any, **kwargs: Any) -> Any:

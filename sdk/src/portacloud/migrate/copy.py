@@ -5,10 +5,17 @@ changed and copies the version it opened instead (re-planning that key, never mi
 versions: one open reader is one version, and its CRC32C is checked at the end). Every write is
 conditional on the destination version the plan saw, so an object that someone else wrote
 after the plan is never replaced.
+
+The CRC32C a copy records as the source's must come from somewhere other than the very read it
+describes: the source's own record (checked by the reader at EOF), an earlier read that agreed,
+or the source's native MD5. Without one, the row keeps no source checksum, and verification
+reads the source a second time: bytes damaged on the way in would otherwise be written, hashed
+and "verified" against themselves.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -17,11 +24,14 @@ from typing import Any
 from portacloud.checksums import crc32c_hex
 from portacloud.errors import (
     ChecksumMismatchError,
+    DeadlineExceededError,
     FailedPreconditionError,
+    InternalError,
     NotFoundError,
     PermissionDeniedError,
     PortaCloudError,
     UnauthenticatedError,
+    UnavailableError,
     UnsupportedError,
 )
 from portacloud.migrate.endpoints import Endpoints
@@ -30,9 +40,9 @@ from portacloud.migrate.models import Action, ObjectState
 from portacloud.migrate.reading import (
     BytesCallback,
     Meter,
+    native_md5,
     opened_info,
     read_all,
-    same_version,
 )
 from portacloud.storage.models import ObjectInfo
 
@@ -45,6 +55,10 @@ SMALL_OBJECT = 8 * 1024 * 1024
 #: Errors that no other object will escape either: the run stops at the first one.
 FATAL_ERRORS = (PermissionDeniedError, UnauthenticatedError)
 
+#: Failures of a write that may have been applied all the same: an answer that never came, or
+#: came damaged (a Content-MD5 that does not match what was sent), or a server error.
+_UNKNOWN_OUTCOME = (UnavailableError, DeadlineExceededError, InternalError)
+
 
 @dataclass(frozen=True, slots=True)
 class CopyOutcome:
@@ -55,12 +69,25 @@ class CopyOutcome:
         written: Bytes written to the destination by this attempt.
         reported: Of those, bytes already reported through the bytes callback.
         replanned: The source had changed since the plan (or during the copy).
+        retry: A failure that a second attempt right away will probably not meet (bytes
+            damaged in transit, a write whose outcome stayed unknown); the copier makes it.
     """
 
     row: JournalRow
     written: int = 0
     reported: int = 0
     replanned: bool = False
+    retry: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """The bytes one copy read: their CRC32C, their size, and whether anything but this read
+    vouches for that CRC32C (see the module docstring)."""
+
+    crc32c: str | None
+    size: int
+    trusted: bool
 
 
 class _ConflictError(Exception):
@@ -103,7 +130,18 @@ class Copier:
         self._server_side = root is not None and root.capabilities.copy_with_if_none_match
 
     def __call__(self, row: JournalRow) -> CopyOutcome:
-        """Copy one row's object and return its new row; raise only fatal errors."""
+        """Copy one row's object and return its new row; raise only fatal errors.
+
+        A failure that another attempt will probably not meet (a damaged read, a write whose
+        outcome stayed unknown and was not ours) is tried once more at once, so that a run
+        under transient faults finishes without a resume.
+        """
+        outcome = self._attempt(row)
+        if outcome.retry and not self._cancel.is_set():
+            outcome = replace(self._attempt(row), retry=False)
+        return outcome
+
+    def _attempt(self, row: JournalRow) -> CopyOutcome:
         try:
             if self._server_side and row.action is Action.COPY:
                 return self._copy_in_service(row)
@@ -111,7 +149,9 @@ class Copier:
         except FATAL_ERRORS:
             raise
         except PortaCloudError as exc:
-            return CopyOutcome(replace(row, state=ObjectState.FAILED, error=str(exc)))
+            return CopyOutcome(
+                replace(row, state=ObjectState.FAILED, error=str(exc)), retry=exc.retryable
+            )
 
     # ------------------------------------------------------------------ conditions
 
@@ -134,40 +174,77 @@ class Copier:
             current = dst.head(row.key).etag
         except NotFoundError:
             raise _ConflictError("the destination object was deleted after the plan") from None
-        if not same_version(current, row.dst_etag_planned):
+        if current != row.dst_etag_planned:
             raise _ConflictError(f"the destination object changed after the plan (etag {current})")
         return {}
 
-    def _on_conflict(self, row: JournalRow, crc: str | None, size: int, why: str) -> CopyOutcome:
-        """The destination moved: accept it if it holds these very bytes, else leave it be."""
+    def _settle(
+        self, row: JournalRow, read: _Read | None, why: str, *, retry: bool = False
+    ) -> CopyOutcome:
+        """The destination is not what the write expected, or the write's answer was lost:
+        a head says whether it holds these very bytes (then the copy is done), else it fails.
+
+        Args:
+            row: The row being copied.
+            read: What was read and written, if it is known.
+            why: The failure, for the row when the destination does not hold the bytes.
+            retry: Whether another attempt may succeed then (a lost answer: the next write is
+                conditional again, so it cannot overwrite anyone).
+        """
         try:
             current = self._ends.dst.head(row.key)
         except NotFoundError:
             current = None
+        except FATAL_ERRORS:
+            raise
+        except PortaCloudError as exc:
+            return CopyOutcome(
+                replace(row, state=ObjectState.FAILED, error=f"{why}; then: {exc}"), retry=retry
+            )
         if (
-            crc is not None
+            read is not None
+            and read.crc32c is not None
             and current is not None
-            and current.size == size
-            and current.crc32c == crc
+            and current.size == read.size
+            and current.crc32c == read.crc32c
         ):
-            # Another run (or a killed one whose journal row was lost) wrote the same bytes.
+            # This write landed after all, or another run (or a killed one whose journal row
+            # was lost) wrote the same bytes.
             return CopyOutcome(
                 replace(
                     row,
                     state=ObjectState.COPIED,
-                    src_crc32c=crc,
+                    size=read.size,
+                    src_crc32c=read.crc32c if read.trusted else row.src_crc32c,
                     dst_etag=current.etag,
                     dst_crc32c=current.crc32c,
+                    copies=row.copies + 1,
                     error=None,
-                )
+                ),
+                written=read.size,
             )
-        return CopyOutcome(
-            replace(
-                row,
-                state=ObjectState.FAILED,
-                error=f"{why}; it was not overwritten (rerun to plan it again)",
-            )
-        )
+        return CopyOutcome(replace(row, state=ObjectState.FAILED, error=why), retry=retry)
+
+    def _on_conflict(self, row: JournalRow, read: _Read | None, why: str) -> CopyOutcome:
+        """The destination moved: accept it if it holds these very bytes, else leave it be."""
+        outcome = self._settle(row, read, f"{why}; it was not overwritten (rerun to plan it again)")
+        if outcome.row.state is ObjectState.COPIED:
+            # Not this run's write: nothing was written, and it is no new copy.
+            return replace(outcome, row=replace(outcome.row, copies=row.copies), written=0)
+        return outcome
+
+    def _lost_answer(
+        self, row: JournalRow, read: _Read | None, exc: PortaCloudError, *, reported: int = 0
+    ) -> CopyOutcome:
+        """A write whose outcome is unknown: settle it with a head of the destination.
+
+        ``read`` is ``None`` when the source was not read to the end: then nothing was
+        committed, and a new attempt is as safe as the first.
+        """
+        if read is None:
+            failed = replace(row, state=ObjectState.FAILED, error=str(exc))
+            return CopyOutcome(failed, reported=reported, retry=True)
+        return replace(self._settle(row, read, str(exc), retry=True), reported=reported)
 
     # ------------------------------------------------------------------ copies
 
@@ -187,7 +264,7 @@ class Copier:
             return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
         with reader:
             info = opened_info(reader) or src.head(key)
-            replanned = not same_version(info.etag, row.src_etag)
+            replanned = info.etag != row.src_etag
             if replanned:
                 # The source changed after the plan: pin the version that is open now. Bytes
                 # come from this one reader only, so the copy is wholly this version.
@@ -196,7 +273,12 @@ class Copier:
             try:
                 conditions = self._conditions(row, atomic=atomic)
             except _ConflictError as conflict:
-                return self._on_conflict(row, info.crc32c, info.size, str(conflict))
+                recorded = info.crc32c
+                return self._on_conflict(
+                    row,
+                    _Read(recorded, info.size, trusted=True) if recorded else None,
+                    str(conflict),
+                )
             options: dict[str, Any] = {
                 "content_type": info.content_type,
                 "metadata": dict(info.metadata) or None,
@@ -205,6 +287,20 @@ class Copier:
             if info.size <= SMALL_OBJECT:
                 return self._put_small(row, reader, info, options, replanned)
             return self._put_streamed(row, reader, info, options, replanned)
+
+    def _vouchers(self, row: JournalRow, info: ObjectInfo) -> tuple[str | None, str | None]:
+        """What the bytes about to be read can be checked against besides themselves.
+
+        Returns:
+            A CRC32C an earlier read established that the reader will not check (``None``
+            when the source records one: the reader checks that at EOF), and the source's
+            native MD5, when only that can vouch for the bytes.
+        """
+        if info.crc32c is not None:
+            return None, None
+        if row.src_crc32c is not None:
+            return row.src_crc32c, None
+        return None, native_md5(self._ends.src.provider, info)
 
     def _put_small(
         self,
@@ -218,16 +314,33 @@ class Copier:
             data = read_all(reader, info.size)
         except ChecksumMismatchError as exc:
             return self._source_changed_mid_read(row, exc)
+        expected, md5 = self._vouchers(row, info)
         # The reader checked the bytes against the recorded CRC32C at EOF; hash only objects
         # that record none.
         crc = info.crc32c or crc32c_hex(data)
+        if expected is not None and crc != expected:
+            # Checked before writing: damaged bytes must not reach the destination at all.
+            return self._source_changed_mid_read(
+                row,
+                ChecksumMismatchError(
+                    f"read CRC32C {crc} but an earlier read of this version found {expected}; "
+                    "the bytes were corrupted or truncated in transit",
+                    operation="get",
+                    resource=row.key,
+                    retryable=True,
+                ),
+            )
+        trusted = info.crc32c is not None or expected is not None
+        if not trusted and md5 is not None:
+            trusted = hashlib.md5(data, usedforsecurity=False).hexdigest() == md5
+        read = _Read(crc, len(data), trusted)
         try:
             written = self._ends.dst.put(row.key, data, **options)
         except (FailedPreconditionError, NotFoundError) as exc:
-            return self._on_conflict(row, crc, len(data), _why(exc))
-        return self._copied(
-            row, written=written, crc=crc, size=len(data), reported=0, replanned=replanned
-        )
+            return self._on_conflict(row, read, _why(exc))
+        except _UNKNOWN_OUTCOME as exc:
+            return self._lost_answer(row, read, exc)
+        return self._copied(row, written=written, read=read, reported=0, replanned=replanned)
 
     def _put_streamed(
         self,
@@ -237,14 +350,24 @@ class Copier:
         options: dict[str, Any],
         replanned: bool,
     ) -> CopyOutcome | None:
+        expected, md5 = self._vouchers(row, info)
         meter = Meter(
             reader,
             key=row.key,
-            expected_crc32c=info.crc32c,
+            recorded_crc32c=info.crc32c,
+            expected_crc32c=expected,
+            md5=md5 is not None,
             on_bytes=self._on_bytes,
             cancel=self._cancel,
         )
         conditional = "if_none_match" in options or "if_match" in options
+
+        def read() -> _Read:
+            trusted = info.crc32c is not None or expected is not None
+            return _Read(
+                meter.crc32c(), meter.count, trusted or (md5 is not None and meter.md5() == md5)
+            )
+
         try:
             written = self._ends.dst.put(row.key, meter, **options)
         except UnsupportedError as exc:
@@ -254,21 +377,22 @@ class Copier:
                 raise
             self._refuse_streamed_conditions(exc)
             return None
-        except ChecksumMismatchError as exc:
-            if meter.source_error is exc:
-                return self._source_changed_mid_read(row, exc)
-            raise
         except (FailedPreconditionError, NotFoundError) as exc:
             if meter.source_error is exc:
                 return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
-            return self._on_conflict(row, meter.crc32c(), meter.count, _why(exc))
+            return replace(
+                self._on_conflict(row, read() if meter.count == info.size else None, _why(exc)),
+                reported=meter.count,
+            )
+        except _UNKNOWN_OUTCOME as exc:
+            if meter.source_error is exc:
+                if isinstance(exc, ChecksumMismatchError):
+                    return self._source_changed_mid_read(row, exc)
+                raise
+            complete = meter.count == info.size
+            return self._lost_answer(row, read() if complete else None, exc, reported=meter.count)
         return self._copied(
-            row,
-            written=written,
-            crc=meter.crc32c(),
-            size=meter.count,
-            reported=meter.count,
-            replanned=replanned,
+            row, written=written, read=read(), reported=meter.count, replanned=replanned
         )
 
     def _copy_in_service(self, row: JournalRow) -> CopyOutcome:
@@ -283,7 +407,10 @@ class Copier:
                 return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
             raise
         except FailedPreconditionError as exc:
-            return self._on_conflict(row, row.src_crc32c, row.size, _why(exc))
+            known = row.src_crc32c
+            return self._on_conflict(
+                row, _Read(known, row.size, trusted=True) if known else None, _why(exc)
+            )
         # A service-side copy takes whatever version is current: compare it with the pinned
         # one. Listings without checksums (S3) need a head of the source for that.
         source_crc = row.src_crc32c
@@ -292,17 +419,18 @@ class Copier:
                 current = self._ends.src.head(row.key)
             except NotFoundError:
                 current = None
-            if current is not None and same_version(current.etag, row.src_etag):
+            if current is not None and current.etag == row.src_etag:
                 source_crc = current.crc32c
         if written.size != row.size or (
             source_crc is not None and written.crc32c not in (None, source_crc)
         ):
             return self._copied_newer_version(row, written)
+        # The service moved the bytes: no read of ours to doubt, and only a recorded source
+        # checksum to trust (else verification reads both sides).
         return self._copied(
             replace(row, src_crc32c=source_crc),
             written=written,
-            crc=source_crc,
-            size=row.size,
+            read=_Read(source_crc, row.size, trusted=source_crc is not None),
             reported=0,
             replanned=False,
             in_service=True,
@@ -346,12 +474,12 @@ class Copier:
         row: JournalRow,
         *,
         written: ObjectInfo,
-        crc: str | None,
-        size: int,
+        read: _Read,
         reported: int,
         replanned: bool,
         in_service: bool = False,
     ) -> CopyOutcome:
+        crc = read.crc32c
         if crc is not None and row.src_crc32c is not None and row.src_crc32c != crc:
             # The reader checks the opened version's CRC32C at EOF, so this means the plan's
             # checksum and the version's bytes disagree under one etag: trust neither.
@@ -363,21 +491,23 @@ class Copier:
                     f"{row.src_crc32c} for the same version",
                     copies=row.copies + 1,
                 ),
-                written=size,
+                written=read.size,
                 reported=reported,
             )
         new = replace(
             row,
             state=ObjectState.COPIED,
-            size=size,
-            src_crc32c=crc,
+            size=read.size,
+            # Only a checksum something else vouches for is the source's; without one,
+            # verification reads the source again (see the module docstring).
+            src_crc32c=crc if read.trusted else None,
             dst_etag=written.etag,
             dst_crc32c=written.crc32c,
             copies=row.copies + 1,
             error=None,
         )
         return CopyOutcome(
-            new, written=0 if in_service else size, reported=reported, replanned=replanned
+            new, written=0 if in_service else read.size, reported=reported, replanned=replanned
         )
 
     def _source_changed_mid_read(self, row: JournalRow, exc: ChecksumMismatchError) -> CopyOutcome:
@@ -386,7 +516,7 @@ class Copier:
             current = self._ends.src.head(row.key)
         except NotFoundError:
             return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
-        if not same_version(current.etag, row.src_etag):
+        if current.etag != row.src_etag:
             return CopyOutcome(
                 replace(
                     row,
@@ -397,7 +527,9 @@ class Copier:
                 ),
                 replanned=True,
             )
-        return CopyOutcome(replace(row, state=ObjectState.FAILED, error=str(exc)))
+        # The same version: damaged in transit. Nothing was written, and a new read usually
+        # gets good bytes.
+        return CopyOutcome(replace(row, state=ObjectState.FAILED, error=str(exc)), retry=True)
 
 
 def _why(exc: PortaCloudError) -> str:

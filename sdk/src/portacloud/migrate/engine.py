@@ -27,7 +27,6 @@ from portacloud.migrate.models import (
     VerifyResult,
 )
 from portacloud.migrate.plan import build_plan, refuse_deletions
-from portacloud.migrate.reading import same_version
 from portacloud.migrate.receipt import write_receipt
 from portacloud.migrate.verify import bounded_map, verify_buckets, verify_journal
 from portacloud.storage.bucket import Bucket
@@ -99,6 +98,8 @@ class _Engine:
         self.emit = on_event
         self.run = _Run()
         self.cancel = threading.Event()
+        #: Keys copied again in this run because a second read of their source disagreed.
+        self.second_chances: set[str] = set()
 
     # ------------------------------------------------------------------ copy
 
@@ -185,7 +186,11 @@ class _Engine:
         )
         self.journal.set_status("verifying")
         check = verify_journal(
-            self.ends, self.journal, concurrency=self.concurrency, on_event=self.emit
+            self.ends,
+            self.journal,
+            concurrency=self.concurrency,
+            on_event=self.emit,
+            second_chances=self.second_chances,
         )
         self.run.replanned += check.replanned
         return check.replanned
@@ -210,7 +215,7 @@ class _Engine:
                 current = dst.head(row.key)
             except NotFoundError:
                 current = None
-            if current is not None and not same_version(current.etag, row.dst_etag_planned):
+            if current is not None and current.etag != row.dst_etag_planned:
                 # No backend deletes conditionally; a head check is the best guard there is.
                 failed = replace(
                     row,
@@ -241,6 +246,14 @@ class _Engine:
             )
 
     # ------------------------------------------------------------------ the end
+
+    def pending(self) -> int:
+        """Copies and overwrites still waiting."""
+        totals = self.journal.totals()
+        return sum(
+            totals.get((action, ObjectState.PENDING), (0, 0))[0]
+            for action in (Action.COPY, Action.OVERWRITE)
+        )
 
     def give_up_on_pending(self) -> None:
         for row in self.journal.rows(
@@ -381,7 +394,9 @@ def _run(
     try:
         for _ in range(MAX_ROUNDS):
             engine.copy_phase()
-            if engine.verify_phase() == 0:
+            # Rows the copy phase itself set back to pending (a source that changed under a
+            # read) need another round as much as those verification re-planned.
+            if engine.verify_phase() == 0 and not engine.pending():
                 break
         else:
             engine.give_up_on_pending()

@@ -1,10 +1,14 @@
 """The migration journal: one SQLite file that records every object's state.
 
-The journal is what makes a migration resumable. Each object's row is committed on its own as
-soon as its state changes, in WAL mode, so a process killed at any instant (``kill -9``
-included) leaves every row either before or after that change, never half-written. A rerun
-plans again from fresh listings and uses the rows as evidence: a row that was verified, whose
-source and destination versions (etags) are still the ones it recorded, is not copied again.
+The journal is what makes a migration resumable. Rows are committed in small groups (every
+256 changes, or a fifth of a second after the first uncommitted one, and before anything reads
+the journal), in WAL mode, so a process killed at any instant (``kill -9`` included) leaves
+every row either before or after a change, never half-written. What a kill loses is at most
+the last group's changes: those objects are checked again by the next run, whose plan compares
+checksums, so an object already at the destination is not copied again. (One transaction per
+object cost more than the copy of a small object.) A rerun plans again from fresh listings and
+uses the rows as evidence: a row that was verified, whose source and destination versions
+(etags) are still the ones it recorded, is not copied again.
 
 One file can hold several migrations; rows are keyed by the (source URL, destination URL)
 pair. Listings are loaded into temporary tables so that planning and verification join the two
@@ -16,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +37,10 @@ Side = Literal["src", "dst"]
 
 _SCHEMA_VERSION = 1
 _BATCH = 1000
+#: Changes from :meth:`Journal.put` are committed together once there are this many...
+_GROUP_ROWS = 256
+#: ...or once the oldest of them is this old, in seconds.
+_GROUP_AGE_S = 0.2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS migrations (
@@ -175,11 +184,6 @@ def _listed(values: Sequence[Any]) -> Listed:
     return Listed(str(key), int(size), str(etag), None if crc is None else str(crc))
 
 
-def _version(etag: str | None) -> str | None:
-    # Etags name one version however a backend quotes them (see reading.same_version).
-    return None if etag is None else etag.removeprefix("W/").strip('"')
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -201,6 +205,8 @@ class Journal:
     def __init__(self, path: Path | None, *, src: str, dst: str) -> None:
         self.path = path
         self._lock_fd: int | None = None
+        self._group: list[tuple[object, ...]] = []
+        self._group_since = 0.0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._lock(path)
@@ -215,7 +221,6 @@ class Journal:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._check_version()
             self._db.executescript(_SCHEMA + _TEMP_SCHEMA)
-            self._db.create_function("pc_version", 1, _version, deterministic=True)
             self.migration_id = self._migration_id(src, dst)
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -262,6 +267,7 @@ class Journal:
 
     def set_status(self, status: str) -> None:
         """Record the phase the run is in (shown to people; resuming never relies on it)."""
+        self.flush()
         with self._db:
             self._db.execute(
                 "UPDATE migrations SET status = ?, updated_at = ? WHERE id = ?",
@@ -308,6 +314,7 @@ class Journal:
 
     def joined(self) -> Iterator[tuple[Listed, Listed | None, JournalRow | None]]:
         """Every source key, in key order, with its destination entry and its current row."""
+        self.flush()
         last = ""  # keys are never empty, so "" sorts before every key
         while True:
             rows = self._db.execute(
@@ -348,6 +355,7 @@ class Journal:
 
     def begin_plan(self) -> None:
         """Start collecting a new plan beside the current one."""
+        self.flush()
         with self._db:
             self._db.execute("DELETE FROM temp.plan")
 
@@ -362,6 +370,7 @@ class Journal:
 
     def commit_plan(self) -> None:
         """Replace the migration's rows by the collected plan, in one transaction."""
+        self.flush()
         with self._db:
             self._db.execute("DELETE FROM objects WHERE migration = ?", (self.migration_id,))
             self._db.execute(
@@ -384,6 +393,7 @@ class Journal:
             The number of rows confirmed and their bytes. :meth:`rows` with
             ``unconfirmed=True`` yields the others.
         """
+        self.flush()
         with self._db:
             self._db.execute("DELETE FROM temp.confirmed")
             self._db.execute(
@@ -392,7 +402,7 @@ class Journal:
                 "JOIN temp.listing d ON d.side = 'dst' AND d.key = o.key "
                 "WHERE o.migration = ? AND o.state IN ('copied', 'verified') "
                 "AND o.action IN ('copy', 'overwrite', 'skip') "
-                "AND pc_version(s.etag) = pc_version(o.src_etag) "
+                "AND s.etag = o.src_etag "
                 "AND d.size = o.size AND d.crc32c IS NOT NULL AND d.crc32c = o.src_crc32c",
                 (self.migration_id,),
             )
@@ -444,6 +454,7 @@ class Journal:
             params += values
         last = ""  # keys are never empty, so "" sorts before every key
         while True:
+            self.flush()
             rows = self._db.execute(
                 f"SELECT {_ROW_COLUMNS} FROM objects WHERE {' AND '.join(where)} "  # noqa: S608 - placeholders only
                 "AND key > ? ORDER BY key LIMIT ?",
@@ -456,6 +467,7 @@ class Journal:
 
     def get(self, key: str) -> JournalRow | None:
         """The row of ``key``, if the plan has one."""
+        self.flush()
         got = self._db.execute(
             f"SELECT {_ROW_COLUMNS} FROM objects WHERE migration = ? AND key = ?",  # noqa: S608 - column names are ours
             (self.migration_id, key),
@@ -463,16 +475,29 @@ class Journal:
         return None if got is None else _row(got)
 
     def put(self, row: JournalRow) -> None:
-        """Write one row and commit it at once (one transaction per object)."""
+        """Record one row's new state; it is committed with its group (see the module
+        docstring), at the latest before the journal is next read."""
+        if not self._group:
+            self._group_since = time.monotonic()
+        self._group.append((self.migration_id, *row.as_tuple()))
+        if len(self._group) >= _GROUP_ROWS or time.monotonic() - self._group_since >= _GROUP_AGE_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the rows :meth:`put` has gathered, in one transaction."""
+        if not self._group:
+            return
+        group, self._group = self._group, []
         with self._db:
-            self._db.execute(
+            self._db.executemany(
                 f"INSERT OR REPLACE INTO objects (migration, {_ROW_COLUMNS}) "  # noqa: S608 - column names are ours
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.migration_id, *row.as_tuple()),
+                group,
             )
 
     def totals(self) -> dict[tuple[Action, ObjectState], tuple[int, int]]:
         """Objects and bytes per (action, state)."""
+        self.flush()
         return {
             (Action(a), ObjectState(s)): (int(n), int(b or 0))
             for a, s, n, b in self._db.execute(
@@ -485,10 +510,17 @@ class Journal:
     # ------------------------------------------------------------------ closing
 
     def close(self) -> None:
-        """Close the database and release the lock."""
+        """Commit what is gathered, close the database and release the lock."""
         db = getattr(self, "_db", None)
         if db is not None:
-            db.close()
+            try:
+                self.flush()
+            except sqlite3.Error:
+                # Closing after a failure of the database itself: the rows not committed are
+                # checked again by the next run, like those of a killed process.
+                pass
+            finally:
+                db.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

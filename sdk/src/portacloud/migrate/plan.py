@@ -19,7 +19,7 @@ from portacloud.migrate.models import (
     Phase,
 )
 from portacloud.migrate.prices import estimate_cost, write_requests
-from portacloud.migrate.reading import StreamedChecksum, checksum_of, same_version
+from portacloud.migrate.reading import StreamedChecksum, checksum_of
 from portacloud.storage.bucket import Bucket
 from portacloud.storage.models import ObjectInfo, PrefixInfo
 
@@ -53,7 +53,7 @@ def decide(src: Listed, dst: Listed | None, old: JournalRow | None) -> JournalRo
     # Checksums computed by an earlier run stand for as long as the version they were
     # computed from: that is how a foreign object is hashed once, not on every run.
     src_crc = src.crc32c or (
-        old.src_crc32c if old and same_version(old.src_etag, src.etag) and old.src_crc32c else None
+        old.src_crc32c if old and old.src_etag == src.etag and old.src_crc32c else None
     )
     base = JournalRow(
         key=src.key,
@@ -67,7 +67,7 @@ def decide(src: Listed, dst: Listed | None, old: JournalRow | None) -> JournalRo
     if dst is None:
         return base
     dst_crc = dst.crc32c or (
-        old.dst_crc32c if old and same_version(old.dst_etag, dst.etag) and old.dst_crc32c else None
+        old.dst_crc32c if old and old.dst_etag == dst.etag and old.dst_crc32c else None
     )
     overwrite = replace(
         base,
@@ -78,8 +78,8 @@ def decide(src: Listed, dst: Listed | None, old: JournalRow | None) -> JournalRo
     if (
         old is not None
         and old.state is ObjectState.VERIFIED
-        and same_version(old.src_etag, src.etag)
-        and same_version(old.dst_etag, dst.etag)
+        and old.src_etag == src.etag
+        and old.dst_etag == dst.etag
     ):
         return replace(overwrite, action=Action.SKIP, state=ObjectState.VERIFIED, dst_etag=dst.etag)
     if src.size != dst.size:
@@ -108,12 +108,24 @@ def _resolve(
         src = Listed(src.key, src_sum.size, src_sum.etag, src_sum.crc32c)
     known_dst = decide(src, dst, old)
     if known_dst is not None:
-        return known_dst
+        return _unvouched(known_dst, src_sum)
     dst_sum = checksum_of(ends.dst, dst.key, cancel=cancel)
     dst = Listed(dst.key, dst_sum.size, dst_sum.etag, dst_sum.crc32c)
     decided = decide(src, dst, old)
     assert decided is not None  # both checksums are known now
-    return decided
+    return _unvouched(decided, src_sum)
+
+
+def _unvouched(row: JournalRow, src_sum: StreamedChecksum | None) -> JournalRow:
+    """Keep a source checksum computed from one read only where something agreed with it.
+
+    A single read may have been damaged on the way. Matching the destination's checksum
+    proves it (a skip); otherwise the row must not carry it, or the copy would take the
+    damaged checksum for the truth (see :mod:`portacloud.migrate.copy`).
+    """
+    if src_sum is None or src_sum.recorded is not None or row.action is Action.SKIP:
+        return row
+    return replace(row, src_crc32c=None)
 
 
 def _decided_rows(

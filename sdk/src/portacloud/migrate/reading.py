@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from portacloud.checksums import Crc32c
 from portacloud.errors import CancelledError, ChecksumMismatchError
@@ -16,27 +18,31 @@ __all__ = [
     "Meter",
     "StreamedChecksum",
     "checksum_of",
+    "native_md5",
     "opened_info",
     "read_all",
     "read_crc32c",
-    "same_version",
 ]
 
 _CHUNK = 8 * 1024 * 1024
+_MD5_HEX = re.compile(r"[0-9a-f]{32}")
 
 #: Called with (key, bytes) as a stream moves bytes; runs on worker threads.
 BytesCallback = Callable[[str, int], None]
 
 
-def same_version(a: str | None, b: str | None) -> bool:
-    """Whether two etags name the same version.
+def native_md5(provider: str, info: ObjectInfo) -> str | None:
+    """The MD5 of an object's bytes that its own service computed, where its etag is one.
 
-    Backends disagree on quoting (a listing may say ``0x8D1``, a head ``"0x8D1"``) and mark
-    weak etags with ``W/``; neither changes which version is meant.
+    An S3 object written in one request has the MD5 of its bytes as its etag (32 hex digits;
+    multipart etags end in ``-N``). Encrypted objects (SSE-KMS, SSE-C) have other etags of the
+    same shape, so a match proves the bytes read are the stored ones and a mismatch proves
+    nothing either way.
     """
-    if a is None or b is None:
-        return a is b
-    return a.removeprefix("W/").strip('"') == b.removeprefix("W/").strip('"')
+    if provider != "s3":
+        return None
+    etag = info.etag.strip('"')
+    return etag if _MD5_HEX.fullmatch(etag) else None
 
 
 def opened_info(reader: io.BufferedReader) -> ObjectInfo | None:
@@ -71,9 +77,12 @@ class Meter(io.RawIOBase):
     Args:
         reader: The source object, open.
         key: Its key, for progress and errors.
-        expected_crc32c: The CRC32C the source records. The source's reader checks the bytes
+        recorded_crc32c: The CRC32C the source records. The source's reader checks the bytes
             against it at EOF, so there is nothing to hash again here; ``None`` (an object
             written by another tool) makes this meter compute it.
+        expected_crc32c: A CRC32C the bytes must have that the reader does not check (one an
+            earlier read established): a mismatch raises at EOF, before the write can commit.
+        md5: Also compute the MD5 of the bytes (to compare with a native one).
         on_bytes: Progress callback.
         cancel: Set to stop at the next chunk.
     """
@@ -83,7 +92,9 @@ class Meter(io.RawIOBase):
         reader: io.BufferedReader,
         *,
         key: str,
-        expected_crc32c: str | None,
+        recorded_crc32c: str | None,
+        expected_crc32c: str | None = None,
+        md5: bool = False,
         on_bytes: BytesCallback | None,
         cancel: threading.Event,
     ) -> None:
@@ -92,8 +103,10 @@ class Meter(io.RawIOBase):
         self._key = key
         self._on_bytes = on_bytes
         self._cancel = cancel
-        self._expected = expected_crc32c
-        self._crc = None if expected_crc32c else Crc32c()
+        self._recorded = recorded_crc32c
+        self._expected = None if recorded_crc32c else expected_crc32c
+        self._crc = None if recorded_crc32c else Crc32c()
+        self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
         self.count = 0
         self.source_error: BaseException | None = None
 
@@ -110,17 +123,33 @@ class Meter(io.RawIOBase):
             raise
         if self._crc is not None:
             self._crc.update(data)
+        if self._md5 is not None:
+            self._md5.update(data)
         self.count += len(data)
         if data and self._on_bytes is not None:
             self._on_bytes(self._key, len(data))
+        if not data and self._expected is not None and self.crc32c() != self._expected:
+            error = ChecksumMismatchError(
+                f"read CRC32C {self.crc32c()} but an earlier read of this version found "
+                f"{self._expected}; the bytes were corrupted or truncated in transit",
+                operation="get",
+                resource=self._key,
+                retryable=True,
+            )
+            self.source_error = error
+            raise error
         return data
 
     def crc32c(self) -> str:
         """The CRC32C of the bytes read (valid once the source reached EOF without error)."""
         if self._crc is not None:
             return self._crc.hexdigest()
-        assert self._expected is not None
-        return self._expected
+        assert self._recorded is not None
+        return self._recorded
+
+    def md5(self) -> str | None:
+        """The MD5 of the bytes read, if it was asked for."""
+        return None if self._md5 is None else self._md5.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,4 +225,9 @@ def checksum_of(
         return StreamedChecksum(
             etag=head.etag, size=head.size, crc32c=head.crc32c, recorded=head.crc32c
         )
-    return read_crc32c(bucket, key, cancel=cancel)
+    read = read_crc32c(bucket, key, cancel=cancel)
+    if read.recorded is not None:
+        # The head's answer was cut short before its checksum: the one the object records is
+        # what the head would have said, and the bytes just read may be damaged on the way.
+        return replace(read, crc32c=read.recorded)
+    return read

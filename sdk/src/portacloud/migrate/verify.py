@@ -7,10 +7,11 @@ when it carries none, or when a deep check distrusts what the destination record
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
@@ -28,7 +29,7 @@ from portacloud.migrate.models import (
     VerifyResult,
 )
 from portacloud.migrate.plan import objects_of
-from portacloud.migrate.reading import checksum_of, read_crc32c, same_version
+from portacloud.migrate.reading import StreamedChecksum, checksum_of, read_crc32c
 from portacloud.migrate.receipt import ReceiptLine, file_sha256, read_receipt
 from portacloud.storage.bucket import Bucket
 
@@ -55,20 +56,23 @@ def bounded_map(
     """Run ``fn`` over ``items`` with at most ``window`` in flight; yield as they finish.
 
     Unlike ``Executor.map`` this never submits the whole iterator up front, so memory stays
-    bounded for millions of keys, and results come back as soon as they are ready.
+    bounded for millions of keys, and results come back as soon as they are ready. Finished
+    futures arrive through a queue, so each result costs the same whatever the window
+    (``concurrent.futures.wait`` would watch every future in flight for each one).
     """
+    finished: queue.SimpleQueue[Future[_Out]] = queue.SimpleQueue()
     inflight: dict[Future[_Out], _In] = {}
     try:
         for item in items:
-            if len(inflight) >= window:
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield inflight.pop(future), future.result()
-            inflight[pool.submit(fn, item)] = item
-        while inflight:
-            done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-            for future in done:
+            while len(inflight) >= window:
+                future = finished.get()
                 yield inflight.pop(future), future.result()
+            future = pool.submit(fn, item)
+            inflight[future] = item
+            future.add_done_callback(finished.put)
+        while inflight:
+            future = finished.get()
+            yield inflight.pop(future), future.result()
     finally:
         for future in inflight:
             future.cancel()
@@ -98,7 +102,7 @@ def _check_row(row: JournalRow, src: Listed | None, dst: Listed | None) -> Journ
     """Judge one row against fresh listings; ``None`` when the destination bytes must be read."""
     if src is None:
         return replace(row, state=ObjectState.GONE, error=None)
-    if not same_version(src.etag, row.src_etag) or dst is None:
+    if src.etag != row.src_etag or dst is None:
         # The source changed after it was copied (or the copy vanished): plan it again,
         # conditional on whatever the destination holds now.
         return replace(
@@ -132,6 +136,7 @@ def _judge(row: JournalRow, dst_etag: str, dst_crc: str) -> JournalRow:
     return replace(
         row,
         state=ObjectState.FAILED,
+        dst_etag=dst_etag,
         dst_crc32c=dst_crc,
         error=crc_mismatch_message(row.key, row.src_crc32c, dst_crc),
     )
@@ -143,12 +148,19 @@ def verify_journal(
     *,
     concurrency: int,
     on_event: EventSink,
+    second_chances: set[str] | None = None,
 ) -> JournalCheck:
     """Verify every copied or skipped row against fresh listings of both sides.
 
     Rows whose source changed are set back to pending (re-planned); rows whose destination
     checksum differs fail with a message naming both checksums.
+
+    Rows with no source checksum (objects written by other tools, whose copy had nothing but
+    its own read to go by) are checked against a second, independent read of the source. When
+    the two disagree, either read may have been damaged on the way: the key is copied again,
+    once per run (``second_chances`` holds the keys that had theirs), before it fails.
     """
+    chances = set() if second_chances is None else second_chances
     journal.load_listing("src", objects_of(ends.src))
     journal.load_listing("dst", objects_of(ends.dst))
     counts = JournalCheck()
@@ -217,9 +229,9 @@ def verify_journal(
                 )
             )
         if len(needs_bytes) >= 256:
-            _read_and_judge(ends, needs_bytes, concurrency, record)
+            _read_and_judge(ends, needs_bytes, concurrency, record, chances)
             needs_bytes = []
-    _read_and_judge(ends, needs_bytes, concurrency, record)
+    _read_and_judge(ends, needs_bytes, concurrency, record, chances)
     return counts
 
 
@@ -228,16 +240,26 @@ def _read_and_judge(
     items: list[tuple[JournalRow, Listed | None]],
     concurrency: int,
     record: Callable[[JournalRow], None],
+    chances: set[str],
 ) -> None:
     """Find the checksums the listings lacked (head, else bytes), then judge those rows."""
     if not items:
         return
 
     def work(item: tuple[JournalRow, Listed | None]) -> JournalRow:
-        row, _ = item
+        row, dst = item
         try:
             if row.src_crc32c is None:
-                row = replace(row, src_crc32c=checksum_of(ends.src, row.key).crc32c)
+                # The source records no checksum: read it again, independently of the copy.
+                try:
+                    source = read_crc32c(ends.src, row.key)
+                except NotFoundError:
+                    return replace(row, state=ObjectState.GONE, error=None)
+                if source.etag != row.src_etag:
+                    return _replanned(row, source, dst)
+                row = replace(row, src_crc32c=source.crc32c)
+            if dst is not None and dst.crc32c is not None:
+                return _judge(row, dst.etag, dst.crc32c)
             got = checksum_of(ends.dst, row.key)
         except FATAL_ERRORS:
             raise
@@ -246,8 +268,50 @@ def _read_and_judge(
         return _judge(row, got.etag, got.crc32c)
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="verify") as pool:
-        for _, judged in bounded_map(pool, work, iter(items), window=2 * concurrency):
-            record(judged)
+        for (before, _), judged in bounded_map(pool, work, iter(items), window=2 * concurrency):
+            disagreed = (
+                before.src_crc32c is None
+                and judged.state is ObjectState.FAILED
+                and judged.src_crc32c is not None
+            )
+            # A second read of the source that disagrees with the copy.
+            record(_second_chance(judged, chances) if disagreed else judged)
+
+
+def _replanned(row: JournalRow, source: StreamedChecksum, dst: Listed | None) -> JournalRow:
+    """The source changed after the listing: plan the version that was read."""
+    return replace(
+        row,
+        action=Action.COPY if dst is None else Action.OVERWRITE,
+        state=ObjectState.PENDING,
+        size=source.size,
+        src_etag=source.etag,
+        src_crc32c=source.recorded,
+        dst_etag_planned=None if dst is None else dst.etag,
+        dst_etag=None,
+        dst_crc32c=None if dst is None else dst.crc32c,
+        error=None,
+    )
+
+
+def _second_chance(failed: JournalRow, chances: set[str]) -> JournalRow:
+    """A row whose copy no recorded checksum vouched for disagrees with a second read.
+
+    One read or the other was damaged on the way, and nothing says which, so neither
+    checksum is kept. The first time in a run the key is copied again (conditional on the
+    destination version just seen); after that it fails.
+    """
+    if failed.key in chances or failed.dst_crc32c is None or failed.dst_etag is None:
+        return replace(failed, src_crc32c=None)
+    chances.add(failed.key)
+    return replace(
+        failed,
+        action=Action.OVERWRITE,
+        state=ObjectState.PENDING,
+        src_crc32c=None,
+        dst_etag_planned=failed.dst_etag,
+        dst_etag=None,
+    )
 
 
 # ---------------------------------------------------------------------- on its own
@@ -485,12 +549,7 @@ def _run_checks(
                 tally.checked += 1
                 tally.bytes_read += read
                 mismatch = compared
-                if (
-                    mismatch is None
-                    and etags
-                    and found is not None
-                    and not same_version(found.etag, want.etag)
-                ):
+                if mismatch is None and etags and found is not None and found.etag != want.etag:
                     mismatch = Mismatch(
                         key=want.key,
                         reason="version",

@@ -27,8 +27,11 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split(")")[-1].split()[0] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:  # reaped between the kill(0) and the read
+        return False
 
 
 def test_timeout_kills_the_whole_process_tree(queue: portacloud.JobQueue, tmp_path: Path) -> None:

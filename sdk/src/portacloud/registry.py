@@ -124,7 +124,8 @@ def parse_url(url: object) -> tuple[SplitResult, dict[str, str]]:
     if any(ord(c) < 32 or ord(c) == 127 for c in url):
         raise InvalidArgumentError(f"URLs cannot contain control characters: {url!r}")
     try:
-        parts = urlsplit(url)
+        # A '#' belongs to the key: object URLs never carry fragments.
+        parts = urlsplit(url, allow_fragments=False)
     except ValueError as exc:
         raise InvalidArgumentError(f"malformed URL: {exc}") from exc
     scheme = parts.scheme.lower()
@@ -211,7 +212,8 @@ def open_object(url: str, **options: Any) -> tuple[Bucket, str]:
     if splitter is not None:
         bucket_url, key = splitter(parts)
     else:
-        bucket_url, key = f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")
+        # Only the one '/' after the bucket is a separator: 's3://b//k' names the key '/k'.
+        bucket_url, key = f"{parts.scheme}://{parts.netloc}", parts.path[1:]
     if not key:
         raise InvalidArgumentError(f"{url!r} names a bucket, not an object")
     if query:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
+from types import FrameType
 
 import click
 
@@ -13,7 +16,8 @@ from portacloud.cli.conformance_commands import conformance
 from portacloud.cli.jobs_commands import jobs
 from portacloud.cli.migrate_commands import migrate, verify
 from portacloud.cli.output import fail
-from portacloud.cli.storage_commands import cat, cp, ls, rm, stat
+from portacloud.cli.storage_commands import cat, du, ls, rm, stat
+from portacloud.cli.transfer_commands import cp, mv, sync
 from portacloud.errors import PortaCloudError
 
 __all__ = ["cli", "main"]
@@ -21,9 +25,19 @@ __all__ = ["cli", "main"]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More logging: -v for INFO, -vv for DEBUG.")
+@click.option(
+    "--profile",
+    metavar="NAME",
+    help="The profile of portacloud.toml to use (default: $PORTACLOUD_PROFILE or 'default').",
+)
 @click.version_option(package_name="portacloud")
-def cli(verbose: int) -> None:
+def cli(verbose: int, profile: str | None) -> None:
     """portacloud: one API for object storage, compute and GPU jobs across clouds."""
+    if profile is not None:
+        from portacloud.profiles import PROFILE_ENV, load_profile
+
+        load_profile(profile)  # a misspelt name fails here, before anything runs
+        os.environ[PROFILE_ENV] = profile
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
@@ -32,7 +46,10 @@ for command in (
     ls,
     cat,
     cp,
+    mv,
+    sync,
     rm,
+    du,
     stat,
     migrate,
     verify,
@@ -45,8 +62,30 @@ for command in (
     cli.add_command(command)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwinds exactly as Ctrl-C does, so every write is aborted cleanly."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+def _quiet_broken_pipe() -> None:
+    """A reader that went away (``| head``): end quietly, as ``cat`` does under SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so that the final flush cannot complain again
+    sys.exit(128 + signal.SIGPIPE)
+
+
 def main() -> None:
-    """Entry point: run the CLI, turning portacloud errors into one line and exit code 1."""
+    """Entry point: run the CLI, turning every failure into one line and a non-zero exit."""
+    # Kubernetes, Slurm and systemd stop a process with SIGTERM; a closed terminal sends SIGHUP.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
     try:
         cli.main(standalone_mode=False)
     except PortaCloudError as exc:
@@ -56,7 +95,16 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except Terminated as exc:
+        fail(f"terminated by {signal.Signals(exc.signum).name}", code=128 + exc.signum)
     except KeyboardInterrupt:
         fail("interrupted", code=130)
     except BrokenPipeError:
-        sys.exit(0)
+        _quiet_broken_pipe()
+    except OSError as exc:
+        from portacloud.cli.local_files import local_error
+
+        fail(str(local_error(exc, exc.filename or "?")))
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        logging.getLogger("portacloud").debug("unexpected error", exc_info=True)
+        fail(f"[INTERNAL] unexpected {type(exc).__name__}: {exc} (run with -vv for details)")

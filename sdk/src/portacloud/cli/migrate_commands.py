@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from portacloud.cli.output import err_console, out_console
+from portacloud.cli.targets import refuse_in_process_schemes
 from portacloud.migrate.engine import DEFAULT_CONCURRENCY, DEFAULT_MAX_DELETE
 from portacloud.migrate.models import (
     MigrationEvent,
@@ -299,6 +300,8 @@ def migrate(
     SRC and DST are bucket URLs of any two backends, prefixes allowed. Rerunning the same
     command after an interruption (even kill -9) continues where it stopped.
     """
+    for url in (src, dst):
+        refuse_in_process_schemes(url)
     from portacloud.migrate.engine import migrate as run_migration
 
     options: dict[str, Any] = {
@@ -387,6 +390,8 @@ def verify(
     if len(urls) > 2 or (len(urls) == 1 and receipt is None):
         raise click.UsageError("verify takes SRC DST, or DST with --receipt")
     src, dst = (urls[0], urls[1]) if len(urls) == 2 else (None, urls[0])
+    for url in urls:
+        refuse_in_process_schemes(url)
     options: dict[str, Any] = {
         "deep": deep,
         "concurrency": concurrency,

@@ -1,73 +1,64 @@
-"""``ls``, ``cat``, ``cp``, ``rm`` and ``stat``: storage from the shell."""
+"""``ls``, ``cat``, ``stat``, ``rm`` and ``du``: storage from the shell.
+
+URLs are read by :mod:`portacloud.cli.targets` (keys exactly as typed) and may carry glob
+patterns (:mod:`portacloud.cli.globs`), quoted so that the shell leaves them alone.
+"""
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import IO
+from typing import TYPE_CHECKING
 
 import click
+from rich.filesize import decimal
 
+from portacloud.cli.globs import matching_objects, split_glob
 from portacloud.cli.output import out_console
-from portacloud.errors import InvalidArgumentError, NotFoundError
-from portacloud.registry import open_bucket, open_object
+from portacloud.cli.targets import Target, open_cli_object, open_prefix, parse_target
+from portacloud.errors import FailedPreconditionError, NotFoundError
 from portacloud.storage.models import ObjectInfo, PrefixInfo
 
-__all__ = ["cat", "cp", "ls", "rm", "stat"]
+if TYPE_CHECKING:
+    from portacloud.storage.bucket import Bucket
+
+__all__ = ["as_directory", "cat", "du", "ls", "rm", "selected", "stat"]
 
 _CHUNK = 8 * 1024 * 1024
-_PROGRESS_THRESHOLD = 8 * 1024 * 1024
 
 
-def _is_url(value: str) -> bool:
-    return "://" in value
-
-
-class _CountingReader:
-    """A binary reader that reports every chunk it hands out to a progress callback."""
-
-    def __init__(self, raw: IO[bytes], advance: object) -> None:
-        self._raw = raw
-        self._advance = advance
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        self._advance(len(data))  # type: ignore[operator]
-        return data
+def as_directory(path: str) -> str:
+    """A key part read as a directory: ``data`` selects ``data/...``, never ``database``."""
+    return path if not path or path.endswith("/") else path + "/"
 
 
 @contextmanager
-def _progress(label: str, total: int) -> Iterator[object]:
-    """Yield an ``advance(n)`` callback; draw a bar on a terminal for large transfers."""
-    from portacloud.cli.output import err_console
+def selected(target: Target) -> Iterator[tuple[Bucket, str, Iterator[ObjectInfo]]]:
+    """Open what a URL selects: (bucket, its path in the target, its selected objects).
 
-    if total < _PROGRESS_THRESHOLD or not err_console.is_terminal:
-        yield lambda n: None
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    A glob selects the objects it matches, in the bucket opened at the pattern's literal
+    directory; otherwise the URL is a directory and every object under it is selected.
+    """
+    split = split_glob(target.path)
+    base = as_directory(target.path) if split is None else split.directory
+    with open_prefix(target, base) as bucket:
+        if split is None:
+            objects: Iterator[ObjectInfo] = (e for e in bucket.list() if isinstance(e, ObjectInfo))
+        else:
+            objects = matching_objects(bucket, split)
+        yield bucket, base, objects
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda n: progress.advance(task, n)
+
+def _line(entry: ObjectInfo | PrefixInfo, name: str, long_format: bool) -> str:
+    if isinstance(entry, PrefixInfo):
+        return f"{'PRE':>12}  {'':<25}  {name}" if long_format else name
+    if not long_format:
+        return name
+    when = entry.last_modified.isoformat(timespec="seconds") if entry.last_modified else "-"
+    return f"{entry.size:>12}  {when:<25}  {name}"
 
 
 @click.command()
@@ -75,28 +66,28 @@ def _progress(label: str, total: int) -> Iterator[object]:
 @click.option("-l", "--long", "long_format", is_flag=True, help="Show size and modification time.")
 @click.option("-r", "--recursive", is_flag=True, help="List every key, not one level.")
 def ls(url: str, long_format: bool, recursive: bool) -> None:
-    """List the objects of a bucket URL (one level, like a directory, unless -r)."""
-    with open_bucket(url) as bucket:
+    """List the objects of a bucket URL (one level, like a directory, unless -r).
+
+    A quoted glob lists the matching objects: ls "s3://b/logs/*.json", "s3://b/**/*.csv".
+    """
+    target = parse_target(url)
+    if split_glob(target.path) is not None:
+        # Matches are printed as whole URLs, as gsutil does: they may lie at any depth.
+        with selected(target) as (_, base, objects):
+            for info in objects:
+                name = target.display(base + info.key)
+                out_console.print(_line(info, name, long_format), markup=False)
+        return
+    with open_prefix(target, target.path) as bucket:
         for entry in bucket.list(delimiter=None if recursive else "/"):
-            if isinstance(entry, PrefixInfo):
-                line = f"{'PRE':>12}  {'':<25}  {entry.key}" if long_format else entry.key
-            elif long_format:
-                when = (
-                    entry.last_modified.isoformat(timespec="seconds")
-                    if entry.last_modified
-                    else "-"
-                )
-                line = f"{entry.size:>12}  {when:<25}  {entry.key}"
-            else:
-                line = entry.key
-            out_console.print(line, markup=False)
+            out_console.print(_line(entry, entry.key, long_format), markup=False)
 
 
 @click.command()
 @click.argument("url")
 def cat(url: str) -> None:
     """Write an object's bytes to standard output."""
-    bucket, key = open_object(url)
+    bucket, key = open_cli_object(url)
     with bucket, bucket.open(key) as src:
         shutil.copyfileobj(src, sys.stdout.buffer, _CHUNK)
     sys.stdout.buffer.flush()
@@ -106,94 +97,59 @@ def cat(url: str) -> None:
 @click.argument("url")
 def stat(url: str) -> None:
     """Print what is known of one object, as JSON."""
-    bucket, key = open_object(url)
+    bucket, key = open_cli_object(url)
     with bucket:
         click.echo(bucket.head(key).model_dump_json(indent=2))
+
+
+def _has_objects_below(target: Target) -> bool:
+    with open_prefix(target, as_directory(target.path)) as bucket:
+        return any(isinstance(e, ObjectInfo) for e in bucket.list(page_size=1))
 
 
 @click.command()
 @click.argument("url")
 @click.option("-r", "--recursive", is_flag=True, help="Delete every object under the URL.")
-def rm(url: str, recursive: bool) -> None:
-    """Delete an object (a missing one is not an error), or everything under a prefix with -r."""
-    if recursive:
-        with open_bucket(url) as bucket:
-            keys = [e.key for e in bucket.list() if isinstance(e, ObjectInfo)]
-            bucket.delete_many(keys)
-        click.echo(f"deleted {len(keys)} object(s)", err=True)
+@click.option("-f", "--force", is_flag=True, help="A missing object is not an error.")
+def rm(url: str, recursive: bool, force: bool) -> None:
+    """Delete an object, the objects a quoted glob matches, or a whole prefix with -r."""
+    target = parse_target(url)
+    if recursive or split_glob(target.path) is not None:
+        _rm_many(target)
         return
-    bucket, key = open_object(url)
+    bucket, key = open_cli_object(url)
     with bucket:
-        bucket.delete(key)
+        if bucket.exists(key):
+            bucket.delete(key)
+            click.echo(f"deleted {target.display(target.path)}", err=True)
+            return
+    if _has_objects_below(target):
+        raise FailedPreconditionError(
+            f"{url} is a prefix, not an object: use rm -r to delete everything under it"
+        )
+    if not force:
+        raise NotFoundError(f"no such object: {url} (rm -f ignores missing objects)")
+
+
+def _rm_many(target: Target) -> None:
+    with selected(target) as (bucket, _, objects):
+        keys = [info.key for info in objects]
+        bucket.delete_many(keys)
+    click.echo(f"deleted {len(keys)} object(s)", err=True)
 
 
 @click.command()
-@click.argument("src")
-@click.argument("dst")
-def cp(src: str, dst: str) -> None:
-    """Copy a local file or an object to a local path or an object URL.
-
-    A DST ending in '/' (or an existing local directory) receives the source's file name.
-    """
-    if not _is_url(src) and not _is_url(dst):
-        raise InvalidArgumentError("cp needs at least one URL (use the shell's cp for two paths)")
-    if _is_url(dst) and dst.endswith("/"):
-        dst += Path(src.rstrip("/")).name
-    if not _is_url(src):
-        _upload(Path(src), dst)
-    elif not _is_url(dst):
-        _download(src, Path(dst))
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def du(url: str, as_json: bool) -> None:
+    """Count the objects and bytes under a prefix (or matching a quoted glob)."""
+    target = parse_target(url)
+    count = total = 0
+    with selected(target) as (_, _, objects):
+        for info in objects:
+            count += 1
+            total += info.size
+    if as_json:
+        click.echo(json.dumps({"url": url, "objects": count, "bytes": total}))
     else:
-        _copy_between(src, dst)
-
-
-def _upload(path: Path, dst: str) -> None:
-    if not path.is_file():
-        raise NotFoundError(f"no such local file: {path}")
-    bucket, key = open_object(dst)
-    with bucket, open(path, "rb") as f, _progress(path.name, path.stat().st_size) as advance:
-        info = bucket.put(key, _CountingReader(f, advance))  # type: ignore[arg-type]
-    click.echo(f"{path} -> {dst} ({info.size} bytes, crc32c {info.crc32c})", err=True)
-
-
-def _download(src: str, path: Path) -> None:
-    bucket, key = open_object(src)
-    if path.is_dir() or str(path).endswith(os.sep):
-        path = path / key.rsplit("/", 1)[-1]
-    with bucket:
-        info = bucket.head(key)
-        # Write beside the target and rename, so a failed download leaves no partial file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent or Path.cwd(), prefix=f".{path.name}.")
-        try:
-            with (
-                os.fdopen(fd, "wb") as out,
-                bucket.open(key) as obj,
-                _progress(key, info.size) as advance,
-            ):
-                while chunk := obj.read(_CHUNK):
-                    out.write(chunk)
-                    advance(len(chunk))  # type: ignore[operator]
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    click.echo(f"{src} -> {path} ({info.size} bytes)", err=True)
-
-
-def _copy_between(src: str, dst: str) -> None:
-    src_bucket, src_key = open_object(src)
-    dst_bucket, dst_key = open_object(dst)
-    with src_bucket, dst_bucket:
-        same = src_bucket.url == dst_bucket.url and src_bucket.capabilities.server_side_copy
-        if same:
-            info = src_bucket.copy(src_key, dst_key)
-        else:
-            head = src_bucket.head(src_key)
-            with src_bucket.open(src_key) as reader, _progress(src_key, head.size) as advance:
-                info = dst_bucket.put(
-                    dst_key,
-                    _CountingReader(reader, advance),  # type: ignore[arg-type]
-                    content_type=head.content_type,
-                    metadata=dict(head.metadata) or None,
-                )
-    click.echo(f"{src} -> {dst} ({info.size} bytes, crc32c {info.crc32c})", err=True)
+        click.echo(f"{count} object(s)  {total} bytes ({decimal(total)})  {url}")

@@ -1,0 +1,156 @@
+"""How the CLI reads the URLs and paths a user types.
+
+A key is taken exactly as typed, as ``aws s3 cp`` takes it: ``#`` is part of the key (never a
+fragment) and ``//`` is never collapsed. ``?`` starts a URL's options only when what follows
+has their form (``name=value&...``); anything else after a ``?`` is part of the key or the
+glob pattern, so ``ls "s3://b/a?.txt"`` matches ``ab.txt``. A key that contains ``?``
+followed by text of the options' form cannot be named in a URL; the Python API takes any key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from portacloud.errors import InvalidArgumentError, UnsupportedError
+
+if TYPE_CHECKING:
+    from portacloud.storage.bucket import Bucket
+
+__all__ = [
+    "Target",
+    "is_stdio",
+    "is_url",
+    "open_cli_bucket",
+    "open_cli_object",
+    "open_prefix",
+    "open_target_object",
+    "parse_target",
+    "refuse_in_process_schemes",
+]
+
+_OPTIONS = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*=[^&=]*(?:&[A-Za-z_][A-Za-z0-9_.-]*=[^&=]*)*$")
+_GLOB_CHARS = frozenset("*?[")
+#: Schemes whose data lives inside one process: a CLI command would write it and forget it.
+_IN_PROCESS = frozenset({"memory"})
+
+
+def is_url(value: str) -> bool:
+    """Whether a CLI argument is a URL rather than a local path."""
+    return "://" in value
+
+
+def is_stdio(value: str) -> bool:
+    """``-`` means standard input or output, as in ``aws s3 cp`` and ``rclone rcat``."""
+    return value == "-"
+
+
+def refuse_in_process_schemes(url: str) -> None:
+    """Refuse ``memory://``: its objects would vanish when this command exits."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in _IN_PROCESS:
+        raise UnsupportedError(
+            f"{scheme}:// lives inside one process, so the CLI would write to it and forget; "
+            "use it from Python or with 'portacloud conformance run', or pick a file:/// URL"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A CLI URL split into its bucket part, its key (or pattern) and its options."""
+
+    url: str
+    base: str
+    path: str
+    query: str
+
+    @property
+    def pattern(self) -> str | None:
+        """The glob pattern in the key part, or ``None`` when it names keys literally."""
+        return self.path if any(c in _GLOB_CHARS for c in self.path) else None
+
+    @property
+    def is_file(self) -> bool:
+        """Whether this is a ``file://`` URL (whose paths the provider percent-decodes)."""
+        return self.base.lower().startswith("file:")
+
+    def registry_url(self, path: str) -> str:
+        """A URL for the registry naming ``path`` of this bucket exactly, with the options.
+
+        ``file://`` paths are percent-decoded by their provider, so every character of a
+        typed path is escaped here to reach it unchanged.
+        """
+        literal = quote(path, safe="/") if self.is_file else path
+        return self.base + literal + (f"?{self.query}" if self.query else "")
+
+    def bucket_url(self) -> str:
+        """The URL of the bucket alone (``file://``: the root directory), with the options."""
+        return self.base.rstrip("/") + (f"?{self.query}" if self.query else "")
+
+    def at(self, path: str) -> Target:
+        """The same bucket and options, naming ``path``."""
+        return replace(self, url=self.display(path), path=path)
+
+    def display(self, key: str) -> str:
+        """How to show the URL of ``key`` in this target's bucket to the user."""
+        return self.base + key
+
+
+def parse_target(url: str) -> Target:
+    """Split a CLI URL into ``scheme://bucket/`` (or ``file:///``), key part and options."""
+    refuse_in_process_schemes(url)
+    if "://" not in url:
+        raise InvalidArgumentError(f"expected a URL such as 's3://bucket/key', got {url!r}")
+    scheme, rest = url.split("://", 1)
+    query = ""
+    if "?" in rest:
+        head, tail = rest.split("?", 1)
+        if _OPTIONS.match(tail):
+            rest, query = head, tail
+    if scheme.lower() == "file":
+        host, _, path = rest.partition("/")
+        if host not in ("", "localhost"):
+            raise InvalidArgumentError(
+                f"file:// URLs name a local path, so they take no host ({host!r}): "
+                f"write file:///abs/path"
+            )
+        return Target(url=url, base=f"{scheme}:///", path=path, query=query)
+    bucket, _, path = rest.partition("/")
+    return Target(url=url, base=f"{scheme}://{bucket}/", path=path, query=query)
+
+
+def open_cli_bucket(url: str) -> Bucket:
+    """Open a bucket URL typed on the command line."""
+
+    target = parse_target(url)
+    return open_prefix(target, target.path)
+
+
+def open_prefix(target: Target, path: str) -> Bucket:
+    """Open ``path`` of a target's bucket as a bucket of its own (keys relative to it)."""
+    from portacloud.registry import open_bucket
+
+    return open_bucket(target.registry_url(path))
+
+
+def open_cli_object(url: str) -> tuple[Bucket, str]:
+    """Open the bucket of an object URL typed on the command line, and return the key.
+
+    Raises:
+        InvalidArgumentError: The URL names a bucket, or has a host on ``file://``.
+    """
+    return open_target_object(parse_target(url))
+
+
+def open_target_object(target: Target) -> tuple[Bucket, str]:
+    """Open the bucket of the object a parsed CLI URL names, and return it with the key."""
+    from portacloud.registry import open_bucket, open_object
+
+    url = target.url
+    if not target.path or target.path.endswith("/"):
+        raise InvalidArgumentError(f"{url!r} names a bucket or a prefix, not an object")
+    if target.is_file:
+        return open_object(target.registry_url(target.path))
+    return open_bucket(target.bucket_url()), target.path

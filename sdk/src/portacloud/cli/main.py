@@ -90,7 +90,11 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except PortaCloudError as exc:
         fail(str(exc))
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns KeyboardInterrupt (and so Terminated) into Abort; keep the signal's code.
+        if isinstance(exc.__cause__, Terminated):
+            signum = exc.__cause__.signum
+            fail(f"terminated by {signal.Signals(signum).name}", code=128 + signum)
         fail("aborted", code=130)
     except click.ClickException as exc:
         exc.show()

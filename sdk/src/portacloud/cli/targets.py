@@ -1,9 +1,9 @@
 """How the CLI reads the URLs and paths a user types.
 
 A key is taken exactly as typed, as ``aws s3 cp`` takes it: ``#`` is part of the key (never a
-fragment) and ``//`` is never collapsed. ``?`` starts a URL's options only when what follows
-has their form (``name=value&...``); anything else after a ``?`` is part of the key or the
-glob pattern, so ``ls "s3://b/a?.txt"`` matches ``ab.txt``. A key that contains ``?``
+fragment) and ``//`` is never collapsed. A ``?`` starts a URL's options only when what follows
+it has their form (``name=value&...``); any other ``?`` is part of the key or the glob
+pattern, so ``ls "s3://b/a?.txt?endpoint_url=..."`` matches ``ab.txt``. A key that contains ``?``
 followed by text of the options' form cannot be named in a URL; the Python API takes any key.
 """
 
@@ -91,7 +91,8 @@ class Target:
 
     def at(self, path: str) -> Target:
         """The same bucket and options, naming ``path``."""
-        return replace(self, url=self.display(path), path=path)
+        options = f"?{self.query}" if self.query else ""
+        return replace(self, url=self.display(path) + options, path=path)
 
     def display(self, key: str) -> str:
         """How to show the URL of ``key`` in this target's bucket to the user."""
@@ -105,10 +106,13 @@ def parse_target(url: str) -> Target:
         raise InvalidArgumentError(f"expected a URL such as 's3://bucket/key', got {url!r}")
     scheme, rest = url.split("://", 1)
     query = ""
-    if "?" in rest:
-        head, tail = rest.split("?", 1)
-        if _OPTIONS.match(tail):
-            rest, query = head, tail
+    # The first '?' that is followed by options starts them; earlier ones are in the key.
+    at = rest.find("?")
+    while at != -1:
+        if _OPTIONS.match(rest[at + 1 :]):
+            rest, query = rest[:at], rest[at + 1 :]
+            break
+        at = rest.find("?", at + 1)
     if scheme.lower() == "file":
         host, _, path = rest.partition("/")
         if host not in ("", "localhost"):

@@ -1,0 +1,80 @@
+"""A corpus of bad commands: each must fail with one clear line and never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_support import portacloud
+
+#: {store}: a file:// bucket holding 'k.txt' and 'dir/x'; {tmp}: a scratch directory;
+#: {file}: an existing local file.
+CORPUS: list[list[str]] = [
+    ["cp", "{store}/k.txt", "/no/such/dir/x"],
+    ["cp", "{store}/k.txt", "{file}/x"],
+    ["cp", "{store}/k.txt", "/proc/version"],
+    ["cp", "{store}/k.txt", "/dev/full"],
+    ["cp", "{store}/missing", "{tmp}/out"],
+    ["cp", "{tmp}/absent", "{store}/x"],
+    ["cp", "{tmp}", "{store}/x"],
+    ["cp", "{file}", "{tmp}/copy"],
+    ["cp", "-", "-"],
+    ["cp", "-", "{store}/"],
+    ["cp", "{file}", "file://host/x"],
+    ["cp", "{file}", "memory://b/x"],
+    ["cp", "{file}", "nosuchscheme://b/x"],
+    ["cp", "{file}", "s3://user:pw@b/x"],
+    ["cp", "{file}", "{store}/a/../b"],
+    ["cp", "{file}", "{store}/.portacloud/x"],
+    ["cp", "{file}", "{store}/k.txt/below"],
+    ["cp", "-r", "{file}", "{store}/tree/"],
+    ["cp", "{store}/*.nomatch", "{tmp}/"],
+    ["cat", "{store}/missing"],
+    ["cat", "{store}"],
+    ["cat", "file:///etc/passwd\x01"],
+    ["stat", "{store}/missing"],
+    ["stat", "not-a-url"],
+    ["ls", "relative/path"],
+    ["ls", "file://"],
+    ["ls", "s3://"],
+    ["rm", "{store}/missing"],
+    ["rm", "{store}/dir"],
+    ["mv", "{file}", "{store}/x"],
+    ["mv", "{store}/missing", "{store}/y"],
+    ["du", "memory://x"],
+    ["sync", "{tmp}/no-such-dir", "{store}/s"],
+    ["sync", "{store}", "{store}"],
+    ["migrate", "{store}", "{store}/sub"],
+    ["migrate", "{store}", "{tmp}/other", "--journal", "/no/such/dir/j.db"],
+    ["verify", "{store}"],
+    ["jobs", "submit", "{tmp}/no-such-spec.yaml"],
+    ["jobs", "status", "no-such-job"],
+    ["compute", "get", "no-such-instance", "--on", "local://"],
+    ["offers", "--gpus", "banana:2"],
+    ["--profile", "nope", "ls", "{store}"],
+]
+
+
+@pytest.fixture
+def places(tmp_path: Path) -> dict[str, str]:
+    a_file = tmp_path / "a-file.txt"
+    a_file.write_bytes(b"x")
+    store = (tmp_path / "store").as_uri()
+    portacloud("cp", str(a_file), f"{store}/k.txt")
+    portacloud("cp", str(a_file), f"{store}/dir/x")
+    return {"store": store, "tmp": str(tmp_path), "file": str(a_file)}
+
+
+@pytest.mark.parametrize("command", CORPUS, ids=[" ".join(c) for c in CORPUS])
+def test_bad_command_is_one_line_without_traceback(
+    command: list[str], places: dict[str, str]
+) -> None:
+    args = [part.format(**places) for part in command]
+    done = portacloud(*args, check=False)
+    err = done.stderr.decode(errors="replace")
+    assert done.returncode != 0, f"exit 0 for a bad command; stderr: {err}"
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    # click's own usage errors print a usage line and a hint above their error line.
+    assert lines and lines[-1].lower().startswith("error"), err
+    assert sum(line.lower().startswith("error") for line in lines) == 1, err

@@ -76,5 +76,6 @@ def test_bad_command_is_one_line_without_traceback(
     assert "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
     # click's own usage errors print a usage line and a hint above their error line.
-    assert lines and lines[-1].lower().startswith("error"), err
+    assert lines, err
+    assert lines[-1].lower().startswith("error"), err
     assert sum(line.lower().startswith("error") for line in lines) == 1, err

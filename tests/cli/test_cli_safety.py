@@ -60,9 +60,11 @@ def test_download_into_a_device_keeps_the_device(tmp_path: Path, stored: str) ->
 def test_download_into_dev_full_is_one_error_and_keeps_the_device(stored: str) -> None:
     before = os.stat("/dev/full")
     line = one_error_line(portacloud("cp", stored, "/dev/full", check=False))
-    assert "RESOURCE_EXHAUSTED" in line and "/dev/full" in line
+    assert "RESOURCE_EXHAUSTED" in line
+    assert "/dev/full" in line
     after = os.stat("/dev/full")
-    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
+    assert stat.S_ISCHR(after.st_mode)
+    assert after.st_rdev == before.st_rdev
 
 
 def test_download_through_a_symlink_writes_its_target(tmp_path: Path, stored: str) -> None:
@@ -71,7 +73,8 @@ def test_download_through_a_symlink_writes_its_target(tmp_path: Path, stored: st
     link = tmp_path / "link.txt"
     link.symlink_to(real)
     portacloud("cp", stored, str(link))
-    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert link.is_symlink()
+    assert os.readlink(link) == str(real)
     assert real.read_bytes() == b"payload\n"
 
 
@@ -80,7 +83,8 @@ def test_download_refuses_a_dangling_symlink(tmp_path: Path, stored: str) -> Non
     link.symlink_to(tmp_path / "nowhere")
     line = one_error_line(portacloud("cp", stored, str(link), check=False))
     assert "dangling" in line
-    assert link.is_symlink() and not (tmp_path / "nowhere").exists()
+    assert link.is_symlink()
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_downloaded_files_get_the_umask_and_replaced_files_keep_their_mode(
@@ -139,7 +143,8 @@ def test_file_urls_with_a_host_are_refused(tmp_path: Path, command: list[str]) -
     src.write_bytes(b"hi")
     args = [str(src) if a == "SRC" else a for a in command]
     line = one_error_line(portacloud(*args, check=False))
-    assert "INVALID_ARGUMENT" in line and "file:///abs/path" in line
+    assert "INVALID_ARGUMENT" in line
+    assert "file:///abs/path" in line
     assert not Path("/path").exists()
 
 
@@ -152,7 +157,8 @@ def test_memory_urls_are_refused_by_the_cli(tmp_path: Path, command: list[str]) 
     src.write_bytes(b"x")
     args = [str(src) if a == "SRC" else a for a in command]
     line = one_error_line(portacloud(*args, check=False))
-    assert "memory://" in line and "one process" in line
+    assert "memory://" in line
+    assert "one process" in line
 
 
 def test_keys_are_taken_exactly_as_typed(tmp_path: Path, store: str) -> None:
@@ -212,7 +218,8 @@ def test_a_terminated_upload_leaves_nothing_behind(tmp_path: Path, signum: signa
     child.send_signal(signum)
     _, err = child.communicate(timeout=60)
     assert child.returncode == 128 + signum, err
-    assert b"Traceback" not in err and b"terminated by" in err
+    assert b"Traceback" not in err
+    assert b"terminated by" in err
     assert _bytes_under(root) < 64 * 1024, sorted(root.rglob("*"))
     assert not (root / "big.bin").exists()
 

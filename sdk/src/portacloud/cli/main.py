@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from types import FrameType
+from typing import NoReturn
 
 import click
 
@@ -74,7 +75,11 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 
-def _quiet_broken_pipe() -> None:
+def _terminated(exc: Terminated) -> NoReturn:
+    fail(f"terminated by {signal.Signals(exc.signum).name}", code=128 + exc.signum)
+
+
+def _quiet_broken_pipe() -> NoReturn:
     """A reader that went away (``| head``): end quietly, as ``cat`` does under SIGPIPE."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())  # so that the final flush cannot complain again
@@ -93,14 +98,13 @@ def main() -> None:
     except click.exceptions.Abort as exc:
         # click turns KeyboardInterrupt (and so Terminated) into Abort; keep the signal's code.
         if isinstance(exc.__cause__, Terminated):
-            signum = exc.__cause__.signum
-            fail(f"terminated by {signal.Signals(signum).name}", code=128 + signum)
+            _terminated(exc.__cause__)
         fail("aborted", code=130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except Terminated as exc:
-        fail(f"terminated by {signal.Signals(exc.signum).name}", code=128 + exc.signum)
+        _terminated(exc)
     except KeyboardInterrupt:
         fail("interrupted", code=130)
     except BrokenPipeError:

@@ -27,6 +27,7 @@ from portacloud.storage.driver import (
     WriteOptions,
 )
 from portacloud.storage.keys import check_key, check_metadata
+from portacloud.storage.listing import ListingGuard
 from portacloud.storage.models import ObjectInfo, PrefixInfo
 from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, verify_crc32c
 
@@ -486,12 +487,14 @@ class Bucket(DriverHandle[BucketDriver]):
     def _iter_list(self, options: ListOptions, prefix: str) -> Iterator[ObjectInfo | PrefixInfo]:
         token: str | None = None
         cut = len(self._prefix)
+        guard = ListingGuard(self.provider, ordered=self.capabilities.list_sorted)
         while True:
             page_options = replace(options, token=token)
             page = self._call("list", prefix, partial(self._driver.list_page, page_options))
             entries: list[ObjectInfo | PrefixInfo] = [self._relative(o) for o in page.objects]
             entries += [PrefixInfo(key=p.key[cut:]) for p in page.prefixes]
             entries.sort(key=lambda e: e.key)
+            guard.check_page([e.key for e in entries], token, page.next_token)
             yield from entries
             if not page.next_token:
                 return

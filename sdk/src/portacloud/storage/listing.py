@@ -4,13 +4,57 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from portacloud.errors import InvalidArgumentError
+from portacloud.errors import InvalidArgumentError, UnavailableError
 from portacloud.storage.driver import ListOptions
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
 
-__all__ = ["decode_token", "lower_bound", "page_from_sorted"]
+__all__ = ["ListingGuard", "decode_token", "lower_bound", "page_from_sorted"]
 
 _KEY, _PREFIX = "k:", "p:"
+#: Empty pages in a row after which a listing is taken to be going nowhere.
+MAX_EMPTY_PAGES = 1000
+
+
+class ListingGuard:
+    """Ends a listing that a misbehaving server would otherwise make endless.
+
+    A server that hands back a page cursor it gave before, or (where listings are declared
+    sorted) keys that do not ascend across pages, or page after page of nothing, is looping;
+    the client raises UNAVAILABLE naming the cursor instead of sending requests forever.
+    """
+
+    def __init__(self, provider: str, *, ordered: bool) -> None:
+        self._provider = provider
+        self._ordered = ordered
+        self._seen: set[str] = set()
+        self._last: str | None = None
+        self._empty = 0
+
+    def check_page(self, keys: list[str], token: str | None, next_token: str | None) -> None:
+        """Check one page (its keys ascending) before its entries are handed out."""
+        if keys and self._ordered and self._last is not None and keys[0] <= self._last:
+            raise self._error(
+                f"the server listed {keys[0]!r} after {self._last!r} (cursor {token!r}), "
+                "but its listings must ascend"
+            )
+        if keys:
+            self._last = keys[-1]
+        self._empty = 0 if keys else self._empty + 1
+        if next_token is None:
+            return
+        if next_token in self._seen or next_token == token:
+            raise self._error(f"the server repeated the page cursor {next_token!r}")
+        if self._empty >= MAX_EMPTY_PAGES:
+            raise self._error(f"{self._empty} empty pages in a row (last cursor {next_token!r})")
+        self._seen.add(next_token)
+
+    def _error(self, what: str) -> UnavailableError:
+        return UnavailableError(
+            f"{what}; the listing would never end, so it was stopped",
+            provider=self._provider,
+            operation="list",
+            retryable=False,
+        )
 
 
 def decode_token(token: str | None) -> tuple[str | None, str | None]:

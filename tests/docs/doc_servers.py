@@ -90,7 +90,9 @@ def create_buckets(block: Block, env: dict[str, str]) -> None:
         else:
             pytest.fail(f"{block.id}: cannot create a bucket for {url}")
         if parts.path.strip("/"):
-            subprocess.run([sys.executable, "-c", _SEED, url], env=env, check=True, timeout=60)
+            # a URL's path is a key prefix, not a directory: "data" + "part-0" is "datapart-0"
+            folder = url.split("?", 1)[0].rstrip("/") + "/"
+            subprocess.run([sys.executable, "-c", _SEED, folder], env=env, check=True, timeout=60)
 
 
 def _create_s3(name: str, env: dict[str, str]) -> None:

@@ -109,3 +109,27 @@ def test_without_a_workdir_the_job_gets_an_empty_scratch_dir(
     count, cwd = queue.logs(job.id).split()
     assert count == "0"
     assert cwd.endswith(f"/work/{job.id}/task-0")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/jobs_commands.py (owned elsewhere) must call "
+    "queue.submit(load_spec_file(spec_file), base_dir=spec_file.parent)",
+)
+def test_the_cli_resolves_workdir_against_the_spec_file(project: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    (project / "train.yaml").write_text(
+        f"name: cli\ncommand: {PYTHON} train.py\nworkdir: .\n", encoding="utf-8"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    spec = str(project / "train.yaml")
+    done = subprocess.run(
+        [sys.executable, "-m", "portacloud.cli", "jobs", "submit", spec, "--wait", "60"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

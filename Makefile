@@ -18,7 +18,10 @@ uv:
 install: uv
 	$(UV) sync --all-packages --all-extras --python python3
 
-demo: install
+# Only what the demo runs: portacloud, its conformance suite and numpy; no cloud SDKs, Ray,
+# emulators or dev tools. --inexact leaves a full `make install` environment as it is.
+demo: uv
+	$(UV) sync --inexact --no-default-groups --group demo --python python3
 	$(UV) run --no-sync python examples/demo.py
 
 lint: install
@@ -37,4 +40,4 @@ bench: install
 
 clean:
 	bash scripts/services.sh stop
-	rm -rf .lab reports
+	rm -rf .lab reports .demo

@@ -1,6 +1,6 @@
 """The pytest plugin (entry point ``pytest11``) that runs the conformance suite on a target.
 
-``pytest --pyargs portacloud_conformance --portacloud-storage URL`` runs every storage test
+``pytest --pyargs portacloud_conformance.storage --portacloud-storage URL`` runs every storage test
 against the bucket at ``URL``, each test inside its own random prefix that is emptied after it.
 """
 

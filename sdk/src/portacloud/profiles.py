@@ -38,10 +38,14 @@ DEFAULT_PROFILE = "default"
 
 
 def portacloud_home() -> Path:
-    """Where portacloud keeps local state: ``$PORTACLOUD_HOME`` or the user data dir."""
+    """Where portacloud keeps local state: ``$PORTACLOUD_HOME`` or the user data dir.
+
+    The path is absolute: it is handed to processes that run in other directories (job
+    supervisors, instance sandboxes) and turned into ``file://`` URLs, which cannot be relative.
+    """
     env = os.environ.get(HOME_ENV)
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser().absolute()
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("portacloud"))
@@ -81,13 +85,27 @@ def _config_files() -> list[Path]:
     return [Path.cwd() / CONFIG_NAME, Path(user_config_dir("portacloud")) / CONFIG_NAME]
 
 
-def _default_profile() -> Profile:
+def _default_profile(name: str = DEFAULT_PROFILE) -> Profile:
+    """The embedded default: storage under :func:`portacloud_home`, local jobs and compute."""
     return Profile(
-        name=DEFAULT_PROFILE,
+        name=name,
         storage=(portacloud_home() / "storage").as_uri(),
         jobs="local://",
         compute="local://",
     )
+
+
+def _with_defaults(profile: Profile) -> Profile:
+    """Fill the targets a profile leaves out from the embedded default of that kind.
+
+    A profile that names only its storage still runs jobs and instances on this machine, as a
+    profile-less program does; naming a target is how a profile moves it elsewhere.
+    """
+    missing = {k for k in ("storage", "compute", "jobs") if getattr(profile, k) is None}
+    if not missing:
+        return profile
+    default = _default_profile(profile.name)
+    return profile.model_copy(update={k: getattr(default, k) for k in missing})
 
 
 def load_profile(name: str | None = None) -> Profile:
@@ -95,7 +113,8 @@ def load_profile(name: str | None = None) -> Profile:
 
     The first of ``$PORTACLOUD_CONFIG``, ``./portacloud.toml`` and the user config dir's
     ``portacloud.toml`` that exists is read. Without any, ``default`` is local storage under
-    :func:`portacloud_home`.
+    :func:`portacloud_home`. A target the profile leaves out is the embedded default's:
+    storage under :func:`portacloud_home`, ``local://`` jobs and ``local://`` compute.
     """
     wanted = name or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
     for path in _config_files():
@@ -108,7 +127,7 @@ def load_profile(name: str | None = None) -> Profile:
         profiles = data.get("profiles", {})
         if wanted in profiles:
             try:
-                return Profile(name=wanted, **profiles[wanted])
+                return _with_defaults(Profile(name=wanted, **profiles[wanted]))
             except ValidationError as exc:
                 raise InvalidArgumentError(
                     f"{path}: profile {wanted!r} is invalid: {_first_error(exc)}"
@@ -134,7 +153,7 @@ class Connection:
     """The handles of one profile, opened on first use."""
 
     def __init__(self, profile: Profile) -> None:
-        self.profile = profile
+        self.profile = _with_defaults(profile)
         self._storage: Bucket | None = None
         self._jobs: JobQueue | None = None
         self._compute: Compute | None = None

@@ -67,7 +67,11 @@ class JobSpec(BaseModel):
         image: A container image, for backends that run containers.
         resources: CPUs, memory and GPUs the job needs.
         env: Extra environment variables (names starting with ``PORTACLOUD_`` are reserved).
-        workdir: Working directory on the node; a fresh scratch directory when ``None``.
+        workdir: The directory the command runs in, with the files it needs (``train.py``).
+            A relative path is resolved at submit, against the current directory (or the
+            spec file's). ``local://`` copies it at submit and runs each task in its own
+            copy; Ray and Slurm run in that directory on the node. ``None``: a fresh, empty
+            scratch directory.
         timeout: Seconds one attempt may run before it is killed (reason TIMEOUT).
         retries: How many times a failed attempt is run again (0 to 10).
         array: Run this many tasks, each seeing its ``PORTACLOUD_TASK_INDEX``.

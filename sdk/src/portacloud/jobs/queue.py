@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Literal, overload
 
 from pydantic import ValidationError
@@ -38,6 +40,16 @@ def parse_spec(spec: JobSpec | Mapping[str, Any]) -> JobSpec:
             f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors()
         )
         raise InvalidArgumentError(f"invalid job spec: {problems}") from None
+
+
+def _absolute_workdir(spec: JobSpec, base_dir: str | os.PathLike[str] | None) -> JobSpec:
+    """Pin a relative ``workdir`` down now: the backend runs elsewhere, in another directory."""
+    if spec.workdir is None:
+        return spec
+    workdir = Path(spec.workdir).expanduser()
+    if not workdir.is_absolute():
+        workdir = Path(base_dir if base_dir is not None else Path.cwd()).absolute() / workdir
+    return spec.model_copy(update={"workdir": os.path.normpath(workdir)})
 
 
 class Job:
@@ -94,11 +106,18 @@ class JobQueue(DriverHandle[JobDriver]):
         if wanted and not getattr(self.capabilities, capability):
             raise self._unsupported("submit", what, capability)
 
-    def submit(self, spec: JobSpec | Mapping[str, Any]) -> Job:
+    def submit(
+        self,
+        spec: JobSpec | Mapping[str, Any],
+        *,
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> Job:
         """Submit a job.
 
         Args:
             spec: A :class:`JobSpec`, or a mapping with its fields (as loaded from YAML).
+            base_dir: What a relative ``workdir`` is relative to: the directory of the spec
+                file it came from, say. Default: the current directory.
 
         Returns:
             The job handle; ``job.output_uri`` is where the job's ``PORTACLOUD_OUTPUT_URI``
@@ -108,7 +127,7 @@ class JobQueue(DriverHandle[JobDriver]):
             InvalidArgumentError: the spec is invalid.
             UnsupportedError: the spec needs a capability the backend lacks (named).
         """
-        job = parse_spec(spec)
+        job = _absolute_workdir(parse_spec(spec), base_dir)
         self._require(job.resources.gpu_count > 0, "gpus", "requesting GPUs")
         self._require(job.resources.gpu_type is not None, "gpu_types", "requesting a GPU model")
         self._require(job.array is not None, "arrays", "array jobs")

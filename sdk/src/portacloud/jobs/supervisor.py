@@ -9,6 +9,7 @@ the GPUs back.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +36,11 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # children may outlive a leader that obeyed TERM
 
 
+def shipped_workdir(root: Path, job_id: str) -> Path:
+    """Where the ``local://`` queue rooted at ``root`` keeps the copy of a job's ``workdir``."""
+    return root / "work" / job_id / "workdir"
+
+
 def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
@@ -48,11 +54,19 @@ class _Supervisor:
         root = db.parent
         self.log_path = root / "logs" / job_id / f"task-{idx}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.workdir = (
-            Path(self.spec.workdir) if self.spec.workdir else root / "work" / job_id / f"task-{idx}"
-        )
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.workdir = root / "work" / job_id / f"task-{idx}"
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def prepare_workdir(self) -> None:
+        """Give the task its sandbox: a copy of the shipped ``workdir``, else an empty one.
+
+        Every task gets its own copy, so tasks of an array never see each other's files.
+        """
+        shipped = shipped_workdir(self.root, self.job_id)
+        if self.spec.workdir is not None and shipped.is_dir():
+            shutil.copytree(shipped, self.workdir, symlinks=True, dirs_exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
 
     def finish(self, state: JobState, reason: JobReason | None, exit_code: int | None) -> None:
         self.store.update_task(
@@ -80,6 +94,7 @@ class _Supervisor:
 
     def run(self) -> None:
         self.store.update_task(self.job_id, self.idx, supervisor_pid=os.getpid())
+        self.prepare_workdir()
         gpus = self.wait_for_gpus()
         if gpus is None:
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -20,10 +21,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult
 
-from portacloud.errors import InvalidArgumentError, PortaCloudError
+from portacloud.errors import InvalidArgumentError, NotFoundError, PortaCloudError
 from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
 from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatus
+from portacloud.jobs.supervisor import shipped_workdir
 from portacloud.profiles import portacloud_home
 from portacloud.providers.options import reject_unknown_options
 
@@ -34,6 +36,7 @@ _CAPABILITIES = JobCapabilities(
     notes=(
         "CPU and memory requests are checked against the machine, not reserved",
         "GPUs are allocated exclusively through CUDA_VISIBLE_DEVICES",
+        "workdir is copied at submit; each task runs in its own copy of it",
     ),
 )
 
@@ -78,11 +81,29 @@ class LocalJobDriver:
         job_id = f"{spec.name}-{uuid.uuid4().hex[:10]}"
         why = self._never_fits(spec)
         failed = (JobReason.NO_CAPACITY, why) if why else None
+        if spec.workdir is not None and failed is None:
+            self._ship_workdir(Path(spec.workdir), job_id)
         self.store.create(job_id, spec, env=dict(env), output_uri=output_uri, failed=failed)
         if failed is None:
             for idx in range(spec.tasks):
                 self._spawn(job_id, idx)
         return job_id
+
+    def _ship_workdir(self, source: Path, job_id: str) -> None:
+        """Copy ``source`` now, as Ray uploads a working_dir: edits made to it after submit,
+        while the job waits for GPUs, do not leak into the job."""
+        if not source.is_dir():
+            raise NotFoundError(f"workdir {str(source)!r} is not a directory", resource=job_id)
+        target = shipped_workdir(self.root, job_id)
+        try:
+            # Links are copied as links: a link to a large dataset ships as the link, not
+            # the data.
+            shutil.copytree(source, target, symlinks=True)
+        except OSError as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            raise InvalidArgumentError(
+                f"cannot copy workdir {str(source)!r}: {exc}", resource=job_id
+            ) from exc
 
     def _spawn(self, job_id: str, idx: int) -> None:
         proc = subprocess.Popen(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from portacloud.errors import NotFoundError
 from portacloud.jobs.models import JobReason, JobSpec, JobState, JobStatus, TaskStatus
+from portacloud.private_files import private_dir, private_sqlite
 
 __all__ = ["STARTUP_GRACE", "LocalJobStore", "TaskRow", "pid_alive"]
 
@@ -87,7 +88,9 @@ class LocalJobStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        # The jobs table holds every job's environment, where users put their tokens.
+        private_sqlite(path)
         db = sqlite3.connect(path, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")

@@ -14,7 +14,7 @@ from portacloud.errors import (
     DeadlineExceededError,
     InvalidArgumentError,
 )
-from portacloud.handle import DriverHandle
+from portacloud.handle import DriverHandle, check_timeout
 from portacloud.jobs.driver import JobDriver
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
 
@@ -180,7 +180,14 @@ class JobQueue(DriverHandle[JobDriver]):
         self._guarded("cancel", job_id, lambda: self._driver.cancel(job_id))
 
     def wait(self, job_id: str, *, timeout: float) -> JobStatus:
-        """Poll until the job ends; DEADLINE_EXCEEDED after ``timeout`` seconds."""
+        """Poll until the job ends; DEADLINE_EXCEEDED after ``timeout`` seconds.
+
+        Raises:
+            InvalidArgumentError: ``timeout`` is zero, negative or NaN, or the id is empty.
+            DeadlineExceededError: the job is still running after ``timeout`` seconds.
+        """
+        timeout = check_timeout(timeout, operation="wait")
+        self._check_id(job_id)
         deadline = time.monotonic() + timeout
         delay = 0.1
         while True:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from portacloud.jobs.local_store import LocalJobStore
 from portacloud.jobs.models import JobReason, JobSpec, JobState
+from portacloud.private_files import open_private, private_dir
 
 _POLL = 0.1
 _GRACE = 5.0
@@ -46,12 +47,13 @@ class _Supervisor:
         self.idx = idx
         self.spec, self.env = self.store.job_spec(job_id)
         root = db.parent
-        self.log_path = root / "logs" / job_id / f"task-{idx}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.workdir = (
-            Path(self.spec.workdir) if self.spec.workdir else root / "work" / job_id / f"task-{idx}"
-        )
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = private_dir(root / "logs" / job_id) / f"task-{idx}.log"
+        if self.spec.workdir:
+            # The user's own directory: theirs to keep as they like.
+            self.workdir = Path(self.spec.workdir)
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.workdir = private_dir(root / "work" / job_id / f"task-{idx}")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def finish(self, state: JobState, reason: JobReason | None, exit_code: int | None) -> None:
@@ -127,7 +129,7 @@ class _Supervisor:
             if isinstance(spec.command, str)
             else list(spec.command)
         )
-        with open(self.log_path, "ab") as log:
+        with open_private(self.log_path, "ab") as log:
             try:
                 proc = subprocess.Popen(
                     argv,

@@ -29,6 +29,7 @@ from portacloud.migrate.models import (
 from portacloud.migrate.plan import build_plan, refuse_deletions
 from portacloud.migrate.receipt import write_receipt
 from portacloud.migrate.verify import bounded_map, verify_buckets, verify_journal
+from portacloud.private_files import state_dir
 from portacloud.storage.bucket import Bucket
 
 __all__ = [
@@ -338,6 +339,8 @@ def migrate(
     try:
         path: Path | None = None
         if not dry_run:
+            if journal is None:
+                state_dir("migrations")
             path = (
                 Path(journal)
                 if journal is not None

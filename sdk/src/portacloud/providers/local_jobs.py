@@ -24,7 +24,7 @@ from portacloud.errors import InvalidArgumentError, PortaCloudError
 from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
 from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatus
-from portacloud.profiles import portacloud_home
+from portacloud.private_files import open_private, private_dir, state_dir
 from portacloud.providers.options import reject_unknown_options
 
 __all__ = ["LocalJobDriver", "open_local_jobs"]
@@ -45,7 +45,9 @@ class LocalJobDriver:
     capabilities = _CAPABILITIES
 
     def __init__(self, name: str, *, fake_gpus: int | None, gpu_type: str | None) -> None:
-        self.root = portacloud_home() / "jobs" / name
+        self.root = state_dir("jobs", name)
+        for sub in ("logs", "work"):
+            private_dir(self.root / sub)  # tightens what an older version left 0755
         self.store = LocalJobStore(self.root / "jobs.db")
         if fake_gpus is not None:
             self.inventory = [(i, gpu_type or "fake") for i in range(fake_gpus)]
@@ -96,16 +98,14 @@ class LocalJobDriver:
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=open(self._supervisor_log(job_id), "ab"),  # noqa: SIM115 - handed to the child
+            stderr=open_private(self._supervisor_log(job_id), "ab"),
             start_new_session=True,  # outlives this process, as a queue must
         )
         # Reap it when it ends so it never lingers as a zombie of a long-lived caller.
         threading.Thread(target=proc.wait, daemon=True).start()
 
     def _supervisor_log(self, job_id: str) -> Path:
-        path = self.root / "logs" / job_id / "supervisor.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return private_dir(self.root / "logs" / job_id) / "supervisor.log"
 
     def status(self, job_id: str) -> JobStatus:
         self._reap_lost(job_id)

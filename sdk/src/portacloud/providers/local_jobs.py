@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ __all__ = ["LocalJobDriver", "open_local_jobs"]
 
 _CAPABILITIES = JobCapabilities(
     gpu_types=True,
+    delete=True,
     notes=(
         "CPU and memory requests are checked against the machine, not reserved",
         "GPUs are allocated exclusively through CUDA_VISIBLE_DEVICES",
@@ -175,6 +177,12 @@ class LocalJobDriver:
             if task.pgid and not task.state.terminal:
                 with suppress(ProcessLookupError, PermissionError):
                     os.killpg(task.pgid, signal.SIGTERM)  # the supervisor escalates to KILL
+
+    def delete(self, job_id: str) -> None:
+        self._reap_lost(job_id)  # a task whose supervisor died counts as ended
+        self.store.delete(job_id)
+        for area in ("logs", "work"):
+            shutil.rmtree(self.root / area / job_id, ignore_errors=True)
 
     def map_error(self, exc: Exception) -> PortaCloudError | None:
         return None

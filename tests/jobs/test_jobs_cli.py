@@ -51,6 +51,10 @@ def test_schema_is_json_schema() -> None:
     assert {"name", "command"} <= set(schema["required"])
 
 
+def home() -> Path:
+    return Path(os.environ["PORTACLOUD_HOME"])
+
+
 def _spec(tmp_path: Path, body: str, *, name: str = "job") -> Path:
     spec = tmp_path / f"{name}.yaml"
     spec.write_text(f"name: {name}\n{body}")
@@ -114,16 +118,14 @@ def test_logs_follow_exits_non_zero_for_a_failed_job(tmp_path: Path) -> None:
     assert run("logs", "-f", job_id, "--on", queue).stdout == "hi\n"
 
 
-def test_rm_and_prune_remove_ended_jobs_with_their_logs_and_work_dirs(
-    tmp_path: Path, _isolated_home: Path
-) -> None:
+def test_rm_and_prune_remove_ended_jobs_with_their_logs_and_work_dirs(tmp_path: Path) -> None:
     queue = "local://tidy"
     quick = _spec(tmp_path, "command: 'echo done'\n", name="quick")
     first = json.loads(run("submit", str(quick), "--on", queue, "--wait", "60").stdout)["id"]
     second = json.loads(run("submit", str(quick), "--on", queue, "--wait", "60").stdout)["id"]
     slow = _spec(tmp_path, "command: 'sleep 60'\n", name="slow")
     running = run("submit", str(slow), "--on", queue).stdout.strip()
-    root = _isolated_home / "jobs" / "tidy"
+    root = home() / "jobs" / "tidy"
     assert (root / "logs" / first).is_dir()
     try:
         assert run("rm", first, "--on", queue).stdout.split() == [first]

@@ -17,10 +17,12 @@ from typing import IO, Literal
 __all__ = [
     "PRIVATE_DIR_MODE",
     "PRIVATE_FILE_MODE",
+    "is_private_dir",
     "open_private",
     "private_dir",
     "private_file",
     "private_sqlite",
+    "private_tree",
     "state_dir",
 ]
 
@@ -66,6 +68,26 @@ def private_dir(path: Path, *, tighten: bool = True) -> Path:
     if tighten and not missing:
         _chmod(path, PRIVATE_DIR_MODE)
     return path
+
+
+def private_tree(path: Path) -> Path:
+    """Tighten ``path`` and everything under it: directories 0700, files 0600.
+
+    For state an older version left open; symlinks are not followed.
+    """
+    private_dir(path)
+    for parent, dirs, files in os.walk(path):
+        for name in dirs:
+            _chmod(Path(parent, name), PRIVATE_DIR_MODE)
+        for name in files:
+            if not Path(parent, name).is_symlink():
+                _chmod(Path(parent, name), PRIVATE_FILE_MODE)
+    return path
+
+
+def is_private_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory with mode 0700."""
+    return path.is_dir() and path.stat().st_mode & 0o7777 == PRIVATE_DIR_MODE
 
 
 def private_file(path: Path) -> Path:

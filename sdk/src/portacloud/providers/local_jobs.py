@@ -25,7 +25,13 @@ from portacloud.errors import InvalidArgumentError, PortaCloudError
 from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
 from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatus
-from portacloud.private_files import open_private, private_dir, state_dir
+from portacloud.private_files import (
+    is_private_dir,
+    open_private,
+    private_dir,
+    private_tree,
+    state_dir,
+)
 from portacloud.providers.options import reject_unknown_options
 
 __all__ = ["LocalJobDriver", "open_local_jobs"]
@@ -48,8 +54,13 @@ class LocalJobDriver:
 
     def __init__(self, name: str, *, fake_gpus: int | None, gpu_type: str | None) -> None:
         self.root = state_dir("jobs", name)
-        for sub in ("logs", "work"):
-            private_dir(self.root / sub)  # tightens what an older version left 0755
+        logs = self.root / "logs"
+        if logs.is_dir() and not is_private_dir(logs):
+            # Logs an older version left readable: once, every file (work dirs are the jobs'
+            # own files; their closed parent is enough).
+            private_tree(logs)
+        private_dir(logs)
+        private_dir(self.root / "work")
         self.store = LocalJobStore(self.root / "jobs.db")
         if fake_gpus is not None:
             self.inventory = [(i, gpu_type or "fake") for i in range(fake_gpus)]

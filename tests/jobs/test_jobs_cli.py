@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import portacloud
+
 EXE = [sys.executable, "-m", "portacloud.cli", "jobs"]
 
 
@@ -59,6 +61,13 @@ def _spec(tmp_path: Path, body: str, *, name: str = "job") -> Path:
     spec = tmp_path / f"{name}.yaml"
     spec.write_text(f"name: {name}\n{body}")
     return spec
+
+
+def _submit_and_wait(spec: Path, queue: str) -> str:
+    """Submit without --wait (whose output is under test elsewhere) and wait through the API."""
+    job_id = run("submit", str(spec), "--on", queue).stdout.strip()
+    portacloud.open_jobs(queue).wait(job_id, timeout=60)
+    return job_id
 
 
 def _ids(queue: str) -> list[str]:
@@ -121,8 +130,8 @@ def test_logs_follow_exits_non_zero_for_a_failed_job(tmp_path: Path) -> None:
 def test_rm_and_prune_remove_ended_jobs_with_their_logs_and_work_dirs(tmp_path: Path) -> None:
     queue = "local://tidy"
     quick = _spec(tmp_path, "command: 'echo done'\n", name="quick")
-    first = json.loads(run("submit", str(quick), "--on", queue, "--wait", "60").stdout)["id"]
-    second = json.loads(run("submit", str(quick), "--on", queue, "--wait", "60").stdout)["id"]
+    first = _submit_and_wait(quick, queue)
+    second = _submit_and_wait(quick, queue)
     slow = _spec(tmp_path, "command: 'sleep 60'\n", name="slow")
     running = run("submit", str(slow), "--on", queue).stdout.strip()
     root = home() / "jobs" / "tidy"
@@ -147,7 +156,7 @@ def test_rm_and_prune_remove_ended_jobs_with_their_logs_and_work_dirs(tmp_path: 
 def test_ls_state_is_case_insensitive(tmp_path: Path) -> None:
     queue = "local://states"
     spec = _spec(tmp_path, "command: 'true'\n")
-    job_id = json.loads(run("submit", str(spec), "--on", queue, "--wait", "60").stdout)["id"]
+    job_id = _submit_and_wait(spec, queue)
     for state in ("succeeded", "Succeeded", "SUCCEEDED"):
         found = run("ls", "--on", queue, "--state", state, "--json").stdout.split()
         assert [json.loads(line)["id"] for line in found] == [job_id]
@@ -158,7 +167,7 @@ def test_ls_table_prints_whole_ids_when_piped(tmp_path: Path) -> None:
     queue = "local://wide"
     name = "a-rather-long-job-name-that-makes-the-id-wider-than-a-terminal"
     spec = _spec(tmp_path, "command: 'true'\n", name=name)
-    job_id = json.loads(run("submit", str(spec), "--on", queue, "--wait", "60").stdout)["id"]
+    job_id = _submit_and_wait(spec, queue)
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     table = subprocess.run(
         [*EXE, "ls", "--on", queue], capture_output=True, text=True, check=True, env=env

@@ -65,6 +65,15 @@ def default_journal_path(src: str, dst: str) -> Path:
     return portacloud_home() / "migrations" / f"{digest}.sqlite"
 
 
+def _journal_path(journal: str | os.PathLike[str] | None, src: str, dst: str) -> Path:
+    """The journal to use: the one given (its directory must exist), or the default one,
+    whose private directory under ``$PORTACLOUD_HOME`` is made here."""
+    if journal is not None:
+        return Path(journal).absolute()
+    state_dir("migrations")
+    return default_journal_path(src, dst).absolute()
+
+
 def _check_options(*, concurrency: object, max_delete: object) -> None:
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise InvalidArgumentError(f"concurrency must be an int >= 1, not {concurrency!r}")
@@ -326,7 +335,7 @@ def migrate(
 
     Raises:
         InvalidArgumentError: Same or overlapping source and destination, bad options.
-        NotFoundError: A bucket does not exist.
+        NotFoundError: A bucket, or the directory of ``journal``, does not exist.
         PermissionDeniedError: Listing, reading or writing is not allowed (the run stops at
             the first such error).
         FailedPreconditionError: The plan deletes more than ``max_delete`` objects without
@@ -339,13 +348,7 @@ def migrate(
     try:
         path: Path | None = None
         if not dry_run:
-            if journal is None:
-                state_dir("migrations")
-            path = (
-                Path(journal)
-                if journal is not None
-                else default_journal_path(ends.src_url, ends.dst_url)
-            ).absolute()
+            path = _journal_path(journal, ends.src_url, ends.dst_url)
             sink(MigrationEvent(kind="journal", message=str(path)))
         with Journal(path, src=ends.src_url, dst=ends.dst_url) as book:
             plan = build_plan(

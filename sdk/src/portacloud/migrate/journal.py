@@ -193,12 +193,14 @@ class Journal:
     """The state of one (source, destination) migration, in a SQLite file.
 
     Args:
-        path: The journal file, created if missing; ``None`` uses a private temporary database
-            that disappears when it is closed (a dry run leaves nothing behind).
+        path: The journal file, created 0600 if missing (in a directory that must exist);
+            ``None`` uses a private temporary database that disappears when it is closed (a
+            dry run leaves nothing behind).
         src: The source URL.
         dst: The destination URL.
 
     Raises:
+        NotFoundError: The directory of ``path`` does not exist.
         FailedPreconditionError: Another process is running a migration on this journal.
         InvalidArgumentError: The file is not a portacloud journal.
     """

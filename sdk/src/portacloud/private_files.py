@@ -141,6 +141,8 @@ def state_dir(*parts: str) -> Path:
     from portacloud.profiles import portacloud_home
 
     path = portacloud_home()
+    # Above the home is the user's (~/.local/share): made as usual if missing, never changed.
+    path.parent.mkdir(parents=True, exist_ok=True)
     private_dir(path)
     for part in parts:
         path = private_dir(path / part)

@@ -100,20 +100,22 @@ class LocalJobDriver:
         return job_id
 
     def _spawn(self, job_id: str, idx: int) -> None:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "portacloud.jobs.supervisor",
-                str(self.store.path),
-                job_id,
-                str(idx),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open_private(self._supervisor_log(job_id), "ab"),
-            start_new_session=True,  # outlives this process, as a queue must
-        )
+        # The child keeps its own copy of the descriptor; this process needs none.
+        with open_private(self._supervisor_log(job_id), "ab") as supervisor_log:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "portacloud.jobs.supervisor",
+                    str(self.store.path),
+                    job_id,
+                    str(idx),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=supervisor_log,
+                start_new_session=True,  # outlives this process, as a queue must
+            )
         # Reap it when it ends so it never lingers as a zombie of a long-lived caller.
         threading.Thread(target=proc.wait, daemon=True).start()
 

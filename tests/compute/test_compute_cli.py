@@ -239,3 +239,56 @@ def test_usage_errors_exit_2_and_create_nothing(args: tuple[str, ...]) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert json_lines(run("ls", "--on", "local://cli", "--json").stdout) == []
+
+
+def _piped(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a script sees it: stdout a pipe, COLUMNS unset or narrow."""
+    env = {**os.environ, "COLUMNS": "80"}
+    return subprocess.run(
+        [sys.executable, "-m", "portacloud.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("timeout", ["-1", "0", "nan"])
+def test_wait_refuses_a_nonsense_timeout(timeout: str) -> None:
+    done = _piped("compute", "wait", "i-0123456789abcdef0", "running", "--on", "local://t")
+    assert done.returncode == 1  # the default timeout is fine; the id is not
+    done = _piped(
+        "compute", "wait", "i-0123456789abcdef0", "running", "--on", "local://t",
+        f"--timeout={timeout}",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: [INVALID_ARGUMENT]")
+    assert "timeout" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_create_refuses_an_unknown_gpu_with_a_hint() -> None:
+    done = _piped("compute", "create", "g", "--on", "local://t", "--gpus", "A100x8")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: [INVALID_ARGUMENT] unknown GPU 'A100x8'")
+    assert "did you mean A100:8" in done.stderr
+
+
+def test_ls_table_prints_whole_values_when_piped(created: list[tuple[str, str]]) -> None:
+    url = f"local://piped-{uuid.uuid4().hex[:8]}"
+    name = "a-name-long-enough-to-push-the-table-past-eighty-columns"
+    done = _piped("compute", "create", name, "--on", url, "--instance-type", "local")
+    assert done.returncode == 0, done.stderr
+    instance_id = done.stdout.strip()
+    created.append((url, instance_id))
+    table = _piped("compute", "ls", "--on", url).stdout
+    assert instance_id in table
+    assert name in table
+    assert "\u2026" not in table
+
+
+def test_offers_table_prints_whole_instance_types_when_piped() -> None:
+    done = _piped("offers", "--cloud", "gcp", "--limit", "5")
+    assert done.returncode == 0, done.stderr
+    assert "\u2026" not in done.stdout
+    assert "e2-highcpu-2" in done.stdout

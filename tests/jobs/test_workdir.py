@@ -111,11 +111,6 @@ def test_without_a_workdir_the_job_gets_an_empty_scratch_dir(
     assert cwd.endswith(f"/work/{job.id}/task-0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/jobs_commands.py (owned elsewhere) must call "
-    "queue.submit(load_spec_file(spec_file), base_dir=spec_file.parent)",
-)
 def test_the_cli_resolves_workdir_against_the_spec_file(project: Path, tmp_path: Path) -> None:
     import subprocess
 

@@ -11,6 +11,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -111,11 +112,38 @@ def jobs_url(pytestconfig: pytest.Config) -> str:
     return url
 
 
+def suite_queue_url(url: str) -> str:
+    """The URL the jobs suite runs on: ``url``, except that the unnamed local queue becomes
+    the ``conformance`` one, so a run never fills the user's default queue with test jobs."""
+    parts = urlsplit(url)
+    if parts.scheme == "local" and not parts.netloc:
+        return urlunsplit(parts._replace(netloc="conformance"))
+    return url
+
+
 @pytest.fixture(scope="session")
 def queue(jobs_url: str) -> Iterator[portacloud.JobQueue]:
-    """The job queue under test, opened once per session."""
-    with portacloud.open_jobs(jobs_url) as q:
+    """The job queue under test, opened once per session; the jobs the session submitted are
+    removed at its end where the backend can remove jobs."""
+    with portacloud.open_jobs(suite_queue_url(jobs_url)) as q:
+        before = {job.id for job in q.list()}
         yield q
+        if q.capabilities.delete:
+            _remove_new_jobs(q, before)
+
+
+def _remove_new_jobs(queue: portacloud.JobQueue, before: set[str]) -> None:
+    for job in queue.list():
+        if job.id in before:
+            continue
+        if not job.state.terminal:
+            queue.cancel(job.id)
+            try:
+                queue.wait(job.id, timeout=30)
+            except portacloud.DeadlineExceededError:
+                warnings.warn(f"conformance job {job.id} did not end; left in place", stacklevel=1)
+                continue
+        queue.delete(job.id)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,17 @@ from typing import Literal
 import portacloud
 from portacloud_conformance.report import Report
 
-__all__ = ["run_jobs", "run_storage", "run_suite", "storage_capabilities"]
+__all__ = [
+    "Kind",
+    "capabilities",
+    "run_compute",
+    "run_jobs",
+    "run_storage",
+    "run_suite",
+    "storage_capabilities",
+]
+
+Kind = Literal["storage", "jobs", "compute"]
 
 _OPTIONS = {
     "storage": "--portacloud-storage",
@@ -31,8 +41,13 @@ def run_jobs(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) ->
     return run_suite("jobs", url, extra_args=extra_args, quiet=quiet)
 
 
+def run_compute(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) -> Report:
+    """Run the compute suite against ``url`` (see :func:`run_suite`)."""
+    return run_suite("compute", url, extra_args=extra_args, quiet=quiet)
+
+
 def run_suite(
-    kind: Literal["storage", "jobs", "compute"],
+    kind: Kind,
     url: str,
     *,
     extra_args: Sequence[str] = (),
@@ -83,3 +98,16 @@ def storage_capabilities(url: str) -> dict[str, object]:
         return bucket.capabilities.model_dump(exclude={"notes"}) | {
             "notes": "; ".join(bucket.capabilities.notes) or "-"
         }
+
+
+def capabilities(kind: Kind, url: str) -> dict[str, object]:
+    """The capabilities the ``kind`` backend at ``url`` declares, notes joined in one cell."""
+    if kind == "storage":
+        return storage_capabilities(url)
+    if kind == "jobs":
+        with portacloud.open_jobs(url) as queue:
+            values, notes = queue.capabilities.model_dump(), queue.capabilities.notes
+    else:
+        with portacloud.open_compute(url) as compute:
+            values, notes = compute.capabilities.model_dump(), compute.capabilities.notes
+    return values | {"notes": "; ".join(notes) or "-"}

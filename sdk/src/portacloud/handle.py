@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Generic, Protocol, Self, TypeVar
 
-from portacloud.errors import PortaCloudError, UnsupportedError, guarded_call
+from portacloud.errors import (
+    InvalidArgumentError,
+    PortaCloudError,
+    UnsupportedError,
+    guarded_call,
+)
 
-__all__ = ["DriverHandle"]
+__all__ = ["DriverHandle", "check_timeout"]
 
 _T = TypeVar("_T")
 
@@ -21,6 +27,26 @@ class _Driver(Protocol):
 
 
 _D = TypeVar("_D", bound=_Driver)
+
+
+def check_timeout(timeout: object, *, operation: str) -> float:
+    """Refuse a wait timeout that is not a positive number of seconds (``inf`` waits forever).
+
+    A negative or NaN timeout used to turn into an immediate DEADLINE_EXCEEDED, or worse, a
+    job submitted and then abandoned; saying so up front is the only useful answer.
+
+    Raises:
+        InvalidArgumentError: ``timeout`` is not a number, or is zero, negative or NaN.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise InvalidArgumentError(
+            f"timeout must be a number of seconds, not {timeout!r}", operation=operation
+        )
+    if math.isnan(timeout) or timeout <= 0:
+        raise InvalidArgumentError(
+            f"timeout must be a positive number of seconds, not {timeout!r}", operation=operation
+        )
+    return float(timeout)
 
 
 class DriverHandle(Generic[_D]):

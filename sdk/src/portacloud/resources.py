@@ -6,6 +6,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from portacloud.compute.gpus import canonical_gpu
+
 __all__ = ["Resources"]
 
 _GPU_SPEC = re.compile(
@@ -20,6 +22,8 @@ class Resources(BaseModel):
         cpus: vCPUs (fractions allowed for jobs), or ``None`` for the backend's default.
         memory_gb: Memory in GiB, or ``None``.
         gpus: A GPU count (``2``), or ``"TYPE:COUNT"`` (``"A100:8"``), or ``"TYPE"`` for one.
+            ``TYPE`` is any name of the GPU taxonomy (:mod:`portacloud.compute.gpus`) and is
+            stored in canonical form (``nvidia-tesla-t4:1`` becomes ``T4:1``).
         disk_gb: Local disk in GiB, or ``None``.
         spot: Whether preemptible capacity is acceptable.
 
@@ -41,6 +45,14 @@ class Resources(BaseModel):
     @field_validator("gpus", mode="before")
     @classmethod
     def _check_gpus(cls, value: object) -> int | str | None:
+        """Validate the count and resolve the model through the one GPU taxonomy.
+
+        Raises:
+            ValueError: a malformed value or a count out of range (pydantic reports it).
+            InvalidArgumentError: an unknown GPU model, with the same "did you mean" message
+                as ``portacloud offers``; it is raised as is so no caller can mistake it for
+                a count error.
+        """
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | str):
@@ -57,7 +69,7 @@ class Resources(BaseModel):
         count = int(match.group("count") or 1)
         if not 1 <= count <= 64:
             raise ValueError("a GPU count must be between 1 and 64")
-        return f"{match.group('type')}:{count}"
+        return f"{canonical_gpu(match.group('type'))}:{count}"
 
     @property
     def gpu_count(self) -> int:
@@ -70,7 +82,7 @@ class Resources(BaseModel):
 
     @property
     def gpu_type(self) -> str | None:
-        """The GPU model asked for (as given), or ``None`` for any."""
+        """The canonical GPU model asked for, or ``None`` for any."""
         if isinstance(self.gpus, str):
             return self.gpus.rsplit(":", 1)[0]
         return None

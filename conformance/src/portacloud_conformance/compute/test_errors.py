@@ -78,6 +78,14 @@ def test_an_unknown_state_to_wait_for_is_invalid_argument(compute: portacloud.Co
         compute.wait(UNKNOWN_IDS[0], "SLEEPING", timeout=1)
 
 
+@pytest.mark.parametrize("timeout", [-1, 0])
+def test_a_timeout_that_is_not_positive_is_invalid_argument(
+    compute: portacloud.Compute, timeout: float
+) -> None:
+    with pytest.raises(InvalidArgumentError):
+        compute.wait(UNKNOWN_IDS[0], "RUNNING", timeout=timeout)
+
+
 def _unsupported_call(compute: portacloud.Compute, launch: Launch, capability: str) -> None:
     if capability == "stop":
         compute.stop(UNKNOWN_IDS[0])

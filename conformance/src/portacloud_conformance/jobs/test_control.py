@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 import portacloud
 from portacloud import JobReason, JobSpec, JobState, Resources
 from portacloud_conformance.jobs.support import WAIT, require, wait_until
@@ -86,3 +88,33 @@ def test_failed_array_task_fails_the_job(queue: portacloud.JobQueue) -> None:
     status = queue.wait(job.id, timeout=WAIT)
     assert status.state is JobState.FAILED
     assert status.exit_code == 5
+
+
+def test_delete_removes_an_ended_job_and_refuses_a_running_one(
+    queue: portacloud.JobQueue,
+) -> None:
+    require(queue, "delete")
+    done = queue.submit(JobSpec(name="deleted", command="echo bye"))
+    queue.wait(done.id, timeout=WAIT)
+    running = queue.submit(JobSpec(name="kept", command="sleep 300"))
+    try:
+        wait_until(queue, running.id, JobState.RUNNING)
+        with pytest.raises(portacloud.FailedPreconditionError):
+            queue.delete(running.id)
+        queue.delete(done.id)
+        with pytest.raises(portacloud.NotFoundError):
+            queue.status(done.id)
+        with pytest.raises(portacloud.NotFoundError):
+            queue.delete(done.id)
+        assert done.id not in [j.id for j in queue.list()]
+    finally:
+        queue.cancel(running.id)
+    queue.wait(running.id, timeout=WAIT)
+    queue.delete(running.id)
+
+
+def test_wait_refuses_a_negative_timeout(queue: portacloud.JobQueue) -> None:
+    job = queue.submit(JobSpec(name="negative-wait", command="true"))
+    with pytest.raises(portacloud.InvalidArgumentError):
+        queue.wait(job.id, timeout=-1)
+    queue.wait(job.id, timeout=WAIT)

@@ -10,7 +10,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from portacloud.cli.output import err_console, out_console
+from portacloud.cli.output import err_console, new_table, out_console
 from portacloud.compute.catalog import (
     CATALOG_PROVIDERS,
     LOCAL_PROVIDER,
@@ -60,7 +60,7 @@ def gpus(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("GPU", "memory", "counts in catalog", "aliases", title="GPU taxonomy")
+    table = new_table("GPU", "memory", "counts in catalog", "aliases", title="GPU taxonomy")
     for row in rows:
         per_cloud = "; ".join(
             f"{p}: {','.join(map(str, c))}" for p, c in row["catalog_counts"].items()
@@ -141,7 +141,9 @@ def offers_command(
 
 
 def _table(rows: list[Offer], *, spot: bool) -> Table:
-    table = Table("cloud", "instance type", "region", "vCPUs", "memory", "GPUs", "$/h", "spot $/h")
+    table = new_table(
+        "cloud", "instance type", "region", "vCPUs", "memory", "GPUs", "$/h", "spot $/h"
+    )
     for offer in rows:
         gpus = (
             f"{offer.gpu_count}x {offer.gpu} ({offer.gpu_memory_gb or 0:g} GB)"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from portacloud.cli.output import err_console, out_console
+from portacloud.cli.output import err_console, new_table, out_console
 
 if TYPE_CHECKING:
     from portacloud.compute.compute import Compute
@@ -38,15 +38,20 @@ def _open(url: str | None) -> Compute:
 
 
 def _row(instance: Instance) -> list[str]:
+    from rich.markup import escape
+
     return [
-        instance.id,
-        instance.name or "",
-        instance.state.value,
-        "yes" if instance.billing else "no",
-        instance.instance_type or "",
-        instance.region or "",
-        "yes" if instance.managed else "no",
-        instance.created_at.isoformat(timespec="seconds") if instance.created_at else "",
+        escape(cell)
+        for cell in (
+            instance.id,
+            instance.name or "",
+            instance.state.value,
+            "yes" if instance.billing else "no",
+            instance.instance_type or "",
+            instance.region or "",
+            "yes" if instance.managed else "no",
+            instance.created_at.isoformat(timespec="seconds") if instance.created_at else "",
+        )
     ]
 
 
@@ -91,11 +96,7 @@ def ls(compute_url: str | None, managed: bool, all_profiles: bool, as_json: bool
         for instance in found:
             click.echo(instance.model_dump_json())
         return
-    from rich.table import Table
-
-    table = Table()
-    for column in _COLUMNS:
-        table.add_column(column)
+    table = new_table(*_COLUMNS)
     for instance in found:
         table.add_row(*_row(instance))
     out_console.print(table)
@@ -103,14 +104,11 @@ def ls(compute_url: str | None, managed: bool, all_profiles: bool, as_json: bool
 
 def _ls_profiles(*, managed: bool, as_json: bool) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
     from portacloud.compute.leaks import scan_profiles
 
     scans, without = scan_profiles(managed=managed)
-    table = Table()
-    for column in ("profiles", "target", *_COLUMNS):
-        table.add_column(column)
+    table = new_table("profiles", "target", *_COLUMNS)
     failed = False
     for scan in scans:
         names = ",".join(scan.profiles)
@@ -129,7 +127,7 @@ def _ls_profiles(*, managed: bool, as_json: bool) -> None:
                 record["target"] = scan.url
                 click.echo(json.dumps(record))
             else:
-                table.add_row(names, scan.url or "", *_row(instance))
+                table.add_row(escape(names), escape(scan.url or ""), *_row(instance))
     if not as_json:
         out_console.print(table)
     if without:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
-from portacloud.cli.output import out_console
+from portacloud.cli.output import err_console, new_table, out_console
 from portacloud.errors import UnsupportedError
 
 __all__ = ["conformance"]
@@ -28,9 +31,13 @@ def conformance() -> None:
     """Prove that a backend keeps portacloud's semantics."""
 
 
+_KINDS = ("storage", "jobs", "compute")
+
+
 @conformance.command("run")
 @click.option("--storage", "storage_url", metavar="URL", help="Storage URL to test.")
 @click.option("--jobs", "jobs_url", metavar="URL", help="Job queue URL to test.")
+@click.option("--compute", "compute_url", metavar="URL", help="Compute URL to test.")
 @click.option(
     "--report",
     "report_path",
@@ -39,75 +46,110 @@ def conformance() -> None:
 )
 @click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
 def run(
-    storage_url: str | None, jobs_url: str | None, report_path: Path | None, keyword: str | None
+    *,
+    storage_url: str | None,
+    jobs_url: str | None,
+    compute_url: str | None,
+    report_path: Path | None,
+    keyword: str | None,
 ) -> None:
-    """Run one suite (--storage or --jobs) against a target; print its skips and failures."""
-    from rich.table import Table
-
-    if (storage_url is None) == (jobs_url is None):
-        raise click.UsageError("give exactly one of --storage URL and --jobs URL")
-    kind, url = ("storage", storage_url) if storage_url else ("jobs", jobs_url)
-    assert url is not None
+    """Run one suite (--storage, --jobs or --compute) against a target; print its skips
+    and failures."""
+    given = [
+        (kind, url)
+        for kind, url in zip(_KINDS, (storage_url, jobs_url, compute_url), strict=True)
+        if url is not None
+    ]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --storage URL, --jobs URL and --compute URL")
+    kind, url = given[0]
     runner = _suite()
     report = runner.run_suite(kind, url, extra_args=["-k", keyword] if keyword else [])
-    table = Table(title=f"{kind} conformance: {url}")
-    table.add_column("test")
-    table.add_column("outcome")
-    table.add_column("reason")
+    table = new_table("test", "outcome", "reason", title=f"{kind} conformance: {escape(url)}")
     for result in report.results:
         if result.outcome != "passed":
             style = "red" if result.outcome == "failed" else "yellow"
-            table.add_row(result.test, f"[{style}]{result.outcome}[/]", result.reason or "")
+            table.add_row(
+                escape(result.test), f"[{style}]{result.outcome}[/]", escape(result.reason or "")
+            )
     if table.row_count:
         out_console.print(table)
     s = report.summary
     out_console.print(f"{s.passed} passed, {s.skipped} skipped, {s.failed} failed")
     if report_path is not None:
         report_path.write_text(report.model_dump_json(indent=2))
-        out_console.print(f"report: {report_path}")
+        out_console.print(f"report: {escape(str(report_path))}")
     if s.failed:
         raise SystemExit(1)
 
 
+def _targets_option(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option(
+        f"--{kind}",
+        f"{kind}_urls",
+        multiple=True,
+        metavar="URL",
+        help=f"A {'job queue' if kind == 'jobs' else kind} URL; repeat for each column.",
+    )
+
+
 @conformance.command("matrix")
-@click.option(
-    "--storage",
-    "storage_urls",
-    multiple=True,
-    required=True,
-    metavar="URL",
-    help="A storage URL; repeat for each column.",
-)
+@_targets_option("storage")
+@_targets_option("jobs")
+@_targets_option("compute")
 @click.option(
     "--markdown",
     "markdown_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the matrix as markdown here.",
+    help="Write the matrices as markdown here.",
 )
 @click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the matrix as JSON here.",
+    help="Write the matrix as JSON here (an object by suite when several run).",
 )
 def matrix(
-    storage_urls: tuple[str, ...], markdown_path: Path | None, json_path: Path | None
+    *,
+    storage_urls: tuple[str, ...],
+    jobs_urls: tuple[str, ...],
+    compute_urls: tuple[str, ...],
+    markdown_path: Path | None,
+    json_path: Path | None,
 ) -> None:
-    """Run the storage suite against several targets and print the portability matrix."""
+    """Run the suites against several targets and print one portability matrix per suite."""
     from portacloud_conformance.report import Matrix
 
+    wanted = {
+        kind: urls
+        for kind, urls in zip(_KINDS, (storage_urls, jobs_urls, compute_urls), strict=True)
+        if urls
+    }
+    if not wanted:
+        raise click.UsageError("give at least one --storage, --jobs or --compute URL")
     runner = _suite()
-    reports = []
-    for url in storage_urls:
-        out_console.print(f"running the storage suite against {url} ...")
-        reports.append(runner.run_storage(url))
-    caps = {url: runner.storage_capabilities(url) for url in storage_urls}
-    result = Matrix.from_reports(reports, caps)
-    text = result.to_markdown()
+    matrices: dict[str, Matrix] = {}
+    failed = False
+    for kind, urls in wanted.items():
+        reports = []
+        for url in urls:
+            err_console.print(f"running the {kind} suite against {escape(url)} ...")
+            reports.append(runner.run_suite(kind, url))
+        caps = {url: runner.capabilities(kind, url) for url in urls}
+        matrices[kind] = Matrix.from_reports(reports, caps)
+        failed = failed or any(r.summary.failed for r in reports)
+    text = "\n".join(
+        f"## {kind}\n\n{m.to_markdown()}" if len(matrices) > 1 else m.to_markdown()
+        for kind, m in matrices.items()
+    )
     out_console.print(text, markup=False)
     if markdown_path is not None:
         markdown_path.write_text(text)
     if json_path is not None:
-        json_path.write_text(result.model_dump_json(indent=2))
-    if any(r.summary.failed for r in reports):
+        if len(matrices) == 1:
+            json_path.write_text(next(iter(matrices.values())).model_dump_json(indent=2))
+        else:
+            data = {kind: m.model_dump(mode="json") for kind, m in matrices.items()}
+            json_path.write_text(json.dumps(data, indent=2))
+    if failed:
         raise SystemExit(1)

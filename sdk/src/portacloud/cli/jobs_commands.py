@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
-from portacloud.cli.output import out_console
+from portacloud.cli.output import err_console, new_table, out_console
 from portacloud.errors import InvalidArgumentError, NotFoundError
 
 __all__ = ["jobs"]
@@ -57,16 +58,30 @@ def jobs() -> None:
     "--wait", "wait_seconds", type=float, default=None, help="Wait this long for the end."
 )
 def submit(spec_file: Path, queue_url: str | None, wait_seconds: float | None) -> None:
-    """Submit the job in SPEC_FILE (YAML) and print its id."""
+    """Submit the job in SPEC_FILE (YAML) and print its id.
+
+    With --wait, stdout is the final status as JSON (its "id" included) and the exit code is
+    0 only for SUCCEEDED, so ``J=$(portacloud jobs submit --wait 600 job.yaml)`` works.
+    """
+    from portacloud.handle import check_timeout
+    from portacloud.jobs.queue import parse_spec
+
+    # Everything that can be refused is refused before the job exists.
+    if wait_seconds is not None:
+        check_timeout(wait_seconds, operation="wait")
+    spec = parse_spec(load_spec_file(spec_file))
     with _queue(queue_url) as queue:
-        job = queue.submit(load_spec_file(spec_file))
-        click.echo(job.id)
-        click.echo(f"outputs: {job.output_uri}", err=True)
-        if wait_seconds is not None:
-            status = queue.wait(job.id, timeout=wait_seconds)
-            click.echo(status.model_dump_json(indent=2))
-            if status.state.value != "SUCCEEDED":
-                sys.exit(1)
+        job = queue.submit(spec, base_dir=spec_file.parent)
+        if wait_seconds is None:
+            click.echo(job.id)
+            err_console.print(f"outputs: {escape(str(job.output_uri))}")
+            return
+        err_console.print(f"submitted {escape(job.id)}; outputs: {escape(str(job.output_uri))}")
+        err_console.print(f"waiting up to {wait_seconds:g} s for {escape(job.id)} ...")
+        status = queue.wait(job.id, timeout=wait_seconds)
+    click.echo(status.model_dump_json(indent=2))
+    if status.state.value != "SUCCEEDED":
+        sys.exit(1)
 
 
 @jobs.command()
@@ -81,16 +96,27 @@ def status(job_id: str, queue_url: str | None) -> None:
 @jobs.command()
 @click.argument("job_id")
 @_QUEUE_OPTION
-@click.option("-f", "--follow", is_flag=True, help="Keep printing output until the job ends.")
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Keep printing output until the job ends; exit 1 unless it succeeded.",
+)
 def logs(job_id: str, queue_url: str | None, follow: bool) -> None:
     """Print a job's stdout and stderr."""
     with _queue(queue_url) as queue:
-        if follow:
-            for chunk in queue.logs(job_id, follow=True):
-                sys.stdout.write(chunk)
-                sys.stdout.flush()
-        else:
+        if not follow:
             sys.stdout.write(queue.logs(job_id))
+            return
+        for chunk in queue.logs(job_id, follow=True):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+        final = queue.status(job_id)
+    if final.state.value != "SUCCEEDED":
+        # Like `tail -f` of a build: a script that follows a job learns how it ended.
+        reason = f" ({final.reason.value})" if final.reason else ""
+        err_console.print(f"{escape(job_id)}: {final.state.value}{reason}")
+        sys.exit(1)
 
 
 @jobs.command()
@@ -103,28 +129,56 @@ def cancel(job_id: str, queue_url: str | None) -> None:
         click.echo(queue.status(job_id).state.value)
 
 
+@jobs.command("rm")
+@click.argument("job_ids", nargs=-1, required=True, metavar="ID...")
+@_QUEUE_OPTION
+def rm(job_ids: tuple[str, ...], queue_url: str | None) -> None:
+    """Remove ended jobs with their logs and work directories; print each id removed."""
+    from portacloud.errors import PortaCloudError
+
+    failed = False
+    with _queue(queue_url) as queue:
+        for job_id in job_ids:
+            try:
+                queue.delete(job_id)
+            except PortaCloudError as exc:
+                failed = True
+                err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+                continue
+            click.echo(job_id)
+    if failed:
+        sys.exit(1)
+
+
+@jobs.command()
+@_QUEUE_OPTION
+def prune(queue_url: str | None) -> None:
+    """Remove every ended job with its logs and work directories; print each id removed."""
+    with _queue(queue_url) as queue:
+        removed = queue.prune()
+    for job_id in removed:
+        click.echo(job_id)
+    err_console.print(f"removed {len(removed)} ended job(s)")
+
+
 @jobs.command("ls")
 @_QUEUE_OPTION
-@click.option("--state", default=None, help="Only jobs in this state (RUNNING, FAILED...).")
+@click.option("--state", default=None, help="Only jobs in this state (running, FAILED...).")
 @click.option("--name", default=None, help="Only jobs with this name.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 def ls(queue_url: str | None, state: str | None, name: str | None, as_json: bool) -> None:
     """List the queue's jobs, newest first."""
-    from rich.table import Table
-
     with _queue(queue_url) as queue:
         found = queue.list(state=state, name=name)
     if as_json:
         for job in found:
             click.echo(job.model_dump_json())
         return
-    table = Table()
-    for column in ("id", "name", "state", "reason", "exit", "attempt", "submitted"):
-        table.add_column(column)
+    table = new_table("id", "name", "state", "reason", "exit", "attempt", "submitted")
     for job in found:
         table.add_row(
-            job.id,
-            job.name,
+            escape(job.id),
+            escape(job.name),
             job.state.value,
             job.reason.value if job.reason else "",
             "" if job.exit_code is None else str(job.exit_code),

@@ -26,7 +26,7 @@ from portacloud.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
 )
-from portacloud.handle import DriverHandle
+from portacloud.handle import DriverHandle, check_timeout
 from portacloud.resources import Resources
 
 __all__ = ["Compute", "managed_tags", "parse_instance_spec"]
@@ -187,7 +187,10 @@ class Compute(DriverHandle[ComputeDriver]):
         Raises:
             DeadlineExceededError: after ``timeout`` seconds.
             FailedPreconditionError: the instance went to ERROR or TERMINATED instead.
+            InvalidArgumentError: an unknown state, or a zero, negative or NaN ``timeout``.
         """
+        timeout = check_timeout(timeout, operation="wait")
+        self._check_id(instance_id)
         try:
             target = InstanceState(state)
         except ValueError:

@@ -292,16 +292,35 @@ def _parse_tokens(name: str) -> str | None:
     return min(candidates, key=lambda m: m.memory_gb).name
 
 
+# "A100x8" and "8xA100" are how people write a count in prose; the request form is TYPE:COUNT.
+_COUNT_IN_NAME = re.compile(r"^(?:(?P<a>.+?)\s*[xX*]\s*(?P<n>\d+)|(?P<m>\d+)\s*[xX*]\s*(?P<b>.+))$")
+
+
+def _count_hint(name: str) -> str | None:
+    """``A100:8`` for ``A100x8``, or ``None`` when ``name`` is not a model with a count."""
+    found = _COUNT_IN_NAME.match(name.strip())
+    if found is None:
+        return None
+    model, count = found.group("a") or found.group("b"), found.group("n") or found.group("m")
+    key = _compact(model)
+    if key not in _by_key():
+        return None
+    return f"{_by_key()[key].name}:{int(count)}"
+
+
 def _suggestion(name: str) -> str:
     """A "did you mean" clause naming the closest canonical models."""
     keys = _by_key()
+    known = ", ".join(m.name for m in gpu_models())
+    hint = _count_hint(name)
+    if hint is not None:
+        return f"did you mean {hint} (TYPE:COUNT)? Known GPUs: {known}"
     close = difflib.get_close_matches(_compact(name), list(keys), n=8, cutoff=0.5)
     names: list[str] = []
     for key in close:
         canonical = keys[key].name
         if canonical not in names:
             names.append(canonical)
-    known = ", ".join(m.name for m in gpu_models())
     if names:
         return f"did you mean {' or '.join(names[:3])}? Known GPUs: {known}"
     return f"known GPUs: {known}"

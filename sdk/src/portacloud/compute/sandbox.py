@@ -11,11 +11,14 @@ import signal
 import sys
 from pathlib import Path
 
+from portacloud.private_files import open_private
+
 
 def main(argv: list[str]) -> None:
     """Write a ready marker into the sandbox directory, then sleep until terminated."""
     directory = Path(argv[0])
-    (directory / "ready").write_text("ok\n")
+    with open_private(directory / "ready", "wb") as marker:
+        marker.write(b"ok\n")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         signal.pause()

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from portacloud.errors import PortaCloudError
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobStatus
 
-__all__ = ["JobDriver"]
+__all__ = ["JobDriver", "SupportsDelete"]
 
 
 class JobDriver(Protocol):
@@ -60,3 +60,15 @@ class JobDriver(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class SupportsDelete(Protocol):
+    """A backend that can forget ended jobs (capability ``delete``)."""
+
+    def delete(self, job_id: str) -> None:
+        """Remove an ended job with its logs and work directories.
+
+        Raise NOT_FOUND for an unknown id and FAILED_PRECONDITION for a job that has not
+        ended.
+        """

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from portacloud.errors import NotFoundError
+from portacloud.errors import FailedPreconditionError, NotFoundError
 from portacloud.jobs.models import JobReason, JobSpec, JobState, JobStatus, TaskStatus
+from portacloud.private_files import private_dir, private_sqlite
 
 __all__ = ["STARTUP_GRACE", "LocalJobStore", "TaskRow", "pid_alive"]
 
@@ -87,7 +88,9 @@ class LocalJobStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        # The jobs table holds every job's environment, where users put their tokens.
+        private_sqlite(path)
         db = sqlite3.connect(path, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -296,6 +299,24 @@ class LocalJobStore:
         """Give back the task's GPUs."""
         with self._connect() as db:
             db.execute("DELETE FROM gpu_alloc WHERE job_id = ? AND idx = ?", (job_id, idx))
+
+    def delete(self, job_id: str) -> None:
+        """Forget an ended job: its row, its tasks and any GPU it still holds.
+
+        Raises:
+            NotFoundError: no such job.
+            FailedPreconditionError: a task has not ended (a supervisor still writes to it).
+        """
+        with self._connect(immediate=True) as db:
+            if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise NotFoundError("no such job", resource=job_id)
+            states = db.execute("SELECT state FROM tasks WHERE job_id = ?", (job_id,))
+            active = [s for (s,) in states if not JobState(s).terminal]
+            if active:
+                raise FailedPreconditionError("has not ended; cancel it first", resource=job_id)
+            db.execute("DELETE FROM gpu_alloc WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM tasks WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     # ------------------------------------------------------------------ status
 

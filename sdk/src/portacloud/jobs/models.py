@@ -196,6 +196,7 @@ class JobCapabilities(BaseModel):
         cancel_pending: A job that has not started can be cancelled.
         images: Container images.
         follow_logs: Logs can be followed while the job runs.
+        delete: Ended jobs can be removed, with their logs and work directories.
         max_gpus_per_job: The most GPUs one job can ever get here (0 when it has none),
             read from the backend when the queue is opened.
         notes: Where the backend departs from the real thing it stands in for.
@@ -211,5 +212,6 @@ class JobCapabilities(BaseModel):
     cancel_pending: bool = True
     images: bool = False
     follow_logs: bool = True
+    delete: bool = False
     max_gpus_per_job: int = 0
     notes: tuple[str, ...] = ()

@@ -16,8 +16,8 @@ from portacloud.errors import (
     DeadlineExceededError,
     InvalidArgumentError,
 )
-from portacloud.handle import DriverHandle
-from portacloud.jobs.driver import JobDriver
+from portacloud.handle import DriverHandle, check_timeout
+from portacloud.jobs.driver import JobDriver, SupportsDelete
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
 
 __all__ = ["Job", "JobQueue", "parse_spec"]
@@ -155,11 +155,12 @@ class JobQueue(DriverHandle[JobDriver]):
     def list(
         self, *, state: JobState | str | None = None, name: str | None = None
     ) -> builtins.list[JobStatus]:
-        """Jobs the queue knows, newest first, optionally filtered by state and name."""
+        """Jobs the queue knows, newest first, optionally filtered by state (in any case)
+        and name."""
         wanted = None
         if state is not None:
             try:
-                wanted = JobState(state)
+                wanted = JobState(state.upper() if isinstance(state, str) else state)
             except ValueError:
                 raise InvalidArgumentError(
                     f"unknown state {state!r}; one of {', '.join(s.value for s in JobState)}"
@@ -198,8 +199,40 @@ class JobQueue(DriverHandle[JobDriver]):
         self._check_id(job_id)
         self._guarded("cancel", job_id, lambda: self._driver.cancel(job_id))
 
+    def delete(self, job_id: str) -> None:
+        """Remove an ended job, with its logs and work directories (not its outputs).
+
+        Raises:
+            NotFoundError: the queue does not know the job.
+            FailedPreconditionError: the job has not ended; cancel it first.
+            UnsupportedError: the backend keeps its own history (capability ``delete``).
+        """
+        self._check_id(job_id)
+        driver = self._driver
+        if not self.capabilities.delete or not isinstance(driver, SupportsDelete):
+            raise self._unsupported("delete", "removing jobs", "delete")
+        self._guarded("delete", job_id, lambda: driver.delete(job_id))
+
+    def prune(self) -> builtins.list[str]:
+        """Remove every ended job (see :meth:`delete`) and return their ids."""
+        if not self.capabilities.delete:
+            raise self._unsupported("prune", "removing jobs", "delete")
+        removed = []
+        for job in self.list():
+            if job.state.terminal:
+                self.delete(job.id)
+                removed.append(job.id)
+        return removed
+
     def wait(self, job_id: str, *, timeout: float) -> JobStatus:
-        """Poll until the job ends; DEADLINE_EXCEEDED after ``timeout`` seconds."""
+        """Poll until the job ends; DEADLINE_EXCEEDED after ``timeout`` seconds.
+
+        Raises:
+            InvalidArgumentError: ``timeout`` is zero, negative or NaN, or the id is empty.
+            DeadlineExceededError: the job is still running after ``timeout`` seconds.
+        """
+        timeout = check_timeout(timeout, operation="wait")
+        self._check_id(job_id)
         deadline = time.monotonic() + timeout
         delay = 0.1
         while True:

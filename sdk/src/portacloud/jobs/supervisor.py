@@ -19,6 +19,7 @@ from pathlib import Path
 
 from portacloud.jobs.local_store import LocalJobStore
 from portacloud.jobs.models import JobReason, JobSpec, JobState
+from portacloud.private_files import open_private, private_dir
 
 _POLL = 0.1
 _GRACE = 5.0
@@ -52,8 +53,7 @@ class _Supervisor:
         self.idx = idx
         self.spec, self.env = self.store.job_spec(job_id)
         root = db.parent
-        self.log_path = root / "logs" / job_id / f"task-{idx}.log"
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path = private_dir(root / "logs" / job_id) / f"task-{idx}.log"
         self.root = root
         self.workdir = root / "work" / job_id / f"task-{idx}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -63,6 +63,7 @@ class _Supervisor:
 
         Every task gets its own copy, so tasks of an array never see each other's files.
         """
+        private_dir(self.workdir.parent)
         shipped = shipped_workdir(self.root, self.job_id)
         if self.spec.workdir is not None and shipped.is_dir():
             shutil.copytree(shipped, self.workdir, symlinks=True, dirs_exist_ok=True)
@@ -142,7 +143,7 @@ class _Supervisor:
             if isinstance(spec.command, str)
             else list(spec.command)
         )
-        with open(self.log_path, "ab") as log:
+        with open_private(self.log_path, "ab") as log:
             try:
                 proc = subprocess.Popen(
                     argv,

@@ -29,6 +29,7 @@ from portacloud.migrate.models import (
 from portacloud.migrate.plan import build_plan, refuse_deletions
 from portacloud.migrate.receipt import write_receipt
 from portacloud.migrate.verify import bounded_map, verify_buckets, verify_journal
+from portacloud.private_files import state_dir
 from portacloud.storage.bucket import Bucket
 
 __all__ = [
@@ -62,6 +63,15 @@ def default_journal_path(src: str, dst: str) -> Path:
 
     digest = hashlib.sha256(f"{src}\n{dst}".encode()).hexdigest()[:16]
     return portacloud_home() / "migrations" / f"{digest}.sqlite"
+
+
+def _journal_path(journal: str | os.PathLike[str] | None, src: str, dst: str) -> Path:
+    """The journal to use: the one given (its directory must exist), or the default one,
+    whose private directory under ``$PORTACLOUD_HOME`` is made here."""
+    if journal is not None:
+        return Path(journal).absolute()
+    state_dir("migrations")
+    return default_journal_path(src, dst).absolute()
 
 
 def _check_options(*, concurrency: object, max_delete: object) -> None:
@@ -325,7 +335,7 @@ def migrate(
 
     Raises:
         InvalidArgumentError: Same or overlapping source and destination, bad options.
-        NotFoundError: A bucket does not exist.
+        NotFoundError: A bucket, or the directory of ``journal``, does not exist.
         PermissionDeniedError: Listing, reading or writing is not allowed (the run stops at
             the first such error).
         FailedPreconditionError: The plan deletes more than ``max_delete`` objects without
@@ -338,11 +348,7 @@ def migrate(
     try:
         path: Path | None = None
         if not dry_run:
-            path = (
-                Path(journal)
-                if journal is not None
-                else default_journal_path(ends.src_url, ends.dst_url)
-            ).absolute()
+            path = _journal_path(journal, ends.src_url, ends.dst_url)
             sink(MigrationEvent(kind="journal", message=str(path)))
         with Journal(path, src=ends.src_url, dst=ends.dst_url) as book:
             plan = build_plan(

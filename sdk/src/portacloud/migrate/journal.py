@@ -27,8 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from portacloud.errors import FailedPreconditionError, InvalidArgumentError
+from portacloud.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from portacloud.migrate.models import Action, ObjectState
+from portacloud.private_files import private_file, private_sqlite
 from portacloud.storage.models import ObjectInfo
 
 __all__ = ["Journal", "JournalRow", "Listed", "Side"]
@@ -192,12 +193,14 @@ class Journal:
     """The state of one (source, destination) migration, in a SQLite file.
 
     Args:
-        path: The journal file, created if missing; ``None`` uses a private temporary database
-            that disappears when it is closed (a dry run leaves nothing behind).
+        path: The journal file, created 0600 if missing (in a directory that must exist);
+            ``None`` uses a private temporary database that disappears when it is closed (a
+            dry run leaves nothing behind).
         src: The source URL.
         dst: The destination URL.
 
     Raises:
+        NotFoundError: The directory of ``path`` does not exist.
         FailedPreconditionError: Another process is running a migration on this journal.
         InvalidArgumentError: The file is not a portacloud journal.
     """
@@ -208,8 +211,15 @@ class Journal:
         self._group: list[tuple[object, ...]] = []
         self._group_since = 0.0
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.is_dir():
+                # Creating a mistyped directory tree would hide the typo until the next run.
+                raise NotFoundError(
+                    f"no such directory {path.parent} for the journal {path.name}",
+                    resource=str(path.parent),
+                )
             self._lock(path)
+            # The journal lists every key and etag of both buckets: no one else's to read.
+            private_sqlite(path)
         try:
             # "" is SQLite's private temporary database: on disk, so that listings of millions
             # of keys do not have to fit in memory, and gone when it is closed.
@@ -231,7 +241,8 @@ class Journal:
 
     def _lock(self, path: Path) -> None:
         # flock is released by the kernel when the process dies, kill -9 included.
-        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        lock = private_file(path.with_name(f"{path.name}.lock"))
+        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

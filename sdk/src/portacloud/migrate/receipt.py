@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portacloud.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from portacloud.migrate.journal import JournalRow
+from portacloud.private_files import open_private, private_dir
 
 __all__ = ["ReceiptLine", "file_sha256", "read_receipt", "write_receipt"]
 
@@ -49,12 +50,13 @@ def write_receipt(rows: Iterable[JournalRow], path: Path) -> tuple[int, str]:
     Returns:
         The number of lines and the file's SHA-256 (hex).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The receipt comes at the end of a long run: make its directory rather than lose it.
+    private_dir(path.parent, tighten=False)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     digest = hashlib.sha256()
     count = 0
     try:
-        with open(tmp, "wb") as out:
+        with open_private(tmp, "wb") as out:
             for row in rows:
                 line = ReceiptLine(
                     key=row.key,

@@ -26,7 +26,7 @@ from typing import Any
 from portacloud.compute.driver import LaunchRequest
 from portacloud.compute.models import ComputeCapabilities, Instance, InstanceState
 from portacloud.errors import FailedPreconditionError, NotFoundError, PortaCloudError
-from portacloud.profiles import portacloud_home
+from portacloud.private_files import open_private, private_dir, state_dir
 
 __all__ = ["LocalComputeDriver"]
 
@@ -68,8 +68,7 @@ class LocalComputeDriver:
 
     def __init__(self, name: str) -> None:
         self.region = "local"
-        self.root = portacloud_home() / "compute" / name
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = state_dir("compute", name)
         self._lock = threading.Lock()
 
     def _record_path(self, instance_id: str) -> Path:
@@ -87,7 +86,8 @@ class LocalComputeDriver:
     def _save(self, record: dict[str, Any]) -> None:
         path = self._record_path(record["id"])
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
+        with open_private(tmp, "wb") as out:
+            out.write(json.dumps(record).encode())
         os.replace(tmp, path)
 
     def _observed(self, record: dict[str, Any]) -> str:
@@ -121,8 +121,7 @@ class LocalComputeDriver:
 
     def create(self, request: LaunchRequest) -> Instance:
         instance_id = f"i-{uuid.uuid4().hex[:17]}"
-        sandbox = self.root / instance_id / "sandbox"
-        sandbox.mkdir(parents=True)
+        sandbox = private_dir(self.root / instance_id / "sandbox")
         proc = subprocess.Popen(
             [sys.executable, "-m", "portacloud.compute.sandbox", str(sandbox)],
             cwd=sandbox,

@@ -26,13 +26,20 @@ from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
 from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatus
 from portacloud.jobs.supervisor import shipped_workdir
-from portacloud.profiles import portacloud_home
+from portacloud.private_files import (
+    is_private_dir,
+    open_private,
+    private_dir,
+    private_tree,
+    state_dir,
+)
 from portacloud.providers.options import reject_unknown_options
 
 __all__ = ["LocalJobDriver", "open_local_jobs"]
 
 _CAPABILITIES = JobCapabilities(
     gpu_types=True,
+    delete=True,
     notes=(
         "CPU and memory requests are checked against the machine, not reserved",
         "GPUs are allocated exclusively through CUDA_VISIBLE_DEVICES",
@@ -48,7 +55,14 @@ class LocalJobDriver:
     capabilities = _CAPABILITIES
 
     def __init__(self, name: str, *, fake_gpus: int | None, gpu_type: str | None) -> None:
-        self.root = portacloud_home() / "jobs" / name
+        self.root = state_dir("jobs", name)
+        logs = self.root / "logs"
+        if logs.is_dir() and not is_private_dir(logs):
+            # Logs an older version left readable: once, every file (work dirs are the jobs'
+            # own files; their closed parent is enough).
+            private_tree(logs)
+        private_dir(logs)
+        private_dir(self.root / "work")
         self.store = LocalJobStore(self.root / "jobs.db")
         if fake_gpus is not None:
             self.inventory = [(i, gpu_type or "fake") for i in range(fake_gpus)]
@@ -106,27 +120,27 @@ class LocalJobDriver:
             ) from exc
 
     def _spawn(self, job_id: str, idx: int) -> None:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "portacloud.jobs.supervisor",
-                str(self.store.path),
-                job_id,
-                str(idx),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self._supervisor_log(job_id), "ab"),  # noqa: SIM115 - handed to the child
-            start_new_session=True,  # outlives this process, as a queue must
-        )
+        # The child keeps its own copy of the descriptor; this process needs none.
+        with open_private(self._supervisor_log(job_id), "ab") as supervisor_log:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "portacloud.jobs.supervisor",
+                    str(self.store.path),
+                    job_id,
+                    str(idx),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=supervisor_log,
+                start_new_session=True,  # outlives this process, as a queue must
+            )
         # Reap it when it ends so it never lingers as a zombie of a long-lived caller.
         threading.Thread(target=proc.wait, daemon=True).start()
 
     def _supervisor_log(self, job_id: str) -> Path:
-        path = self.root / "logs" / job_id / "supervisor.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return private_dir(self.root / "logs" / job_id) / "supervisor.log"
 
     def status(self, job_id: str) -> JobStatus:
         self._reap_lost(job_id)
@@ -196,6 +210,12 @@ class LocalJobDriver:
             if task.pgid and not task.state.terminal:
                 with suppress(ProcessLookupError, PermissionError):
                     os.killpg(task.pgid, signal.SIGTERM)  # the supervisor escalates to KILL
+
+    def delete(self, job_id: str) -> None:
+        self._reap_lost(job_id)  # a task whose supervisor died counts as ended
+        self.store.delete(job_id)
+        for area in ("logs", "work"):
+            shutil.rmtree(self.root / area / job_id, ignore_errors=True)
 
     def map_error(self, exc: Exception) -> PortaCloudError | None:
         return None

@@ -10,6 +10,7 @@ import click
 from portacloud.cli.catalog_commands import catalog, offers_command
 from portacloud.cli.compute_commands import compute
 from portacloud.cli.conformance_commands import conformance
+from portacloud.cli.gc_commands import gc
 from portacloud.cli.jobs_commands import jobs
 from portacloud.cli.migrate_commands import migrate, verify
 from portacloud.cli.output import fail
@@ -34,6 +35,7 @@ for command in (
     cp,
     rm,
     stat,
+    gc,
     migrate,
     verify,
     conformance,

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from portacloud.errors import InvalidArgumentError, NotFoundError, PortaCloudError
+from portacloud.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    PortaCloudError,
+)
 from portacloud.registry import open_bucket, parse_url
 from portacloud.storage.bucket import Bucket
 
@@ -138,6 +143,22 @@ def _probe(bucket: Bucket, role: str) -> None:
         ) from exc
 
 
+def _create_file_destination(dst: str) -> None:
+    """Create a missing file:// destination: opening creates nothing, and listing it would fail."""
+    root = _file_root(dst)
+    if root is None or root.is_dir():
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermissionDeniedError(
+            f"cannot create the destination directory {root}: {exc.strerror}",
+            provider="file",
+            operation="migrate",
+            resource=dst,
+        ) from exc
+
+
 def _open(target: str | Bucket, role: str, *, dry_run: bool) -> tuple[Bucket, str, bool]:
     if isinstance(target, Bucket):
         return target, target.url, False
@@ -186,6 +207,8 @@ def open_endpoints(src: str | Bucket, dst: str | Bucket, *, dry_run: bool = Fals
             owned.append(dst_bucket)
         shared = _check_overlap(src_bucket, dst_bucket)
         _probe(src_bucket, "source")
+        if isinstance(dst, str) and not dry_run:
+            _create_file_destination(dst)
         _probe(dst_bucket, "destination")
         ends = Endpoints(src=src_bucket, dst=dst_bucket, src_url=src_url, dst_url=dst_url, owned=())
         if shared is not None and own_src and own_dst and src_bucket.capabilities.server_side_copy:

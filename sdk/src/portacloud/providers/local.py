@@ -258,6 +258,7 @@ class FileDriver:
         """Create the directories of ``path`` and a temp file beside it."""
         for _ in range(5):
             self._make_parents(key, path)
+            self._sweep(path.parent)
             try:
                 return file_tmp.new_temp(path.parent)
             except FileNotFoundError:
@@ -267,9 +268,7 @@ class FileDriver:
     def open_writer(self, key: str, options: WriteOptions) -> FileWriter:
         path = self._path(key)  # refuse a bad key before anything is written
         self._prepare_write()
-        writer = FileWriter(self, key, path, options)
-        self._sweep(path.parent)
-        return writer
+        return FileWriter(self, key, path, options)
 
     def commit(
         self,

@@ -335,3 +335,21 @@ def test_collect_garbage_removes_orphaned_sidecars(
 def test_collect_garbage_is_unsupported_where_there_is_nothing_to_collect() -> None:
     with pytest.raises(portacloud.UnsupportedError, match="collect_garbage"):
         portacloud.open_bucket("memory://gc-test").collect_garbage()
+
+
+def test_a_symlinked_sidecar_directory_is_never_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_xattrs(monkeypatch)
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (outside / "files").mkdir(parents=True)
+    victim = outside / "files" / "victim.json"
+    victim.write_text('{"name": "gone"}')
+    _age(victim, 7200)
+    root.mkdir()
+    (root / ".portacloud").symlink_to(outside, target_is_directory=True)
+    bucket = portacloud.open_bucket(root.as_uri())
+    with pytest.raises(portacloud.PermissionDeniedError):
+        bucket.put("k", b"x")
+    assert bucket.collect_garbage(older_than=0) == []
+    assert sorted(p.name for p in (outside / "files").iterdir()) == ["victim.json"]

@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from portacloud.providers.file_meta import SIDECAR_DIR, sidecar_dir
+from portacloud.providers.file_meta import SIDECAR_DIR, real_sidecar_dir, sidecar_dir
 from portacloud.providers.file_tmp import LEGACY_TMP, remove_stale
 
 __all__ = ["collect"]
@@ -21,6 +21,8 @@ __all__ = ["collect"]
 
 def _orphan_sidecars(directory: Path, older_than: timedelta) -> list[Path]:
     """Sidecars in ``directory/.portacloud/files`` whose data file is gone, and are old."""
+    if not real_sidecar_dir(directory):
+        return []
     cutoff = time.time() - older_than.total_seconds()
     removed = []
     for entry in sidecar_dir(directory).glob("*.json"):

@@ -39,6 +39,7 @@ __all__ = [
     "migrate_legacy",
     "read_legacy",
     "read_record",
+    "real_sidecar_dir",
     "remove_sidecar",
     "set_xattr",
     "sidecar_dir",
@@ -92,10 +93,29 @@ def _sidecar_path(path: Path) -> Path:
     return sidecar_dir(path.parent) / f"{hashlib.sha256(path.name.encode()).hexdigest()}.json"
 
 
+def real_sidecar_dir(directory: Path) -> bool:
+    """Whether ``directory`` has a sidecar directory that is not reached through a symlink.
+
+    A symlink planted as ``.portacloud`` (or ``.portacloud/files``) would lead sidecar writes,
+    and garbage collection, outside the root.
+    """
+    for level in (directory / SIDECAR_DIR, sidecar_dir(directory)):
+        try:
+            if not stat.S_ISDIR(os.lstat(level).st_mode):
+                return False
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+    return True
+
+
 def write_sidecar(path: Path, record: Record) -> None:
     """Replace the sidecar of the data file ``path`` (which need not exist yet)."""
     target = _sidecar_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    for level in (path.parent / SIDECAR_DIR, target.parent):
+        with suppress(FileNotFoundError):
+            if stat.S_ISLNK(os.lstat(level).st_mode):
+                raise PermissionError(errno.EPERM, "a sidecar directory is a symlink", str(level))
+        level.mkdir(exist_ok=True)
     fd, tmp = new_temp(target.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -60,7 +60,7 @@ def _file_root(url: str) -> Path | None:
 
 
 def _check_file_source(src: str) -> None:
-    """A file:// source must exist: opening it would create an empty directory instead."""
+    """A file:// source must exist; say so in the migration's own words, before anything."""
     root = _file_root(src)
     if root is not None and not root.is_dir():
         raise NotFoundError(
@@ -85,7 +85,7 @@ def _check_paths(src_root: Path, dst_root: Path) -> None:
 
 
 def _check_file_pair(src: str, dst: str) -> None:
-    """Compare file:// URLs before opening them (opening creates the directories)."""
+    """Compare file:// URLs before opening them (realpath: two spellings, one directory)."""
     src_root, dst_root = _file_root(src), _file_root(dst)
     if src_root is not None and dst_root is not None:
         _check_paths(src_root, dst_root)
@@ -168,7 +168,7 @@ def _open(target: str | Bucket, role: str, *, dry_run: bool) -> tuple[Bucket, st
         )
     root = _file_root(target)
     if dry_run and root is not None and not root.exists():
-        # Opening a file:// bucket creates its directory, and a dry run touches nothing: a
+        # A missing file:// directory cannot be listed, and a dry run creates nothing: a
         # destination that does not exist yet is planned as the empty bucket it will be.
         return _empty_stand_in(target), target, True
     return open_bucket(target), target, True
@@ -185,9 +185,9 @@ def _empty_stand_in(url: str) -> Bucket:
 def open_endpoints(src: str | Bucket, dst: str | Bucket, *, dry_run: bool = False) -> Endpoints:
     """Open and check both sides of a migration.
 
-    Nothing is written: the checks list one key per side. File URLs are checked before they are
-    opened, because opening a ``file://`` bucket creates its directory; with ``dry_run`` a
-    missing file:// destination is not created but planned as empty.
+    Nothing is written but a missing ``file://`` destination directory, made just before it is
+    listed (the run is about to write into it); with ``dry_run`` it is not created but planned as
+    empty. The checks list one key per side; file URLs are compared before they are opened.
 
     Raises:
         InvalidArgumentError: The two sides are the same, or overlap.

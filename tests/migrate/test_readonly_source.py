@@ -76,6 +76,9 @@ def test_a_read_only_mount_lists_reads_and_stats(readonly: tuple[Path, dict[str,
     cat = run_cli("cat", f"{mount.as_uri()}/plain.txt")
     assert cat.returncode == 0, cat.stderr
     assert cat.stdout == "placed by hand"
+    denied = run_cli("cp", f"{mount.as_uri()}/plain.txt", f"{mount.as_uri()}/copy.txt")
+    assert denied.returncode == 1
+    assert denied.stderr.startswith("error: [PERMISSION_DENIED]"), denied.stderr
     assert _snapshot(mount) == before
 
 

@@ -80,7 +80,8 @@ def test_usage_error_exit_code(store: str) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_verbose_flag_is_accepted(store: str) -> None:
+def test_verbose_flag_is_accepted(tmp_path: Path, store: str) -> None:
+    (tmp_path / "store").mkdir()  # ls never creates what it lists
     run("-vv", "ls", store)
 
 

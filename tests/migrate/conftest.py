@@ -15,8 +15,9 @@ def tree(tmp_path: Path) -> Callable[[str], tuple[str, portacloud.Bucket]]:
     """Open (and create) ``file://`` buckets under the test's temp dir by name."""
 
     def make(name: str) -> tuple[str, portacloud.Bucket]:
-        url = (tmp_path / name).as_uri()
-        return url, portacloud.open_bucket(url)
+        root = tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)  # opening a file:// bucket creates nothing
+        return root.as_uri(), portacloud.open_bucket(root.as_uri())
 
     return make
 

@@ -68,7 +68,8 @@ def file_etags(root: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in root.rglob("*"):
         rel = path.relative_to(root).as_posix()
-        if rel.startswith(".portacloud") or not path.is_file():
+        # Temp files and sidecars (any segment starting with .portacloud) are not objects.
+        if any(part.startswith(".portacloud") for part in rel.split("/")) or not path.is_file():
             continue
         st = path.stat()
         found[rel] = f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"

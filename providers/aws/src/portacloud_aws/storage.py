@@ -1021,6 +1021,17 @@ class S3Driver:
 
         return map_s3_error(exc)
 
+    def collect_garbage(self, *, older_than: timedelta) -> list[str]:
+        """Abort the bucket's multipart uploads initiated more than ``older_than`` ago."""
+        from portacloud_aws.uploads import abort_stale_uploads
+
+        return abort_stale_uploads(
+            self.client,
+            self.bucket,
+            older_than=older_than,
+            not_found=self.client.exceptions.NoSuchUpload,
+        )
+
     def native(self) -> object | None:
         """The boto3 S3 client."""
         client: object = self.client

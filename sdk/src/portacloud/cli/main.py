@@ -14,6 +14,7 @@ import click
 from portacloud.cli.catalog_commands import catalog, offers_command
 from portacloud.cli.compute_commands import compute
 from portacloud.cli.conformance_commands import conformance
+from portacloud.cli.gc_commands import gc
 from portacloud.cli.jobs_commands import jobs
 from portacloud.cli.migrate_commands import migrate, verify
 from portacloud.cli.output import fail
@@ -52,6 +53,7 @@ for command in (
     rm,
     du,
     stat,
+    gc,
     migrate,
     verify,
     conformance,

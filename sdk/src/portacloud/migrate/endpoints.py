@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from portacloud.errors import InvalidArgumentError, NotFoundError, PortaCloudError
+from portacloud.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    PortaCloudError,
+)
 from portacloud.registry import open_bucket, parse_url
 from portacloud.storage.bucket import Bucket
 
@@ -55,7 +60,7 @@ def _file_root(url: str) -> Path | None:
 
 
 def _check_file_source(src: str) -> None:
-    """A file:// source must exist: opening it would create an empty directory instead."""
+    """A file:// source must exist; say so in the migration's own words, before anything."""
     root = _file_root(src)
     if root is not None and not root.is_dir():
         raise NotFoundError(
@@ -80,7 +85,7 @@ def _check_paths(src_root: Path, dst_root: Path) -> None:
 
 
 def _check_file_pair(src: str, dst: str) -> None:
-    """Compare file:// URLs before opening them (opening creates the directories)."""
+    """Compare file:// URLs before opening them (realpath: two spellings, one directory)."""
     src_root, dst_root = _file_root(src), _file_root(dst)
     if src_root is not None and dst_root is not None:
         _check_paths(src_root, dst_root)
@@ -138,6 +143,22 @@ def _probe(bucket: Bucket, role: str) -> None:
         ) from exc
 
 
+def _create_file_destination(dst: str) -> None:
+    """Create a missing file:// destination: opening creates nothing, and listing it would fail."""
+    root = _file_root(dst)
+    if root is None or root.is_dir():
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermissionDeniedError(
+            f"cannot create the destination directory {root}: {exc.strerror}",
+            provider="file",
+            operation="migrate",
+            resource=dst,
+        ) from exc
+
+
 def _open(target: str | Bucket, role: str, *, dry_run: bool) -> tuple[Bucket, str, bool]:
     if isinstance(target, Bucket):
         return target, target.url, False
@@ -147,7 +168,7 @@ def _open(target: str | Bucket, role: str, *, dry_run: bool) -> tuple[Bucket, st
         )
     root = _file_root(target)
     if dry_run and root is not None and not root.exists():
-        # Opening a file:// bucket creates its directory, and a dry run touches nothing: a
+        # A missing file:// directory cannot be listed, and a dry run creates nothing: a
         # destination that does not exist yet is planned as the empty bucket it will be.
         return _empty_stand_in(target), target, True
     return open_bucket(target), target, True
@@ -164,9 +185,9 @@ def _empty_stand_in(url: str) -> Bucket:
 def open_endpoints(src: str | Bucket, dst: str | Bucket, *, dry_run: bool = False) -> Endpoints:
     """Open and check both sides of a migration.
 
-    Nothing is written: the checks list one key per side. File URLs are checked before they are
-    opened, because opening a ``file://`` bucket creates its directory; with ``dry_run`` a
-    missing file:// destination is not created but planned as empty.
+    Nothing is written but a missing ``file://`` destination directory, made just before it is
+    listed (the run is about to write into it); with ``dry_run`` it is not created but planned as
+    empty. The checks list one key per side; file URLs are compared before they are opened.
 
     Raises:
         InvalidArgumentError: The two sides are the same, or overlap.
@@ -186,6 +207,8 @@ def open_endpoints(src: str | Bucket, dst: str | Bucket, *, dry_run: bool = Fals
             owned.append(dst_bucket)
         shared = _check_overlap(src_bucket, dst_bucket)
         _probe(src_bucket, "source")
+        if isinstance(dst, str) and not dry_run:
+            _create_file_destination(dst)
         _probe(dst_bucket, "destination")
         ends = Endpoints(src=src_bucket, dst=dst_bucket, src_url=src_url, dst_url=dst_url, owned=())
         if shared is not None and own_src and own_dst and src_bucket.capabilities.server_side_copy:

@@ -1,19 +1,23 @@
 """``file:///abs/path``: a directory as a bucket.
 
 Keys map to paths under the root (``a/b.txt`` is ``ROOT/a/b.txt``), so the data stays readable
-with ordinary tools. portacloud's own state lives in ``ROOT/.portacloud/``:
+with ordinary tools. Everything portacloud keeps about an object sits with the object, never
+at a "bucket root", so it is the same whichever directory the bucket was opened at
+(docs/decisions/0002-file-layout.md):
 
-- ``tmp/``: bodies being written. A write goes to a temp file, is fsynced and renamed into
-  place, so an interrupted write leaves nothing visible.
-- ``meta/<sha256(key)>.json``: content type, user metadata and CRC32C, tagged with the etag of
-  the data file they describe. The etag is derived from the data file's inode, mtime and size,
-  so a stale sidecar is detected rather than trusted.
-- ``locks/<nn>``: 256 striped ``flock`` files. Commits of a key hold its stripe, which makes
-  create-only and compare-and-swap atomic across threads and processes.
+- bodies being written are ``.portacloud-<uuid>.tmp`` files in the target's own directory,
+  fsynced and renamed into place (atomic: same file system), so an interrupted write leaves
+  nothing visible; stale ones are removed by the next writer there and by ``gc``
+  (:mod:`portacloud.providers.file_tmp`, :mod:`portacloud.providers.file_gc`);
+- content type, user metadata and CRC32C live in the file's ``user.portacloud.meta`` xattr,
+  or a sidecar beside it where xattrs are missing (:mod:`portacloud.providers.file_meta`);
+- commits hold an ``flock`` on the target's directory, which makes create-only and
+  compare-and-swap atomic across threads and processes.
 
-No key reaches outside the root: ``..``, absolute paths and NUL are refused by the portable
-layer, and every path component is ``lstat``-ed here so that a symlink planted inside the root
-is refused too.
+Opening a bucket, and every read, create and write nothing: the root and its directories
+appear with the first write. No key reaches outside the root: ``..``, absolute paths and NUL
+are refused by the portable layer, and every path component is ``lstat``-ed here so that a
+symlink planted inside the root is refused too.
 """
 
 from __future__ import annotations
@@ -21,16 +25,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
-import json
 import os
 import stat
 import threading
-import uuid
+import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import SplitResult, unquote
 
 from portacloud.checksums import Crc32c
@@ -44,6 +46,19 @@ from portacloud.errors import (
     ResourceExhaustedError,
     UnavailableError,
 )
+from portacloud.providers import file_tmp
+from portacloud.providers.file_gc import collect
+from portacloud.providers.file_io import FileStream, FileWriter
+from portacloud.providers.file_meta import (
+    Record,
+    etag_of,
+    legacy_stores,
+    migrate_legacy,
+    read_legacy,
+    read_record,
+    remove_sidecar,
+    write_sidecar,
+)
 from portacloud.providers.options import reject_unknown_options
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import ListOptions, WriteOptions
@@ -52,9 +67,11 @@ from portacloud.storage.models import ListPage, ObjectInfo
 
 __all__ = ["FileDriver", "provider"]
 
-SYSTEM_DIR = ".portacloud"
-_CHUNK = 1024 * 1024
+SYSTEM_DIR = file_tmp.RESERVED_PREFIX
 _STRIPES = 256
+_SWEEP_EVERY = 60.0
+"""Seconds between two sweeps of one directory for stale temp files by one driver: a
+directory written in a loop is not rescanned on every write."""
 _CAPABILITIES = StorageCapabilities(
     key_max_segment_bytes=255,
     key_empty_segments=False,
@@ -63,7 +80,7 @@ _CAPABILITIES = StorageCapabilities(
     notes=(
         "keys are paths: no empty, '.' or '..' segments, 255 bytes per segment",
         "'a/b' and 'a/b/c' cannot both be objects (a file cannot be a directory)",
-        f"the key segment {SYSTEM_DIR!r} is reserved (it holds a bucket's own state)",
+        f"key segments starting with {SYSTEM_DIR!r} are reserved (temp files, sidecars)",
     ),
 )
 
@@ -82,72 +99,6 @@ _ERRNO_TABLE: dict[int, type[PortaCloudError]] = {
 }
 
 
-def _etag(st: os.stat_result) -> str:
-    return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
-
-
-class _FileStream:
-    """Reads ``[start, end)`` of an open file descriptor in 1 MiB chunks."""
-
-    def __init__(self, fd: int, start: int, end: int) -> None:
-        self._fd: int | None = fd
-        self._pos = start
-        self._end = end
-
-    def __iter__(self) -> Iterator[bytes]:
-        while self._fd is not None and self._pos < self._end:
-            chunk = os.pread(self._fd, min(_CHUNK, self._end - self._pos), self._pos)
-            if not chunk:
-                break
-            self._pos += len(chunk)
-            yield chunk
-        self.close()
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-class _FileWriter:
-    def __init__(self, driver: FileDriver, key: str, options: WriteOptions) -> None:
-        self._driver = driver
-        self._key = key
-        self._options = options
-        self._tmp = driver.tmp_dir / f"{uuid.uuid4().hex}.part"
-        self._fd: int | None = os.open(
-            self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644
-        )
-
-    def write(self, data: bytes) -> None:
-        if self._fd is None:
-            raise InvalidArgumentError("write after the object was committed or aborted")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
-
-    def commit(self, *, crc32c: str) -> ObjectInfo:
-        if self._fd is None:
-            raise InvalidArgumentError("commit after the object was committed or aborted")
-        fd, self._fd = self._fd, None
-        try:
-            os.fsync(fd)
-            st = os.fstat(fd)
-        finally:
-            os.close(fd)
-        try:
-            return self._driver.commit(self._key, self._tmp, st, self._options, crc32c)
-        finally:
-            self.abort()
-
-    def abort(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        with suppress(FileNotFoundError):
-            self._tmp.unlink()
-
-
 class FileDriver:
     """A directory tree as a bucket; see the module docstring for the on-disk layout."""
 
@@ -157,13 +108,11 @@ class FileDriver:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._root_str = str(root).rstrip("/")
-        system = root / SYSTEM_DIR
-        self.tmp_dir = system / "tmp"
-        self._meta_dir = system / "meta"
-        self._lock_dir = system / "locks"
-        for d in (self.tmp_dir, self._meta_dir, self._lock_dir):
-            d.mkdir(parents=True, exist_ok=True)
         self._thread_locks = [threading.Lock() for _ in range(_STRIPES)]
+        self._legacy = legacy_stores(root)  # looked at, not touched, until the first write
+        self._write_ready = False
+        self._state_lock = threading.Lock()
+        self._swept: dict[str, float] = {}
 
     # ---------------------------------------------------------------- paths and locks
 
@@ -172,8 +121,10 @@ class FileDriver:
         parts = key.split("/")
         if any(p in ("", ".", "..") or "\x00" in p for p in parts):
             raise InvalidArgumentError("key has an empty, '.' or '..' segment", resource=key)
-        if SYSTEM_DIR in parts:
-            raise InvalidArgumentError(f"the key segment {SYSTEM_DIR!r} is reserved", resource=key)
+        if any(file_tmp.is_reserved(p) for p in parts):
+            raise InvalidArgumentError(
+                f"key segments starting with {SYSTEM_DIR!r} are reserved", resource=key
+            )
         path = self._root_str
         for part in parts:
             path = f"{path}/{part}"
@@ -189,36 +140,34 @@ class FileDriver:
                 )
         return Path(f"{self._root_str}/{key}")
 
-    def _meta_path(self, key: str) -> Path:
-        return self._meta_dir / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
-
     @contextmanager
-    def _locked(self, key: str) -> Iterator[None]:
-        stripe = hashlib.sha256(key.encode()).digest()[0] % _STRIPES
+    def _locked(self, directory: Path) -> Iterator[None]:
+        """Hold the commit lock of one directory (FileNotFoundError if it is gone)."""
+        stripe = hashlib.sha256(str(directory).encode()).digest()[0] % _STRIPES
         # flock excludes other processes; the thread lock excludes threads of this one, which
         # flock on separately opened descriptors would also do, but only on Linux.
         with self._thread_locks[stripe]:
-            fd = os.open(self._lock_dir / f"{stripe:02x}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
             finally:
                 os.close(fd)
 
-    # ---------------------------------------------------------------- metadata
-
-    def _read_meta(self, key: str) -> dict[str, Any] | None:
+    def _missing_root(self) -> NotFoundError | None:
+        """The error to raise when the root is not a directory, else ``None``."""
         try:
-            with open(self._meta_path(key), "rb") as f:
-                meta: dict[str, Any] = json.load(f)
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-        return meta
+            is_dir = stat.S_ISDIR(os.stat(self.root).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            is_dir = False
+        return None if is_dir else NotFoundError(f"no such directory: {self.root}")
 
-    def _info(self, key: str, st: os.stat_result, meta: dict[str, Any] | None) -> ObjectInfo:
-        etag = _etag(st)
+    # ---------------------------------------------------------------- reading
+
+    def _info(self, key: str, st: os.stat_result, meta: Record | None) -> ObjectInfo:
+        etag = etag_of(st)
         if meta is None or meta.get("etag") != etag:
-            meta = {}  # a file placed by other tools, or a sidecar of another version
+            meta = {}  # a file placed by other tools, or a record of another version
         checksums = {"crc32c": meta["crc32c"]} if meta.get("crc32c") else {}
         return ObjectInfo(
             key=key,
@@ -230,81 +179,135 @@ class FileDriver:
             checksums=checksums,
         )
 
+    def _record(self, fd: int, path: Path) -> tuple[Record | None, bool]:
+        record, exact = read_record(fd, path)
+        if record is None and self._legacy:
+            return read_legacy(self._legacy, path), False
+        return record, exact
+
+    def _open_fd(self, key: str, path: Path) -> int:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFoundError("no such object", resource=key) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidArgumentError(
+                    "the key is a symlink inside the root; the file backend never follows symlinks",
+                    resource=key,
+                ) from exc
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise NotFoundError("no such object (a directory is not an object)", resource=key)
+        return fd
+
     def _open_object(self, key: str) -> tuple[int, ObjectInfo]:
         """Open a key's data file and describe exactly the version that is open."""
         path = self._path(key)
         for _ in range(5):
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except (FileNotFoundError, NotADirectoryError):
-                raise NotFoundError("no such object", resource=key) from None
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise InvalidArgumentError(
-                        "the key is a symlink inside the root; the file backend never follows "
-                        "symlinks",
-                        resource=key,
-                    ) from exc
-                raise
+            fd = self._open_fd(key, path)
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                os.close(fd)
-                raise NotFoundError("no such object (a directory is not an object)", resource=key)
-            meta = self._read_meta(key)
-            if meta is None or meta.get("etag") == _etag(st):
+            meta, exact = self._record(fd, path)
+            if exact or meta is None or meta.get("etag") == etag_of(st):
                 return fd, self._info(key, st, meta)
             os.close(fd)
-            # The sidecar belongs to another version: a writer committed between our open and
-            # our read of it. Its data rename follows at once, so try again.
-            if _etag(os.stat(path, follow_symlinks=False)) == _etag(st):
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # A sidecar of another version: a writer replaced it between our open and our
+            # read of it, and its data rename follows at once, so try again. If the file
+            # itself did not change, the sidecar is simply stale.
+            if etag_of(os.stat(path, follow_symlinks=False)) == etag_of(st):
+                fd = self._open_fd(key, path)
                 return fd, self._info(key, os.fstat(fd), None)
         raise UnavailableError("the object kept changing while being opened", resource=key)
-
-    # ---------------------------------------------------------------- driver API
 
     def stat(self, key: str) -> ObjectInfo:
         fd, info = self._open_object(key)
         os.close(fd)
         return info
 
-    def read(self, key: str, *, start: int, end: int | None) -> tuple[ObjectInfo, _FileStream]:
+    def read(self, key: str, *, start: int, end: int | None) -> tuple[ObjectInfo, FileStream]:
         fd, info = self._open_object(key)
         begin = max(0, info.size + start) if start < 0 else min(start, info.size)
         stop = info.size if end is None else max(begin, min(end, info.size))
-        return info, _FileStream(fd, begin, stop)
+        return info, FileStream(fd, begin, stop)
 
-    def open_writer(self, key: str, options: WriteOptions) -> _FileWriter:
-        self._path(key)  # refuse a bad key before any byte is written
-        return _FileWriter(self, key, options)
+    # ---------------------------------------------------------------- writing
+
+    def _prepare_write(self) -> None:
+        """Once per driver, before its first write: move pre-0002 records into place."""
+        if self._write_ready:
+            return
+        with self._state_lock:
+            if not self._write_ready:
+                for base in self._legacy:
+                    migrate_legacy(base)
+                self._legacy = legacy_stores(self.root)  # what could not move is still read
+                self._write_ready = True
+
+    def _sweep(self, directory: Path) -> None:
+        """Remove stale temp files of dead writers in ``directory``, at most once a minute."""
+        now = time.monotonic()
+        with self._state_lock:
+            last = self._swept.get(str(directory))
+            if last is not None and now - last < _SWEEP_EVERY:
+                return
+            self._swept[str(directory)] = now
+        file_tmp.remove_stale(directory, file_tmp.STALE_AFTER)
+
+    def new_temp(self, key: str, path: Path) -> tuple[int, Path]:
+        """Create the directories of ``path`` and a temp file beside it."""
+        for _ in range(5):
+            self._make_parents(key, path)
+            self._sweep(path.parent)
+            try:
+                return file_tmp.new_temp(path.parent)
+            except FileNotFoundError:
+                continue  # a delete pruned the directory we just made: make it again
+        raise UnavailableError("the key's directory kept disappearing", resource=key)
+
+    def open_writer(self, key: str, options: WriteOptions) -> FileWriter:
+        path = self._path(key)  # refuse a bad key before anything is written
+        self._prepare_write()
+        return FileWriter(self, key, path, options)
 
     def commit(
-        self, key: str, tmp: Path, st: os.stat_result, options: WriteOptions, crc32c: str
+        self,
+        *,
+        key: str,
+        path: Path,
+        tmp: Path,
+        st: os.stat_result,
+        options: WriteOptions,
+        record: Record,
+        in_xattr: bool,
     ) -> ObjectInfo:
-        """Move a finished temp file into place under the key's lock, checking conditions."""
-        path = self._path(key)
-        meta = {
-            "key": key,
-            "etag": _etag(st),
-            "content_type": options.content_type,
-            "metadata": dict(options.metadata),
-            "crc32c": crc32c,
-        }
-        with self._locked(key):
+        """Move a finished temp file into place under its directory's lock, checking conditions.
+
+        Args:
+            key: The object's key.
+            path: Where the object goes.
+            tmp: The finished temp file, in the same directory.
+            st: The temp file's stat (its etag becomes the object's).
+            options: The write's conditions.
+            record: Content type, metadata and CRC32C, with the etag.
+            in_xattr: Whether ``record`` is already attached to ``tmp`` as an xattr.
+        """
+        with self._locked(path.parent):
+            self._path(key)  # a symlink could have been planted since the write began
             self._check_conditions(key, path, options)
-            self._make_parents(key, path)
             if path.is_dir():
                 raise FailedPreconditionError(
                     "keys exist below this one, so it cannot be an object here "
                     "(capability key_file_and_prefix)",
                     resource=key,
                 )
-            meta_tmp = self.tmp_dir / f"{uuid.uuid4().hex}.meta"
-            meta_tmp.write_text(json.dumps(meta))
-            os.replace(meta_tmp, self._meta_path(key))
+            if in_xattr:
+                remove_sidecar(path)  # one left by an earlier write would be stale anyway
+            else:
+                write_sidecar(path, record)
             os.replace(tmp, path)
             self._fsync_dir(path.parent)
-        return self._info(key, st, meta)
+        return self._info(key, st, record)
 
     def _check_conditions(self, key: str, path: Path, options: WriteOptions) -> None:
         if not (options.if_none_match or options.if_match):
@@ -319,16 +322,15 @@ class FileDriver:
         if options.if_match is not None:
             if current is None or not exists:
                 raise FailedPreconditionError("the object does not exist (if_match)", resource=key)
-            if _etag(current) != options.if_match:
+            if etag_of(current) != options.if_match:
                 raise FailedPreconditionError(
-                    f"the object's etag is {_etag(current)}, not {options.if_match}",
+                    f"the object's etag is {etag_of(current)}, not {options.if_match}",
                     resource=key,
                 )
 
     def _make_parents(self, key: str, path: Path) -> None:
-        parent = path.parent
         try:
-            parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as exc:
             raise FailedPreconditionError(
                 "a prefix of this key is an object, so the key cannot be created "
@@ -347,26 +349,36 @@ class FileDriver:
 
     def delete(self, key: str) -> None:
         path = self._path(key)
-        with self._locked(key):
-            try:
-                if not stat.S_ISREG(os.stat(path, follow_symlinks=False).st_mode):
+        self._prepare_write()  # a pre-0002 record must not outlive its object either
+        try:
+            with self._locked(path.parent):
+                try:
+                    if not stat.S_ISREG(os.stat(path, follow_symlinks=False).st_mode):
+                        return
+                    path.unlink()
+                except (FileNotFoundError, NotADirectoryError):
                     return
-                path.unlink()
-            except (FileNotFoundError, NotADirectoryError):
-                return
-            with suppress(FileNotFoundError):
-                self._meta_path(key).unlink()
-        self._prune_empty_dirs(path.parent)
+                remove_sidecar(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # no directory, so no object: nothing to delete, and nothing is created
+        self.prune_empty_dirs(path.parent)
 
-    def _prune_empty_dirs(self, directory: Path) -> None:
-        while directory != self.root:
+    def prune_empty_dirs(self, directory: Path) -> None:
+        """Remove ``directory`` and its parents up to (not including) the root while empty."""
+        while directory != self.root and self.root in directory.parents:
             try:
                 directory.rmdir()
             except OSError:
                 return  # not empty, or another writer got there first
             directory = directory.parent
 
+    # ---------------------------------------------------------------- listing
+
     def list_page(self, options: ListOptions) -> ListPage:
+        missing = self._missing_root()
+        if missing is not None:
+            raise missing
+
         def info_for(key: str) -> ObjectInfo | None:
             try:
                 return self.stat(key)
@@ -387,8 +399,8 @@ class FileDriver:
             ((e.name + "/" if e.is_dir(follow_symlinks=False) else e.name), e) for e in entries
         )
         for sort_name, entry in ordered:
-            if entry.name == SYSTEM_DIR:
-                continue  # ours at the root; a nested bucket's below it
+            if file_tmp.is_reserved(entry.name):
+                continue  # temp files and sidecars: ours, never keys
             key = key_prefix + sort_name
             if sort_name.endswith("/"):
                 if not (key.startswith(options.prefix) or options.prefix.startswith(key)):
@@ -399,20 +411,25 @@ class FileDriver:
             elif entry.is_file(follow_symlinks=False):
                 yield key
 
+    # ---------------------------------------------------------------- the rest
+
     def copy(self, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
         fd, info = self._open_object(src_key)
-        writer = _FileWriter(
-            self,
-            dst_key,
-            WriteOptions(
-                content_type=info.content_type,
-                metadata=info.metadata,
-                if_none_match=if_none_match,
-            ),
-        )
+        try:
+            writer = self.open_writer(
+                dst_key,
+                WriteOptions(
+                    content_type=info.content_type,
+                    metadata=info.metadata,
+                    if_none_match=if_none_match,
+                ),
+            )
+        except BaseException:
+            os.close(fd)
+            raise
         running = Crc32c()
         try:
-            for chunk in _FileStream(fd, 0, info.size):
+            for chunk in FileStream(fd, 0, info.size):
                 running.update(chunk)
                 writer.write(chunk)
             if info.crc32c and info.crc32c != running.hexdigest():
@@ -426,6 +443,13 @@ class FileDriver:
             writer.abort()
             raise
 
+    def collect_garbage(self, *, older_than: timedelta) -> list[str]:
+        """Remove temp files and sidecars that dead writers left; return them, root-relative."""
+        missing = self._missing_root()
+        if missing is not None:
+            raise missing
+        return collect(self.root, older_than)
+
     def map_error(self, exc: Exception) -> PortaCloudError | None:
         if isinstance(exc, OSError) and exc.errno in _ERRNO_TABLE:
             return _ERRNO_TABLE[exc.errno](exc.strerror or "file system error")
@@ -438,41 +462,53 @@ class FileDriver:
         """Nothing to release: every call opens and closes its own descriptors."""
 
 
+def _local_path(url: SplitResult) -> str:
+    """The absolute path a ``file://`` URL names, refusing a host (it would be dropped)."""
+    if url.netloc not in ("", "localhost"):
+        raise InvalidArgumentError(
+            f"file:// URLs name a local path and take no host: write file:///abs/path "
+            f"(three slashes), not a path on host {url.netloc!r}"
+        )
+    raw = unquote(url.path)
+    if "\x00" in raw:
+        raise InvalidArgumentError("file:// paths cannot contain NUL")
+    if not raw.startswith("/"):
+        raise InvalidArgumentError("file:// URLs need an absolute path: file:///abs/path")
+    return raw
+
+
 class FileProvider:
     """Opens ``file:///absolute/path``."""
 
     def open_bucket(
         self, url: SplitResult, options: Mapping[str, object]
     ) -> tuple[FileDriver, str]:
-        """Return a driver rooted at the URL's path (created if missing) and no prefix."""
+        """Return a driver rooted at the URL's path, and no prefix.
+
+        Nothing is created: a missing directory is NOT_FOUND on the first read or listing, and
+        is created by the first write.
+        """
         reject_unknown_options("file", options, allowed=())
-        if url.netloc not in ("", "localhost"):
-            raise InvalidArgumentError(
-                f"file:// URLs name a local path: file:///abs/path, not host {url.netloc!r}"
-            )
-        raw = unquote(url.path)
-        if "\x00" in raw:
-            raise InvalidArgumentError("file:// paths cannot contain NUL")
-        if not raw.startswith("/"):
-            raise InvalidArgumentError("file:// URLs need an absolute path: file:///abs/path")
-        root = Path(os.path.normpath(raw))
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PermissionDeniedError(f"cannot create the bucket directory {root}") from exc
+        root = Path(os.path.normpath(_local_path(url)))
         return FileDriver(root.resolve()), ""
 
     def split_object_url(self, url: SplitResult) -> tuple[str, str]:
-        """Split ``file:///dir/a/b.txt`` into the bucket root and the key.
+        """Split ``file:///dir/a/b.txt`` into the bucket ``file:///dir/a`` and the key ``b.txt``.
 
-        The root is the nearest ancestor that already holds a ``.portacloud`` directory (so
-        that the object's metadata is found), else the file's own directory.
+        Any directory would do as the root, since nothing about an object depends on it; the
+        file's own directory keeps every key one segment long. The path is never normalised:
+        ``a//b``, ``a/./b`` and ``a/../b`` are refused, not silently turned into another key.
         """
-        path = Path(os.path.normpath(unquote(url.path)))
-        for parent in path.parents:
-            if (parent / SYSTEM_DIR).is_dir():
-                return parent.as_uri(), path.relative_to(parent).as_posix()
-        return path.parent.as_uri(), path.name
+        raw = _local_path(url)
+        parts = raw.split("/")[1:]
+        if raw.endswith("/"):
+            return Path(raw).as_uri(), ""  # names a directory: the caller says so
+        if any(p in ("", ".", "..") for p in parts):
+            raise InvalidArgumentError(
+                f"{raw!r} has an empty, '.' or '..' segment; file:// object paths are used as "
+                "they are, never normalised into another path"
+            )
+        return Path("/" + "/".join(parts[:-1])).as_uri(), parts[-1]
 
 
 provider = FileProvider()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -11,10 +12,7 @@ from typing import IO, Literal, TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from portacloud.checksums import crc32c_hex
-from portacloud.errors import (
-    InvalidArgumentError,
-    UnavailableError,
-)
+from portacloud.errors import InvalidArgumentError, UnavailableError, UnsupportedError
 from portacloud.handle import DriverHandle
 from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
 from portacloud.storage.capabilities import StorageCapabilities
@@ -23,6 +21,7 @@ from portacloud.storage.driver import (
     ListOptions,
     ReadStream,
     SupportsDeleteMany,
+    SupportsGarbageCollection,
     SupportsSignedURL,
     WriteOptions,
 )
@@ -557,6 +556,31 @@ class Bucket(DriverHandle[BucketDriver]):
                 full, method=method, expires=lifetime, content_type=content_type
             ),
         )
+
+    def collect_garbage(self, *, older_than: timedelta | int = 3600) -> builtins.list[str]:
+        """Remove what interrupted writes left behind (temp files of a killed upload).
+
+        Nothing visible changes: no object is touched, only the backend's own leftovers that
+        are older than ``older_than``, so that writes still in progress are safe.
+
+        Args:
+            older_than: Minimum age, as a timedelta or seconds (default one hour).
+
+        Returns:
+            What was removed, in the backend's own terms (paths for ``file://``), sorted.
+        """
+        age = older_than if isinstance(older_than, timedelta) else timedelta(seconds=older_than)
+        if age < timedelta(0):
+            raise InvalidArgumentError("older_than cannot be negative")
+        driver = self._driver
+        if not isinstance(driver, SupportsGarbageCollection):
+            raise UnsupportedError(
+                "collect_garbage: this backend keeps no leftovers it can find",
+                provider=self.provider,
+                operation="collect_garbage",
+            )
+        gc: SupportsGarbageCollection = driver
+        return self._call("collect_garbage", None, lambda: gc.collect_garbage(older_than=age))
 
     def as_native(self, native_type: type[_T]) -> _T | None:
         """Return the vendor client behind this bucket if it is a ``native_type``, else None.

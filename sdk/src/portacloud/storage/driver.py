@@ -24,6 +24,7 @@ __all__ = [
     "ListOptions",
     "ReadStream",
     "SupportsDeleteMany",
+    "SupportsGarbageCollection",
     "SupportsSignedURL",
     "WriteOptions",
 ]
@@ -148,3 +149,16 @@ class SupportsDeleteMany(Protocol):
 
     def delete_many(self, keys: Sequence[str]) -> None:
         """Delete every key; missing keys are not errors."""
+
+
+@runtime_checkable
+class SupportsGarbageCollection(Protocol):
+    """Drivers that can leave garbage behind (temp files of killed writers) and remove it."""
+
+    def collect_garbage(self, *, older_than: timedelta) -> list[str]:
+        """Remove what unfinished writes left that is older than ``older_than``.
+
+        Returns:
+            What was removed, as names in the backend's own terms (paths relative to the root
+            for ``file://``), sorted.
+        """

@@ -73,7 +73,9 @@ def test_ls_of_a_missing_directory_is_not_found_and_creates_nothing(tmp_path: Pa
 def test_ls_of_a_glob_creates_no_directory(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.bin").write_bytes(b"x")
-    one_error(run("ls", f"{tmp_path.as_uri()}/d/*.bin"), "NOT_FOUND")
+    listed = run("ls", f"{tmp_path.as_uri()}/d/*.bin")
+    assert listed.stdout.split() == [f"{tmp_path.as_uri()}/d/a.bin"]
+    one_error(run("ls", f"{tmp_path.as_uri()}/none/*.bin"), "NOT_FOUND")
     assert tree(tmp_path) == ["d", "d/a.bin"]
 
 

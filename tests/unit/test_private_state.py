@@ -99,13 +99,14 @@ def test_an_existing_open_store_is_tightened_on_open() -> None:
 
 def test_a_journal_in_a_missing_directory_is_not_found(tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such" / "dir"
+    (tmp_path / "src").mkdir()
     done = subprocess.run(
         [
             sys.executable,
             "-m",
             "portacloud.cli",
             "migrate",
-            "memory://nothing",
+            (tmp_path / "src").as_uri(),
             (tmp_path / "dst").as_uri(),
             "--journal",
             str(missing / "j.db"),

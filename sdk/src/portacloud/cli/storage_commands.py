@@ -104,7 +104,10 @@ def stat(url: str) -> None:
 
 def _has_objects_below(target: Target) -> bool:
     with open_prefix(target, as_directory(target.path)) as bucket:
-        return any(isinstance(e, ObjectInfo) for e in bucket.list(page_size=1))
+        try:
+            return any(isinstance(e, ObjectInfo) for e in bucket.list(page_size=1))
+        except NotFoundError:  # file://: no such directory, so nothing below
+            return False
 
 
 @click.command()

@@ -67,7 +67,8 @@ class _Supervisor:
         shipped = shipped_workdir(self.root, self.job_id)
         if self.spec.workdir is not None and shipped.is_dir():
             shutil.copytree(shipped, self.workdir, symlinks=True, dirs_exist_ok=True)
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        # The copy keeps the user's modes inside; the task's own directory is closed off.
+        private_dir(self.workdir)
 
     def finish(self, state: JobState, reason: JobReason | None, exit_code: int | None) -> None:
         self.store.update_task(

@@ -474,6 +474,12 @@ def _local_path(url: SplitResult) -> str:
         raise InvalidArgumentError("file:// paths cannot contain NUL")
     if not raw.startswith("/"):
         raise InvalidArgumentError("file:// URLs need an absolute path: file:///abs/path")
+    if any(file_tmp.is_reserved(part) for part in raw.split("/")):
+        # A bucket opened inside one would let keys overwrite temp files and sidecars.
+        raise InvalidArgumentError(
+            f"{raw!r} goes through a {SYSTEM_DIR!r} directory, which holds portacloud's own "
+            "state (temp files, sidecars)"
+        )
     return raw
 
 

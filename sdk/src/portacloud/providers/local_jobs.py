@@ -113,6 +113,7 @@ class LocalJobDriver:
             # Links are copied as links: a link to a large dataset ships as the link, not
             # the data.
             shutil.copytree(source, target, symlinks=True)
+            private_dir(target)
         except OSError as exc:
             shutil.rmtree(target, ignore_errors=True)
             raise InvalidArgumentError(

@@ -8,8 +8,8 @@ from datetime import timedelta
 import click
 
 from portacloud.cli.output import out_console
+from portacloud.cli.targets import open_cli_bucket
 from portacloud.errors import InvalidArgumentError
-from portacloud.registry import open_bucket
 
 __all__ = ["gc", "parse_age"]
 
@@ -41,7 +41,7 @@ def gc(url: str, older_than: str) -> None:
     Prints each removed path; objects are never touched.
     """
     age = parse_age(older_than)
-    with open_bucket(url) as bucket:
+    with open_cli_bucket(url) as bucket:
         removed = bucket.collect_garbage(older_than=age)
     for name in removed:
         out_console.print(name, markup=False)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
-from typing import IO, Literal, TypeVar, overload
+from typing import IO, Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from portacloud.checksums import crc32c_hex
@@ -62,10 +62,17 @@ class Bucket(DriverHandle[BucketDriver]):
         url: str,
         prefix: str = "",
         retry: RetryPolicy | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(driver, url=url)
+        super().__init__(driver, url=url, options=options)
         self._prefix = prefix
         self._retry = retry or RetryPolicy()
+
+    def _reopen(self) -> BucketDriver:
+        from portacloud.registry import open_bucket
+
+        # The URL of a child names its prefix too, so the fresh driver sees the same keys.
+        return open_bucket(self._url, retry=self._retry, **self._options)._driver
 
     # ----------------------------------------------------------------- properties
 
@@ -97,6 +104,7 @@ class Bucket(DriverHandle[BucketDriver]):
             url=urlunsplit(parts._replace(path=path)),
             prefix=self._prefix + prefix,
             retry=self._retry,
+            options=self._options,
         )
 
     # ----------------------------------------------------------------- plumbing

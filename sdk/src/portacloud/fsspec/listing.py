@@ -1,0 +1,80 @@
+"""fsspec listing entries from portable listings: one level (``ls``) or a whole tree (``find``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from portacloud.storage.models import ObjectInfo, PrefixInfo
+
+if TYPE_CHECKING:
+    from portacloud.storage.bucket import Bucket
+
+__all__ = ["dir_entry", "file_entry", "list_dir", "list_tree"]
+
+
+def file_entry(name: str, info: ObjectInfo) -> dict[str, Any]:
+    """The fsspec ``info`` dict of an object.
+
+    ``ETag`` is what Hugging Face ``datasets`` fingerprints caches from; ``LastModified`` and
+    ``ContentType`` use s3fs's names so code written against s3fs finds them.
+    """
+    return {
+        "name": name,
+        "size": info.size,
+        "type": "file",
+        "ETag": info.etag,
+        "LastModified": info.last_modified,
+        "ContentType": info.content_type,
+        "crc32c": info.crc32c,
+    }
+
+
+def dir_entry(name: str) -> dict[str, Any]:
+    """The fsspec ``info`` dict of an inferred directory."""
+    return {"name": name, "size": 0, "type": "directory"}
+
+
+def _prefix_of(path: str) -> str:
+    return f"{path}/" if path else ""
+
+
+def list_dir(bucket: Bucket, path: str) -> list[dict[str, Any]]:
+    """The entries directly under ``path``: one delimiter listing where the backend has it."""
+    prefix = _prefix_of(path)
+    delimiter = "/" if bucket.capabilities.list_with_delimiter else None
+    files: list[dict[str, Any]] = []
+    dirs: dict[str, dict[str, Any]] = {}
+    for entry in bucket.list(prefix, delimiter=delimiter):
+        rest = entry.key[len(prefix) :]
+        if isinstance(entry, PrefixInfo):
+            name = entry.key[:-1]  # drop the delimiter
+            if rest.strip("/"):
+                dirs.setdefault(name, dir_entry(name))
+        elif "/" in rest:  # only without a delimiter: infer the child directory
+            name = prefix + rest.split("/", 1)[0]
+            if rest.split("/", 1)[0]:
+                dirs.setdefault(name, dir_entry(name))
+        elif rest:  # a "dir/" marker object names the directory itself: skip it
+            files.append(file_entry(entry.key, entry))
+    return [*dirs.values(), *files]
+
+
+def list_tree(bucket: Bucket, path: str, *, withdirs: bool) -> dict[str, dict[str, Any]]:
+    """Every object below ``path`` from one flat listing, plus inferred directories."""
+    prefix = _prefix_of(path)
+    out: dict[str, dict[str, Any]] = {}
+    for entry in bucket.list(prefix):
+        if not isinstance(entry, ObjectInfo):
+            continue
+        rest = entry.key[len(prefix) :]
+        if not rest or rest.endswith("/"):
+            continue  # directory markers written by other tools
+        out[entry.key] = file_entry(entry.key, entry)
+        if withdirs:
+            parts = rest.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                name = prefix + "/".join(parts[:depth])
+                out.setdefault(name, dir_entry(name))
+    if withdirs and path and out:
+        out[path] = dir_entry(path)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from portacloud.storage.models import ObjectInfo, PrefixInfo
@@ -56,7 +57,20 @@ def list_dir(bucket: Bucket, path: str) -> list[dict[str, Any]]:
                 dirs.setdefault(name, dir_entry(name))
         elif rest:  # a "dir/" marker object names the directory itself: skip it
             files.append(file_entry(entry.key, entry))
+    if dirs and not bucket.capabilities.list_prefixes_exact:
+        dirs = _live_dirs(bucket, dirs)
     return [*dirs.values(), *files]
+
+
+def _live_dirs(bucket: Bucket, dirs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Only the directories that still hold an object (one short listing each, in parallel)."""
+
+    def live(name: str) -> bool:
+        return next(iter(bucket.list(name + "/", page_size=1)), None) is not None
+
+    with ThreadPoolExecutor(min(16, len(dirs))) as pool:
+        keep = list(pool.map(live, dirs))
+    return {name: entry for (name, entry), ok in zip(dirs.items(), keep, strict=True) if ok}
 
 
 def list_tree(bucket: Bucket, path: str, *, withdirs: bool) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 #: Every target, in the order the suite reports them.
-TARGETS = ("memory", "file", "seaweedfs", "moto", "fake-gcs", "azurite")
+TARGETS = ("memory", "file", "seaweedfs", "moto", "fake-gcs", "azurite", "libcloud-s3")
 
 
 @contextmanager
@@ -31,6 +31,21 @@ def _s3(server: str) -> Iterator[str]:
         s3_support.isolate_aws_env(mp)
         with s3_support.fresh_bucket(endpoint) as name:
             yield f"s3://{name}?endpoint_url={endpoint}"
+
+
+@contextmanager
+def _libcloud_s3() -> Iterator[str]:
+    """libcloud's S3 driver against SeaweedFS: create-only writes and server-side copy off."""
+    from urllib.parse import urlsplit
+
+    import s3_support
+
+    endpoint = s3_support.s3_endpoint("seaweedfs")
+    parts = urlsplit(endpoint)
+    with pytest.MonkeyPatch.context() as mp:
+        s3_support.isolate_aws_env(mp)
+        with s3_support.fresh_bucket(endpoint) as name:
+            yield f"libcloud+s3://{name}?host={parts.hostname}&port={parts.port}&secure=false"
 
 
 @contextmanager
@@ -62,6 +77,9 @@ def storage_target(name: str, tmp: Path) -> Iterator[str]:
         yield tmp.as_uri()
     elif name in ("seaweedfs", "moto"):
         with _s3(name) as url:
+            yield url
+    elif name == "libcloud-s3":
+        with _libcloud_s3() as url:
             yield url
     elif name == "fake-gcs":
         with _gcs() as url:

@@ -67,12 +67,14 @@ class Bucket(DriverHandle[BucketDriver]):
         super().__init__(driver, url=url, options=options)
         self._prefix = prefix
         self._retry = retry or RetryPolicy()
+        # The URL the driver was opened from: a child shares its parent's driver, and its
+        # own URL would make some providers (file://) root a fresh driver elsewhere.
+        self._driver_url = url
 
     def _reopen(self) -> BucketDriver:
         from portacloud.registry import open_bucket
 
-        # The URL of a child names its prefix too, so the fresh driver sees the same keys.
-        return open_bucket(self._url, retry=self._retry, **self._options)._driver
+        return open_bucket(self._driver_url, retry=self._retry, **self._options)._driver
 
     # ----------------------------------------------------------------- properties
 
@@ -99,13 +101,15 @@ class Bucket(DriverHandle[BucketDriver]):
         check_key(stem or prefix, self.capabilities, full_key=self._prefix + (stem or prefix))
         parts = urlsplit(self._url)
         path = parts.path.rstrip("/") + "/" + prefix.lstrip("/")
-        return Bucket(
+        child = Bucket(
             self._driver,
             url=urlunsplit(parts._replace(path=path)),
             prefix=self._prefix + prefix,
             retry=self._retry,
             options=self._options,
         )
+        child._driver_url = self._driver_url
+        return child
 
     # ----------------------------------------------------------------- plumbing
 

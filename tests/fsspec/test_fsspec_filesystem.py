@@ -40,6 +40,7 @@ class Spy:
 
     def __init__(self, obj: Any, name: str, delay: float = 0.0) -> None:
         self.calls: list[tuple[Any, ...]] = []
+        self.ranges: list[Any] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -48,6 +49,7 @@ class Spy:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
                 self.calls.append(args)
+                self.ranges.append(kwargs.get("range"))
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
@@ -174,7 +176,9 @@ def test_cat_ranges_runs_concurrently_and_returns_errors(pfs: PortaCloudFileSyst
         pfs.cat_ranges(paths, 0, 3, on_error="raise")
 
 
-@pytest.mark.parametrize("cache_type", ["readahead", "none", "bytes", "blockcache", "all"])
+@pytest.mark.parametrize(
+    "cache_type", ["portacloud-sequential", "readahead", "none", "bytes", "blockcache", "all"]
+)
 def test_open_reads_with_every_cache_type(pfs: PortaCloudFileSystem, cache_type: str) -> None:
     data = bytes(range(256)) * 64
     pfs.pipe_file("blob", data)
@@ -184,6 +188,19 @@ def test_open_reads_with_every_cache_type(pfs: PortaCloudFileSystem, cache_type:
         assert f.read() == data[-100:]
         f.seek(5000)
         assert f.read(3000) == data[5000:8000]
+
+
+def test_default_cache_reads_ahead_only_when_sequential(pfs: PortaCloudFileSystem) -> None:
+    pfs.pipe_file("blob", bytes(100_000))
+    spy = Spy(pfs.bucket, "get")
+    with pfs.open("blob", "rb", block_size=10_000) as f:
+        f.seek(-1000, 2)
+        f.read()  # a footer: exactly its bytes
+        f.seek(50_000)
+        f.read(500)  # a jump: exactly its bytes
+        f.read(500)  # reading on: one block ahead
+        f.read(5000)  # served from that block
+    assert spy.ranges == [(99_000, 100_000), (50_000, 50_500), (50_500, 61_000)]
 
 
 def test_text_mode_round_trip(pfs: PortaCloudFileSystem) -> None:

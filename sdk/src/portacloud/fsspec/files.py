@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from fsspec.caching import ReadAheadCache, caches, register_cache
 from fsspec.spec import AbstractBufferedFile
 
 from portacloud.fsspec.errors import translated
@@ -13,7 +14,47 @@ if TYPE_CHECKING:
     from portacloud.fsspec.filesystem import PortaCloudFileSystem
     from portacloud.storage.streams import ObjectWriter
 
-__all__ = ["PortaCloudFile"]
+__all__ = ["DEFAULT_CACHE_TYPE", "PortaCloudFile", "SequentialReadAheadCache"]
+
+
+class SequentialReadAheadCache(ReadAheadCache):  # type: ignore[misc]  # fsspec is untyped
+    """Read ahead only while reads are sequential.
+
+    fsspec's ``readahead`` adds a whole block to every miss, so a parquet reader that jumps to
+    the footer and then to one column chunk fetches a block of unused columns each time (the
+    waste dask#8132 describes). Here a read that does not continue from the previous one
+    fetches exactly the bytes asked for; reading on from where the last read stopped (CSV,
+    ``get_file``) gets the block of read-ahead as before.
+    """
+
+    name = "portacloud-sequential"
+
+    def __init__(self, blocksize: int, fetcher: Any, size: int) -> None:
+        super().__init__(blocksize, fetcher, size)
+        self._next = 0
+
+    def _fetch(self, start: int | None, end: int | None) -> bytes:
+        start = 0 if start is None else start
+        end = self.size if end is None or end > self.size else end
+        if start >= self.size or start >= end:
+            return b""
+        if start == self._next or (self.start <= start and end <= self.end):
+            out: bytes = super()._fetch(start, end)
+        else:
+            self.miss_count += 1
+            self.total_requested_bytes += end - start
+            self.cache = self.fetcher(start, end)
+            self.start, self.end = start, start + len(self.cache)
+            out = self.cache
+        self._next = end
+        return out
+
+
+if SequentialReadAheadCache.name not in caches:
+    register_cache(SequentialReadAheadCache)
+
+#: What ``open(path, "rb")`` reads through unless ``cache_type`` says otherwise.
+DEFAULT_CACHE_TYPE = SequentialReadAheadCache.name
 
 
 class PortaCloudFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is untyped

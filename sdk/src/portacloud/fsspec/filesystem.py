@@ -20,7 +20,7 @@ from fsspec.utils import stringify_path
 
 from portacloud.errors import NotFoundError
 from portacloud.fsspec.errors import directory_error, translated
-from portacloud.fsspec.files import PortaCloudFile
+from portacloud.fsspec.files import DEFAULT_CACHE_TYPE, PortaCloudFile
 from portacloud.fsspec.listing import dir_entry, file_entry, list_dir, list_tree
 from portacloud.handle import picklable_options
 
@@ -452,7 +452,7 @@ class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # ty
             # Checked up front so the caller learns before writing; the final write is
             # conditional too, so a writer racing in between still loses.
             raise FileExistsError(17, f"{key!r} exists", key)
-        kwargs.setdefault("cache_type", "readahead")
+        kwargs.setdefault("cache_type", DEFAULT_CACHE_TYPE)
         return PortaCloudFile(
             self,
             key,

@@ -201,6 +201,13 @@ def test_default_cache_reads_ahead_only_when_sequential(pfs: PortaCloudFileSyste
         f.read(500)  # reading on: one block ahead
         f.read(5000)  # served from that block
     assert spy.ranges == [(99_000, 100_000), (50_000, 50_500), (50_500, 61_000)]
+    spy.ranges.clear()
+    with pfs.open("blob", "rb", block_size=100_000) as f:
+        f.seek(-10, 2)
+        assert f.read() == bytes(10)
+        f.seek(20)
+        assert f.read(30) == bytes(30)
+    assert spy.ranges == [(0, 100_000)]  # no bigger than a block: one request
 
 
 def test_text_mode_round_trip(pfs: PortaCloudFileSystem) -> None:

@@ -24,7 +24,8 @@ class SequentialReadAheadCache(ReadAheadCache):  # type: ignore[misc]  # fsspec 
     the footer and then to one column chunk fetches a block of unused columns each time (the
     waste dask#8132 describes). Here a read that does not continue from the previous one
     fetches exactly the bytes asked for; reading on from where the last read stopped (CSV,
-    ``get_file``) gets the block of read-ahead as before.
+    ``get_file``) gets the block of read-ahead as before. A file no bigger than one block is
+    fetched whole by its first read.
     """
 
     name = "portacloud-sequential"
@@ -38,16 +39,22 @@ class SequentialReadAheadCache(ReadAheadCache):  # type: ignore[misc]  # fsspec 
         end = self.size if end is None or end > self.size else end
         if start >= self.size or start >= end:
             return b""
+        if self.size <= self.blocksize and not self.cache:
+            # A file no bigger than one block comes in one request, not footer-then-body.
+            self._fill(0, self.size)
         if start == self._next or (self.start <= start and end <= self.end):
             out: bytes = super()._fetch(start, end)
         else:
-            self.miss_count += 1
-            self.total_requested_bytes += end - start
-            self.cache = self.fetcher(start, end)
-            self.start, self.end = start, start + len(self.cache)
+            self._fill(start, end)
             out = self.cache
         self._next = end
         return out
+
+    def _fill(self, start: int, end: int) -> None:
+        self.miss_count += 1
+        self.total_requested_bytes += end - start
+        self.cache = self.fetcher(start, end)
+        self.start, self.end = start, start + len(self.cache)
 
 
 if SequentialReadAheadCache.name not in caches:

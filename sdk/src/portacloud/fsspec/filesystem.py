@@ -21,7 +21,7 @@ from fsspec.utils import stringify_path
 from portacloud.errors import NotFoundError
 from portacloud.fsspec.errors import directory_error, translated
 from portacloud.fsspec.files import DEFAULT_CACHE_TYPE, PortaCloudFile
-from portacloud.fsspec.listing import dir_entry, file_entry, list_dir, list_tree
+from portacloud.fsspec.listing import dir_entry, file_entry, group_by_dir, list_dir, list_tree
 from portacloud.handle import picklable_options
 
 if TYPE_CHECKING:
@@ -232,7 +232,13 @@ class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # ty
             return super().find(path, maxdepth=maxdepth, withdirs=withdirs, detail=detail)
         path = self._strip_protocol(path)
         with translated(path):
-            out = list_tree(self.bucket, path, withdirs=withdirs)
+            tree = list_tree(self.bucket, path, withdirs=True)
+        if tree:
+            # The flat listing was complete: every directory under path is known, so later
+            # info/ls/open calls (dask and pyarrow make one per file) need no request.
+            for directory, entries in group_by_dir(path, tree).items():
+                self.dircache[directory] = entries
+        out = tree if withdirs else {k: v for k, v in tree.items() if v["type"] == "file"}
         if not out and path:
             with suppress(FileNotFoundError):
                 entry = self.info(path)

@@ -10,7 +10,7 @@ from portacloud.storage.models import ObjectInfo, PrefixInfo
 if TYPE_CHECKING:
     from portacloud.storage.bucket import Bucket
 
-__all__ = ["dir_entry", "file_entry", "list_dir", "list_tree"]
+__all__ = ["dir_entry", "file_entry", "group_by_dir", "list_dir", "list_tree"]
 
 
 def file_entry(name: str, info: ObjectInfo) -> dict[str, Any]:
@@ -92,3 +92,18 @@ def list_tree(bucket: Bucket, path: str, *, withdirs: bool) -> dict[str, dict[st
     if withdirs and path and out:
         out[path] = dir_entry(path)
     return out
+
+
+def group_by_dir(path: str, tree: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The listing of every directory at or under ``path``, from a complete ``list_tree``.
+
+    ``tree`` must hold the directories too (``withdirs=True``): a flat listing of a prefix
+    names everything beneath it, so each directory's entries are known without another call.
+    """
+    listings: dict[str, list[dict[str, Any]]] = {path: []}
+    for name, entry in tree.items():
+        if name == path:
+            continue
+        parent = name.rsplit("/", 1)[0] if "/" in name else ""
+        listings.setdefault(parent, []).append(entry)
+    return listings

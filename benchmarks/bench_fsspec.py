@@ -165,9 +165,8 @@ def main() -> int:
     timings = {name: _measure(fs, root) for name, (fs, root) in filesystems.items()}
     fetched = _fetched_bytes(filesystems["portacloud"][0])
     needed = _column_bytes(big, "c0")
-    ratios = {
-        op: timings["portacloud"][op] / timings["obstore.fsspec"][op] for op in timings["portacloud"]
-    }
+    ours, theirs = timings["portacloud"], timings["obstore.fsspec"]
+    ratios = {op: ours[op] / theirs[op] for op in ours}
     result = {
         "server": "SeaweedFS (weed mini, loopback)",
         "python": sys.version.split()[0],

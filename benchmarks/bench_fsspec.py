@@ -80,6 +80,18 @@ def _s3_setup(endpoint: str) -> str:
     return name
 
 
+def _drop_bucket(endpoint: str, name: str) -> None:
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    ).delete_bucket(Bucket=name)
+
+
 def _filesystems(endpoint: str, bucket: str) -> dict[str, tuple[Any, str]]:
     """name -> (fsspec filesystem, path prefix of the bucket's keys on it)."""
     from obstore.fsspec import FsspecStore
@@ -164,6 +176,8 @@ def main() -> int:
     _upload(filesystems["portacloud"][0], big, whole, parts)
     timings = {name: _measure(fs, root) for name, (fs, root) in filesystems.items()}
     fetched = _fetched_bytes(filesystems["portacloud"][0])
+    filesystems["portacloud"][0].rm("", recursive=True)  # leave the server as it was
+    _drop_bucket(endpoint, bucket)
     needed = _column_bytes(big, "c0")
     ours, theirs = timings["portacloud"], timings["obstore.fsspec"]
     ratios = {op: ours[op] / theirs[op] for op in ours}

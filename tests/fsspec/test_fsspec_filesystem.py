@@ -123,6 +123,7 @@ def test_filesystem_wraps_an_open_bucket(tmp_path: Path) -> None:
     fs.pipe_file("a", b"1")
     assert bucket.get("a") == b"1"
     assert filesystem(tmp_path.as_uri()).cat_file("a") == b"1"
+    assert bucket.fs.bucket is bucket
 
 
 # ---------------------------------------------------------------------- fast paths

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
-from typing import IO, Any, Literal, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from portacloud.checksums import crc32c_hex
@@ -29,6 +29,9 @@ from portacloud.storage.driver import (
 from portacloud.storage.keys import check_key, check_metadata
 from portacloud.storage.models import ObjectInfo, PrefixInfo
 from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, verify_crc32c
+
+if TYPE_CHECKING:
+    from portacloud.fsspec.filesystem import PortaCloudFileSystem
 
 __all__ = ["Bucket", "PutData"]
 
@@ -87,6 +90,13 @@ class Bucket(DriverHandle[BucketDriver]):
     def capabilities(self) -> StorageCapabilities:
         """What the backend can do."""
         return self._driver.capabilities
+
+    @property
+    def fs(self) -> PortaCloudFileSystem:
+        """A new fsspec filesystem over this bucket (needs ``portacloud[fsspec]``)."""
+        from portacloud.fsspec import filesystem
+
+        return filesystem(self)
 
     def child(self, prefix: str) -> Bucket:
         """Return a bucket whose keys are relative to ``prefix`` inside this one.

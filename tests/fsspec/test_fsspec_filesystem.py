@@ -247,6 +247,36 @@ def test_create_only_writes_raise_file_exists(pfs: PortaCloudFileSystem) -> None
     assert pfs.cat_file("c") + pfs.cat_file("new") == b"1n"
 
 
+def test_create_only_is_refused_up_front_without_the_capability(
+    pfs: PortaCloudFileSystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caps = pfs.bucket.capabilities.model_copy(update={"write_with_if_none_match": False})
+    monkeypatch.setattr(type(pfs.bucket), "capabilities", property(lambda self: caps))
+    with pytest.raises(NotImplementedError, match="write_with_if_none_match"):
+        pfs.open("x", "xb")
+    with pytest.raises(NotImplementedError, match="write_with_if_none_match"):
+        pfs.pipe_file("x", b"1", mode="create")
+    assert not pfs.exists("x")
+
+
+def test_transactions_commit_on_success_and_discard_on_error(pfs: PortaCloudFileSystem) -> None:
+    with pfs.transaction:
+        with pfs.open("t/1", "wb") as f:
+            f.write(b"x")
+        assert not pfs.exists("t/1")  # not before the transaction ends
+    assert pfs.cat_file("t/1") == b"x"
+
+    def failing_transaction() -> None:
+        with pfs.transaction:
+            with pfs.open("t/2", "wb") as f:
+                f.write(b"y")
+            raise RuntimeError("abandon")
+
+    with pytest.raises(RuntimeError):
+        failing_transaction()
+    assert not pfs.exists("t/2")
+
+
 def test_create_only_race_has_one_winner(pfs: PortaCloudFileSystem) -> None:
     wins: list[int] = []
     barrier = threading.Barrier(8)

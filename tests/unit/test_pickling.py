@@ -114,3 +114,17 @@ def test_compute_and_job_queues_round_trip(opener: str) -> None:
     assert copy.url == handle.url
     assert copy.list() == handle.list()
     assert copy.provider == handle.provider
+
+
+def _read_key(bucket: Bucket, key: str) -> bytes:
+    return bucket.get(key)
+
+
+def test_bucket_works_in_dask_process_tasks(tmp_path: Path) -> None:
+    dask = pytest.importorskip("dask")
+    bucket = portacloud.open_bucket(tmp_path.as_uri())
+    for i in range(4):
+        bucket.put(f"d/{i}", bytes([i]) * 4)
+    tasks = [dask.delayed(_read_key)(bucket, f"d/{i}") for i in range(4)]
+    got = dask.compute(*tasks, scheduler="processes", num_workers=2)
+    assert list(got) == [bytes([i]) * 4 for i in range(4)]

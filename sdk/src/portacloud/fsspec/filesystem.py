@@ -454,6 +454,11 @@ class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # ty
             if entry["type"] == "directory":
                 raise directory_error(IsADirectoryError, key, None)
             size = entry["size"]
+        elif mode == "xb" and not self.bucket.capabilities.write_with_if_none_match:
+            raise NotImplementedError(
+                f"mode 'xb' needs create-only writes, and capability write_with_if_none_match "
+                f"is false on {self.bucket.provider}"
+            )
         elif mode == "xb" and self.exists(key):
             # Checked up front so the caller learns before writing; the final write is
             # conditional too, so a writer racing in between still loses.

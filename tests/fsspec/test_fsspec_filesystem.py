@@ -366,6 +366,25 @@ def test_listings_cache_is_used_and_invalidated_by_writes(pfs: PortaCloudFileSys
     assert "d/behind-its-back" in pfs.ls("d", detail=False, refresh=True)
 
 
+def test_instances_of_other_threads_share_the_listings_cache(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = tmp_path.as_uri()
+    main = fsspec.filesystem("portacloud", storage=url)
+    main.pipe_file("d/one", b"1")
+
+    def listing() -> list[str]:
+        # fsspec gives each thread its own instance of a sync filesystem.
+        other = fsspec.filesystem("portacloud", storage=url)
+        assert other is not main
+        return sorted(other.ls("d", detail=False))
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(listing).result() == ["d/one"]
+        main.pipe_file("d/two", b"2")  # invalidates the listing the other thread cached
+        assert pool.submit(listing).result() == ["d/one", "d/two"]
+
+
 # ---------------------------------------------------------------------- errors
 
 

@@ -8,6 +8,7 @@ stores have no empty directories, so ``mkdir`` and ``makedirs`` write nothing.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -15,8 +16,9 @@ from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+from fsspec.dircache import DirCache
 from fsspec.spec import AbstractFileSystem, _Cached, make_instance
-from fsspec.utils import stringify_path
+from fsspec.utils import stringify_path, tokenize
 
 from portacloud.errors import NotFoundError
 from portacloud.fsspec.errors import directory_error, translated
@@ -33,7 +35,7 @@ __all__ = ["PortaCloudFileSystem"]
 _FSSPEC_OPTIONS = frozenset(
     {"use_listings_cache", "listings_expiry_time", "max_paths", "asynchronous", "loop"}
 )
-_COPY_CHUNK = 8 * 1024 * 1024
+DIRCACHE_OPTIONS = frozenset({"use_listings_cache", "listings_expiry_time", "max_paths"})
 
 
 class _ResolvingCache(_Cached):  # type: ignore[misc]  # fsspec is untyped
@@ -70,6 +72,24 @@ def _resolve_storage(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+# fsspec keeps one instance per thread for sync filesystems, and each has its own listings
+# cache: a write through one would leave the others' listings stale (Hugging Face datasets
+# resolves files from a thread pool). Instances over the same storage share one cache.
+_DIRCACHES: dict[str, DirCache] = {}
+_DIRCACHES_LOCK = threading.Lock()
+
+
+def _shared_dircache(
+    storage: str | None, provider: Mapping[str, Any], fsspec_options: Mapping[str, Any]
+) -> DirCache:
+    cache_options = {k: v for k, v in fsspec_options.items() if k in DIRCACHE_OPTIONS}
+    key = tokenize(storage, sorted(provider.items()), sorted(cache_options.items()))
+    with _DIRCACHES_LOCK:
+        if key not in _DIRCACHES:
+            _DIRCACHES[key] = DirCache(**cache_options)
+        return _DIRCACHES[key]
+
+
 class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # type: ignore[misc]
     """fsspec over any portacloud storage URL (``s3://``, ``gs://``, ``az://``, ``file://``...).
 
@@ -98,10 +118,13 @@ class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # ty
         max_concurrency: int = 16,
         **options: Any,
     ) -> None:
-        super().__init__(**{k: v for k, v in options.items() if k in _FSSPEC_OPTIONS})
+        fsspec_options = {k: v for k, v in options.items() if k in _FSSPEC_OPTIONS}
+        super().__init__(**fsspec_options)
         self._bucket = bucket
         self._storage = storage if bucket is None else bucket.url
         self._provider_options = {k: v for k, v in options.items() if k not in _FSSPEC_OPTIONS}
+        if bucket is None:
+            self.dircache = _shared_dircache(storage, self._provider_options, fsspec_options)
         if block_size is not None:
             self.blocksize = block_size
         self.max_concurrency = max(1, max_concurrency)

@@ -177,6 +177,18 @@ def test_cat_ranges_runs_concurrently_and_returns_errors(pfs: PortaCloudFileSyst
         pfs.cat_ranges(paths, 0, 3, on_error="raise")
 
 
+def test_cat_of_many_paths_is_concurrent(pfs: PortaCloudFileSystem) -> None:
+    for i in range(6):
+        pfs.pipe_file(f"many/{i}", str(i).encode())
+    spy = Spy(pfs.bucket, "get", delay=0.05)
+    assert pfs.cat("many/*") == {f"many/{i}": str(i).encode() for i in range(6)}
+    assert spy.max_in_flight > 1
+    assert pfs.cat("many/1") == b"1"
+    with pytest.raises(FileNotFoundError):
+        pfs.cat(["many/1", "many/missing"])
+    assert pfs.cat(["many/1", "many/missing"], on_error="omit") == {"many/1": b"1"}
+
+
 @pytest.mark.parametrize(
     "cache_type", ["portacloud-sequential", "readahead", "none", "bytes", "blockcache", "all"]
 )

@@ -339,6 +339,27 @@ class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # ty
         with ThreadPoolExecutor(min(self.max_concurrency, count)) as pool:
             return list(pool.map(one, range(count)))
 
+    def cat(
+        self, path: str | list[str], recursive: bool = False, on_error: str = "raise", **kwargs: Any
+    ) -> bytes | dict[str, bytes | Exception]:
+        """Whole objects, several at once (``max_concurrency`` in flight)."""
+        paths = self.expand_path(path, recursive=recursive)
+        if (
+            len(paths) == 1
+            and not isinstance(path, list)
+            and paths[0] == self._strip_protocol(path)
+        ):
+            return self.cat_file(paths[0])
+        out: dict[str, bytes | Exception] = {}
+        for name, data in zip(paths, self.cat_ranges(paths, None, None), strict=True):
+            if isinstance(data, Exception):
+                if on_error == "raise":
+                    raise data
+                if on_error == "omit":
+                    continue
+            out[name] = data
+        return out
+
     def get_file(
         self,
         rpath: str,

@@ -44,7 +44,7 @@ class PortaCloudFixtures(AbstractFixtures):  # type: ignore[misc]
 
 def _needs_create_only(fs: PortaCloudFileSystem) -> None:
     if not fs.bucket.capabilities.write_with_if_none_match:
-        pytest.skip("capability write_with_if_none_match is false on this target")
+        pytest.skip(f"capability write_with_if_none_match is false on {fs.bucket.provider}")
 
 
 class TestPortaCloudCopy(AbstractCopyTests, PortaCloudFixtures):  # type: ignore[misc]

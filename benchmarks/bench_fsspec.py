@@ -1,4 +1,4 @@
-"""portacloud's fsspec filesystem against obstore.fsspec on the same S3 server (SeaweedFS).
+"""portacloud's fsspec filesystem against obstore.fsspec and s3fs on one S3 server (SeaweedFS).
 
 Three reads, best of ``ROUNDS``: ``pd.read_parquet`` of one column of a 256 MiB file with 16
 row groups, of a whole 64 MiB file, and ``dask.dataframe.read_parquet`` of 64 parts. Also the
@@ -8,8 +8,9 @@ chunks weigh. Ratios are reported, never asserted.
     PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT=http://127.0.0.1:19020 python benchmarks/bench_fsspec.py
 
 ``BENCH_FSSPEC_MB`` scales the big file (default 256; the whole-file read is a quarter of it).
-s3fs, gcsfs and adlfs are not compared: they pin fsspec and aiobotocore pins botocore, which
-the workspace's boto3 would have to follow.
+s3fs is compared when it is importable; it is not in the workspace (aiobotocore pins an older
+botocore than the workspace's boto3), so run it in an overlay:
+``uv run --no-sync --with s3fs==2026.9.0 python benchmarks/bench_fsspec.py``.
 """
 
 from __future__ import annotations
@@ -113,7 +114,19 @@ def _filesystems(endpoint: str, bucket: str) -> dict[str, tuple[Any, str]]:
         client_options={"allow_http": True},
         skip_instance_cache=True,
     )
-    return {"portacloud": (portacloud_fs, ""), "obstore.fsspec": (obstore_fs, f"{bucket}/")}
+    found = {"portacloud": (portacloud_fs, ""), "obstore.fsspec": (obstore_fs, f"{bucket}/")}
+    try:
+        import s3fs
+    except ImportError:
+        return found
+    vendor = s3fs.S3FileSystem(
+        key="testing",
+        secret="testing",
+        client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"},
+        skip_instance_cache=True,
+    )
+    found["s3fs"] = (vendor, f"{bucket}/")
+    return found
 
 
 def _upload(fs: Any, big: bytes, whole: bytes, parts: list[bytes]) -> None:
@@ -179,8 +192,13 @@ def main() -> int:
     filesystems["portacloud"][0].rm("", recursive=True)  # leave the server as it was
     _drop_bucket(endpoint, bucket)
     needed = _column_bytes(big, "c0")
-    ours, theirs = timings["portacloud"], timings["obstore.fsspec"]
-    ratios = {op: ours[op] / theirs[op] for op in ours}
+    ours = timings["portacloud"]
+    ratios = {
+        f"{op} vs {other}": ours[op] / timings[other][op]
+        for other in timings
+        if other != "portacloud"
+        for op in ours
+    }
     result = {
         "server": "SeaweedFS (weed mini, loopback)",
         "python": sys.version.split()[0],
@@ -191,24 +209,24 @@ def main() -> int:
         "parts": len(parts),
         "rounds": ROUNDS,
         "seconds_best_of_rounds": timings,
-        "portacloud_over_obstore": ratios,
+        "portacloud_over_others": ratios,
         "one_column_bytes_fetched": fetched,
         "one_column_bytes_needed": needed,
         "one_column_fetch_ratio": fetched / needed,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "fsspec.json").write_text(json.dumps(result, indent=2) + "\n")
+    names = list(timings)
     lines = [
-        "# fsspec: portacloud vs obstore.fsspec (SeaweedFS, best of 3)",
+        "# fsspec filesystems on SeaweedFS (seconds, best of 3)",
         "",
-        "| read | portacloud s | obstore.fsspec s | ratio |",
-        "|---|---|---|---|",
+        "| read | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
     ]
-    for op, ratio in ratios.items():
-        lines.append(
-            f"| {op} | {timings['portacloud'][op]:.3f} | {timings['obstore.fsspec'][op]:.3f} "
-            f"| {ratio:.2f}x |"
-        )
+    for op in ours:
+        lines.append(f"| {op} | " + " | ".join(f"{timings[n][op]:.3f}" for n in names) + " |")
+    lines += ["", "| portacloud / other | ratio |", "|---|---|"]
+    lines += [f"| {name} | {ratio:.2f}x |" for name, ratio in ratios.items()]
     lines += [
         "",
         f"One-column read fetched {fetched:,} bytes for {needed:,} bytes of footer and column "

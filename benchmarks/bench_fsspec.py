@@ -15,6 +15,7 @@ botocore than the workspace's boto3), so run it in an overlay:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -199,8 +200,15 @@ def main() -> int:
         if other != "portacloud"
         for op in ours
     }
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("fsspec", "obstore", "s3fs", "botocore", "pyarrow", "pandas", "dask"):
+        with contextlib.suppress(PackageNotFoundError):
+            versions[package] = version(package)
     result = {
         "server": "SeaweedFS (weed mini, loopback)",
+        "versions": versions,
         "python": sys.version.split()[0],
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
@@ -231,6 +239,10 @@ def main() -> int:
         "",
         f"One-column read fetched {fetched:,} bytes for {needed:,} bytes of footer and column "
         f"chunks ({fetched / needed:.3f}x).",
+        "",
+        "Versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions.items())
+        + f"; {os.cpu_count()} CPUs.",
     ]
     (RESULTS / "fsspec.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -74,8 +75,9 @@ def _resolve_storage(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 # fsspec keeps one instance per thread for sync filesystems, and each has its own listings
 # cache: a write through one would leave the others' listings stale (Hugging Face datasets
-# resolves files from a thread pool). Instances over the same storage share one cache.
-_DIRCACHES: dict[str, DirCache] = {}
+# resolves files from a thread pool). Instances over the same storage share one cache, which
+# goes when the last of them does.
+_DIRCACHES: weakref.WeakValueDictionary[str, DirCache] = weakref.WeakValueDictionary()
 _DIRCACHES_LOCK = threading.Lock()
 
 
@@ -85,9 +87,10 @@ def _shared_dircache(
     cache_options = {k: v for k, v in fsspec_options.items() if k in DIRCACHE_OPTIONS}
     key = tokenize(storage, sorted(provider.items()), sorted(cache_options.items()))
     with _DIRCACHES_LOCK:
-        if key not in _DIRCACHES:
-            _DIRCACHES[key] = DirCache(**cache_options)
-        return _DIRCACHES[key]
+        cache = _DIRCACHES.get(key)
+        if cache is None:
+            cache = _DIRCACHES[key] = DirCache(**cache_options)
+        return cache
 
 
 class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # type: ignore[misc]

@@ -322,6 +322,42 @@ def test_put_and_get_file_stream_with_progress(pfs: PortaCloudFileSystem, tmp_pa
     assert (received.size, received.value) == (2_500_000, 2_500_000)
 
 
+def test_put_and_get_file_hold_bounded_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    fs = PortaCloudFileSystem(storage=(tmp_path / "store").as_uri(), block_size=1 << 20)
+    src, dst = tmp_path / "big.bin", tmp_path / "back.bin"
+    with open(src, "wb") as f:
+        for i in range(24):
+            f.write(bytes([i]) * (1 << 20))
+    tracemalloc.start()
+    try:
+        fs.put_file(str(src), "big.bin")
+        fs.get_file("big.bin", str(dst))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert dst.read_bytes() == src.read_bytes()
+    assert peak < 12 << 20  # 24 MiB went through; never more than a few blocks held
+
+
+def test_async_wrapper_for_zarr_and_friends(pfs: PortaCloudFileSystem) -> None:
+    import asyncio
+
+    from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+
+    pfs.pipe_file("a", b"0123456789")
+    pfs.pipe_file("b", b"abcdefghij")
+    afs = AsyncFileSystemWrapper(pfs, asynchronous=True)
+
+    async def reads() -> tuple[bytes, list[bytes]]:
+        tail = await afs._cat_file("a", start=-3)
+        ranges = await afs._cat_ranges(["a", "b"], [0, 2], [2, 5])
+        return tail, ranges
+
+    assert asyncio.run(reads()) == (b"789", [b"01", b"cde"])
+
+
 def test_rm_recursive_is_one_delete_many(pfs: PortaCloudFileSystem) -> None:
     for key in ("d/a", "d/b/c", "d/b/e/f", "keep"):
         pfs.pipe_file(key, b"1")

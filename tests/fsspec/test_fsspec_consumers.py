@@ -168,3 +168,19 @@ def test_hugging_face_datasets_load_parquet(
         download_mode="force_redownload",
     )
     assert second.num_rows == 20
+
+
+def _bucket_read(bucket: Any, key: str) -> bytes:
+    data: bytes = bucket.get(key)
+    return data
+
+
+def test_bucket_crosses_into_a_process_pool(profile_storage: str) -> None:
+    import portacloud
+
+    bucket = portacloud.open_bucket(profile_storage)
+    keys = [f"pool/{i}" for i in range(4)]
+    for key in keys:
+        bucket.put(key, key.encode())
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(_bucket_read, [bucket] * 4, keys)) == [k.encode() for k in keys]

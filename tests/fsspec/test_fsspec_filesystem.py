@@ -142,6 +142,7 @@ def test_info_is_one_head(pfs: PortaCloudFileSystem) -> None:
     assert info["ContentType"] == "text/csv"
     assert info["crc32c"] == stored.crc32c
     assert pfs.ukey("d/f.csv") == stored.etag
+    assert pfs.checksum("d/f.csv") == int(stored.crc32c or "", 16)
     assert pfs.modified("d/f.csv") == stored.last_modified
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Generic, Protocol, Self, TypeVar
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from portacloud.errors import (
     InvalidArgumentError,
@@ -13,9 +14,15 @@ from portacloud.errors import (
     guarded_call,
 )
 
-__all__ = ["DriverHandle", "check_timeout"]
+__all__ = ["DriverHandle", "check_timeout", "picklable_options"]
 
 _T = TypeVar("_T")
+
+# One lock for every lazy reopen: reopening is rare (once per unpickled handle), and a
+# per-handle lock would itself have to be left out of the pickle and recreated.
+_REOPEN_LOCK = threading.Lock()
+
+_PLAIN = (str, int, float, bool, type(None))
 
 
 class _Driver(Protocol):
@@ -49,15 +56,64 @@ def check_timeout(timeout: object, *, operation: str) -> float:
     return float(timeout)
 
 
-class DriverHandle(Generic[_D]):
-    """A portable type over one driver: its URL, error wrapping and lifetime."""
+def picklable_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options a handle may carry through ``pickle``: plain values, never credentials.
 
-    def __init__(self, driver: _D, *, url: str) -> None:
-        self._driver = driver
+    Secret-named options (the names URLs refuse: ``*key``, ``*secret*``, ``*token*``...) and
+    live objects (sessions, clients, credential objects) stay behind; the receiving process
+    gets credentials from its own environment, as the vendor SDKs do.
+    """
+    from portacloud.registry import _SECRET_NAME
+
+    kept: dict[str, Any] = {}
+    for name, value in options.items():
+        if _SECRET_NAME.search(name):
+            continue
+        if isinstance(value, _PLAIN) or (
+            isinstance(value, tuple | list) and all(isinstance(v, _PLAIN) for v in value)
+        ):
+            kept[name] = value
+    return kept
+
+
+class DriverHandle(Generic[_D]):
+    """A portable type over one driver: its URL, error wrapping and lifetime.
+
+    Handles pickle by URL and options (see :func:`picklable_options`), never by driver: the
+    copy reopens its driver on first use, in whichever process it lands.
+    """
+
+    def __init__(self, driver: _D, *, url: str, options: Mapping[str, Any] | None = None) -> None:
+        self._driver_obj: _D | None = driver
         self._url = url
+        self._options = dict(options or {})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._url!r})"
+
+    @property
+    def _driver(self) -> _D:
+        driver = self._driver_obj
+        if driver is None:
+            with _REOPEN_LOCK:
+                if self._driver_obj is None:
+                    self._driver_obj = self._reopen()
+                driver = self._driver_obj
+        return driver
+
+    def _reopen(self) -> _D:
+        """Open a fresh driver from the URL and options (after unpickling)."""
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        # No live client, lock or connection pool crosses: only what reopens the driver.
+        state = dict(self.__dict__)
+        state["_driver_obj"] = None
+        state["_options"] = picklable_options(self._options)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     @property
     def url(self) -> str:
@@ -86,8 +142,9 @@ class DriverHandle(Generic[_D]):
         )
 
     def close(self) -> None:
-        """Release the backend's connections."""
-        self._driver.close()
+        """Release the backend's connections (a handle never used since unpickling has none)."""
+        if self._driver_obj is not None:
+            self._driver_obj.close()
 
     def __enter__(self) -> Self:
         return self

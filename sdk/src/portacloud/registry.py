@@ -196,7 +196,7 @@ def open_bucket(url: str, *, retry: RetryPolicy | None = None, **options: Any) -
     if opener is None:
         raise UnsupportedError(f"'{parts.scheme}://' does not provide storage")
     driver, prefix = _open(opener, parts, {**query, **options}, operation="open_bucket", url=url)
-    return Bucket(driver, url=url, prefix=prefix, retry=retry)
+    return Bucket(driver, url=url, prefix=prefix, retry=retry, options=options)
 
 
 def open_object(url: str, **options: Any) -> tuple[Bucket, str]:
@@ -250,7 +250,7 @@ def open_jobs(url: str, *, outputs: str | None = None, **options: Any) -> JobQue
     if opener is None:
         raise UnsupportedError(f"'{parts.scheme}://' does not run jobs")
     driver = _open(opener, parts, {**query, **options}, operation="open_jobs", url=url)
-    return JobQueue(driver, url=url, outputs=outputs)
+    return JobQueue(driver, url=url, outputs=outputs, options=options)
 
 
 def open_compute(url: str, **options: Any) -> Compute:
@@ -273,4 +273,4 @@ def open_compute(url: str, **options: Any) -> Compute:
     if opener is None:
         raise UnsupportedError(f"'{parts.scheme}://' does not manage instances")
     driver = _open(opener, parts, {**query, **options}, operation="open_compute", url=url)
-    return Compute(driver, url=url)
+    return Compute(driver, url=url, options=options)

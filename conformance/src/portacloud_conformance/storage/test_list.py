@@ -108,3 +108,13 @@ def test_pagination_consistent_after_inserts_and_deletes(bucket: portacloud.Buck
 def test_bad_page_size_is_invalid_argument(bucket: portacloud.Bucket, bad: object) -> None:
     with pytest.raises(portacloud.InvalidArgumentError):
         list(bucket.list(page_size=bad))  # type: ignore[arg-type]
+
+
+def test_list_delimiter_forgets_emptied_prefixes(bucket: portacloud.Bucket) -> None:
+    require(bucket, "list_with_delimiter")
+    require(bucket, "list_prefixes_exact")
+    bucket.put("gone/x", b"1")
+    bucket.put("kept/y", b"2")
+    bucket.delete("gone/x")
+    prefixes = [e.key for e in bucket.list(delimiter="/") if isinstance(e, portacloud.PrefixInfo)]
+    assert prefixes == ["kept/"]

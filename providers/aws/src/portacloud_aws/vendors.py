@@ -86,6 +86,7 @@ VENDORS: Mapping[str, VendorProfile] = {
             key_max_segment_bytes=255,
             key_backslash=False,
             list_sorted=False,
+            list_prefixes_exact=False,
             notes=(
                 "keys are file paths: SeaweedFS collapses '//' and strips a leading '/' "
                 "(key_empty_segments=False) and refuses '.' and '..' segments "
@@ -96,6 +97,8 @@ VENDORS: Mapping[str, VendorProfile] = {
                 "limit); the capability states it for every segment",
                 "listings come in file-tree order, not UTF-8 byte order: 'a/b' is listed "
                 "before 'a-b', so pages and start_after follow that order",
+                "a delimiter listing keeps naming a directory after its last object is "
+                "deleted (list_prefixes_exact=False)",
                 _CONDITIONAL_NOTE,
                 _LISTING_NOTE,
                 _ETAG_NOTE,

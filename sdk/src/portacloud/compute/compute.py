@@ -63,6 +63,11 @@ def managed_tags() -> dict[str, str]:
 class Compute(DriverHandle[ComputeDriver]):
     """Instances on one provider and region. Open one with :func:`portacloud.open_compute`."""
 
+    def _reopen(self) -> ComputeDriver:
+        from portacloud.registry import open_compute
+
+        return open_compute(self._url, **self._options)._driver
+
     @property
     def region(self) -> str:
         """The region (or zone) instances are created in."""

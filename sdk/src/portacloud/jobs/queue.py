@@ -93,9 +93,21 @@ class JobQueue(DriverHandle[JobDriver]):
     Open one with :func:`portacloud.open_jobs`.
     """
 
-    def __init__(self, driver: JobDriver, *, url: str, outputs: str) -> None:
-        super().__init__(driver, url=url)
+    def __init__(
+        self,
+        driver: JobDriver,
+        *,
+        url: str,
+        outputs: str,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(driver, url=url, options=options)
         self._outputs = outputs.rstrip("/")
+
+    def _reopen(self) -> JobDriver:
+        from portacloud.registry import open_jobs
+
+        return open_jobs(self._url, outputs=self._outputs, **self._options)._driver
 
     @property
     def capabilities(self) -> JobCapabilities:

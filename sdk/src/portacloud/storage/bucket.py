@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
-from typing import IO, Literal, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from portacloud.checksums import crc32c_hex
@@ -29,6 +29,9 @@ from portacloud.storage.keys import check_key, check_metadata
 from portacloud.storage.listing import ListingGuard
 from portacloud.storage.models import ObjectInfo, PrefixInfo
 from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, verify_crc32c
+
+if TYPE_CHECKING:
+    from portacloud.fsspec.filesystem import PortaCloudFileSystem
 
 __all__ = ["Bucket", "PutData"]
 
@@ -62,10 +65,19 @@ class Bucket(DriverHandle[BucketDriver]):
         url: str,
         prefix: str = "",
         retry: RetryPolicy | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(driver, url=url)
+        super().__init__(driver, url=url, options=options)
         self._prefix = prefix
         self._retry = retry or RetryPolicy()
+        # The URL the driver was opened from: a child shares its parent's driver, and its
+        # own URL would make some providers (file://) root a fresh driver elsewhere.
+        self._driver_url = url
+
+    def _reopen(self) -> BucketDriver:
+        from portacloud.registry import open_bucket
+
+        return open_bucket(self._driver_url, retry=self._retry, **self._options)._driver
 
     # ----------------------------------------------------------------- properties
 
@@ -78,6 +90,13 @@ class Bucket(DriverHandle[BucketDriver]):
     def capabilities(self) -> StorageCapabilities:
         """What the backend can do."""
         return self._driver.capabilities
+
+    @property
+    def fs(self) -> PortaCloudFileSystem:
+        """A new fsspec filesystem over this bucket (needs ``portacloud[fsspec]``)."""
+        from portacloud.fsspec import filesystem
+
+        return filesystem(self)
 
     def child(self, prefix: str) -> Bucket:
         """Return a bucket whose keys are relative to ``prefix`` inside this one.
@@ -92,12 +111,15 @@ class Bucket(DriverHandle[BucketDriver]):
         check_key(stem or prefix, self.capabilities, full_key=self._prefix + (stem or prefix))
         parts = urlsplit(self._url)
         path = parts.path.rstrip("/") + "/" + prefix.lstrip("/")
-        return Bucket(
+        child = Bucket(
             self._driver,
             url=urlunsplit(parts._replace(path=path)),
             prefix=self._prefix + prefix,
             retry=self._retry,
+            options=self._options,
         )
+        child._driver_url = self._driver_url
+        return child
 
     # ----------------------------------------------------------------- plumbing
 

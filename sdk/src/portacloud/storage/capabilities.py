@@ -22,6 +22,8 @@ class StorageCapabilities(BaseModel):
         server_side_copy: Copy within the bucket without moving bytes through the client.
         copy_with_if_none_match: Create-only copies.
         list_with_delimiter: Common-prefix listing.
+        list_prefixes_exact: A delimiter listing names a common prefix only while objects exist
+            under it (SeaweedFS keeps reporting the directories of deleted objects).
         list_sorted: Listings come in UTF-8 byte order across pages, so ``start_after`` and
             page tokens mean "after this key" (SeaweedFS lists in file-tree order).
         presign_read: Signed GET URLs.
@@ -52,6 +54,7 @@ class StorageCapabilities(BaseModel):
     server_side_copy: bool = True
     copy_with_if_none_match: bool = True
     list_with_delimiter: bool = True
+    list_prefixes_exact: bool = True
     list_sorted: bool = True
     presign_read: bool = False
     presign_write: bool = False

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,3 +186,28 @@ def test_a_terminal_gets_tables_a_progress_bar_and_the_receipt_fingerprint(
         assert expected in text
     assert re.search(r"copy .* 5/5 objects", text)
     assert re.search(r"verify .* 5/5 objects", text)
+
+
+def test_verify_into_a_missing_place_creates_nothing(tmp_path: Path) -> None:
+    """Regression: verify used to create the missing destination directory it was checking."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"x")
+    missing = tmp_path / "nowhere" / "dst"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portacloud.cli",
+            "verify",
+            "--json",
+            src.as_uri(),
+            missing.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert '"reason": "missing"' in done.stdout
+    assert not (tmp_path / "nowhere").exists()

@@ -481,7 +481,9 @@ def verify(
         raise InvalidArgumentError("verify needs a source, a receipt, or both")
     src_url = ""
     if src is not None:
-        ends = open_endpoints(src, dst)
+        # Opened as a dry run does: verify writes nothing, so a missing file:// destination
+        # is not created but checked as the empty place it is (every object "missing").
+        ends = open_endpoints(src, dst, dry_run=True)
         owned = ends.owned
         src_bucket: Bucket | None = ends.src
         dst_bucket = ends.dst

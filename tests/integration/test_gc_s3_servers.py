@@ -34,9 +34,13 @@ def test_gc_aborts_stale_multipart_uploads_and_keeps_young_ones(
             Body=b"x" * 1024,
         )
         url = f"s3://{bucket}?endpoint_url={endpoint}"
-        young = _gc(url, "1h")
-        assert young.returncode == 0, young.stderr
-        assert [u["UploadId"] for u in multipart_uploads(client, bucket)] == [stale["UploadId"]]
+        if server != "moto":
+            # moto reports every upload as initiated at 2010-11-10T20:48:33Z, so on moto no
+            # upload is young and this half cannot be checked there.
+            young = _gc(url, "1h")
+            assert young.returncode == 0, young.stderr
+            uploads = [u["UploadId"] for u in multipart_uploads(client, bucket)]
+            assert uploads == [stale["UploadId"]]
         time.sleep(2)  # servers report Initiated to the second
         done = _gc(url, "1s")
         assert done.returncode == 0, done.stderr

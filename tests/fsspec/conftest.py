@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fsspec_targets import TARGETS, storage_target
+from fsspec_targets import TARGETS, open_target_fs
 
 from portacloud.fsspec import PortaCloudFileSystem
 
@@ -15,7 +15,4 @@ def target_fs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PortaCloudFileSystem]:
     """One filesystem on a fresh bucket of each target, shared by one test class."""
-    with storage_target(request.param, tmp_path_factory.mktemp("fsspec-file")) as url:
-        fs = PortaCloudFileSystem(storage=url, skip_instance_cache=True)
-        yield fs
-        fs.bucket.close()
+    yield from open_target_fs(request.param, tmp_path_factory)

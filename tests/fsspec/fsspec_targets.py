@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from portacloud.fsspec import PortaCloudFileSystem
+
 # The server helpers live beside the integration tests; reuse them rather than copy them.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
@@ -89,3 +91,13 @@ def storage_target(name: str, tmp: Path) -> Iterator[str]:
             yield url
     else:
         raise ValueError(f"unknown target {name!r}")
+
+
+def open_target_fs(
+    name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PortaCloudFileSystem]:
+    """A filesystem on a fresh bucket of target ``name``, closed afterwards."""
+    with storage_target(name, tmp_path_factory.mktemp("fsspec-file")) as url:
+        fs = PortaCloudFileSystem(storage=url, skip_instance_cache=True)
+        yield fs
+        fs.bucket.close()

@@ -18,8 +18,19 @@ from fsspec.tests.abstract import (
     AbstractPipeTests,
     AbstractPutTests,
 )
+from fsspec_targets import open_target_fs
 
 from portacloud.fsspec import PortaCloudFileSystem
+
+
+# The conformance stage of `make test` runs this same suite (portacloud_conformance's
+# test_fsspec) on every server target; here it runs on the in-process targets, with the
+# filesystem opened from a storage URL rather than from a Bucket.
+@pytest.fixture(scope="class", params=["memory", "file"])
+def target_fs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PortaCloudFileSystem]:
+    yield from open_target_fs(request.param, tmp_path_factory)
 
 
 class PortaCloudFixtures(AbstractFixtures):  # type: ignore[misc]

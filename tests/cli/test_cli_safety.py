@@ -233,3 +233,15 @@ def _bytes_under(root: Path) -> int:
         except FileNotFoundError:
             continue
     return total
+
+
+def test_mv_onto_itself_is_refused_and_keeps_the_object(tmp_path: Path, stored: str) -> None:
+    """Regression: mv URL URL copied the object onto itself, then deleted it."""
+    store = stored.rsplit("/", 1)[0]
+    for dst in (stored, f"{store}/"):
+        line = one_error_line(portacloud("mv", stored, dst, check=False))
+        assert "same object" in line
+    assert "same object" in one_error_line(
+        portacloud("mv", f"{store}/*.txt", f"{store}/", check=False)
+    )
+    assert portacloud("cat", stored).stdout == b"payload\n"

@@ -127,6 +127,19 @@ def _copy_one(src: str, dst: str) -> None:
         _copy_between(src, dst)
 
 
+def _refuse_same_object(src: str, dst: str) -> None:
+    """A move onto itself would copy the object over itself and then delete it."""
+    if not (is_url(src) and is_url(dst)):
+        return
+    a, b = parse_target(src), parse_target(dst)
+    if not b.path or b.path.endswith("/"):
+        b = b.at(b.path + _name_of(a.path))
+    if (a.base, a.path, a.query) == (b.base, b.path, b.query):
+        raise InvalidArgumentError(
+            f"{src} and {dst} name the same object; moving it onto itself would delete it"
+        )
+
+
 # ---------------------------------------------------------------------- many objects
 
 
@@ -138,7 +151,10 @@ def _copy_matches(src: Target, dst: str, *, remove_source: bool) -> int:
             src_url = src.at(base + info.key).url
             if is_url(dst):
                 dst_target = parse_target(dst)
-                _copy_one(src_url, dst_target.at(as_directory(dst_target.path) + info.key).url)
+                dst_url = dst_target.at(as_directory(dst_target.path) + info.key).url
+                if remove_source:
+                    _refuse_same_object(src_url, dst_url)
+                _copy_one(src_url, dst_url)
             else:
                 local = Path(dst) / info.key
                 local.parent.mkdir(parents=True, exist_ok=True)
@@ -222,6 +238,7 @@ def mv(src: str, dst: str) -> None:
         count = _copy_matches(target, dst, remove_source=True)
         click.echo(f"moved {count} object(s)", err=True)
         return
+    _refuse_same_object(src, dst)
     _copy_one(src, dst)
     bucket, key = open_cli_object(src)
     with bucket:

@@ -292,7 +292,20 @@ def test_a_transient_part_failure_is_retried_by_the_driver(bucket: portacloud.Bu
 
 # ------------------------------------------------------------------------ conditions
 
+#: Servers whose create-only PUT is a check-then-write without a lock, so racing writers can
+#: both win: moto 5.2.5's PutObject tests If-None-Match with get_object and then stores
+#: (moto/s3/responses.py), and two winners were seen in CI under load on 2026-12-05.
+RACY_CREATE_ONLY = {"moto": "moto checks If-None-Match on PutObject without a lock"}
 
+
+@pytest.fixture
+def atomic_server(server: str) -> str:
+    if server in RACY_CREATE_ONLY:
+        pytest.skip(RACY_CREATE_ONLY[server])
+    return server
+
+
+@pytest.mark.usefixtures("atomic_server")
 def test_create_only_race_has_exactly_one_winner(bucket: portacloud.Bucket) -> None:
     barrier = threading.Barrier(8)
 
@@ -310,6 +323,7 @@ def test_create_only_race_has_exactly_one_winner(bucket: portacloud.Bucket) -> N
     assert bucket.get("race") == f"racer {wins.index(True)}".encode()
 
 
+@pytest.mark.usefixtures("atomic_server")
 def test_create_only_race_of_bytes_larger_than_a_part(
     bucket: portacloud.Bucket, bucket_name: str, raw: Any
 ) -> None:

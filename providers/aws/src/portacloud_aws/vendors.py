@@ -115,9 +115,12 @@ VENDORS: Mapping[str, VendorProfile] = {
             copy_with_if_none_match=False,
             signed_url_checks_expiry=False,
             key_control_chars=False,
+            cross_process_atomic=False,
             notes=(
                 "moto checks no credentials and no signed-URL signature or expiry "
                 "(signed_url_checks_expiry=False)",
+                "moto checks If-None-Match on PutObject and then stores without a lock, so "
+                "racing create-only writers can both win (cross_process_atomic=False)",
                 "moto ignores If-None-Match on CopyObject (copy_with_if_none_match=False)",
                 "moto ignores If-Match on CompleteMultipartUpload",
                 _CONDITIONAL_NOTE,

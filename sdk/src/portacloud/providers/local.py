@@ -41,11 +41,10 @@ from portacloud.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
-    PermissionDeniedError,
     PortaCloudError,
-    ResourceExhaustedError,
     UnavailableError,
 )
+from portacloud.os_errors import ERRNO_TABLE
 from portacloud.providers import file_tmp
 from portacloud.providers.file_gc import collect
 from portacloud.providers.file_io import FileStream, FileWriter
@@ -83,20 +82,6 @@ _CAPABILITIES = StorageCapabilities(
         f"key segments starting with {SYSTEM_DIR!r} are reserved (temp files, sidecars)",
     ),
 )
-
-# errno -> portacloud error, for OSErrors that are not about a specific rule below.
-_ERRNO_TABLE: dict[int, type[PortaCloudError]] = {
-    errno.ENOENT: NotFoundError,
-    errno.EACCES: PermissionDeniedError,
-    errno.EPERM: PermissionDeniedError,
-    errno.EROFS: PermissionDeniedError,
-    errno.ENOSPC: ResourceExhaustedError,
-    errno.EDQUOT: ResourceExhaustedError,
-    errno.EMFILE: ResourceExhaustedError,
-    errno.ENAMETOOLONG: InvalidArgumentError,
-    errno.ELOOP: InvalidArgumentError,
-    errno.EIO: UnavailableError,
-}
 
 
 class FileDriver:
@@ -451,8 +436,8 @@ class FileDriver:
         return collect(self.root, older_than)
 
     def map_error(self, exc: Exception) -> PortaCloudError | None:
-        if isinstance(exc, OSError) and exc.errno in _ERRNO_TABLE:
-            return _ERRNO_TABLE[exc.errno](exc.strerror or "file system error")
+        if isinstance(exc, OSError) and exc.errno in ERRNO_TABLE:
+            return ERRNO_TABLE[exc.errno](exc.strerror or "file system error")
         return None
 
     def native(self) -> object | None:

@@ -28,6 +28,7 @@ from portacloud.storage.driver import (
 from portacloud.storage.keys import check_key, check_metadata
 from portacloud.storage.listing import ListingGuard
 from portacloud.storage.models import ObjectInfo, PrefixInfo
+from portacloud.storage.ranges import expected_length, is_int, parse_range
 from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, verify_crc32c
 
 if TYPE_CHECKING:
@@ -43,10 +44,6 @@ PutData = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
 _STREAM_CHUNK = 8 * 1024 * 1024
 _READ_BUFFER = 1024 * 1024
 _DEFAULT_PAGE_SIZE = 1000
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class Bucket(DriverHandle[BucketDriver]):
@@ -324,7 +321,7 @@ class Bucket(DriverHandle[BucketDriver]):
             returning bad data.
         """
         full = self._full(key)
-        start, end, needs_size = self._parse_range(range)
+        start, end, needs_size = parse_range(range)
         whole = range is None or (start == 0 and end is None)
 
         def read_once() -> bytes:
@@ -339,7 +336,7 @@ class Bucket(DriverHandle[BucketDriver]):
                 data = b"".join(stream)
             finally:
                 stream.close()
-            expected = _expected_length(info.size, s, e)
+            expected = expected_length(info.size, s, e)
             if len(data) != expected:
                 raise UnavailableError(
                     f"the backend returned {len(data)} bytes where {expected} were expected "
@@ -350,27 +347,6 @@ class Bucket(DriverHandle[BucketDriver]):
             return data
 
         return self._call("get", key, read_once)
-
-    @staticmethod
-    def _parse_range(
-        rng: tuple[int | None, int | None] | None,
-    ) -> tuple[int, int | None, bool]:
-        """Return (start, end, needs_size) for the driver."""
-        if rng is None:
-            return 0, None, False
-        if not isinstance(rng, tuple) or len(rng) != 2:
-            raise InvalidArgumentError("range must be a (start, end) tuple")
-        start, end = rng
-        if start is not None and not _is_int(start):
-            raise InvalidArgumentError(f"range start must be an int or None, not {start!r}")
-        if end is not None and not _is_int(end):
-            raise InvalidArgumentError(f"range end must be an int or None, not {end!r}")
-        s = 0 if start is None else start
-        if s < 0 and end is None:
-            return s, None, False  # a suffix: HTTP ranges say this natively
-        if s < 0 or (end is not None and (end < 0 or end <= s)):
-            return s, end, True
-        return s, end, False
 
     @overload
     def open(self, key: str, mode: Literal["rb"] = "rb") -> io.BufferedReader: ...
@@ -495,7 +471,7 @@ class Bucket(DriverHandle[BucketDriver]):
         if start_after is not None and not isinstance(start_after, str):
             raise InvalidArgumentError("start_after must be a str or None")
         size = _DEFAULT_PAGE_SIZE if page_size is None else page_size
-        if not _is_int(size) or not 1 <= size <= _DEFAULT_PAGE_SIZE:
+        if not is_int(size) or not 1 <= size <= _DEFAULT_PAGE_SIZE:
             raise InvalidArgumentError(f"page_size must be 1..1000, not {page_size!r}")
         options = ListOptions(
             prefix=self._prefix + prefix,
@@ -611,10 +587,3 @@ class Bucket(DriverHandle[BucketDriver]):
         """
         native = self._driver.native()
         return native if isinstance(native, native_type) else None
-
-
-def _expected_length(size: int, start: int, end: int | None) -> int:
-    if start < 0:
-        return min(-start, size)
-    stop = size if end is None else min(end, size)
-    return max(0, stop - start)

@@ -1,0 +1,72 @@
+"""The provider kit: what every portacloud provider is built from.
+
+A provider fills in a small, typed form (see docs/writing-a-provider.md):
+
+- an options model (:class:`ProviderOptions`), parsed once with :func:`parse_options`;
+- one :class:`ErrorTable` of :class:`ErrorRule` rows, with :func:`retry_after` for throttling
+  answers and :func:`scrub` for every message that leaves it;
+- read streams (:class:`BodyStream`, :class:`ChunkStream`, :class:`BytesStream`,
+  :class:`EmptyStream`) for what its SDK returns;
+- an entry-point object satisfying :class:`StorageProvider`, :class:`JobsProvider` or
+  :class:`ComputeProvider`.
+
+Everything here is stable API for provider authors; nothing here imports a vendor SDK.
+"""
+
+from __future__ import annotations
+
+from portacloud.providerkit.contracts import (
+    ComputeProvider,
+    JobsProvider,
+    ObjectURLSplitter,
+    StorageProvider,
+)
+from portacloud.providerkit.errors import TRANSIENT_STATUSES, ErrorRule, ErrorTable, status_rules
+from portacloud.providerkit.http import header, retry_after
+from portacloud.providerkit.options import (
+    ByteCount,
+    EndpointURL,
+    NonEmptyStr,
+    ProviderOptions,
+    merge_options,
+    parse_options,
+    reject_unknown_options,
+)
+from portacloud.providerkit.secrets import scrub
+from portacloud.providerkit.streams import (
+    CHUNK_SIZE,
+    BodyStream,
+    BytesStream,
+    ChunkStream,
+    EmptyStream,
+)
+from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
+
+__all__ = [
+    "CHUNK_SIZE",
+    "TRANSIENT_STATUSES",
+    "BodyStream",
+    "ByteCount",
+    "BytesStream",
+    "ChunkStream",
+    "ComputeProvider",
+    "EmptyStream",
+    "EndpointURL",
+    "ErrorRule",
+    "ErrorTable",
+    "JobsProvider",
+    "NonEmptyStr",
+    "ObjectURLSplitter",
+    "ProviderOptions",
+    "RetryPolicy",
+    "StorageProvider",
+    "call_conditional_with_retry",
+    "call_with_retry",
+    "header",
+    "merge_options",
+    "parse_options",
+    "reject_unknown_options",
+    "retry_after",
+    "scrub",
+    "status_rules",
+]

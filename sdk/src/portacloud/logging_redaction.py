@@ -53,7 +53,7 @@ _QUERY_NAMES = (
     r"x-amz-signature|x-amz-credential|x-amz-security-token|signature|awsaccesskeyid|"
     r"x-goog-signature|x-goog-credential|sig|access_token|refresh_token|id_token|client_secret|"
     r"sharedaccesssignature|accountkey|sharedaccesskey|aws_secret_access_key|aws_session_token|"
-    r"password|upload_id"
+    r"password|upload_id|secret|token|passwd"
 )
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -66,7 +66,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r'(?i)("(?:private_key|private_key_id|client_secret|refresh_token|access_token|'
-            r'id_token|assertion)"\s*:\s*")[^"]*(")'
+            r'id_token|assertion|secret|password|token)"\s*:\s*")[^"]*(")'
         ),
         rf"\g<1>{REDACTED}\g<2>",
     ),
@@ -75,6 +75,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(rf"(?i)(['\"]?\b(?:{_HEADER_NAMES})\b['\"]?\s*[:=]\s*b?['\"]?)[^'\"\r\n,}}]+"),
         rf"\g<1>{REDACTED}",
     ),
+    # Passwords and secrets written "name: value" in a server's message.
+    (re.compile(r"(?i)\b(password|passwd|secret)(\s*:\s*)[^\s&'\",;}]+"), rf"\g<1>\g<2>{REDACTED}"),
     # Query parameters and connection-string fields.
     (re.compile(rf"(?i)\b({_QUERY_NAMES})=[^&\s'\"<>;,]+"), rf"\g<1>={REDACTED}"),
     # botocore.auth's "Signature:\n<hex>" and SigV4 "Signature=<hex>" in headers.

@@ -13,8 +13,9 @@ precise:
    code: 412");
 4. the transport exceptions of ``requests``/``urllib3`` and the socket layer.
 
-Messages are rebuilt from the exception's text with anything that looks like a credential or a
-signature scrubbed out; libcloud's own ``repr`` of the driver is left out.
+Codes and statuses are rows of one :class:`~portacloud.providerkit.ErrorTable` (:data:`TABLE`);
+classes are matched by name (:data:`BY_CLASS`). Messages are rebuilt from the exception's text
+through :func:`portacloud.providerkit.scrub`; libcloud's own ``repr`` of the driver is left out.
 """
 
 from __future__ import annotations
@@ -23,12 +24,8 @@ import errno
 import re
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 from portacloud.errors import (
-    HTTP_STATUS_ERRORS,
     AlreadyExistsError,
     ChecksumMismatchError,
     DeadlineExceededError,
@@ -44,22 +41,25 @@ from portacloud.errors import (
     UnknownError,
     UnsupportedError,
 )
+from portacloud.providerkit import ErrorRule, ErrorTable, retry_after, scrub, status_rules
 
-__all__ = ["BY_CLASS", "BY_CODE", "BY_STATUS", "http_status", "map_libcloud_error", "native_code"]
+__all__ = [
+    "BY_CLASS",
+    "BY_CODE",
+    "BY_STATUS",
+    "TABLE",
+    "http_status",
+    "map_libcloud_error",
+    "native_code",
+    "native_failure",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    error: type[PortaCloudError]
-    retryable: bool | None = None  # None: the error class's default
-
-
-_R = _Rule
+_R = ErrorRule
 
 #: libcloud (and requests/urllib3) exception classes by name, checked along the MRO, most
 #: derived first. Names rather than imports: driver modules (Google's, OpenStack's) are only
 #: imported when a URL needs them, and this table must not import them either.
-BY_CLASS: Mapping[str, _Rule] = {
+BY_CLASS: Mapping[str, ErrorRule] = {
     # storage
     "ObjectDoesNotExistError": _R(NotFoundError),
     "ContainerDoesNotExistError": _R(NotFoundError),
@@ -99,7 +99,7 @@ BY_CLASS: Mapping[str, _Rule] = {
 }
 
 #: The services' own error codes (EC2, S3, Azure Storage and Resource Manager, GCE, OpenStack).
-BY_CODE: Mapping[str, _Rule] = {
+BY_CODE: Mapping[str, ErrorRule] = {
     # missing things
     "NoSuchKey": _R(NotFoundError),
     "NoSuchBucket": _R(NotFoundError),
@@ -196,8 +196,9 @@ BY_CODE: Mapping[str, _Rule] = {
     "UnsupportedOperation": _R(UnsupportedError),
 }
 
-#: HTTP statuses, for answers without a known code.
-BY_STATUS: Mapping[int, _Rule] = {status: _R(error) for status, error in HTTP_STATUS_ERRORS.items()}
+#: The codes, then HTTP statuses for answers without a known code.
+TABLE = ErrorTable(by_code=BY_CODE, by_status=status_rules())
+BY_STATUS: Mapping[int, ErrorRule] = TABLE.by_status
 
 # Codes as the services write them, in the text libcloud kept of the answer.
 _XML_CODE = re.compile(r"<Code>\s*([A-Za-z][\w.]*)\s*</Code>")
@@ -206,26 +207,7 @@ _LINE_CODE = re.compile(r"^\s*([A-Z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*):\s", re.MUL
 _JSON_CODE = re.compile(r"""["'](?:code|reason)["']\s*:\s*["']([A-Za-z][\w.]*)["']""")
 _STATUS_TEXT = re.compile(r"(?i)\b(?:status(?:[ _]?code)?|code)\s*[:=]?\s*(\d{3})\b")
 
-_SCRUB = (
-    (re.compile(r"(?<=//)[^/@\s]+@"), "***@"),
-    (
-        re.compile(
-            r"(?i)(X-Amz-(?:Signature|Credential|Security-Token)|Signature|sig|AWSAccessKeyId|"
-            r"AccountKey|SharedAccessSignature|password|secret|token|client_secret)"
-            r"(\s*[=:]\s*)[^&\s,;\"'<]+"
-        ),
-        r"\1\2***",
-    ),
-    (re.compile(r"(?i)(Authorization\s*[:=]\s*)[^\r\n,]+"), r"\1***"),
-    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b"), "***"),
-)
 _MAX_MESSAGE = 500
-
-
-def _scrub(text: str) -> str:
-    for pattern, replacement in _SCRUB:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 def _text(exc: BaseException) -> str:
@@ -280,29 +262,14 @@ def http_status(exc: BaseException) -> int | None:
 
 
 def _retry_after(exc: BaseException) -> float | None:
-    explicit = getattr(exc, "retry_after", None)
+    explicit = getattr(exc, "retry_after", None)  # RateLimitReachedError read it already
     if isinstance(explicit, int | float) and explicit > 0:
         return float(explicit)
     headers = getattr(exc, "headers", None)
-    if not isinstance(headers, Mapping):
-        return None
-    raw = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(str(raw).strip()))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(str(raw))
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after(headers) if isinstance(headers, Mapping) else None
 
 
-def _by_class(exc: BaseException) -> _Rule | None:
+def _by_class(exc: BaseException) -> ErrorRule | None:
     if isinstance(exc, ssl.SSLError):
         return BY_CLASS["SSLError"]
     for cls in type(exc).__mro__:
@@ -324,7 +291,7 @@ def _spool_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
-def _credentials_rule(exc: BaseException, code: str | None) -> _Rule | None:
+def _credentials_rule(exc: BaseException, code: str | None) -> ErrorRule | None:
     """libcloud raises ``InvalidCredsError`` for both 401 and 403; the code tells them apart."""
     if not any(cls.__name__ == "InvalidCredsError" for cls in type(exc).__mro__):
         return None
@@ -355,16 +322,32 @@ def map_libcloud_error(exc: BaseException) -> PortaCloudError | None:
     status = http_status(exc)
     rule = _credentials_rule(exc, code) or _by_class(exc)
     if rule is None and code is not None:
-        rule = BY_CODE.get(code)
+        rule = TABLE.rule(code=code)
     if rule is None and status is not None:
         rule = BY_STATUS.get(status) or (_R(UnavailableError) if status >= 500 else None)
-    detail = " ".join(_scrub(_text(exc)).split())[:_MAX_MESSAGE]
+    detail = scrub(_text(exc), max_chars=_MAX_MESSAGE)
     label = type(exc).__name__
     if code and code not in detail:
         label += f" {code}"
     if status is not None and str(status) not in detail:
         label += f" (HTTP {status})"
     message = f"{label}: {detail}" if detail else label
-    if rule is None:
-        return UnknownError(message)
-    return rule.error(message, retryable=rule.retryable, retry_after=_retry_after(exc))
+    return (rule or _R(UnknownError)).build(
+        message, retry_after=_retry_after(exc), max_chars=2 * _MAX_MESSAGE
+    )
+
+
+def native_failure(exc: Exception, what: str) -> PortaCloudError:
+    """The error for a failure while building or first using a libcloud driver.
+
+    Args:
+        exc: What the driver's constructor (or its first request) raised.
+        what: The driver, for the message (``libcloud driver 's3'``).
+    """
+    mapped = map_libcloud_error(exc)
+    if mapped is not None:
+        return mapped
+    if isinstance(exc, TypeError | ValueError | KeyError | AttributeError):
+        # libcloud validates constructor arguments with plain Python exceptions.
+        return InvalidArgumentError(f"{what}: {type(exc).__name__}: {exc}")
+    return UnsupportedError(f"{what}: {type(exc).__name__}: {exc}")

@@ -25,41 +25,29 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
+from functools import partial
 
-import google.auth.exceptions as auth_exceptions
-import requests.exceptions as requests_exceptions
-import urllib3.exceptions as urllib3_exceptions
-from google.api_core import exceptions as api_exceptions
+import google.auth.exceptions as auth
+import requests.exceptions as rq
+import urllib3.exceptions as wire
+from google.api_core import exceptions as api
 
-from portacloud.errors import (
-    AlreadyExistsError,
-    CancelledError,
-    ChecksumMismatchError,
-    DeadlineExceededError,
-    FailedPreconditionError,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-    PortaCloudError,
-    ResourceExhaustedError,
-    UnauthenticatedError,
-    UnavailableError,
-    UnknownError,
-    UnsupportedError,
-)
+import portacloud.errors as pe
 from portacloud.providerkit import ErrorRule, ErrorTable, retry_after, status_rules
 
 __all__ = ["TABLE", "map_gcs_error"]
 
 _R = ErrorRule
+_Unauth = partial(ErrorRule, pe.UnauthenticatedError)
+_Down = partial(ErrorRule, pe.UnavailableError)
+_Late = partial(ErrorRule, pe.DeadlineExceededError)
 
 
 def _media_exception_classes() -> list[tuple[type[BaseException], ErrorRule]]:
     """The media layer's exceptions: storage 3.x vendors them, older code used the package."""
     from google.cloud.storage import exceptions as storage_exceptions  # type: ignore[import-untyped]
 
-    corrupt = _R(ChecksumMismatchError, True, "the transferred bytes failed their checksum")
+    corrupt = _R(pe.ChecksumMismatchError, True, "the transferred bytes failed their checksum")
     classes: list[tuple[type[BaseException], ErrorRule]] = [
         (storage_exceptions.DataCorruption, corrupt)
     ]
@@ -76,81 +64,48 @@ def _media_exception_classes() -> list[tuple[type[BaseException], ErrorRule]]:
 TABLE = ErrorTable(
     by_type=(
         # The JSON API's HTTP errors.
-        (api_exceptions.BadRequest, _R(InvalidArgumentError)),
-        (api_exceptions.Unauthorized, _R(UnauthenticatedError)),
-        (api_exceptions.Forbidden, _R(PermissionDeniedError)),
-        (api_exceptions.NotFound, _R(NotFoundError)),
-        (api_exceptions.MethodNotAllowed, _R(UnsupportedError)),
-        (api_exceptions.Conflict, _R(AlreadyExistsError)),
-        (api_exceptions.LengthRequired, _R(InvalidArgumentError)),
-        (api_exceptions.PreconditionFailed, _R(FailedPreconditionError)),
-        (api_exceptions.RequestRangeNotSatisfiable, _R(InvalidArgumentError)),
-        (api_exceptions.TooManyRequests, _R(ResourceExhaustedError, True)),
-        (api_exceptions.Cancelled, _R(CancelledError)),
-        (api_exceptions.InternalServerError, _R(InternalError, True)),
-        (api_exceptions.MethodNotImplemented, _R(UnsupportedError, False)),
-        (api_exceptions.BadGateway, _R(UnavailableError, True)),
-        (api_exceptions.ServiceUnavailable, _R(UnavailableError, True)),
-        (api_exceptions.GatewayTimeout, _R(DeadlineExceededError, True)),
-        (api_exceptions.RetryError, _R(DeadlineExceededError, True, "the SDK gave up retrying")),
+        (api.BadRequest, _R(pe.InvalidArgumentError)),
+        (api.Unauthorized, _R(pe.UnauthenticatedError)),
+        (api.Forbidden, _R(pe.PermissionDeniedError)),
+        (api.NotFound, _R(pe.NotFoundError)),
+        (api.MethodNotAllowed, _R(pe.UnsupportedError)),
+        (api.Conflict, _R(pe.AlreadyExistsError)),
+        (api.LengthRequired, _R(pe.InvalidArgumentError)),
+        (api.PreconditionFailed, _R(pe.FailedPreconditionError)),
+        (api.RequestRangeNotSatisfiable, _R(pe.InvalidArgumentError)),
+        (api.TooManyRequests, _R(pe.ResourceExhaustedError, True)),
+        (api.Cancelled, _R(pe.CancelledError)),
+        (api.InternalServerError, _R(pe.InternalError, True)),
+        (api.MethodNotImplemented, _R(pe.UnsupportedError, False)),
+        (api.BadGateway, _R(pe.UnavailableError, True)),
+        (api.ServiceUnavailable, _R(pe.UnavailableError, True)),
+        (api.GatewayTimeout, _R(pe.DeadlineExceededError, True)),
+        (api.RetryError, _R(pe.DeadlineExceededError, True, "the SDK gave up retrying")),
         # google.auth: finding, refreshing and using credentials.
-        (
-            auth_exceptions.DefaultCredentialsError,
-            _R(UnauthenticatedError, False, "no Google credentials were found"),
-        ),
-        (
-            auth_exceptions.RefreshError,
-            _R(UnauthenticatedError, None, "the Google credentials could not be refreshed"),
-        ),
-        (
-            auth_exceptions.TransportError,
-            _R(UnavailableError, True, "the token service could not be reached"),
-        ),
-        (auth_exceptions.TimeoutError, _R(DeadlineExceededError, True, "token refresh timed out")),
-        (auth_exceptions.GoogleAuthError, _R(UnauthenticatedError, False, "authentication failed")),
+        (auth.DefaultCredentialsError, _Unauth(False, "no Google credentials were found")),
+        (auth.RefreshError, _Unauth(None, "the Google credentials could not be refreshed")),
+        (auth.TransportError, _Down(True, "the token service could not be reached")),
+        (auth.TimeoutError, _Late(True, "token refresh timed out")),
+        (auth.GoogleAuthError, _Unauth(False, "authentication failed")),
         # Transport: requests, and urllib3 underneath it (raised while a body streams).
-        (
-            requests_exceptions.ConnectTimeout,
-            _R(UnavailableError, True, "timed out connecting to the service"),
-        ),
-        (
-            requests_exceptions.ReadTimeout,
-            _R(DeadlineExceededError, True, "timed out waiting for the service"),
-        ),
-        (requests_exceptions.SSLError, _R(UnavailableError, False, "TLS handshake failed")),
-        (
-            requests_exceptions.ConnectionError,
-            _R(UnavailableError, True, "the connection failed or was reset"),
-        ),
-        (
-            requests_exceptions.ChunkedEncodingError,
-            _R(UnavailableError, True, "the response body was cut short"),
-        ),
-        (
-            requests_exceptions.ContentDecodingError,
-            _R(UnavailableError, True, "the response body could not be decoded"),
-        ),
-        (
-            urllib3_exceptions.ReadTimeoutError,
-            _R(DeadlineExceededError, True, "timed out reading the response"),
-        ),
-        (
-            urllib3_exceptions.ProtocolError,
-            _R(UnavailableError, True, "the connection broke mid-response"),
-        ),
-        (
-            urllib3_exceptions.DecodeError,
-            _R(UnavailableError, True, "the response body could not be decoded"),
-        ),
+        (rq.ConnectTimeout, _Down(True, "timed out connecting to the service")),
+        (rq.ReadTimeout, _Late(True, "timed out waiting for the service")),
+        (rq.SSLError, _Down(False, "TLS handshake failed")),
+        (rq.ConnectionError, _Down(True, "the connection failed or was reset")),
+        (rq.ChunkedEncodingError, _Down(True, "the response body was cut short")),
+        (rq.ContentDecodingError, _Down(True, "the response body could not be decoded")),
+        (wire.ReadTimeoutError, _Late(True, "timed out reading the response")),
+        (wire.ProtocolError, _Down(True, "the connection broke mid-response")),
+        (wire.DecodeError, _Down(True, "the response body could not be decoded")),
         *_media_exception_classes(),
     ),
     by_status=status_rules(
         {
-            408: _R(DeadlineExceededError, True),
-            409: _R(AlreadyExistsError),
-            499: _R(CancelledError),
-            500: _R(InternalError, True),
-            504: _R(DeadlineExceededError, True),
+            408: _R(pe.DeadlineExceededError, True),
+            409: _R(pe.AlreadyExistsError),
+            499: _R(pe.CancelledError),
+            500: _R(pe.InternalError, True),
+            504: _R(pe.DeadlineExceededError, True),
         }
     ),
 )
@@ -163,7 +118,7 @@ def _headers_of(response: object) -> Mapping[str, object]:
     return headers if isinstance(headers, Mapping) else {}
 
 
-def _server_message(exc: api_exceptions.GoogleAPICallError) -> str:
+def _server_message(exc: api.GoogleAPICallError) -> str:
     """The service's own explanation, without the request line the SDK prefixes it with."""
     for detail in exc.errors:
         message = detail.get("message") if isinstance(detail, Mapping) else None
@@ -194,7 +149,7 @@ def _status_rule(status: int) -> ErrorRule:
         rule = TABLE.rule_for_status(status)
         if rule is not None:
             return rule
-    return _R(UnknownError, False)
+    return _R(pe.UnknownError, False)
 
 
 def _invalid_response_status(exc: BaseException) -> int | None:
@@ -214,7 +169,7 @@ def _invalid_response_status(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else 0
 
 
-def map_gcs_error(exc: BaseException) -> PortaCloudError | None:
+def map_gcs_error(exc: BaseException) -> pe.PortaCloudError | None:
     """Translate a native exception of the GCS stack, or return ``None`` if it is not one.
 
     Args:
@@ -224,13 +179,13 @@ def map_gcs_error(exc: BaseException) -> PortaCloudError | None:
         The portacloud error to raise from ``exc`` (the caller chains ``exc`` as its cause),
         or ``None`` for an exception this table does not know.
     """
-    if isinstance(exc, PortaCloudError):
+    if isinstance(exc, pe.PortaCloudError):
         return exc
-    if isinstance(exc, api_exceptions.GoogleAPICallError):
+    if isinstance(exc, api.GoogleAPICallError):
         status = exc.code
         rule = TABLE.rule_for_type(type(exc))
         if rule is None:
-            rule = _status_rule(status) if isinstance(status, int) else _R(UnknownError)
+            rule = _status_rule(status) if isinstance(status, int) else _R(pe.UnknownError)
         prefix = f"HTTP {status}: " if isinstance(status, int) else ""
         return rule.build(
             prefix + _server_message(exc), retry_after=retry_after(_headers_of(exc.response))
@@ -245,6 +200,6 @@ def map_gcs_error(exc: BaseException) -> PortaCloudError | None:
     rule = TABLE.rule_for_type(type(exc))
     if rule is None:
         return None
-    if isinstance(exc, auth_exceptions.GoogleAuthError) and rule.retryable is None:
+    if isinstance(exc, auth.GoogleAuthError) and rule.retryable is None:
         rule = dataclasses.replace(rule, retryable=exc.retryable)
     return rule.build(f"{rule.reason or type(exc).__name__} ({type(exc).__name__})")

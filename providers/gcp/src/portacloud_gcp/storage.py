@@ -327,11 +327,7 @@ class GCSProvider:
     """
 
     def open_bucket(
-        self,
-        url: SplitResult,
-        options: Mapping[str, object],
-        *,
-        retry: RetryPolicy | None = None,
+        self, url: SplitResult, options: Mapping[str, object], *, retry: RetryPolicy | None = None
     ) -> tuple[GCSDriver, str]:
         """Return the driver for the URL's bucket and the key prefix from its path.
 

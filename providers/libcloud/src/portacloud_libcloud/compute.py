@@ -34,7 +34,6 @@ from portacloud.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
-    PortaCloudError,
     UnsupportedError,
 )
 from portacloud_libcloud.compute_profiles import (
@@ -46,11 +45,10 @@ from portacloud_libcloud.compute_profiles import (
     Ec2Image,
     gce_accelerator,
 )
-from portacloud_libcloud.drivers import close_session, driver_class, guarded
+from portacloud_libcloud.drivers import NativeDrivers, driver_class, guarded
 from portacloud_libcloud.errors import map_libcloud_error
 from portacloud_libcloud.nodes import first, node_details, node_tags
 from portacloud_libcloud.options import ComputeOptions, driver_name, parse_libcloud_options
-from portacloud_libcloud.per_thread import PerThread
 from portacloud_libcloud.states import instance_state, native_status
 
 __all__ = [
@@ -74,7 +72,7 @@ def _key_pair_name(public_key: str) -> str:
     return "portacloud-" + hashlib.sha256(parts[0].encode() + b" " + body).hexdigest()[:24]
 
 
-class LibcloudComputeDriver:
+class LibcloudComputeDriver(NativeDrivers):
     """Instances of one libcloud compute driver and region as a portacloud ``ComputeDriver``.
 
     Attributes:
@@ -106,7 +104,7 @@ class LibcloudComputeDriver:
             factory: Builds the same driver for another thread (see
                 :mod:`portacloud_libcloud.per_thread`); ``None`` shares ``native``.
         """
-        self._drivers = PerThread(native, factory)
+        super().__init__(native, factory)
         self.driver = driver
         self.provider = provider
         self.region = region
@@ -116,11 +114,6 @@ class LibcloudComputeDriver:
         self._base = base
         stop = type(native).stop_node is not base.NodeDriver.stop_node
         self.capabilities = PROFILES.get(driver, DEFAULT_PROFILE).capabilities(stop=stop)
-
-    @property
-    def native_driver(self) -> Any:
-        """The calling thread's libcloud ``NodeDriver``."""
-        return self._drivers.get()
 
     # ------------------------------------------------------------------ nodes -> instances
 
@@ -401,19 +394,6 @@ class LibcloudComputeDriver:
             region=self.region,
             provider=self.provider,
         )
-
-    def map_error(self, exc: Exception) -> PortaCloudError | None:
-        """Translate through the provider's one table (:mod:`portacloud_libcloud.errors`)."""
-        return map_libcloud_error(exc)
-
-    def native(self) -> object | None:
-        """The libcloud ``NodeDriver``."""
-        native: object = self.native_driver
-        return native
-
-    def close(self) -> None:
-        """Close the HTTP session of the driver's connection."""
-        close_session(self.native_driver)
 
 
 def _is_aws_host(host: str) -> bool:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from portacloud.errors import PortaCloudError, UnsupportedError
-from portacloud_libcloud.errors import native_failure
+from portacloud_libcloud.errors import map_libcloud_error, native_failure
+from portacloud_libcloud.per_thread import PerThread
 
-__all__ = ["close_session", "driver_class", "guarded"]
+__all__ = ["NativeDrivers", "close_session", "driver_class", "guarded"]
 
 _T = TypeVar("_T")
 _Kind = Literal["storage", "compute"]
@@ -56,3 +57,32 @@ def close_session(native: Any) -> None:
         # The caller is done with the driver; a session that fails to close leaks nothing more.
         with contextlib.suppress(Exception):
             close()
+
+
+class NativeDrivers:
+    """What a portacloud driver over libcloud does the same for storage and compute.
+
+    One libcloud driver per thread (:class:`~portacloud_libcloud.per_thread.PerThread`), errors
+    through the provider's one table, and the connection closed at the end.
+    """
+
+    def __init__(self, native: Any, factory: Callable[[], Any] | None) -> None:
+        self._drivers = PerThread(native, factory)
+
+    @property
+    def native_driver(self) -> Any:
+        """The calling thread's libcloud driver."""
+        return self._drivers.get()
+
+    def map_error(self, exc: Exception) -> PortaCloudError | None:
+        """Translate through the provider's one table (:mod:`portacloud_libcloud.errors`)."""
+        return map_libcloud_error(exc)
+
+    def native(self) -> object | None:
+        """The calling thread's libcloud driver."""
+        native: object = self.native_driver
+        return native
+
+    def close(self) -> None:
+        """Close the HTTP session of the driver's connection."""
+        close_session(self.native_driver)

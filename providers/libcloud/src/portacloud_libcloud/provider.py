@@ -33,11 +33,7 @@ class LibcloudProvider:
     """Opens ``libcloud+<driver>://`` buckets and compute regions."""
 
     def open_bucket(
-        self,
-        url: SplitResult,
-        options: Mapping[str, Any],
-        *,
-        retry: RetryPolicy | None = None,
+        self, url: SplitResult, options: Mapping[str, Any], *, retry: RetryPolicy | None = None
     ) -> tuple[Any, str]:
         """Return the bucket driver for ``libcloud+<driver>://container/prefix``.
 
@@ -92,11 +88,7 @@ class LibcloudProvider:
         return driver, url.path.lstrip("/")
 
     def open_compute(
-        self,
-        url: SplitResult,
-        options: Mapping[str, Any],
-        *,
-        retry: RetryPolicy | None = None,
+        self, url: SplitResult, options: Mapping[str, Any], *, retry: RetryPolicy | None = None
     ) -> Any:
         """Return the compute driver for ``libcloud+<driver>://region-or-zone``.
 

@@ -44,9 +44,8 @@ from portacloud.providerkit import (
 from portacloud.storage.driver import ListOptions, WriteOptions
 from portacloud.storage.listing import lower_bound, page_from_sorted
 from portacloud.storage.models import ListPage, ObjectInfo
-from portacloud_libcloud.drivers import close_session
+from portacloud_libcloud.drivers import NativeDrivers
 from portacloud_libcloud.errors import http_status, map_libcloud_error
-from portacloud_libcloud.per_thread import PerThread
 from portacloud_libcloud.profiles import StorageProfile
 
 __all__ = ["LibcloudBucketDriver"]
@@ -185,7 +184,7 @@ class _SpoolWriter:
 _ONCE = RetryPolicy(attempts=1)
 
 
-class LibcloudBucketDriver:
+class LibcloudBucketDriver(NativeDrivers):
     """One libcloud container (bucket) as a portacloud ``BucketDriver``.
 
     Attributes:
@@ -219,7 +218,7 @@ class LibcloudBucketDriver:
             factory: Builds the same driver for another thread (see
                 :mod:`portacloud_libcloud.per_thread`); ``None`` shares ``native``.
         """
-        self._drivers = PerThread(native, factory)
+        super().__init__(native, factory)
         self.container: Any = container
         self.provider = provider
         self.profile = profile
@@ -233,11 +232,6 @@ class LibcloudBucketDriver:
         )
 
     # ----------------------------------------------------------------- helpers
-
-    @property
-    def native_driver(self) -> Any:
-        """The calling thread's libcloud ``StorageDriver``."""
-        return self._drivers.get()
 
     def _object(self, key: str) -> Any:
         """A libcloud ``Object`` naming ``key``, for calls that only need its name."""
@@ -410,16 +404,3 @@ class LibcloudBucketDriver:
             self._object(key), ex_expiry=hours, ex_method=method
         )
         return url
-
-    def map_error(self, exc: Exception) -> PortaCloudError | None:
-        """Translate through the provider's one table (:mod:`portacloud_libcloud.errors`)."""
-        return map_libcloud_error(exc)
-
-    def native(self) -> object | None:
-        """The libcloud ``StorageDriver``."""
-        native: object = self.native_driver
-        return native
-
-    def close(self) -> None:
-        """Close the HTTP session of the driver's connection."""
-        close_session(self.native_driver)

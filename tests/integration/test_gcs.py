@@ -464,3 +464,11 @@ def test_bad_urls_and_options_are_invalid_argument(
     kwargs: dict[str, object] = {"endpoint_url": "http://127.0.0.1:9", **options}
     with pytest.raises(portacloud.InvalidArgumentError, match=match):
         portacloud.open_bucket(url, **kwargs)
+
+
+def test_the_callers_retry_policy_reaches_the_chunk_retries(
+    endpoint: str, bucket_name: str
+) -> None:
+    policy = RetryPolicy(attempts=2, initial_delay=0)
+    with portacloud.open_bucket(f"gs://{bucket_name}", retry=policy, endpoint_url=endpoint) as b:
+        assert b._driver.chunk_retry is policy

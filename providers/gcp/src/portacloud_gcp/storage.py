@@ -40,7 +40,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import SplitResult, quote
 
 from portacloud.checksums import crc32c_from_base64
@@ -306,10 +306,10 @@ class GCSDriver:
         return self._map(exc)
 
     def native(self) -> object | None:
-        client: object = self.client
-        return client
+        return cast(object, self.client)
 
     def close(self) -> None:
+        """Close the client's HTTP session (and with it the pooled connections)."""
         self.client.close()
 
 

@@ -105,14 +105,10 @@ class ComputeProfile:
 
     def capabilities(self, *, stop: bool) -> ComputeCapabilities:
         """The portable capabilities, ``stop`` as the driver class offers it."""
+        # What portacloud profiled a driver for (where tags, keys and GPUs go) it can offer.
+        offered = dict.fromkeys(("gpus", "tags", "ssh_keys"), self.profiled)
         return ComputeCapabilities(
-            stop=stop,
-            spot=self.spot,
-            gpus=self.profiled,
-            tags=self.profiled,
-            ssh_keys=self.profiled,
-            catalog=self.catalog,
-            notes=self.notes,
+            stop=stop, spot=self.spot, catalog=self.catalog, notes=self.notes, **offered
         )
 
 

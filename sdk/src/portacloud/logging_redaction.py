@@ -72,7 +72,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # Header values, in dict reprs ('Authorization': b'...') and in raw or canonical form.
     (
-        re.compile(rf"(?i)(['\"]?\b(?:{_HEADER_NAMES})\b['\"]?\s*[:=]\s*b?['\"]?)[^'\"\r\n,}}]+"),
+        re.compile(rf"(?i)(['\"]?\b(?:{_HEADER_NAMES})\b['\"]?\s*[:=]\s*(?-i:b)?['\"]?)[^'\"\r\n,}}]+"),
         rf"\g<1>{REDACTED}",
     ),
     # Passwords and secrets written "name: value" in a server's message.
@@ -86,6 +86,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(Bearer\s+)[A-Za-z0-9._~+/=-]+"), rf"\g<1>{REDACTED}"),
     # AWS access key ids (long-term and temporary).
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b"), REDACTED),
+    # A bare HMAC-SHA256 in base64 (Azure quotes the MAC it expected in AuthenticationFailed).
+    (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])"), REDACTED),
     # Azure account keys and other long base64 secrets that end in padding.
     (re.compile(r"[A-Za-z0-9+/]{60,}={1,2}"), REDACTED),
 )

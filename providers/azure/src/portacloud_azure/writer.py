@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from portacloud.errors import InvalidArgumentError, UnavailableError
 from portacloud.retry import RetryPolicy, call_with_retry
@@ -31,6 +31,8 @@ from portacloud_azure.objects import (
 )
 
 __all__ = ["BlockWriter"]
+
+_T = TypeVar("_T")
 
 _MAX_BLOCKS = 50_000  # committed blocks per blob
 
@@ -65,7 +67,7 @@ class BlockWriter:
         self._max_concurrency = max_concurrency
         # Bytes given in one piece are replayed by the portable Bucket, which owns their
         # retries; only a stream's blocks are retried here (docs/decisions/0001-retries.md).
-        self._retry = RetryPolicy(attempts=1) if options.size_hint is not None else retry
+        self._retry = None if options.size_hint is not None else retry
         self._buffer = bytearray()
         self._size = 0
         self._upload_id = uuid.uuid4().hex
@@ -139,7 +141,7 @@ class BlockWriter:
                 )
             )
 
-        call_with_retry(self._retry, once)
+        self._attempt(once)
 
     def _raise_failed_block(self) -> None:
         pending: list[Future[None]] = []
@@ -233,7 +235,12 @@ class BlockWriter:
                 )
             return response
 
-        return call_with_retry(self._retry, once)
+        return self._attempt(once)
+
+    def _attempt(self, once: Callable[[], _T]) -> _T:
+        # A block runs on a pool thread, outside the Bucket's retrying call: with the Bucket
+        # owning the retries, one try whose error keeps its retryable flag for the Bucket.
+        return once() if self._retry is None else call_with_retry(self._retry, once)
 
     def _close(self) -> None:
         self._closed = True

@@ -21,14 +21,13 @@ _COMMON_NOTES = (
     "keys with a backslash are refused: the service turns '\\' into '/' in blob names",
 )
 
+# Keys with '.' or '..' segments, or with a backslash, are not stored as given (see the notes).
+_KEYS_NOT_AS_GIVEN = {"key_dot_segments": False, "key_backslash": False}
+
 #: Azure Blob Storage itself; signed URLs need a shared key or, with Entra ID credentials, a
 #: user-delegation key (the role "Storage Blob Delegator").
 AZURE_CAPABILITIES = StorageCapabilities(
-    presign_read=True,
-    presign_write=True,
-    key_dot_segments=False,
-    key_backslash=False,
-    notes=_COMMON_NOTES,
+    presign_read=True, presign_write=True, notes=_COMMON_NOTES, **_KEYS_NOT_AS_GIVEN
 )
 
 #: Azurite 3.x, the official emulator.

@@ -24,21 +24,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
-from portacloud.errors import (
-    AlreadyExistsError,
-    ChecksumMismatchError,
-    DeadlineExceededError,
-    FailedPreconditionError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-    PortaCloudError,
-    ResourceExhaustedError,
-    UnauthenticatedError,
-    UnavailableError,
-    UnknownError,
-    UnsupportedError,
-)
+from portacloud import errors as pe
 from portacloud.logging_redaction import REDACTED
 from portacloud.providerkit import (
     TRANSIENT_STATUSES,
@@ -64,7 +50,7 @@ _T = TypeVar("_T")
 
 
 def _rows(
-    error: type[PortaCloudError], *codes: str, retryable: bool | None = None
+    error: type[pe.PortaCloudError], *codes: str, retryable: bool | None = None
 ) -> dict[str, ErrorRule]:
     return {code: ErrorRule(error, retryable) for code in codes}
 
@@ -72,7 +58,7 @@ def _rows(
 _BY_CODE: Mapping[str, ErrorRule] = MappingProxyType(
     {
         **_rows(
-            NotFoundError,
+            pe.NotFoundError,
             "BlobNotFound",
             "ContainerNotFound",
             "ResourceNotFound",
@@ -83,7 +69,7 @@ _BY_CODE: Mapping[str, ErrorRule] = MappingProxyType(
         # InvalidBlockList: a concurrent commit of the same blob discarded this writer's
         # uncommitted blocks.
         **_rows(
-            FailedPreconditionError,
+            pe.FailedPreconditionError,
             "ConditionNotMet",
             "TargetConditionNotMet",
             "SourceConditionNotMet",
@@ -100,15 +86,15 @@ _BY_CODE: Mapping[str, ErrorRule] = MappingProxyType(
             "ContainerBeingDeleted",
             "ContainerDisabled",
         ),
-        **_rows(AlreadyExistsError, "ContainerAlreadyExists", "ResourceAlreadyExists"),
+        **_rows(pe.AlreadyExistsError, "ContainerAlreadyExists", "ResourceAlreadyExists"),
         **_rows(
-            UnauthenticatedError,
+            pe.UnauthenticatedError,
             "AuthenticationFailed",
             "InvalidAuthenticationInfo",
             "NoAuthenticationInformation",
         ),
         **_rows(
-            PermissionDeniedError,
+            pe.PermissionDeniedError,
             "AuthorizationFailure",
             "AuthorizationPermissionMismatch",
             "AuthorizationResourceTypeMismatch",
@@ -120,14 +106,14 @@ _BY_CODE: Mapping[str, ErrorRule] = MappingProxyType(
         ),
         # Throttling (ServerBusy is 503 when an account's ingress, egress or request rate is
         # over its limit) and transient service faults.
-        **_rows(ResourceExhaustedError, "ServerBusy"),
-        **_rows(DeadlineExceededError, "OperationTimedOut"),
-        **_rows(UnavailableError, "InternalError", "AccountBeingCreated"),
+        **_rows(pe.ResourceExhaustedError, "ServerBusy"),
+        **_rows(pe.DeadlineExceededError, "OperationTimedOut"),
+        **_rows(pe.UnavailableError, "InternalError", "AccountBeingCreated"),
         # The body arrived damaged (its Content-MD5 did not match): sending it again is safe.
-        **_rows(ChecksumMismatchError, "Md5Mismatch", "Crc64Mismatch", retryable=True),
+        **_rows(pe.ChecksumMismatchError, "Md5Mismatch", "Crc64Mismatch", retryable=True),
         # Requests that can never succeed as sent.
         **_rows(
-            InvalidArgumentError,
+            pe.InvalidArgumentError,
             "InvalidRange",
             "InvalidMetadata",
             "MetadataTooLarge",
@@ -150,7 +136,7 @@ _BY_CODE: Mapping[str, ErrorRule] = MappingProxyType(
         # Features the service does not have ("APINotImplemented" is Azurite's answer to an
         # operation it does not emulate, such as Put Blob From URL).
         **_rows(
-            UnsupportedError,
+            pe.UnsupportedError,
             "APINotImplemented",
             "UnsupportedHttpVerb",
             "CopyAcrossAccountsNotSupported",
@@ -165,8 +151,8 @@ ERRORS = ErrorTable(
     by_code=_BY_CODE,
     by_status=status_rules(
         {
-            408: ErrorRule(DeadlineExceededError, True),
-            504: ErrorRule(DeadlineExceededError, True),
+            408: ErrorRule(pe.DeadlineExceededError, True),
+            504: ErrorRule(pe.DeadlineExceededError, True),
         }
     ),
 )
@@ -177,7 +163,7 @@ def _table() -> ErrorTable:
     """:data:`ERRORS` with its rows for ``azure.core`` exceptions raised without an answer."""
     from azure.core import exceptions as az
 
-    def transient(reason: str, error: type[PortaCloudError] = UnavailableError) -> ErrorRule:
+    def transient(reason: str, error: type[pe.PortaCloudError] = pe.UnavailableError) -> ErrorRule:
         return ErrorRule(error, True, reason)
 
     return dataclasses.replace(
@@ -185,11 +171,11 @@ def _table() -> ErrorTable:
         by_type=(
             (
                 az.ServiceRequestTimeoutError,
-                transient("connecting to Azure Blob Storage timed out", DeadlineExceededError),
+                transient("connecting to Azure Blob Storage timed out", pe.DeadlineExceededError),
             ),
             (
                 az.ServiceResponseTimeoutError,
-                transient("Azure Blob Storage did not answer in time", DeadlineExceededError),
+                transient("Azure Blob Storage did not answer in time", pe.DeadlineExceededError),
             ),
             (az.ServiceRequestError, transient("could not send the request to Azure Blob Storage")),
             (
@@ -251,8 +237,8 @@ def _status_rule(status: int | None) -> ErrorRule:
     if rule is not None:
         return rule
     if status is not None and status >= 500:
-        return ErrorRule(UnavailableError, True)
-    return ErrorRule(UnknownError)
+        return ErrorRule(pe.UnavailableError, True)
+    return ErrorRule(pe.UnknownError)
 
 
 def error_from_response(
@@ -261,7 +247,7 @@ def error_from_response(
     *,
     message: str = "",
     headers: Mapping[str, str] | None = None,
-) -> PortaCloudError:
+) -> pe.PortaCloudError:
     """Build the portacloud error for one Azure response (also used for batch sub-responses).
 
     Args:
@@ -281,7 +267,7 @@ def error_from_response(
     return error
 
 
-def _damaged_in_transit(exc: BaseException) -> PortaCloudError | None:
+def _damaged_in_transit(exc: BaseException) -> pe.PortaCloudError | None:
     """Failures the SDK raises itself when an answer or a body arrived damaged."""
     from azure.core import exceptions as az
 
@@ -289,13 +275,13 @@ def _damaged_in_transit(exc: BaseException) -> PortaCloudError | None:
         # Not an AzureError: a response whose headers were cut short still parses, with a
         # mangled last header (a date such as "Fri, 27"), and only the SDK's deserializer
         # notices. A transient fault, like a body cut short.
-        return UnavailableError(
+        return pe.UnavailableError(
             "the response from Azure Blob Storage was cut short or unreadable", retryable=True
         )
     if type(exc) is az.AzureError and "MD5 mismatch" in str(getattr(exc, "message", "")):
         # The SDK's own check of a Content-MD5 (sent with an upload, echoed by the service):
         # a body or an answer damaged on the way. Sending the bytes again is safe.
-        return ChecksumMismatchError(
+        return pe.ChecksumMismatchError(
             "the Content-MD5 of the transfer did not match: the bytes or the answer were "
             "damaged in transit",
             retryable=True,
@@ -303,7 +289,7 @@ def _damaged_in_transit(exc: BaseException) -> PortaCloudError | None:
     return None
 
 
-def map_azure_error(exc: BaseException) -> PortaCloudError | None:
+def map_azure_error(exc: BaseException) -> pe.PortaCloudError | None:
     """Translate an ``azure.core`` exception into a portacloud error, or ``None``.
 
     The native exception is not attached here: the portable layer raises the result ``from``
@@ -320,14 +306,14 @@ def map_azure_error(exc: BaseException) -> PortaCloudError | None:
         # Raised before any request: a credential chain with nothing usable, or a shared key
         # that is not base64.
         detail = _first_line(getattr(exc, "message", "")) or type(exc).__name__
-        return UnauthenticatedError(f"no usable Azure credential: {detail}")
+        return pe.UnauthenticatedError(f"no usable Azure credential: {detail}")
     transport = _table().rule_for_type(type(exc))
     if transport is not None:
         return transport.build()
     if isinstance(exc, az.HttpResponseError):
         if status is None:
             # The downloader wraps a body that broke off mid-read without a status.
-            return UnavailableError(
+            return pe.UnavailableError(
                 "the response from Azure Blob Storage was cut short", retryable=True
             )
         headers = getattr(response, "headers", None)
@@ -337,16 +323,16 @@ def map_azure_error(exc: BaseException) -> PortaCloudError | None:
             message=getattr(exc, "message", "") or "",
             headers=dict(headers) if headers is not None else None,
         )
-    return UnknownError(f"unexpected {type(exc).__name__} from the Azure SDK")
+    return pe.UnknownError(f"unexpected {type(exc).__name__} from the Azure SDK")
 
 
-def translate(exc: Exception) -> PortaCloudError:
+def translate(exc: Exception) -> pe.PortaCloudError:
     """Return ``exc`` as a portacloud error (used where the driver handles errors itself)."""
-    if isinstance(exc, PortaCloudError):
+    if isinstance(exc, pe.PortaCloudError):
         return exc
     mapped = map_azure_error(exc)
     if mapped is None:
-        mapped = UnknownError(f"unexpected {type(exc).__name__} from the Azure SDK")
+        mapped = pe.UnknownError(f"unexpected {type(exc).__name__} from the Azure SDK")
     mapped.__cause__ = exc
     return mapped
 
@@ -355,7 +341,7 @@ def guarded(fn: Callable[[], _T]) -> _T:
     """Run ``fn``, raising a portacloud error (retryable flag intact) for a native failure."""
     try:
         return fn()
-    except PortaCloudError:
+    except pe.PortaCloudError:
         raise
     except Exception as exc:
         raise translate(exc) from exc

@@ -35,6 +35,11 @@ __all__ = ["DriverArgs", "compute_args", "storage_args"]
 _AWS_FAMILY = ("s3", "minio", "ec2")
 
 
+#: Seconds a libcloud connection waits to connect or for the next bytes of an answer. libcloud's
+#: own default is none at all: a server that stops answering would hang the call for ever.
+REQUEST_TIMEOUT = 60
+
+
 @dataclass(slots=True)
 class DriverArgs:
     """Positional and keyword arguments of a libcloud driver's constructor."""
@@ -109,7 +114,7 @@ def storage_args(
     args: tuple[Any, ...] = (_need(key, what, scheme),)
     if secret is not None:
         args += (secret,)
-    return DriverArgs(args=args, kwargs=kwargs | extra)
+    return DriverArgs(args=args, kwargs={"timeout": REQUEST_TIMEOUT} | kwargs | extra)
 
 
 def _gce_args(
@@ -192,6 +197,7 @@ def compute_args(
         key, secret = key or env_key, secret or env_secret
         args: tuple[Any, ...] = (_need(key, what, scheme),)
         result = DriverArgs(args=args if secret is None else (*args, secret))
+    result.kwargs.setdefault("timeout", REQUEST_TIMEOUT)
     result.kwargs.update(options.endpoint())
     result.kwargs.update(extra)
     return result

@@ -72,7 +72,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # Header values, in dict reprs ('Authorization': b'...') and in raw or canonical form.
     (
-        re.compile(rf"(?i)(['\"]?\b(?:{_HEADER_NAMES})\b['\"]?\s*[:=]\s*(?-i:b)?['\"]?)[^'\"\r\n,}}]+"),
+        re.compile(
+            rf"(?i)(['\"]?\b(?:{_HEADER_NAMES})\b['\"]?\s*[:=]\s*(?-i:b)?['\"]?)[^'\"\r\n,}}]+"
+        ),
         rf"\g<1>{REDACTED}",
     ),
     # Passwords and secrets written "name: value" in a server's message.

@@ -300,7 +300,7 @@ class Copier:
             return None, None
         if row.src_crc32c is not None:
             return row.src_crc32c, None
-        return None, native_md5(self._ends.src.provider, info)
+        return None, native_md5(self._ends.src.capabilities, info)
 
     def _put_small(
         self,

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -112,6 +112,11 @@ class Listed:
     etag: str
     crc32c: str | None
 
+    @classmethod
+    def of(cls, info: ObjectInfo) -> Listed:
+        """The entry a listing would have for ``info``."""
+        return cls(info.key, info.size, info.etag, info.crc32c)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalRow:
@@ -143,6 +148,24 @@ class JournalRow:
     dst_crc32c: str | None = None
     copies: int = 0
     error: str | None = None
+
+    def repinned(self, size: int, etag: str, crc32c: str | None) -> JournalRow:
+        """This row, pending again, pinned to another version of the source."""
+        return replace(self, state=ObjectState.PENDING, size=size, src_etag=etag, src_crc32c=crc32c)
+
+    def replanned(
+        self, size: int, etag: str, crc32c: str | None, *, dst: Listed | None
+    ) -> JournalRow:
+        """This row planned afresh for another source version: a copy when the destination
+        has no object, else an overwrite conditional on the version it holds now."""
+        return replace(
+            self.repinned(size, etag, crc32c),
+            action=Action.COPY if dst is None else Action.OVERWRITE,
+            dst_etag_planned=None if dst is None else dst.etag,
+            dst_etag=None,
+            dst_crc32c=None if dst is None else dst.crc32c,
+            error=None,
+        )
 
     def as_tuple(self) -> tuple[object, ...]:
         """The row's values in the column order of the tables."""
@@ -505,6 +528,12 @@ class Journal:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 group,
             )
+
+    def count(self, actions: Sequence[Action], states: Sequence[ObjectState]) -> tuple[int, int]:
+        """Objects and bytes over every pair of the given actions and states."""
+        totals = self.totals()
+        found = [totals.get((a, s), (0, 0)) for a in actions for s in states]
+        return sum(n for n, _ in found), sum(b for _, b in found)
 
     def totals(self) -> dict[tuple[Action, ObjectState], tuple[int, int]]:
         """Objects and bytes per (action, state)."""

@@ -445,12 +445,8 @@ class Copier:
             return CopyOutcome(replace(row, state=ObjectState.GONE, copies=row.copies + 1))
         return CopyOutcome(
             replace(
-                row,
+                row.repinned(current.size, current.etag, current.crc32c),
                 action=Action.OVERWRITE,
-                state=ObjectState.PENDING,
-                size=current.size,
-                src_etag=current.etag,
-                src_crc32c=current.crc32c,
                 dst_etag_planned=written.etag,
                 dst_crc32c=written.crc32c,
                 copies=row.copies + 1,
@@ -517,16 +513,8 @@ class Copier:
         except NotFoundError:
             return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
         if current.etag != row.src_etag:
-            return CopyOutcome(
-                replace(
-                    row,
-                    state=ObjectState.PENDING,
-                    size=current.size,
-                    src_etag=current.etag,
-                    src_crc32c=current.crc32c,
-                ),
-                replanned=True,
-            )
+            repinned = row.repinned(current.size, current.etag, current.crc32c)
+            return CopyOutcome(repinned, replanned=True)
         # The same version: damaged in transit. Nothing was written, and a new read usually
         # gets good bytes.
         return CopyOutcome(replace(row, state=ObjectState.FAILED, error=str(exc)), retry=True)

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from portacloud.errors import InvalidArgumentError, NotFoundError
@@ -86,18 +86,6 @@ def _check_options(*, concurrency: object, max_delete: object) -> None:
         raise InvalidArgumentError(f"max_delete must be an int >= 0, not {max_delete!r}")
 
 
-@dataclass(slots=True)
-class _Run:
-    """Counters of one run, updated on the engine's main thread only."""
-
-    copied: int = 0
-    bytes_copied: int = 0
-    replanned: int = 0
-    deleted: int = 0
-    failures: list[ObjectFailure] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
 def _ignore(event: MigrationEvent) -> None:
     """The event callback when none is given."""
 
@@ -137,7 +125,9 @@ class _Engine:
         self.journal = journal
         self.concurrency = concurrency
         self.emit = on_event
-        self.run = _Run()
+        # Counters of this run, updated on the engine's main thread only.
+        self.copied = self.bytes_copied = self.replanned = self.deleted = 0
+        self.warnings: list[str] = []
         self.cancel = threading.Event()
         #: Keys copied again in this run because a second read of their source disagreed.
         self.second_chances: set[str] = set()
@@ -164,7 +154,7 @@ class _Engine:
             self.emit(MigrationEvent(kind="bytes", phase=Phase.COPY, key=key, bytes=n))
 
         def on_warning(message: str) -> None:
-            self.run.warnings.append(message)
+            self.warnings.append(message)
             self.emit(MigrationEvent(kind="warning", phase=Phase.COPY, message=message))
 
         copier = Copier(self.ends, on_bytes=on_bytes, on_warning=on_warning, cancel=self.cancel)
@@ -189,11 +179,11 @@ class _Engine:
         row = outcome.row
         self.journal.put(row)
         if outcome.replanned:
-            self.run.replanned += 1
+            self.replanned += 1
             self.emit(MigrationEvent(kind="replanned", phase=Phase.COPY, key=row.key))
         if row.copies > before.copies:
-            self.run.copied += 1
-            self.run.bytes_copied += outcome.written
+            self.copied += 1
+            self.bytes_copied += outcome.written
         if row.state is ObjectState.FAILED:
             self.emit(failed(Phase.COPY, row.key, row.error))
         moved = max(0, outcome.written - outcome.reported)
@@ -211,7 +201,7 @@ class _Engine:
             on_event=self.emit,
             second_chances=self.second_chances,
         )
-        self.run.replanned += check.replanned
+        self.replanned += check.replanned
         return check.replanned
 
     # ------------------------------------------------------------------ delete
@@ -232,7 +222,7 @@ class _Engine:
             if done.state is ObjectState.FAILED:
                 self.emit(failed(Phase.DELETE, row.key, done.error))
             else:
-                self.run.deleted += 1
+                self.deleted += 1
                 self.emit(object_done(Phase.DELETE, done))
 
     def _delete(self, row: JournalRow) -> JournalRow:
@@ -414,15 +404,15 @@ def _run(
         src=ends.src_url,
         dst=ends.dst_url,
         plan=plan,
-        copied=engine.run.copied,
-        bytes_copied=engine.run.bytes_copied,
+        copied=engine.copied,
+        bytes_copied=engine.bytes_copied,
         skipped=plan.skips.objects,
         verified=book.count(every, (ObjectState.VERIFIED,))[0],
-        deleted=engine.run.deleted,
-        replanned=engine.run.replanned,
+        deleted=engine.deleted,
+        replanned=engine.replanned,
         gone=book.count(every, (ObjectState.GONE,))[0],
         failures=tuple(failures),
-        warnings=tuple(engine.run.warnings),
+        warnings=tuple(engine.warnings),
         elapsed_s=time.monotonic() - started,
         journal=str(path),
         receipt=None if receipt_path is None else str(receipt_path),

@@ -43,7 +43,20 @@ _GROUP_ROWS = 256
 #: ...or once the oldest of them is this old, in seconds.
 _GROUP_AGE_S = 0.2
 
-_SCHEMA = """
+#: The columns of a row, in the objects table and in the plan being collected.
+_ROW_DEFINITION = """
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    src_etag TEXT,
+    src_crc32c TEXT,
+    dst_etag_planned TEXT,
+    dst_etag TEXT,
+    dst_crc32c TEXT,
+    copies INTEGER NOT NULL DEFAULT 0,
+    error TEXT"""
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS migrations (
     id INTEGER PRIMARY KEY,
     src TEXT NOT NULL,
@@ -55,22 +68,12 @@ CREATE TABLE IF NOT EXISTS migrations (
 );
 CREATE TABLE IF NOT EXISTS objects (
     migration INTEGER NOT NULL REFERENCES migrations (id),
-    key TEXT NOT NULL,
-    action TEXT NOT NULL,
-    state TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    src_etag TEXT,
-    src_crc32c TEXT,
-    dst_etag_planned TEXT,
-    dst_etag TEXT,
-    dst_crc32c TEXT,
-    copies INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
+    key TEXT NOT NULL,{_ROW_DEFINITION},
     PRIMARY KEY (migration, key)
 ) WITHOUT ROWID;
 """
 
-_TEMP_SCHEMA = """
+_TEMP_SCHEMA = f"""
 CREATE TEMP TABLE IF NOT EXISTS listing (
     side TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -83,17 +86,7 @@ CREATE TEMP TABLE IF NOT EXISTS confirmed (
     key TEXT PRIMARY KEY
 ) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS plan (
-    key TEXT PRIMARY KEY,
-    action TEXT NOT NULL,
-    state TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    src_etag TEXT,
-    src_crc32c TEXT,
-    dst_etag_planned TEXT,
-    dst_etag TEXT,
-    dst_crc32c TEXT,
-    copies INTEGER NOT NULL,
-    error TEXT
+    key TEXT PRIMARY KEY,{_ROW_DEFINITION}
 ) WITHOUT ROWID;
 """
 

@@ -90,6 +90,17 @@ class _Read:
     trusted: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """One source version, open, and the write it is about to become."""
+
+    row: JournalRow
+    reader: Any
+    info: ObjectInfo
+    options: dict[str, Any]
+    replanned: bool
+
+
 class _ConflictError(Exception):
     """The destination is not the version the plan saw."""
 
@@ -284,9 +295,10 @@ class Copier:
                 "metadata": dict(info.metadata) or None,
                 **conditions,
             }
+            opened = _Opened(row, reader, info, options, replanned)
             if info.size <= SMALL_OBJECT:
-                return self._put_small(row, reader, info, options, replanned)
-            return self._put_streamed(row, reader, info, options, replanned)
+                return self._put_small(opened)
+            return self._put_streamed(opened)
 
     def _vouchers(self, row: JournalRow, info: ObjectInfo) -> tuple[str | None, str | None]:
         """What the bytes about to be read can be checked against besides themselves.
@@ -302,16 +314,10 @@ class Copier:
             return row.src_crc32c, None
         return None, native_md5(self._ends.src.capabilities, info)
 
-    def _put_small(
-        self,
-        row: JournalRow,
-        reader: Any,
-        info: ObjectInfo,
-        options: dict[str, Any],
-        replanned: bool,
-    ) -> CopyOutcome:
+    def _put_small(self, opened: _Opened) -> CopyOutcome:
+        row, info, options, replanned = opened.row, opened.info, opened.options, opened.replanned
         try:
-            data = read_all(reader, info.size)
+            data = read_all(opened.reader, info.size)
         except ChecksumMismatchError as exc:
             return self._source_changed_mid_read(row, exc)
         expected, md5 = self._vouchers(row, info)
@@ -342,17 +348,11 @@ class Copier:
             return self._lost_answer(row, read, exc)
         return self._copied(row, written=written, read=read, reported=0, replanned=replanned)
 
-    def _put_streamed(
-        self,
-        row: JournalRow,
-        reader: Any,
-        info: ObjectInfo,
-        options: dict[str, Any],
-        replanned: bool,
-    ) -> CopyOutcome | None:
+    def _put_streamed(self, opened: _Opened) -> CopyOutcome | None:
+        row, info, options, replanned = opened.row, opened.info, opened.options, opened.replanned
         expected, md5 = self._vouchers(row, info)
         meter = Meter(
-            reader,
+            opened.reader,
             key=row.key,
             recorded_crc32c=info.crc32c,
             expected_crc32c=expected,

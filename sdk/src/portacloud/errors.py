@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 __all__ = [
     "HTTP_STATUS_ERRORS",
@@ -71,6 +71,17 @@ class PortaCloudError(Exception):
     code: ClassVar[ErrorCode] = ErrorCode.UNKNOWN
     default_retryable: ClassVar[bool] = False
 
+    def __init_subclass__(
+        cls, *, code: ErrorCode | None = None, retryable: bool | None = None, **kwargs: Any
+    ) -> None:
+        """Give a subclass its code and default retryability in its class statement:
+        ``class NotFoundError(PortaCloudError, code=ErrorCode.NOT_FOUND)``."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+        if retryable is not None:
+            cls.default_retryable = retryable
+
     def __init__(
         self,
         message: str,
@@ -115,89 +126,60 @@ class PortaCloudError(Exception):
         return None
 
 
-class NotFoundError(PortaCloudError):
+class NotFoundError(PortaCloudError, code=ErrorCode.NOT_FOUND):
     """The object, bucket, instance or job does not exist."""
 
-    code = ErrorCode.NOT_FOUND
 
-
-class AlreadyExistsError(PortaCloudError):
+class AlreadyExistsError(PortaCloudError, code=ErrorCode.ALREADY_EXISTS):
     """The resource to create exists already."""
 
-    code = ErrorCode.ALREADY_EXISTS
 
-
-class FailedPreconditionError(PortaCloudError):
+class FailedPreconditionError(PortaCloudError, code=ErrorCode.FAILED_PRECONDITION):
     """A condition of the call (``if_match``, ``if_none_match``, state) did not hold."""
 
-    code = ErrorCode.FAILED_PRECONDITION
 
-
-class InvalidArgumentError(PortaCloudError):
+class InvalidArgumentError(PortaCloudError, code=ErrorCode.INVALID_ARGUMENT):
     """The caller passed a value that can never succeed (bad key, range, URL, spec)."""
 
-    code = ErrorCode.INVALID_ARGUMENT
 
-
-class PermissionDeniedError(PortaCloudError):
+class PermissionDeniedError(PortaCloudError, code=ErrorCode.PERMISSION_DENIED):
     """The credentials are valid but not allowed to do this."""
 
-    code = ErrorCode.PERMISSION_DENIED
 
-
-class UnauthenticatedError(PortaCloudError):
+class UnauthenticatedError(PortaCloudError, code=ErrorCode.UNAUTHENTICATED):
     """The credentials are missing, wrong or expired."""
 
-    code = ErrorCode.UNAUTHENTICATED
 
-
-class ResourceExhaustedError(PortaCloudError):
+class ResourceExhaustedError(PortaCloudError, code=ErrorCode.RESOURCE_EXHAUSTED, retryable=True):
     """Throttling or a quota: slow down and try again."""
 
-    code = ErrorCode.RESOURCE_EXHAUSTED
-    default_retryable = True
 
-
-class UnsupportedError(PortaCloudError):
+class UnsupportedError(PortaCloudError, code=ErrorCode.UNSUPPORTED):
     """The backend cannot do this operation or option at all."""
 
-    code = ErrorCode.UNSUPPORTED
 
-
-class DeadlineExceededError(PortaCloudError):
+class DeadlineExceededError(PortaCloudError, code=ErrorCode.DEADLINE_EXCEEDED, retryable=True):
     """The call or the job ran out of time."""
 
-    code = ErrorCode.DEADLINE_EXCEEDED
-    default_retryable = True
 
-
-class CancelledError(PortaCloudError):
+class CancelledError(PortaCloudError, code=ErrorCode.CANCELLED):
     """The operation was cancelled."""
 
-    code = ErrorCode.CANCELLED
 
-
-class UnavailableError(PortaCloudError):
+class UnavailableError(PortaCloudError, code=ErrorCode.UNAVAILABLE, retryable=True):
     """The service could not be reached or answered with a transient failure."""
 
-    code = ErrorCode.UNAVAILABLE
-    default_retryable = True
 
-
-class InternalError(PortaCloudError):
+class InternalError(PortaCloudError, code=ErrorCode.INTERNAL):
     """The service or portacloud broke an invariant."""
-
-    code = ErrorCode.INTERNAL
 
 
 class ChecksumMismatchError(InternalError):
     """The bytes read do not match the CRC32C recorded when they were written."""
 
 
-class UnknownError(PortaCloudError):
+class UnknownError(PortaCloudError, code=ErrorCode.UNKNOWN):
     """A backend failure that no mapping table knows."""
-
-    code = ErrorCode.UNKNOWN
 
 
 _BY_CODE: dict[ErrorCode, type[PortaCloudError]] = {

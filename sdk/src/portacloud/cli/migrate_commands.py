@@ -12,8 +12,9 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import click
 from rich.filesize import decimal
@@ -32,6 +33,8 @@ from portacloud.migrate.models import (
 )
 
 __all__ = ["migrate", "verify"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _PROGRESS_EVERY_S = 5.0
 _FAILURES_SHOWN = 20
@@ -246,6 +249,23 @@ def _result_record(result: MigrationResult) -> dict[str, Any]:
 # ---------------------------------------------------------------------- commands
 
 
+def _concurrency_option(help_text: str) -> Callable[[_F], _F]:
+    """``-j/--concurrency``: objects handled at a time, as ``help_text`` says."""
+    return click.option(
+        "-j",
+        "--concurrency",
+        type=click.IntRange(min=1, max=1024),
+        default=DEFAULT_CONCURRENCY,
+        show_default=True,
+        help=help_text,
+    )
+
+
+_JSON_OPTION = click.option(
+    "--json", "json_lines", is_flag=True, help="JSON lines on stdout even on a terminal."
+)
+
+
 @click.command("migrate")
 @click.argument("src")
 @click.argument("dst")
@@ -263,14 +283,7 @@ def _result_record(result: MigrationResult) -> dict[str, Any]:
     help="Refuse to start if the plan deletes more objects than this (without --force).",
 )
 @click.option("--force", is_flag=True, help="Allow more deletions than --max-delete.")
-@click.option(
-    "-j",
-    "--concurrency",
-    type=click.IntRange(min=1, max=1024),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Objects copied at a time.",
-)
+@_concurrency_option("Objects copied at a time.")
 @click.option(
     "--journal",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -281,7 +294,7 @@ def _result_record(result: MigrationResult) -> dict[str, Any]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Receipt file (JSON lines); default: beside the journal.",
 )
-@click.option("--json", "json_lines", is_flag=True, help="JSON lines on stdout even on a terminal.")
+@_JSON_OPTION
 def migrate(
     *,
     src: str,
@@ -363,15 +376,8 @@ def _print_result(result: MigrationResult) -> None:
     help="Also check DST against this receipt (SRC may then be omitted).",
 )
 @click.option("--receipt-sha256", help="The SHA-256 the receipt file must have.")
-@click.option(
-    "-j",
-    "--concurrency",
-    type=click.IntRange(min=1, max=1024),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Objects read at a time.",
-)
-@click.option("--json", "json_lines", is_flag=True, help="JSON lines on stdout even on a terminal.")
+@_concurrency_option("Objects read at a time.")
+@_JSON_OPTION
 def verify(
     *,
     urls: tuple[str, ...],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from fsspec.caching import ReadAheadCache, caches, register_cache
@@ -127,12 +126,7 @@ class PortaCloudFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is u
     def _fetch_range(self, start: int, end: int) -> bytes:
         return self.fs.cat_file(self.path, start=start, end=end)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_rest: object) -> None:
         # fsspec's default closes (commits) whatever was written; a failed block must not
         # leave a truncated object behind.
         if exc_type is not None and self.writable():

@@ -23,6 +23,7 @@ import sys
 import types
 from typing import Any
 
+from portacloud.migrate import models
 from portacloud.migrate.engine import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_DELETE,
@@ -30,46 +31,22 @@ from portacloud.migrate.engine import (
     migrate,
     verify,
 )
-from portacloud.migrate.models import (
-    Action,
-    ActionTotals,
-    CostEstimate,
-    MigrationEvent,
-    MigrationPlan,
-    MigrationResult,
-    Mismatch,
-    ObjectFailure,
-    ObjectState,
-    Phase,
-    PriceRow,
-    VerifyResult,
-)
+from portacloud.migrate.models import *  # noqa: F403 - re-exported: models.__all__
 
-__all__ = [
+__all__ = [  # noqa: PLE0604 - the models' names are listed once, in their module
     "DEFAULT_CONCURRENCY",
     "DEFAULT_MAX_DELETE",
-    "Action",
-    "ActionTotals",
-    "CostEstimate",
-    "MigrationEvent",
-    "MigrationPlan",
-    "MigrationResult",
-    "Mismatch",
-    "ObjectFailure",
-    "ObjectState",
-    "Phase",
-    "PriceRow",
-    "VerifyResult",
     "default_journal_path",
     "migrate",
     "verify",
+    *models.__all__,
 ]
 
 
 class _CallableModule(types.ModuleType):
     """This module, callable as :func:`migrate` (see the module docstring)."""
 
-    def __call__(self, *args: Any, **kwargs: Any) -> MigrationResult:
+    def __call__(self, *args: Any, **kwargs: Any) -> models.MigrationResult:
         return migrate(*args, **kwargs)
 
 

@@ -90,6 +90,17 @@ class _Read:
     trusted: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """One source version, open, and the write it is about to become."""
+
+    row: JournalRow
+    reader: Any
+    info: ObjectInfo
+    options: dict[str, Any]
+    replanned: bool
+
+
 class _ConflictError(Exception):
     """The destination is not the version the plan saw."""
 
@@ -284,9 +295,10 @@ class Copier:
                 "metadata": dict(info.metadata) or None,
                 **conditions,
             }
+            opened = _Opened(row, reader, info, options, replanned)
             if info.size <= SMALL_OBJECT:
-                return self._put_small(row, reader, info, options, replanned)
-            return self._put_streamed(row, reader, info, options, replanned)
+                return self._put_small(opened)
+            return self._put_streamed(opened)
 
     def _vouchers(self, row: JournalRow, info: ObjectInfo) -> tuple[str | None, str | None]:
         """What the bytes about to be read can be checked against besides themselves.
@@ -300,18 +312,12 @@ class Copier:
             return None, None
         if row.src_crc32c is not None:
             return row.src_crc32c, None
-        return None, native_md5(self._ends.src.provider, info)
+        return None, native_md5(self._ends.src.capabilities, info)
 
-    def _put_small(
-        self,
-        row: JournalRow,
-        reader: Any,
-        info: ObjectInfo,
-        options: dict[str, Any],
-        replanned: bool,
-    ) -> CopyOutcome:
+    def _put_small(self, opened: _Opened) -> CopyOutcome:
+        row, info, options, replanned = opened.row, opened.info, opened.options, opened.replanned
         try:
-            data = read_all(reader, info.size)
+            data = read_all(opened.reader, info.size)
         except ChecksumMismatchError as exc:
             return self._source_changed_mid_read(row, exc)
         expected, md5 = self._vouchers(row, info)
@@ -342,17 +348,11 @@ class Copier:
             return self._lost_answer(row, read, exc)
         return self._copied(row, written=written, read=read, reported=0, replanned=replanned)
 
-    def _put_streamed(
-        self,
-        row: JournalRow,
-        reader: Any,
-        info: ObjectInfo,
-        options: dict[str, Any],
-        replanned: bool,
-    ) -> CopyOutcome | None:
+    def _put_streamed(self, opened: _Opened) -> CopyOutcome | None:
+        row, info, options, replanned = opened.row, opened.info, opened.options, opened.replanned
         expected, md5 = self._vouchers(row, info)
         meter = Meter(
-            reader,
+            opened.reader,
             key=row.key,
             recorded_crc32c=info.crc32c,
             expected_crc32c=expected,
@@ -445,12 +445,8 @@ class Copier:
             return CopyOutcome(replace(row, state=ObjectState.GONE, copies=row.copies + 1))
         return CopyOutcome(
             replace(
-                row,
+                row.repinned(current.size, current.etag, current.crc32c),
                 action=Action.OVERWRITE,
-                state=ObjectState.PENDING,
-                size=current.size,
-                src_etag=current.etag,
-                src_crc32c=current.crc32c,
                 dst_etag_planned=written.etag,
                 dst_crc32c=written.crc32c,
                 copies=row.copies + 1,
@@ -517,16 +513,8 @@ class Copier:
         except NotFoundError:
             return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
         if current.etag != row.src_etag:
-            return CopyOutcome(
-                replace(
-                    row,
-                    state=ObjectState.PENDING,
-                    size=current.size,
-                    src_etag=current.etag,
-                    src_crc32c=current.crc32c,
-                ),
-                replanned=True,
-            )
+            repinned = row.repinned(current.size, current.etag, current.crc32c)
+            return CopyOutcome(repinned, replanned=True)
         # The same version: damaged in transit. Nothing was written, and a new read usually
         # gets good bytes.
         return CopyOutcome(replace(row, state=ObjectState.FAILED, error=str(exc)), retry=True)

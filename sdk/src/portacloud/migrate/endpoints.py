@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from portacloud.errors import (
@@ -14,8 +14,10 @@ from portacloud.errors import (
     PermissionDeniedError,
     PortaCloudError,
 )
-from portacloud.registry import open_bucket, parse_url
+from portacloud.registry import open_bucket
 from portacloud.storage.bucket import Bucket
+from portacloud.storage.driver import BucketDriver, ListOptions
+from portacloud.storage.models import ListPage
 
 __all__ = ["Endpoints", "open_endpoints"]
 
@@ -51,22 +53,21 @@ class Endpoints:
             bucket.close()
 
 
-def _file_root(url: str) -> Path | None:
-    parts, _ = parse_url(url)
-    if parts.scheme != "file":
-        return None
+def _local_root(bucket: Bucket) -> Path | None:
+    """The directory behind a bucket whose objects are local files, else ``None``."""
+    native = bucket.as_native(Path)
     # realpath: two spellings of one directory (symlinks, '..') are one bucket.
-    return Path(os.path.realpath(unquote(parts.path)))
+    return None if native is None else Path(os.path.realpath(native))
 
 
-def _check_file_source(src: str) -> None:
-    """A file:// source must exist; say so in the migration's own words, before anything."""
-    root = _file_root(src)
+def _check_local_source(src: Bucket) -> None:
+    """A local source must exist; say so in the migration's own words, before anything."""
+    root = _local_root(src)
     if root is not None and not root.is_dir():
         raise NotFoundError(
-            f"the source {src} does not exist (no directory {root})",
+            f"the source {src.url} does not exist (no directory {root})",
             operation="migrate",
-            resource=src,
+            resource=src.url,
         )
 
 
@@ -82,13 +83,6 @@ def _check_paths(src_root: Path, dst_root: Path) -> None:
             "inside the other, so the copy would read its own output",
             operation="migrate",
         )
-
-
-def _check_file_pair(src: str, dst: str) -> None:
-    """Compare file:// URLs before opening them (realpath: two spellings, one directory)."""
-    src_root, dst_root = _file_root(src), _file_root(dst)
-    if src_root is not None and dst_root is not None:
-        _check_paths(src_root, dst_root)
 
 
 def _root_and_prefix(bucket: Bucket) -> tuple[str, str]:
@@ -109,9 +103,12 @@ def _check_overlap(src: Bucket, dst: Bucket) -> tuple[str, str, str] | None:
     """Refuse one bucket on both sides; return (root URL, src prefix, dst prefix) if shared."""
     if src.provider != dst.provider:
         return None
-    src_path, dst_path = src.as_native(Path), dst.as_native(Path)
-    if src_path is not None and dst_path is not None and src_path.resolve() != dst_path.resolve():
-        _check_paths(src_path.resolve(), dst_path.resolve())
+    src_path, dst_path = _local_root(src), _local_root(dst)
+    if (src_path is not None and dst_path is not None) and (
+        src_path != dst_path or not (src.prefix or dst.prefix)
+    ):
+        # Two directories, or one directory on both sides.
+        _check_paths(src_path, dst_path)
         return None
     src_root, src_prefix = _root_and_prefix(src)
     dst_root, dst_prefix = _root_and_prefix(dst)
@@ -143,9 +140,9 @@ def _probe(bucket: Bucket, role: str) -> None:
         ) from exc
 
 
-def _create_file_destination(dst: str) -> None:
-    """Create a missing file:// destination: opening creates nothing, and listing it would fail."""
-    root = _file_root(dst)
+def _create_local_destination(dst: Bucket) -> None:
+    """Create a missing local destination: opening creates nothing, and listing it would fail."""
+    root = _local_root(dst)
     if root is None or root.is_dir():
         return
     try:
@@ -153,41 +150,59 @@ def _create_file_destination(dst: str) -> None:
     except OSError as exc:
         raise PermissionDeniedError(
             f"cannot create the destination directory {root}: {exc.strerror}",
-            provider="file",
+            provider=dst.provider,
             operation="migrate",
-            resource=dst,
+            resource=dst.url,
         ) from exc
 
 
-def _open(target: str | Bucket, role: str, *, dry_run: bool) -> tuple[Bucket, str, bool]:
+def _open(target: str | Bucket, role: str) -> tuple[Bucket, str, bool]:
     if isinstance(target, Bucket):
         return target, target.url, False
     if not isinstance(target, str):
         raise InvalidArgumentError(
             f"the {role} must be a URL or a Bucket, not {type(target).__name__}"
         )
-    root = _file_root(target)
-    if dry_run and root is not None and not root.exists():
-        # A missing file:// directory cannot be listed, and a dry run creates nothing: a
-        # destination that does not exist yet is planned as the empty bucket it will be.
-        return _empty_stand_in(target), target, True
     return open_bucket(target), target, True
 
 
-def _empty_stand_in(url: str) -> Bucket:
-    from portacloud.providers.memory import MemoryDriver
+class _NotYetMade:
+    """The driver of a local directory that does not exist yet, listed as the empty bucket it
+    will be (a dry run creates nothing, and a missing directory cannot be listed).
 
-    driver = MemoryDriver(f"portacloud-dry-run-{uuid.uuid4().hex}")
-    driver.provider = "file"  # priced, and named in messages, as the backend it stands for
-    return Bucket(driver, url=url)
+    Everything but listing goes to the real driver, so the stand-in keeps its provider name,
+    its capabilities and its errors.
+    """
+
+    def __init__(self, driver: BucketDriver) -> None:
+        self._inner = driver
+        self.provider = driver.provider
+        self.capabilities = driver.capabilities
+
+    def list_page(self, options: ListOptions) -> ListPage:
+        return ListPage()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _planned_as_empty(bucket: Bucket) -> Bucket:
+    """``bucket`` itself, or, for a local directory that does not exist, an empty stand-in."""
+    root = _local_root(bucket)
+    if root is None or root.exists():
+        return bucket
+    # The stand-in shares the real driver, which the endpoints close with the real bucket.
+    stand_in = cast("BucketDriver", _NotYetMade(bucket._driver))
+    return Bucket(stand_in, url=bucket.url, prefix=bucket.prefix)
 
 
 def open_endpoints(src: str | Bucket, dst: str | Bucket, *, dry_run: bool = False) -> Endpoints:
     """Open and check both sides of a migration.
 
-    Nothing is written but a missing ``file://`` destination directory, made just before it is
+    Nothing is written but a missing local destination directory, made just before it is
     listed (the run is about to write into it); with ``dry_run`` it is not created but planned as
-    empty. The checks list one key per side; file URLs are compared before they are opened.
+    empty. The checks list one key per side; local directories are compared as soon as both
+    sides are open (opening touches nothing).
 
     Raises:
         InvalidArgumentError: The two sides are the same, or overlap.
@@ -195,20 +210,20 @@ def open_endpoints(src: str | Bucket, dst: str | Bucket, *, dry_run: bool = Fals
         PermissionDeniedError: A bucket cannot be listed with these credentials.
         UnavailableError: A backend cannot be reached.
     """
-    if isinstance(src, str):
-        _check_file_source(src)
-        if isinstance(dst, str):
-            _check_file_pair(src, dst)
-    src_bucket, src_url, own_src = _open(src, "source", dry_run=False)
+    src_bucket, src_url, own_src = _open(src, "source")
     owned: list[Bucket] = [src_bucket] if own_src else []
     try:
-        dst_bucket, dst_url, own_dst = _open(dst, "destination", dry_run=dry_run)
+        if own_src:
+            _check_local_source(src_bucket)
+        dst_bucket, dst_url, own_dst = _open(dst, "destination")
         if own_dst:
             owned.append(dst_bucket)
+            if dry_run:
+                dst_bucket = _planned_as_empty(dst_bucket)
         shared = _check_overlap(src_bucket, dst_bucket)
         _probe(src_bucket, "source")
-        if isinstance(dst, str) and not dry_run:
-            _create_file_destination(dst)
+        if own_dst and not dry_run:
+            _create_local_destination(dst_bucket)
         _probe(dst_bucket, "destination")
         ends = Endpoints(src=src_bucket, dst=dst_bucket, src_url=src_url, dst_url=dst_url, owned=())
         if shared is not None and own_src and own_dst and src_bucket.capabilities.server_side_copy:

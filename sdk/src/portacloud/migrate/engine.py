@@ -7,14 +7,14 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from portacloud.errors import InvalidArgumentError, NotFoundError
 from portacloud.migrate.copy import SMALL_OBJECT, Copier, CopyOutcome
 from portacloud.migrate.endpoints import Endpoints, open_endpoints
+from portacloud.migrate.events import EventSink, failed, object_done, phase_started
 from portacloud.migrate.journal import Journal, JournalRow
 from portacloud.migrate.models import (
     Action,
@@ -50,7 +50,12 @@ MAX_ROUNDS = 5
 #: Failures reported in full in a result (the journal holds all of them).
 _MAX_REPORTED_FAILURES = 1000
 
-EventCallback = Callable[[MigrationEvent], None]
+EventCallback = EventSink
+
+_WRITES = (Action.COPY, Action.OVERWRITE)
+_WRITTEN = (Action.COPY, Action.OVERWRITE, Action.SKIP)
+_TO_VERIFY = (ObjectState.COPIED, ObjectState.VERIFIED)
+_PENDING = (ObjectState.PENDING,)
 
 
 def default_journal_path(src: str, dst: str) -> Path:
@@ -81,16 +86,30 @@ def _check_options(*, concurrency: object, max_delete: object) -> None:
         raise InvalidArgumentError(f"max_delete must be an int >= 0, not {max_delete!r}")
 
 
-@dataclass(slots=True)
-class _Run:
-    """Counters of one run, updated on the engine's main thread only."""
+def _ignore(event: MigrationEvent) -> None:
+    """The event callback when none is given."""
 
-    copied: int = 0
-    bytes_copied: int = 0
-    replanned: int = 0
-    deleted: int = 0
-    failures: list[ObjectFailure] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Settings:
+    """The options of one :func:`migrate` call, checked when they are gathered."""
+
+    dry_run: bool
+    delete: bool
+    max_delete: int
+    force: bool
+    concurrency: int
+    journal: str | os.PathLike[str] | None
+    receipt: str | os.PathLike[str] | None
+    on_event: EventCallback | None
+
+    def __post_init__(self) -> None:
+        _check_options(concurrency=self.concurrency, max_delete=self.max_delete)
+
+    @property
+    def sink(self) -> EventCallback:
+        """Where events go."""
+        return self.on_event or _ignore
 
 
 class _Engine:
@@ -106,44 +125,44 @@ class _Engine:
         self.journal = journal
         self.concurrency = concurrency
         self.emit = on_event
-        self.run = _Run()
+        # Counters of this run, updated on the engine's main thread only.
+        self.copied = self.bytes_copied = self.replanned = self.deleted = 0
+        self.warnings: list[str] = []
         self.cancel = threading.Event()
         #: Keys copied again in this run because a second read of their source disagreed.
         self.second_chances: set[str] = set()
 
+    def rounds(self) -> None:
+        """Copy and verify until nothing is pending (or the source never rests), then delete."""
+        for _ in range(MAX_ROUNDS):
+            self.copy_phase()
+            # Rows the copy phase itself set back to pending (a source that changed under a
+            # read) need another round as much as those verification re-planned.
+            if self.verify_phase() == 0 and not self.pending():
+                break
+        else:
+            self.give_up_on_pending()
+        self.delete_phase()
+
     # ------------------------------------------------------------------ copy
 
     def copy_phase(self) -> None:
-        totals = self.journal.totals()
-        pending = [
-            totals.get((action, ObjectState.PENDING), (0, 0))
-            for action in (Action.COPY, Action.OVERWRITE)
-        ]
-        self.emit(
-            MigrationEvent(
-                kind="phase",
-                phase=Phase.COPY,
-                objects_total=sum(n for n, _ in pending),
-                bytes_total=sum(b for _, b in pending),
-            )
-        )
+        self.emit(phase_started(Phase.COPY, self.journal.count(_WRITES, _PENDING)))
         self.journal.set_status("copying")
 
         def on_bytes(key: str, n: int) -> None:
             self.emit(MigrationEvent(kind="bytes", phase=Phase.COPY, key=key, bytes=n))
 
         def on_warning(message: str) -> None:
-            self.run.warnings.append(message)
+            self.warnings.append(message)
             self.emit(MigrationEvent(kind="warning", phase=Phase.COPY, message=message))
 
         copier = Copier(self.ends, on_bytes=on_bytes, on_warning=on_warning, cancel=self.cancel)
-        waiting = (ObjectState.PENDING,)
-        writes = (Action.COPY, Action.OVERWRITE)
         # Streamed objects first: the longest transfers start at once and overlap the many
         # small ones, instead of trailing at the end of the run.
         rows = itertools.chain(
-            self.journal.rows(states=waiting, actions=writes, sizes=(SMALL_OBJECT + 1, None)),
-            self.journal.rows(states=waiting, actions=writes, sizes=(0, SMALL_OBJECT + 1)),
+            self.journal.rows(states=_PENDING, actions=_WRITES, sizes=(SMALL_OBJECT + 1, None)),
+            self.journal.rows(states=_PENDING, actions=_WRITES, sizes=(0, SMALL_OBJECT + 1)),
         )
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="copy")
         try:
@@ -160,40 +179,20 @@ class _Engine:
         row = outcome.row
         self.journal.put(row)
         if outcome.replanned:
-            self.run.replanned += 1
+            self.replanned += 1
             self.emit(MigrationEvent(kind="replanned", phase=Phase.COPY, key=row.key))
         if row.copies > before.copies:
-            self.run.copied += 1
-            self.run.bytes_copied += outcome.written
+            self.copied += 1
+            self.bytes_copied += outcome.written
         if row.state is ObjectState.FAILED:
-            self.emit(
-                MigrationEvent(kind="failed", phase=Phase.COPY, key=row.key, message=row.error)
-            )
-        self.emit(
-            MigrationEvent(
-                kind="object",
-                phase=Phase.COPY,
-                key=row.key,
-                action=row.action,
-                state=row.state,
-                bytes=max(0, outcome.written - outcome.reported),
-            )
-        )
+            self.emit(failed(Phase.COPY, row.key, row.error))
+        moved = max(0, outcome.written - outcome.reported)
+        self.emit(object_done(Phase.COPY, row, moved=moved))
 
     # ------------------------------------------------------------------ verify
 
     def verify_phase(self) -> int:
-        totals = self.journal.totals()
-        states = (ObjectState.COPIED, ObjectState.VERIFIED)
-        actions = (Action.COPY, Action.OVERWRITE, Action.SKIP)
-        self.emit(
-            MigrationEvent(
-                kind="phase",
-                phase=Phase.VERIFY,
-                objects_total=sum(totals.get((a, s), (0, 0))[0] for a in actions for s in states),
-                bytes_total=sum(totals.get((a, s), (0, 0))[1] for a in actions for s in states),
-            )
-        )
+        self.emit(phase_started(Phase.VERIFY, self.journal.count(_WRITTEN, _TO_VERIFY)))
         self.journal.set_status("verifying")
         check = verify_journal(
             self.ends,
@@ -202,73 +201,57 @@ class _Engine:
             on_event=self.emit,
             second_chances=self.second_chances,
         )
-        self.run.replanned += check.replanned
+        self.replanned += check.replanned
         return check.replanned
 
     # ------------------------------------------------------------------ delete
 
     def delete_phase(self) -> None:
-        count, size = self.journal.totals().get((Action.DELETE, ObjectState.PENDING), (0, 0))
-        if not count:
+        totals = self.journal.count((Action.DELETE,), _PENDING)
+        if not totals[0]:
             return
-        self.emit(
-            MigrationEvent(kind="phase", phase=Phase.DELETE, objects_total=count, bytes_total=size)
-        )
+        self.emit(phase_started(Phase.DELETE, totals))
         self.journal.set_status("deleting")
-        dst = self.ends.dst
-        for row in self.journal.rows(states=[ObjectState.PENDING], actions=[Action.DELETE]):
+        for row in self.journal.rows(states=_PENDING, actions=[Action.DELETE]):
             if self.journal.listed("src", row.key) is not None:
                 # The key appeared at the source during the run: it is no extra any more.
                 self.journal.put(replace(row, state=ObjectState.GONE))
                 continue
-            try:
-                current = dst.head(row.key)
-            except NotFoundError:
-                current = None
-            if current is not None and current.etag != row.dst_etag_planned:
-                # No backend deletes conditionally; a head check is the best guard there is.
-                failed = replace(
-                    row,
-                    state=ObjectState.FAILED,
-                    error=f"{row.key!r} changed at the destination after the plan "
-                    f"(etag {current.etag}); it was not deleted",
-                )
-                self.journal.put(failed)
-                self.emit(
-                    MigrationEvent(
-                        kind="failed", phase=Phase.DELETE, key=row.key, message=failed.error
-                    )
-                )
-                continue
-            if current is not None:
-                dst.delete(row.key)
-            self.journal.put(replace(row, state=ObjectState.DELETED, error=None))
-            self.run.deleted += 1
-            self.emit(
-                MigrationEvent(
-                    kind="object",
-                    phase=Phase.DELETE,
-                    key=row.key,
-                    action=Action.DELETE,
-                    state=ObjectState.DELETED,
-                    bytes=row.size,
-                )
+            done = self._delete(row)
+            self.journal.put(done)
+            if done.state is ObjectState.FAILED:
+                self.emit(failed(Phase.DELETE, row.key, done.error))
+            else:
+                self.deleted += 1
+                self.emit(object_done(Phase.DELETE, done))
+
+    def _delete(self, row: JournalRow) -> JournalRow:
+        """Delete one extra destination object, unless it changed since the plan."""
+        dst = self.ends.dst
+        try:
+            current = dst.head(row.key)
+        except NotFoundError:
+            current = None
+        if current is not None and current.etag != row.dst_etag_planned:
+            # No backend deletes conditionally; a head check is the best guard there is.
+            return replace(
+                row,
+                state=ObjectState.FAILED,
+                error=f"{row.key!r} changed at the destination after the plan "
+                f"(etag {current.etag}); it was not deleted",
             )
+        if current is not None:
+            dst.delete(row.key)
+        return replace(row, state=ObjectState.DELETED, error=None)
 
     # ------------------------------------------------------------------ the end
 
     def pending(self) -> int:
         """Copies and overwrites still waiting."""
-        totals = self.journal.totals()
-        return sum(
-            totals.get((action, ObjectState.PENDING), (0, 0))[0]
-            for action in (Action.COPY, Action.OVERWRITE)
-        )
+        return self.journal.count(_WRITES, _PENDING)[0]
 
     def give_up_on_pending(self) -> None:
-        for row in self.journal.rows(
-            states=[ObjectState.PENDING], actions=[Action.COPY, Action.OVERWRITE]
-        ):
+        for row in self.journal.rows(states=_PENDING, actions=_WRITES):
             self.journal.put(
                 replace(
                     row,
@@ -341,26 +324,39 @@ def migrate(
         FailedPreconditionError: The plan deletes more than ``max_delete`` objects without
             ``force``, or another process runs the same journal.
     """
-    _check_options(concurrency=concurrency, max_delete=max_delete)
+    settings = _Settings(
+        dry_run=dry_run,
+        delete=delete,
+        max_delete=max_delete,
+        force=force,
+        concurrency=concurrency,
+        journal=journal,
+        receipt=receipt,
+        on_event=on_event,
+    )
+    return _migrate(src, dst, settings)
+
+
+def _migrate(src: str | Bucket, dst: str | Bucket, settings: _Settings) -> MigrationResult:
     started = time.monotonic()
-    sink = on_event or (lambda event: None)
-    ends = open_endpoints(src, dst, dry_run=dry_run)
+    sink = settings.sink
+    ends = open_endpoints(src, dst, dry_run=settings.dry_run)
     try:
-        path: Path | None = None
-        if not dry_run:
-            path = _journal_path(journal, ends.src_url, ends.dst_url)
+        path = None
+        if not settings.dry_run:
+            path = _journal_path(settings.journal, ends.src_url, ends.dst_url)
             sink(MigrationEvent(kind="journal", message=str(path)))
         with Journal(path, src=ends.src_url, dst=ends.dst_url) as book:
             plan = build_plan(
                 ends,
                 book,
-                delete=delete,
-                max_delete=max_delete,
-                force=force,
-                concurrency=concurrency,
+                delete=settings.delete,
+                max_delete=settings.max_delete,
+                force=settings.force,
+                concurrency=settings.concurrency,
                 on_event=sink,
             )
-            if dry_run:
+            if path is None:
                 return MigrationResult(
                     src=ends.src_url,
                     dst=ends.dst_url,
@@ -370,17 +366,7 @@ def migrate(
                     elapsed_s=time.monotonic() - started,
                 )
             refuse_deletions(plan)
-            assert path is not None
-            return _run(
-                ends,
-                book,
-                plan,
-                path=path,
-                receipt=receipt,
-                concurrency=concurrency,
-                sink=sink,
-                started=started,
-            )
+            return _run(ends, book, plan, path=path, settings=settings, started=started)
     finally:
         ends.close()
 
@@ -391,57 +377,42 @@ def _run(
     plan: MigrationPlan,
     *,
     path: Path,
-    receipt: str | os.PathLike[str] | None,
-    concurrency: int,
-    sink: EventCallback,
+    settings: _Settings,
     started: float,
 ) -> MigrationResult:
-    engine = _Engine(ends, book, concurrency=concurrency, on_event=sink)
+    engine = _Engine(ends, book, concurrency=settings.concurrency, on_event=settings.sink)
     try:
-        for _ in range(MAX_ROUNDS):
-            engine.copy_phase()
-            # Rows the copy phase itself set back to pending (a source that changed under a
-            # read) need another round as much as those verification re-planned.
-            if engine.verify_phase() == 0 and not engine.pending():
-                break
-        else:
-            engine.give_up_on_pending()
-        engine.delete_phase()
+        engine.rounds()
     except BaseException:
         book.set_status("interrupted")
         raise
     failures = engine.failures()
-    totals = book.totals()
-    verified = sum(n for (_, s), (n, _) in totals.items() if s is ObjectState.VERIFIED)
-    gone = sum(n for (_, s), (n, _) in totals.items() if s is ObjectState.GONE)
     receipt_path: Path | None = None
     receipt_sha: str | None = None
     if not failures:
-        sink(MigrationEvent(kind="phase", phase=Phase.RECEIPT))
+        settings.sink(phase_started(Phase.RECEIPT))
+        receipt = settings.receipt
         receipt_path = (
             Path(receipt) if receipt is not None else path.with_suffix(".receipt.jsonl")
         ).absolute()
         _, receipt_sha = write_receipt(
-            book.rows(
-                states=[ObjectState.VERIFIED],
-                actions=[Action.COPY, Action.OVERWRITE, Action.SKIP],
-            ),
-            receipt_path,
+            book.rows(states=[ObjectState.VERIFIED], actions=_WRITTEN), receipt_path
         )
     book.set_status("complete" if not failures else "incomplete")
+    every = tuple(Action)
     return MigrationResult(
         src=ends.src_url,
         dst=ends.dst_url,
         plan=plan,
-        copied=engine.run.copied,
-        bytes_copied=engine.run.bytes_copied,
+        copied=engine.copied,
+        bytes_copied=engine.bytes_copied,
         skipped=plan.skips.objects,
-        verified=verified,
-        deleted=engine.run.deleted,
-        replanned=engine.run.replanned,
-        gone=gone,
+        verified=book.count(every, (ObjectState.VERIFIED,))[0],
+        deleted=engine.deleted,
+        replanned=engine.replanned,
+        gone=book.count(every, (ObjectState.GONE,))[0],
         failures=tuple(failures),
-        warnings=tuple(engine.run.warnings),
+        warnings=tuple(engine.warnings),
         elapsed_s=time.monotonic() - started,
         journal=str(path),
         receipt=None if receipt_path is None else str(receipt_path),

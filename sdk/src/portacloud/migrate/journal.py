@@ -22,7 +22,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -43,7 +43,20 @@ _GROUP_ROWS = 256
 #: ...or once the oldest of them is this old, in seconds.
 _GROUP_AGE_S = 0.2
 
-_SCHEMA = """
+#: The columns of a row, in the objects table and in the plan being collected.
+_ROW_DEFINITION = """
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    src_etag TEXT,
+    src_crc32c TEXT,
+    dst_etag_planned TEXT,
+    dst_etag TEXT,
+    dst_crc32c TEXT,
+    copies INTEGER NOT NULL DEFAULT 0,
+    error TEXT"""
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS migrations (
     id INTEGER PRIMARY KEY,
     src TEXT NOT NULL,
@@ -55,22 +68,12 @@ CREATE TABLE IF NOT EXISTS migrations (
 );
 CREATE TABLE IF NOT EXISTS objects (
     migration INTEGER NOT NULL REFERENCES migrations (id),
-    key TEXT NOT NULL,
-    action TEXT NOT NULL,
-    state TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    src_etag TEXT,
-    src_crc32c TEXT,
-    dst_etag_planned TEXT,
-    dst_etag TEXT,
-    dst_crc32c TEXT,
-    copies INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
+    key TEXT NOT NULL,{_ROW_DEFINITION},
     PRIMARY KEY (migration, key)
 ) WITHOUT ROWID;
 """
 
-_TEMP_SCHEMA = """
+_TEMP_SCHEMA = f"""
 CREATE TEMP TABLE IF NOT EXISTS listing (
     side TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -83,17 +86,7 @@ CREATE TEMP TABLE IF NOT EXISTS confirmed (
     key TEXT PRIMARY KEY
 ) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS plan (
-    key TEXT PRIMARY KEY,
-    action TEXT NOT NULL,
-    state TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    src_etag TEXT,
-    src_crc32c TEXT,
-    dst_etag_planned TEXT,
-    dst_etag TEXT,
-    dst_crc32c TEXT,
-    copies INTEGER NOT NULL,
-    error TEXT
+    key TEXT PRIMARY KEY,{_ROW_DEFINITION}
 ) WITHOUT ROWID;
 """
 
@@ -111,6 +104,11 @@ class Listed:
     size: int
     etag: str
     crc32c: str | None
+
+    @classmethod
+    def of(cls, info: ObjectInfo) -> Listed:
+        """The entry a listing would have for ``info``."""
+        return cls(info.key, info.size, info.etag, info.crc32c)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,6 +141,24 @@ class JournalRow:
     dst_crc32c: str | None = None
     copies: int = 0
     error: str | None = None
+
+    def repinned(self, size: int, etag: str, crc32c: str | None) -> JournalRow:
+        """This row, pending again, pinned to another version of the source."""
+        return replace(self, state=ObjectState.PENDING, size=size, src_etag=etag, src_crc32c=crc32c)
+
+    def replanned(
+        self, size: int, etag: str, crc32c: str | None, *, dst: Listed | None
+    ) -> JournalRow:
+        """This row planned afresh for another source version: a copy when the destination
+        has no object, else an overwrite conditional on the version it holds now."""
+        return replace(
+            self.repinned(size, etag, crc32c),
+            action=Action.COPY if dst is None else Action.OVERWRITE,
+            dst_etag_planned=None if dst is None else dst.etag,
+            dst_etag=None,
+            dst_crc32c=None if dst is None else dst.crc32c,
+            error=None,
+        )
 
     def as_tuple(self) -> tuple[object, ...]:
         """The row's values in the column order of the tables."""
@@ -505,6 +521,12 @@ class Journal:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 group,
             )
+
+    def count(self, actions: Sequence[Action], states: Sequence[ObjectState]) -> tuple[int, int]:
+        """Objects and bytes over every pair of the given actions and states."""
+        totals = self.totals()
+        found = [totals.get((a, s), (0, 0)) for a in actions for s in states]
+        return sum(n for n, _ in found), sum(b for _, b in found)
 
     def totals(self) -> dict[tuple[Action, ObjectState], tuple[int, int]]:
         """Objects and bytes per (action, state)."""

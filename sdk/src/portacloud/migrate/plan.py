@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from portacloud.errors import FailedPreconditionError
 from portacloud.migrate.endpoints import Endpoints
@@ -159,6 +159,29 @@ def _batched(rows: Iterable[JournalRow], size: int = 1000) -> Iterator[list[Jour
         yield batch
 
 
+@dataclass(slots=True)
+class _Tally:
+    """Objects and bytes per action as the plan is made, and the writes they cost."""
+
+    sums: dict[Action, list[int]] = field(default_factory=lambda: {a: [0, 0] for a in Action})
+    kept: list[int] = field(default_factory=lambda: [0, 0])
+    dst_writes: int = 0
+
+    def add(self, row: JournalRow, *, kept: bool = False) -> None:
+        """Count one planned row (``kept``: a destination-only key left in place)."""
+        sums = self.kept if kept else self.sums[row.action]
+        sums[0] += 1
+        sums[1] += row.size
+        if row.action in (Action.COPY, Action.OVERWRITE):
+            self.dst_writes += write_requests(row.size)
+
+    def totals(self) -> dict[Action, ActionTotals]:
+        return {a: ActionTotals(objects=n, bytes=b) for a, (n, b) in self.sums.items()}
+
+    def extras(self) -> ActionTotals:
+        return ActionTotals(objects=self.kept[0], bytes=self.kept[1])
+
+
 def build_plan(
     ends: Endpoints,
     journal: Journal,
@@ -180,23 +203,65 @@ def build_plan(
     on_event(MigrationEvent(kind="phase", phase=Phase.PLAN))
     src_count, _ = journal.load_listing("src", objects_of(ends.src))
     dst_count, _ = journal.load_listing("dst", objects_of(ends.dst))
-    totals = {a: [0, 0] for a in Action}
-    dst_writes = 0
+    tally = _Tally()
     journal.begin_plan()
+    _plan_source_keys(ends, journal, tally, concurrency=concurrency)
+    _plan_extras(journal, tally, delete=delete)
+    journal.commit_plan()
+    totals = tally.totals()
+    deletes = totals[Action.DELETE].objects
+    refused = deletes > max_delete and not force
+    cost = estimate_cost(
+        src_provider=ends.src.provider,
+        dst_provider=ends.dst.provider,
+        egress_bytes=totals[Action.COPY].bytes + totals[Action.OVERWRITE].bytes,
+        src_objects=src_count,
+        dst_objects=dst_count,
+        src_reads=totals[Action.COPY].objects + totals[Action.OVERWRITE].objects,
+        dst_writes=tally.dst_writes,
+        dst_deletes=deletes,
+        server_side=ends.root is not None,
+    )
+    caps = ends.dst.capabilities
+    plan = MigrationPlan(
+        src=ends.src_url,
+        dst=ends.dst_url,
+        copies=totals[Action.COPY],
+        overwrites=totals[Action.OVERWRITE],
+        skips=totals[Action.SKIP],
+        deletes=totals[Action.DELETE],
+        extras=tally.extras(),
+        max_delete=max_delete,
+        delete_refused=refused,
+        server_side_copy=ends.root is not None,
+        conditional_writes=caps.write_with_if_none_match and caps.write_with_if_match,
+        cost=cost,
+        warnings=_warnings(
+            ends, src_count=src_count, refused=refused, deletes=deletes, max_delete=max_delete
+        ),
+    )
+    on_event(MigrationEvent(kind="plan", phase=Phase.PLAN, message=plan.model_dump_json()))
+    return plan
+
+
+def _plan_source_keys(
+    ends: Endpoints, journal: Journal, tally: _Tally, *, concurrency: int
+) -> None:
+    """Decide every source key, reading ``concurrency`` objects at a time where needed."""
     cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="plan") as pool:
         try:
             for batch in _batched(_decided_rows(ends, journal, pool, cancel)):
                 for row in batch:
-                    totals[row.action][0] += 1
-                    totals[row.action][1] += row.size
-                    if row.action in (Action.COPY, Action.OVERWRITE):
-                        dst_writes += write_requests(row.size)
+                    tally.add(row)
                 journal.add_to_plan(batch)
         except BaseException:
             cancel.set()
             raise
-    extras = [0, 0]
+
+
+def _plan_extras(journal: Journal, tally: _Tally, *, delete: bool) -> None:
+    """Count the destination-only keys: deletions when ``delete``, else kept extras."""
     deletions = (
         JournalRow(
             key=d.key,
@@ -210,56 +275,9 @@ def build_plan(
     )
     for batch in _batched(deletions):
         for row in batch:
-            extras[0] += 1
-            extras[1] += row.size
+            tally.add(row, kept=not delete)
         if delete:
             journal.add_to_plan(batch)
-    if delete:
-        totals[Action.DELETE] = extras
-        extras = [0, 0]
-    journal.commit_plan()
-
-    refused = totals[Action.DELETE][0] > max_delete and not force
-    transfer = totals[Action.COPY][1] + totals[Action.OVERWRITE][1]
-    reads = totals[Action.COPY][0] + totals[Action.OVERWRITE][0]
-    warnings = _warnings(
-        ends,
-        src_count=src_count,
-        refused=refused,
-        deletes=totals[Action.DELETE][0],
-        max_delete=max_delete,
-    )
-    cost = estimate_cost(
-        src_provider=ends.src.provider,
-        dst_provider=ends.dst.provider,
-        egress_bytes=transfer,
-        src_objects=src_count,
-        dst_objects=dst_count,
-        src_reads=reads,
-        dst_writes=dst_writes,
-        dst_deletes=totals[Action.DELETE][0],
-        server_side=ends.root is not None,
-    )
-    caps = ends.dst.capabilities
-    plan = MigrationPlan(
-        src=ends.src_url,
-        dst=ends.dst_url,
-        copies=ActionTotals(objects=totals[Action.COPY][0], bytes=totals[Action.COPY][1]),
-        overwrites=ActionTotals(
-            objects=totals[Action.OVERWRITE][0], bytes=totals[Action.OVERWRITE][1]
-        ),
-        skips=ActionTotals(objects=totals[Action.SKIP][0], bytes=totals[Action.SKIP][1]),
-        deletes=ActionTotals(objects=totals[Action.DELETE][0], bytes=totals[Action.DELETE][1]),
-        extras=ActionTotals(objects=extras[0], bytes=extras[1]),
-        max_delete=max_delete,
-        delete_refused=refused,
-        server_side_copy=ends.root is not None,
-        conditional_writes=caps.write_with_if_none_match and caps.write_with_if_match,
-        cost=cost,
-        warnings=warnings,
-    )
-    on_event(MigrationEvent(kind="plan", phase=Phase.PLAN, message=plan.model_dump_json()))
-    return plan
 
 
 def _warnings(

@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import math
+from dataclasses import dataclass
 from importlib import resources
 
 from portacloud.migrate.models import CostEstimate, PriceRow
 
 __all__ = [
-    "LOCAL_PROVIDERS",
     "PART_SIZE_ESTIMATE",
     "estimate_cost",
     "load_prices",
@@ -22,14 +22,18 @@ __all__ = [
     "write_requests",
 ]
 
-#: Providers whose bytes never cross a metered network.
-LOCAL_PROVIDERS = frozenset({"file", "memory"})
-
 #: The part size assumed when counting the requests of a multipart write. Drivers choose their
 #: own (8 MiB is the common default); the estimate only needs the order of magnitude.
 PART_SIZE_ESTIMATE = 8 * 1024 * 1024
 
 _GIB = 1024**3
+
+#: What every estimate assumes, as its first notes.
+_ASSUMPTIONS = (
+    "list prices, first paid egress tier, free allowances ignored",
+    f"multipart writes counted as parts of {PART_SIZE_ESTIMATE // (1024 * 1024)} MiB",
+    "both sides are listed twice (plan and verify)",
+)
 
 
 @functools.cache
@@ -89,53 +93,78 @@ def estimate_cost(
         The estimate; amounts are ``None`` where a provider has no price row.
     """
     src_price, dst_price = price_for(src_provider), price_for(dst_provider)
-    notes: list[str] = [
-        "list prices, first paid egress tier, free allowances ignored",
-        f"multipart writes counted as parts of {PART_SIZE_ESTIMATE // (1024 * 1024)} MiB",
-        "both sides are listed twice (plan and verify)",
-    ]
-    billed_egress = egress_bytes
-    if server_side:
-        billed_egress = 0
-        notes.append("server-side copy: no byte leaves the storage service")
-    elif src_provider in LOCAL_PROVIDERS:
-        billed_egress = 0
-    elif src_provider == dst_provider:
-        billed_egress = 0
-        notes.append(
-            f"source and destination are both {src_provider}: assumed in one region, "
-            "no egress charged (cross-region transfer is billed separately)"
-        )
-    src_lists = 2 * list_requests(src_objects)
-    dst_lists = 2 * list_requests(dst_objects)
-    source_requests = src_lists + (0 if server_side else src_reads)
-    destination_requests = dst_lists + dst_writes + dst_deletes
-    egress_usd: float | None = None
-    request_usd: float | None = None
-    if src_price is None:
-        notes.append(f"no price row for provider {src_provider!r}")
-    else:
-        egress_usd = billed_egress / _GIB * src_price.egress_usd_per_gib
-    if src_price is not None and dst_price is not None:
-        reads = 0 if server_side else src_reads
-        request_usd = (
-            reads * src_price.get_usd_per_1000
-            + src_lists * src_price.list_usd_per_1000
-            + dst_writes * dst_price.put_usd_per_1000
-            + dst_lists * dst_price.list_usd_per_1000
-            + dst_deletes * dst_price.delete_usd_per_1000
-        ) / 1000
-    elif dst_price is None:
-        notes.append(f"no price row for provider {dst_provider!r}")
+    notes = list(_ASSUMPTIONS)
+    billed_egress = _billed_egress(
+        egress_bytes, src_provider, dst_provider, src_price, server_side=server_side, notes=notes
+    )
+    requests = _Requests(
+        src_reads=0 if server_side else src_reads,
+        src_lists=2 * list_requests(src_objects),
+        dst_writes=dst_writes,
+        dst_lists=2 * list_requests(dst_objects),
+        dst_deletes=dst_deletes,
+    )
+    egress_usd = None if src_price is None else billed_egress / _GIB * src_price.egress_usd_per_gib
+    sides = ((src_provider, src_price), (dst_provider, dst_price))
+    notes += [f"no price row for provider {name!r}" for name, row in sides if row is None]
+    request_usd = requests.price(src_price, dst_price)
     total = None if egress_usd is None or request_usd is None else egress_usd + request_usd
     used = tuple({row.provider: row for row in (src_price, dst_price) if row}.values())
     return CostEstimate(
         egress_bytes=billed_egress,
         egress_usd=egress_usd,
-        source_requests=source_requests,
-        destination_requests=destination_requests,
+        source_requests=requests.src_lists + requests.src_reads,
+        destination_requests=requests.dst_lists + dst_writes + dst_deletes,
         request_usd=request_usd,
         total_usd=total,
         prices=used,
         notes=tuple(notes),
     )
+
+
+def _billed_egress(
+    egress_bytes: int,
+    src_provider: str,
+    dst_provider: str,
+    src_price: PriceRow | None,
+    *,
+    server_side: bool,
+    notes: list[str],
+) -> int:
+    """The bytes the source provider bills as egress, with a note on why when none."""
+    if server_side:
+        notes.append("server-side copy: no byte leaves the storage service")
+        return 0
+    if src_price is not None and src_price.egress_usd_per_gib == 0:
+        # Local storage (a directory, process memory): no byte crosses a metered network.
+        return 0
+    if src_provider == dst_provider:
+        notes.append(
+            f"source and destination are both {src_provider}: assumed in one region, "
+            "no egress charged (cross-region transfer is billed separately)"
+        )
+        return 0
+    return egress_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Requests:
+    """The requests a migration makes on each side."""
+
+    src_reads: int
+    src_lists: int
+    dst_writes: int
+    dst_lists: int
+    dst_deletes: int
+
+    def price(self, src: PriceRow | None, dst: PriceRow | None) -> float | None:
+        """Their price in USD, or ``None`` when a side has no price row."""
+        if src is None or dst is None:
+            return None
+        return (
+            self.src_reads * src.get_usd_per_1000
+            + self.src_lists * src.list_usd_per_1000
+            + self.dst_writes * dst.put_usd_per_1000
+            + self.dst_lists * dst.list_usd_per_1000
+            + self.dst_deletes * dst.delete_usd_per_1000
+        ) / 1000

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from portacloud.checksums import Crc32c
 from portacloud.errors import CancelledError, ChecksumMismatchError
 from portacloud.storage.bucket import Bucket
+from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.models import ObjectInfo
 
 __all__ = [
@@ -31,15 +32,15 @@ _MD5_HEX = re.compile(r"[0-9a-f]{32}")
 BytesCallback = Callable[[str, int], None]
 
 
-def native_md5(provider: str, info: ObjectInfo) -> str | None:
+def native_md5(capabilities: StorageCapabilities, info: ObjectInfo) -> str | None:
     """The MD5 of an object's bytes that its own service computed, where its etag is one.
 
-    An S3 object written in one request has the MD5 of its bytes as its etag (32 hex digits;
-    multipart etags end in ``-N``). Encrypted objects (SSE-KMS, SSE-C) have other etags of the
-    same shape, so a match proves the bytes read are the stored ones and a mismatch proves
-    nothing either way.
+    On backends whose capabilities say ``etag_is_md5`` (S3), an object written in one request
+    has the MD5 of its bytes as its etag (32 hex digits; multipart etags end in ``-N``).
+    Encrypted objects (SSE-KMS, SSE-C) have other etags of the same shape, so a match proves
+    the bytes read are the stored ones and a mismatch proves nothing either way.
     """
-    if provider != "s3":
+    if not capabilities.etag_is_md5:
         return None
     etag = info.etag.strip('"')
     return etag if _MD5_HEX.fullmatch(etag) else None

@@ -12,13 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
 from portacloud.errors import InvalidArgumentError, NotFoundError, PortaCloudError
 from portacloud.migrate.copy import FATAL_ERRORS
 from portacloud.migrate.endpoints import Endpoints
+from portacloud.migrate.events import EventSink, failed, object_done, phase_started
 from portacloud.migrate.journal import Journal, JournalRow, Listed
 from portacloud.migrate.models import (
     Action,
@@ -29,7 +30,7 @@ from portacloud.migrate.models import (
     VerifyResult,
 )
 from portacloud.migrate.plan import objects_of
-from portacloud.migrate.reading import StreamedChecksum, checksum_of, read_crc32c
+from portacloud.migrate.reading import checksum_of, read_crc32c
 from portacloud.migrate.receipt import ReceiptLine, file_sha256, read_receipt
 from portacloud.storage.bucket import Bucket
 
@@ -41,7 +42,8 @@ __all__ = [
     "verify_journal",
 ]
 
-EventSink = Callable[[MigrationEvent], None]
+#: Rows whose checksums must be read are gathered into groups of this many.
+_READ_BATCH = 256
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
@@ -105,18 +107,7 @@ def _check_row(row: JournalRow, src: Listed | None, dst: Listed | None) -> Journ
     if src.etag != row.src_etag or dst is None:
         # The source changed after it was copied (or the copy vanished): plan it again,
         # conditional on whatever the destination holds now.
-        return replace(
-            row,
-            action=Action.COPY if dst is None else Action.OVERWRITE,
-            state=ObjectState.PENDING,
-            size=src.size,
-            src_etag=src.etag,
-            src_crc32c=src.crc32c,
-            dst_etag_planned=None if dst is None else dst.etag,
-            dst_etag=None,
-            dst_crc32c=None if dst is None else dst.crc32c,
-            error=None,
-        )
+        return row.replanned(src.size, src.etag, src.crc32c, dst=dst)
     if dst.size != row.size:
         return replace(
             row,
@@ -163,135 +154,114 @@ def verify_journal(
     chances = set() if second_chances is None else second_chances
     journal.load_listing("src", objects_of(ends.src))
     journal.load_listing("dst", objects_of(ends.dst))
-    counts = JournalCheck()
-    confirmed, confirmed_bytes = journal.confirm_from_listings()
-    counts.verified += confirmed
-    if confirmed:
-        on_event(
-            MigrationEvent(
-                kind="object",
-                phase=Phase.VERIFY,
-                state=ObjectState.VERIFIED,
-                objects=confirmed,
-                bytes=confirmed_bytes,
-            )
-        )
-    # What the listings could not prove one way or the other, row by row.
-    rows = journal.rows(
-        states=[ObjectState.COPIED, ObjectState.VERIFIED],
-        actions=[Action.COPY, Action.OVERWRITE, Action.SKIP],
-        unconfirmed=True,
-    )
-    needs_bytes: list[tuple[JournalRow, Listed | None]] = []
+    verifier = _JournalVerifier(ends, journal, concurrency, on_event, chances)
+    verifier.confirm_listed()
+    verifier.check_the_rest()
+    return verifier.counts
 
-    def record(new: JournalRow) -> None:
-        journal.put(new)
-        if new.state is ObjectState.VERIFIED:
-            counts.verified += 1
-        elif new.state is ObjectState.PENDING:
-            counts.replanned += 1
-            on_event(MigrationEvent(kind="replanned", phase=Phase.VERIFY, key=new.key))
-        elif new.state is ObjectState.GONE:
-            counts.gone += 1
-        elif new.state is ObjectState.FAILED:
-            counts.failed += 1
-            on_event(
-                MigrationEvent(kind="failed", phase=Phase.VERIFY, key=new.key, message=new.error)
-            )
-        on_event(
-            MigrationEvent(
-                kind="object",
-                phase=Phase.VERIFY,
-                key=new.key,
-                action=new.action,
-                state=new.state,
-                bytes=new.size,
-            )
-        )
 
-    for row in rows:
-        src, dst = journal.listed("src", row.key), journal.listed("dst", row.key)
-        judged = _check_row(row, src, dst)
-        if judged is None:
-            needs_bytes.append((row, dst))
-        elif judged != row or row.state is not ObjectState.VERIFIED:
-            record(judged)
-        else:
-            counts.verified += 1
-            on_event(
+@dataclass(slots=True)
+class _JournalVerifier:
+    """One verification pass over a journal; :attr:`counts` holds what it found."""
+
+    ends: Endpoints
+    journal: Journal
+    concurrency: int
+    emit: EventSink
+    chances: set[str]
+    counts: JournalCheck = field(default_factory=JournalCheck)
+
+    def confirm_listed(self) -> None:
+        """Verify in bulk the rows the listings alone prove."""
+        confirmed, confirmed_bytes = self.journal.confirm_from_listings()
+        self.counts.verified += confirmed
+        if confirmed:
+            self.emit(
                 MigrationEvent(
                     kind="object",
                     phase=Phase.VERIFY,
-                    key=row.key,
-                    action=row.action,
-                    state=row.state,
-                    bytes=row.size,
+                    state=ObjectState.VERIFIED,
+                    objects=confirmed,
+                    bytes=confirmed_bytes,
                 )
             )
-        if len(needs_bytes) >= 256:
-            _read_and_judge(ends, needs_bytes, concurrency, record, chances)
-            needs_bytes = []
-    _read_and_judge(ends, needs_bytes, concurrency, record, chances)
-    return counts
 
+    def check_the_rest(self) -> None:
+        """Judge, row by row, what the listings could not prove one way or the other."""
+        rows = self.journal.rows(
+            states=[ObjectState.COPIED, ObjectState.VERIFIED],
+            actions=[Action.COPY, Action.OVERWRITE, Action.SKIP],
+            unconfirmed=True,
+        )
+        needs_bytes: list[tuple[JournalRow, Listed | None]] = []
+        for row in rows:
+            dst = self.journal.listed("dst", row.key)
+            judged = _check_row(row, self.journal.listed("src", row.key), dst)
+            if judged is None:
+                needs_bytes.append((row, dst))
+            elif judged != row or row.state is not ObjectState.VERIFIED:
+                self.record(judged)
+            else:
+                self.counts.verified += 1
+                self.emit(object_done(Phase.VERIFY, row))
+            if len(needs_bytes) >= _READ_BATCH:
+                self.read_and_judge(needs_bytes)
+                needs_bytes = []
+        self.read_and_judge(needs_bytes)
 
-def _read_and_judge(
-    ends: Endpoints,
-    items: list[tuple[JournalRow, Listed | None]],
-    concurrency: int,
-    record: Callable[[JournalRow], None],
-    chances: set[str],
-) -> None:
-    """Find the checksums the listings lacked (head, else bytes), then judge those rows."""
-    if not items:
-        return
+    def record(self, new: JournalRow) -> None:
+        """Write a judged row to the journal, count it and report it."""
+        self.journal.put(new)
+        if new.state is ObjectState.VERIFIED:
+            self.counts.verified += 1
+        elif new.state is ObjectState.PENDING:
+            self.counts.replanned += 1
+            self.emit(MigrationEvent(kind="replanned", phase=Phase.VERIFY, key=new.key))
+        elif new.state is ObjectState.GONE:
+            self.counts.gone += 1
+        elif new.state is ObjectState.FAILED:
+            self.counts.failed += 1
+            self.emit(failed(Phase.VERIFY, new.key, new.error))
+        self.emit(object_done(Phase.VERIFY, new))
 
-    def work(item: tuple[JournalRow, Listed | None]) -> JournalRow:
+    def read_and_judge(self, items: list[tuple[JournalRow, Listed | None]]) -> None:
+        """Find the checksums the listings lacked (head, else bytes), then judge those rows."""
+        if not items:
+            return
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="verify") as pool:
+            for (before, _), judged in bounded_map(
+                pool, self.read_one, iter(items), window=2 * self.concurrency
+            ):
+                disagreed = (
+                    before.src_crc32c is None
+                    and judged.state is ObjectState.FAILED
+                    and judged.src_crc32c is not None
+                )
+                # A second read of the source that disagrees with the copy.
+                self.record(_second_chance(judged, self.chances) if disagreed else judged)
+
+    def read_one(self, item: tuple[JournalRow, Listed | None]) -> JournalRow:
+        """Judge one row from what a head (else its bytes) says; runs on worker threads."""
         row, dst = item
         try:
             if row.src_crc32c is None:
                 # The source records no checksum: read it again, independently of the copy.
                 try:
-                    source = read_crc32c(ends.src, row.key)
+                    source = read_crc32c(self.ends.src, row.key)
                 except NotFoundError:
                     return replace(row, state=ObjectState.GONE, error=None)
                 if source.etag != row.src_etag:
-                    return _replanned(row, source, dst)
+                    # The source changed after the listing: plan the version that was read.
+                    return row.replanned(source.size, source.etag, source.recorded, dst=dst)
                 row = replace(row, src_crc32c=source.crc32c)
             if dst is not None and dst.crc32c is not None:
                 return _judge(row, dst.etag, dst.crc32c)
-            got = checksum_of(ends.dst, row.key)
+            got = checksum_of(self.ends.dst, row.key)
         except FATAL_ERRORS:
             raise
         except PortaCloudError as exc:
             return replace(row, state=ObjectState.FAILED, error=str(exc))
         return _judge(row, got.etag, got.crc32c)
-
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="verify") as pool:
-        for (before, _), judged in bounded_map(pool, work, iter(items), window=2 * concurrency):
-            disagreed = (
-                before.src_crc32c is None
-                and judged.state is ObjectState.FAILED
-                and judged.src_crc32c is not None
-            )
-            # A second read of the source that disagrees with the copy.
-            record(_second_chance(judged, chances) if disagreed else judged)
-
-
-def _replanned(row: JournalRow, source: StreamedChecksum, dst: Listed | None) -> JournalRow:
-    """The source changed after the listing: plan the version that was read."""
-    return replace(
-        row,
-        action=Action.COPY if dst is None else Action.OVERWRITE,
-        state=ObjectState.PENDING,
-        size=source.size,
-        src_etag=source.etag,
-        src_crc32c=source.recorded,
-        dst_etag_planned=None if dst is None else dst.etag,
-        dst_etag=None,
-        dst_crc32c=None if dst is None else dst.crc32c,
-        error=None,
-    )
 
 
 def _second_chance(failed: JournalRow, chances: set[str]) -> JournalRow:
@@ -318,12 +288,36 @@ def _second_chance(failed: JournalRow, chances: set[str]) -> JournalRow:
 
 
 @dataclass(slots=True)
-class _Tally:
-    checked: int = 0
-    bytes_read: int = 0
+class _Sums:
+    """The checksums of one compared key, as they become known, and the bytes read for them."""
+
+    src_crc: str | None
+    dst_crc: str | None
+    recorded: str | None
+    read: int = 0
 
 
-def _compare(  # noqa: PLR0911 - one return per kind of difference
+def _mismatch(
+    reason: str,
+    message: str,
+    expected: Listed,
+    found: Listed | None,
+    *,
+    src_crc: str | None,
+    dst_crc: str | None = None,
+) -> Mismatch:
+    return Mismatch(
+        key=expected.key,
+        reason=reason,
+        src_crc32c=src_crc,
+        dst_crc32c=dst_crc,
+        src_size=expected.size,
+        dst_size=None if found is None else found.size,
+        message=message,
+    )
+
+
+def _compare(
     src: Bucket | None,
     dst: Bucket,
     expected: Listed,
@@ -334,93 +328,69 @@ def _compare(  # noqa: PLR0911 - one return per kind of difference
     """Compare one expected object with the destination; return a mismatch and bytes read."""
     key = expected.key
     if found is None:
-        return (
-            Mismatch(
-                key=key,
-                reason="missing",
-                src_crc32c=expected.crc32c,
-                src_size=expected.size,
-                message=f"{key!r} is missing at the destination",
-            ),
-            0,
-        )
+        message = f"{key!r} is missing at the destination"
+        return _mismatch("missing", message, expected, None, src_crc=expected.crc32c), 0
     if found.size != expected.size:
-        return (
-            Mismatch(
-                key=key,
-                reason="size",
-                src_crc32c=expected.crc32c,
-                dst_crc32c=found.crc32c,
-                src_size=expected.size,
-                dst_size=found.size,
-                message=f"{key!r}: the source has {expected.size} bytes, the destination "
-                f"{found.size}",
-            ),
-            0,
+        message = f"{key!r}: the source has {expected.size} bytes, the destination {found.size}"
+        sizes = _mismatch(
+            "size", message, expected, found, src_crc=expected.crc32c, dst_crc=found.crc32c
         )
-    read = 0
-    src_crc = expected.crc32c
+        return sizes, 0
+    sums = _Sums(src_crc=expected.crc32c, dst_crc=found.crc32c, recorded=found.crc32c)
     try:
-        if src_crc is None and src is not None:
-            streamed = checksum_of(src, key)
-            src_crc = streamed.crc32c
-            read += 0 if streamed.recorded else streamed.size
-        recorded = found.crc32c
-        dst_crc = recorded
-        if deep:
-            got = read_crc32c(dst, key)
-            dst_crc, recorded, read = got.crc32c, got.recorded, read + got.size
-        elif dst_crc is None:
-            got = checksum_of(dst, key)
-            dst_crc, recorded = got.crc32c, got.recorded
-            read += 0 if got.recorded else got.size
+        _read_sums(src, dst, key, sums, deep=deep)
     except FATAL_ERRORS:
         raise
     except NotFoundError:
-        return (
-            Mismatch(
-                key=key,
-                reason="missing",
-                src_crc32c=src_crc,
-                src_size=expected.size,
-                message=f"{key!r} disappeared while it was being verified",
-            ),
-            read,
-        )
+        message = f"{key!r} disappeared while it was being verified"
+        return _mismatch("missing", message, expected, None, src_crc=sums.src_crc), sums.read
     except PortaCloudError as exc:
-        return (
-            Mismatch(
-                key=key,
-                reason="unreadable",
-                src_crc32c=src_crc,
-                src_size=expected.size,
-                dst_size=found.size,
-                message=f"{key!r}: {exc}",
-            ),
-            read,
-        )
-    base = {
-        "key": key,
-        "src_crc32c": src_crc,
-        "dst_crc32c": dst_crc,
-        "src_size": expected.size,
-        "dst_size": found.size,
-    }
+        message = f"{key!r}: {exc}"
+        return _mismatch("unreadable", message, expected, found, src_crc=sums.src_crc), sums.read
+    return _judge_sums(expected, found, sums), sums.read
+
+
+def _read_sums(src: Bucket | None, dst: Bucket, key: str, sums: _Sums, *, deep: bool) -> None:
+    """Fill in the checksums the listings lacked (and, when ``deep``, those of the bytes)."""
+    if sums.src_crc is None and src is not None:
+        streamed = checksum_of(src, key)
+        sums.src_crc = streamed.crc32c
+        sums.read += 0 if streamed.recorded else streamed.size
+    if deep:
+        got = read_crc32c(dst, key)
+        sums.dst_crc, sums.recorded = got.crc32c, got.recorded
+        sums.read += got.size
+    elif sums.dst_crc is None:
+        got = checksum_of(dst, key)
+        sums.dst_crc, sums.recorded = got.crc32c, got.recorded
+        sums.read += 0 if got.recorded else got.size
+
+
+def _judge_sums(expected: Listed, found: Listed, sums: _Sums) -> Mismatch | None:
+    key, src_crc, dst_crc = expected.key, sums.src_crc, sums.dst_crc
     if dst_crc != src_crc:
-        return Mismatch(
-            reason="crc32c", message=crc_mismatch_message(key, src_crc, dst_crc), **base
-        ), read
-    if recorded is not None and recorded != dst_crc:
-        return (
-            Mismatch(
-                reason="recorded-crc32c",
-                message=f"{key!r}: the destination's bytes have CRC32C {dst_crc}, but it "
-                f"records {recorded}; reads through portacloud will fail",
-                **base,
-            ),
-            read,
+        message = crc_mismatch_message(key, src_crc, dst_crc)
+        return _mismatch("crc32c", message, expected, found, src_crc=src_crc, dst_crc=dst_crc)
+    if sums.recorded is not None and sums.recorded != dst_crc:
+        message = (
+            f"{key!r}: the destination's bytes have CRC32C {dst_crc}, but it records "
+            f"{sums.recorded}; reads through portacloud will fail"
         )
-    return None, read
+        return _mismatch(
+            "recorded-crc32c", message, expected, found, src_crc=src_crc, dst_crc=dst_crc
+        )
+    return None
+
+
+def _version_mismatch(want: Listed, found: Listed | None) -> Mismatch | None:
+    """Same bytes as the receipt lists, but another version of them."""
+    if found is None or found.etag == want.etag:
+        return None
+    message = (
+        f"{want.key!r}: the destination is version {found.etag}, the "
+        f"receipt says {want.etag} (same bytes, rewritten since)"
+    )
+    return _mismatch("version", message, want, found, src_crc=want.crc32c, dst_crc=found.crc32c)
 
 
 def verify_buckets(
@@ -452,61 +422,25 @@ def verify_buckets(
         raise InvalidArgumentError("verify needs a source, a receipt, or both")
     started = time.monotonic()
     sink = on_event or (lambda event: None)
-    tally = _Tally()
-    mismatches: list[Mismatch] = []
     extra = 0
     receipt_hash: str | None = None
     with Journal(None, src=src.url if src else str(receipt), dst=dst.url) as scratch:
-        sink(MigrationEvent(kind="phase", phase=Phase.PLAN))
-        count, size = scratch.load_listing("dst", objects_of(dst))
-        expected: Iterator[Listed]
+        check = _BucketCheck(dst, scratch, deep=deep, concurrency=concurrency, sink=sink)
+        sink(phase_started(Phase.PLAN))
+        scratch.load_listing("dst", objects_of(dst))
         if src is not None:
-            count, size = scratch.load_listing("src", objects_of(src))
-            expected = (s for s, _, _ in scratch.joined())
-            sink(
-                MigrationEvent(
-                    kind="phase", phase=Phase.VERIFY, objects_total=count, bytes_total=size
-                )
-            )
-            _run_checks(
-                src,
-                dst,
-                scratch=scratch,
-                expected=expected,
-                deep=deep,
-                concurrency=concurrency,
-                tally=tally,
-                mismatches=mismatches,
-                sink=sink,
-            )
-            extra = sum(1 for _ in scratch.destination_only())
+            extra = check.against_source(src)
         if receipt is not None:
-            receipt_hash = receipt_sha256 or file_sha256(receipt)
-            lines = read_receipt(receipt, expected_sha256=receipt_sha256)
-            sink(MigrationEvent(kind="phase", phase=Phase.RECEIPT))
-            # The source was compared above; against a receipt, the recorded checksums are
-            # what the auditor fingerprinted, so a deep check reads the destination again.
-            _run_checks(
-                None,
-                dst,
-                scratch=scratch,
-                expected=(_as_listed(line) for line in lines),
-                deep=deep,
-                concurrency=concurrency,
-                tally=tally,
-                mismatches=mismatches,
-                sink=sink,
-                etags=True,
-            )
-    mismatches.sort(key=lambda m: m.key)
+            receipt_hash = check.against_receipt(receipt, receipt_sha256)
+    check.mismatches.sort(key=lambda m: m.key)
     return VerifyResult(
         src=src.url if src else "",
         dst=dst.url,
-        checked=tally.checked,
-        bytes_read=tally.bytes_read,
+        checked=check.checked,
+        bytes_read=check.bytes_read,
         extra=extra,
         deep=deep,
-        mismatches=tuple(mismatches),
+        mismatches=tuple(check.mismatches),
         receipt=None if receipt is None else str(receipt),
         receipt_sha256=receipt_hash,
         elapsed_s=time.monotonic() - started,
@@ -517,62 +451,61 @@ def _as_listed(line: ReceiptLine) -> Listed:
     return Listed(line.key, line.size, line.dst_etag, line.crc32c)
 
 
-def _run_checks(
-    src: Bucket | None,
-    dst: Bucket,
-    *,
-    scratch: Journal,
-    expected: Iterator[Listed],
-    deep: bool,
-    concurrency: int,
-    tally: _Tally,
-    mismatches: list[Mismatch],
-    sink: EventSink,
-    etags: bool = False,
-) -> None:
-    cancel = threading.Event()
+@dataclass(slots=True)
+class _BucketCheck:
+    """Checks of one destination; the counts and mismatches of every pass add up here."""
 
-    def work(item: tuple[Listed, Listed | None]) -> tuple[Mismatch | None, int]:
-        if cancel.is_set():
-            return None, 0
-        return _compare(src, dst, item[0], item[1], deep=deep)
+    dst: Bucket
+    scratch: Journal
+    deep: bool
+    concurrency: int
+    sink: EventSink
+    checked: int = 0
+    bytes_read: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
 
-    def pairs() -> Iterator[tuple[Listed, Listed | None]]:
-        for want in expected:
-            yield want, scratch.listed("dst", want.key)
+    def against_source(self, src: Bucket) -> int:
+        """Check every source object; return how many keys only the destination has."""
+        totals = self.scratch.load_listing("src", objects_of(src))
+        self.sink(phase_started(Phase.VERIFY, totals))
+        self.run(src, (s for s, _, _ in self.scratch.joined()))
+        return sum(1 for _ in self.scratch.destination_only())
 
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="verify") as pool:
-        try:
-            for (want, found), (compared, read) in bounded_map(
-                pool, work, pairs(), window=2 * concurrency
-            ):
-                tally.checked += 1
-                tally.bytes_read += read
-                mismatch = compared
-                if mismatch is None and etags and found is not None and found.etag != want.etag:
-                    mismatch = Mismatch(
-                        key=want.key,
-                        reason="version",
-                        src_crc32c=want.crc32c,
-                        dst_crc32c=found.crc32c,
-                        src_size=want.size,
-                        dst_size=found.size,
-                        message=f"{want.key!r}: the destination is version {found.etag}, the "
-                        f"receipt says {want.etag} (same bytes, rewritten since)",
-                    )
-                if mismatch is not None:
-                    mismatches.append(mismatch)
-                    sink(
-                        MigrationEvent(
-                            kind="failed",
-                            phase=Phase.VERIFY,
-                            key=want.key,
-                            message=mismatch.message,
-                        )
-                    )
-                sink(
-                    MigrationEvent(kind="object", phase=Phase.VERIFY, key=want.key, bytes=want.size)
-                )
-        except BaseException:
-            cancel.set()
-            raise
+    def against_receipt(self, receipt: Path, receipt_sha256: str | None) -> str:
+        """Check every line of a receipt; return the receipt's SHA-256."""
+        receipt_hash = receipt_sha256 or file_sha256(receipt)
+        lines = read_receipt(receipt, expected_sha256=receipt_sha256)
+        self.sink(phase_started(Phase.RECEIPT))
+        # The source was compared above; against a receipt, the recorded checksums are
+        # what the auditor fingerprinted, so a deep check reads the destination again.
+        self.run(None, (_as_listed(line) for line in lines), etags=True)
+        return receipt_hash
+
+    def run(self, src: Bucket | None, expected: Iterator[Listed], *, etags: bool = False) -> None:
+        """Compare each expected object with the destination, ``concurrency`` at a time."""
+        cancel = threading.Event()
+
+        def work(item: tuple[Listed, Listed | None]) -> tuple[Mismatch | None, int]:
+            if cancel.is_set():
+                return None, 0
+            return _compare(src, self.dst, item[0], item[1], deep=self.deep)
+
+        pairs = ((want, self.scratch.listed("dst", want.key)) for want in expected)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="verify") as pool:
+            try:
+                for (want, found), (compared, read) in bounded_map(
+                    pool, work, pairs, window=2 * self.concurrency
+                ):
+                    self.checked += 1
+                    self.bytes_read += read
+                    late = _version_mismatch(want, found) if etags and compared is None else None
+                    self._report(want, compared or late)
+            except BaseException:
+                cancel.set()
+                raise
+
+    def _report(self, want: Listed, mismatch: Mismatch | None) -> None:
+        if mismatch is not None:
+            self.mismatches.append(mismatch)
+            self.sink(failed(Phase.VERIFY, want.key, mismatch.message))
+        self.sink(MigrationEvent(kind="object", phase=Phase.VERIFY, key=want.key, bytes=want.size))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
-from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from portacloud.checksums import crc32c_hex
@@ -216,44 +216,40 @@ class Bucket(DriverHandle[BucketDriver]):
         given: object = data  # callers without type checking pass str; say so clearly
         if isinstance(given, str):
             raise InvalidArgumentError("data must be bytes, not str; encode it first")
-        if isinstance(data, bytes | bytearray | memoryview):
-            body = bytes(data)
-            options = self._write_options(
-                "put",
-                content_type=content_type,
-                metadata=metadata,
-                if_none_match=if_none_match,
-                if_match=if_match,
-                size_hint=len(body),
-            )
-            crc = crc32c_hex(body)
-
-            def write_once() -> ObjectInfo:
-                writer = self._driver.open_writer(full, options)
-                try:
-                    writer.write(body)
-                    return writer.commit(crc32c=crc)
-                except BaseException:
-                    writer.abort()
-                    raise
-
-            if options.if_none_match or options.if_match is not None:
-                return self._relative(self._conditional_put(key, write_once))
-            return self._relative(self._call("put", key, write_once))
+        body = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else None
         options = self._write_options(
             "put",
             content_type=content_type,
             metadata=metadata,
             if_none_match=if_none_match,
             if_match=if_match,
-            size_hint=None,
+            size_hint=None if body is None else len(body),
         )
-        chunks = self._chunks_of(data)
+        if body is not None:
+            return self._put_bytes(key, full, body, options)
+        chunks = self._chunks_of(cast("IO[bytes] | Iterable[bytes]", data))
         with self._open_writer(key, full, options) as out:
             for chunk in chunks:
                 out.write(chunk)
         assert out.info is not None  # close() either set it or raised
         return out.info
+
+    def _put_bytes(self, key: str, full: str, body: bytes, options: WriteOptions) -> ObjectInfo:
+        """Write bytes in memory: one request, retried as a whole."""
+        crc = crc32c_hex(body)
+
+        def write_once() -> ObjectInfo:
+            writer = self._driver.open_writer(full, options)
+            try:
+                writer.write(body)
+                return writer.commit(crc32c=crc)
+            except BaseException:
+                writer.abort()
+                raise
+
+        if options.if_none_match or options.if_match is not None:
+            return self._relative(self._conditional_put(key, write_once))
+        return self._relative(self._call("put", key, write_once))
 
     def _conditional_put(self, key: str, write_once: Callable[[], ObjectInfo]) -> ObjectInfo:
         # A retried conditional write must not report its own success as a lost race.

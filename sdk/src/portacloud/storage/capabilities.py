@@ -42,6 +42,10 @@ class StorageCapabilities(BaseModel):
         bounded_memory_streaming: Streamed reads and writes hold a bounded amount in memory
             whatever the object size (false only for backends that are memory).
         signed_url_checks_expiry: The server refuses an expired or tampered signed URL.
+        etag_is_md5: An etag of 32 hex digits is the MD5 of the object's bytes, computed by
+            the service (S3 objects written in one request; multipart etags end in ``-N``).
+            Encrypted objects may have other etags of that shape, so a match vouches for bytes
+            read and a mismatch proves nothing. ``False`` (the default) never trusts an etag.
         notes: Where the backend departs from the real cloud it stands in for.
     """
 
@@ -68,4 +72,5 @@ class StorageCapabilities(BaseModel):
     cross_process_atomic: bool = True
     bounded_memory_streaming: bool = True
     signed_url_checks_expiry: bool = True
+    etag_is_md5: bool = False
     notes: tuple[str, ...] = ()

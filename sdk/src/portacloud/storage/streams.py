@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from portacloud.checksums import Crc32c
@@ -207,12 +206,7 @@ class ObjectWriter(io.RawIOBase):
             self._writer.abort()
         super().close()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_rest: object) -> None:
         if exc_type is not None:
             self.abort()
         else:

@@ -175,7 +175,7 @@ def test_keys_are_taken_exactly_as_typed(tmp_path: Path, store: str) -> None:
 
 
 def test_api_keeps_hash_in_object_urls() -> None:
-    from portacloud.registry import open_object
+    from portacloud.openers import open_object
 
     bucket, key = open_object("memory://hash-test/h#frag.txt")
     with bucket:

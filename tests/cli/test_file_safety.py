@@ -140,7 +140,7 @@ def test_a_key_is_never_silently_changed(tmp_path: Path, hello: Path, tail: str)
 
 _KILLED = """
 import sys
-from portacloud.registry import open_object
+from portacloud.openers import open_object
 bucket, key = open_object(sys.argv[1])
 with bucket.open(key, "wb") as out:
     out.write(b"x" * 1024 * 1024)

@@ -21,8 +21,8 @@ import pytest
 
 import portacloud
 from portacloud.checksums import crc32c_hex
+from portacloud.openers import open_object
 from portacloud.providers import file_meta, file_tmp
-from portacloud.registry import open_object
 
 
 def _files(root: Path) -> list[str]:

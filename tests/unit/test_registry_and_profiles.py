@@ -37,7 +37,7 @@ def test_known_uninstalled_scheme_says_what_to_install(url: str, package: str) -
     with pytest.raises(
         portacloud.UnsupportedError, match=rf'pip install "portacloud\[{package}\]"'
     ):
-        Registry({}).open_bucket(url)
+        portacloud.open_bucket(url, registry=Registry({}))
 
 
 def test_unknown_scheme_lists_installed() -> None:

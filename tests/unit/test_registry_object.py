@@ -10,6 +10,7 @@ from urllib.parse import SplitResult
 import pytest
 
 import portacloud
+from portacloud.openers import open_bucket, open_compute, open_jobs
 from portacloud.providers.memory import MemoryDriver
 from portacloud.registry import Registry
 from portacloud.retry import RetryPolicy
@@ -39,40 +40,40 @@ def test_a_registry_opens_only_what_it_was_given() -> None:
     registry = Registry({"rec": _Recorder()})
     assert registry.schemes() == ["rec"]
     with pytest.raises(portacloud.UnsupportedError, match="installed schemes: rec"):
-        registry.open_bucket("memory://b")
+        open_bucket("memory://b", registry=registry)
 
 
 def test_the_retry_policy_and_the_options_reach_the_opener() -> None:
     recorder = _Recorder()
     policy = RetryPolicy(attempts=1)
-    bucket = Registry({"rec": recorder}).open_bucket("rec://b?x=1", retry=policy, y=2)
+    bucket = open_bucket("rec://b?x=1", retry=policy, registry=Registry({"rec": recorder}), y=2)
     bucket.put("k", b"v")
     assert recorder.calls == [("rec", {"x": "1", "y": 2}, policy)]
 
 
 def test_an_opener_without_a_retry_parameter_still_opens() -> None:
-    bucket = Registry({"old": _OldStyle()}).open_bucket("old://b")
+    bucket = open_bucket("old://b", registry=Registry({"old": _OldStyle()}))
     bucket.put("k", b"v")
     assert bucket.get("k") == b"v"
 
 
 def test_a_family_serves_its_variants() -> None:
     recorder = _Recorder()
-    Registry({"fam": recorder}).open_bucket("fam+variant://b")
+    open_bucket("fam+variant://b", registry=Registry({"fam": recorder}))
     assert recorder.calls[0][0] == "fam+variant"
 
 
 def test_a_provider_without_the_opener_is_refused_by_name() -> None:
     registry = Registry({"rec": _Recorder()})
     with pytest.raises(portacloud.UnsupportedError, match=r"'rec://' \(.*_Recorder\) does not run"):
-        registry.open_jobs("rec://q")
+        open_jobs("rec://q", registry=registry)
     with pytest.raises(portacloud.UnsupportedError, match="does not manage instances"):
-        registry.open_compute("rec://r")
+        open_compute("rec://r", registry=registry)
 
 
 def test_an_option_in_the_url_and_the_call_is_refused() -> None:
     with pytest.raises(portacloud.InvalidArgumentError, match="given both"):
-        Registry({"rec": _Recorder()}).open_bucket("rec://b?x=1", x=2)
+        open_bucket("rec://b?x=1", registry=Registry({"rec": _Recorder()}), x=2)
 
 
 def test_a_profile_retry_table_reaches_every_handle(

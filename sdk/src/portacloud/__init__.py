@@ -60,8 +60,9 @@ if TYPE_CHECKING:
         migrate,
         verify,
     )
+    from portacloud.openers import open_bucket, open_compute, open_jobs
     from portacloud.profiles import Connection, Profile, connect, load_profile, portacloud_home
-    from portacloud.registry import available_schemes, open_bucket, open_compute, open_jobs
+    from portacloud.registry import available_schemes
     from portacloud.resources import Resources
     from portacloud.retry import RetryPolicy
     from portacloud.storage.bucket import Bucket
@@ -82,7 +83,7 @@ _LAZY: dict[str, str] = {
     "InstanceSpec": "portacloud.compute.models",
     "InstanceState": "portacloud.compute.models",
     "Offer": "portacloud.compute.models",
-    "open_compute": "portacloud.registry",
+    "open_compute": "portacloud.openers",
     "Job": "portacloud.jobs.queue",
     "JobCapabilities": "portacloud.jobs.models",
     "JobQueue": "portacloud.jobs.queue",
@@ -92,7 +93,7 @@ _LAZY: dict[str, str] = {
     "JobStatus": "portacloud.jobs.models",
     "Resources": "portacloud.resources",
     "TaskStatus": "portacloud.jobs.models",
-    "open_jobs": "portacloud.registry",
+    "open_jobs": "portacloud.openers",
     "Bucket": "portacloud.storage.bucket",
     "Connection": "portacloud.profiles",
     "ObjectInfo": "portacloud.storage.models",
@@ -103,7 +104,7 @@ _LAZY: dict[str, str] = {
     "available_schemes": "portacloud.registry",
     "connect": "portacloud.profiles",
     "load_profile": "portacloud.profiles",
-    "open_bucket": "portacloud.registry",
+    "open_bucket": "portacloud.openers",
     "portacloud_home": "portacloud.profiles",
 }
 

@@ -161,7 +161,7 @@ class Connection:
         if self._storage is None:
             if self.profile.storage is None:
                 raise UnsupportedError(f"profile {self.profile.name!r} has no storage URL")
-            from portacloud.registry import open_bucket
+            from portacloud.openers import open_bucket
 
             self._storage = open_bucket(self.profile.storage, retry=self.profile.retry)
         return self._storage
@@ -172,7 +172,7 @@ class Connection:
         if self._jobs is None:
             if self.profile.jobs is None:
                 raise UnsupportedError(f"profile {self.profile.name!r} has no jobs URL")
-            from portacloud.registry import open_jobs
+            from portacloud.openers import open_jobs
 
             outputs = None
             if self.profile.storage is not None:
@@ -186,7 +186,7 @@ class Connection:
         if self._compute is None:
             if self.profile.compute is None:
                 raise UnsupportedError(f"profile {self.profile.name!r} has no compute URL")
-            from portacloud.registry import open_compute
+            from portacloud.openers import open_compute
 
             self._compute = open_compute(self.profile.compute, retry=self.profile.retry)
         return self._compute

@@ -1,5 +1,7 @@
 """URL schemes to providers, through the ``portacloud.providers`` entry-point group.
 
+This module opens drivers; :mod:`portacloud.openers` wraps them in the portable types.
+
 Providers are found by entry point and imported only when a URL of theirs is opened, so
 ``import portacloud`` never imports a vendor SDK. A :class:`Registry` holds the providers one
 program uses: the installed ones by default, or exactly those a test or an application gives it.
@@ -28,12 +30,10 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
     from urllib.parse import SplitResult
 
-    from portacloud.compute.compute import Compute
     from portacloud.compute.driver import ComputeDriver
     from portacloud.jobs.driver import JobDriver
-    from portacloud.jobs.queue import JobQueue
     from portacloud.retry import RetryPolicy
-    from portacloud.storage.bucket import Bucket
+    from portacloud.storage.driver import BucketDriver
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -43,10 +43,6 @@ __all__ = [
     "available_schemes",
     "default_registry",
     "load_provider",
-    "open_bucket",
-    "open_compute",
-    "open_jobs",
-    "open_object",
     "parse_url",
 ]
 
@@ -143,20 +139,23 @@ class Registry:
         provider: ComputeProvider = self._typed(scheme, ComputeProvider, "manage instances")
         return provider
 
-    def open_bucket(self, url: str, *, retry: RetryPolicy | None = None, **options: Any) -> Bucket:
-        """Open the bucket a URL names (see :func:`portacloud.open_bucket`)."""
-        from portacloud.retry import RetryPolicy
-        from portacloud.storage.bucket import Bucket
+    def bucket_driver(
+        self, url: str, *, retry: RetryPolicy, options: Mapping[str, Any]
+    ) -> tuple[BucketDriver, str]:
+        """The driver of the bucket a URL names, and the key prefix the URL's path names.
 
+        ``options`` are the caller's keywords; the URL's query options join them here.
+        """
         parts, query = parse_url(url)
         merged = merge_options(query, options)
         provider = self.storage(parts.scheme)
-        policy = retry or RetryPolicy()
-        driver, prefix = _open(provider.open_bucket, parts, merged, policy, "open_bucket", url)
-        return Bucket(driver, url=url, prefix=prefix, retry=policy, options=options)
+        opened: tuple[BucketDriver, str] = _open(
+            provider.open_bucket, parts, merged, retry, "open_bucket", url
+        )
+        return opened
 
-    def open_object(self, url: str, **options: Any) -> tuple[Bucket, str]:
-        """Open the bucket holding the object a URL names (see :func:`open_object`)."""
+    def split_object_url(self, url: str) -> tuple[str, str]:
+        """The URL of the bucket holding the object a URL names, and the object's key."""
         parts, query = parse_url(url)
         provider = self.storage(parts.scheme)
         if isinstance(provider, ObjectURLSplitter):
@@ -170,46 +169,26 @@ class Registry:
             from urllib.parse import urlencode
 
             bucket_url += "?" + urlencode(query)
-        return self.open_bucket(bucket_url, **options), key
+        return bucket_url, key
 
-    def open_jobs(
-        self,
-        url: str,
-        *,
-        outputs: str | None = None,
-        retry: RetryPolicy | None = None,
-        **options: Any,
-    ) -> JobQueue:
-        """Open the job queue a URL names (see :func:`portacloud.open_jobs`)."""
-        from portacloud.home import portacloud_home
-        from portacloud.jobs.queue import JobQueue
-        from portacloud.retry import RetryPolicy
-
+    def jobs_driver(self, url: str, *, retry: RetryPolicy, options: Mapping[str, Any]) -> JobDriver:
+        """The driver of the job queue a URL names."""
         parts, query = parse_url(url)
-        merged = merge_options(query, options)
-        if outputs is None:
-            outputs = (portacloud_home() / "job-outputs").as_uri()
-        else:
-            parse_url(outputs)  # refuse a malformed URL or one carrying credentials, up front
         provider = self.jobs(parts.scheme)
-        policy = retry or RetryPolicy()
-        driver: JobDriver = _open(provider.open_jobs, parts, merged, policy, "open_jobs", url)
-        return JobQueue(driver, url=url, outputs=outputs, options=options)
-
-    def open_compute(
-        self, url: str, *, retry: RetryPolicy | None = None, **options: Any
-    ) -> Compute:
-        """Open compute instances a URL names (see :func:`portacloud.open_compute`)."""
-        from portacloud.compute.compute import Compute
-        from portacloud.retry import RetryPolicy
-
-        parts, query = parse_url(url)
         merged = merge_options(query, options)
+        driver: JobDriver = _open(provider.open_jobs, parts, merged, retry, "open_jobs", url)
+        return driver
+
+    def compute_driver(
+        self, url: str, *, retry: RetryPolicy, options: Mapping[str, Any]
+    ) -> ComputeDriver:
+        """The driver of the provider and region a compute URL names."""
+        parts, query = parse_url(url)
         provider = self.compute(parts.scheme)
-        policy = retry or RetryPolicy()
+        merged = merge_options(query, options)
         opener = provider.open_compute
-        driver: ComputeDriver = _open(opener, parts, merged, policy, "open_compute", url)
-        return Compute(driver, url=url, options=options)
+        driver: ComputeDriver = _open(opener, parts, merged, retry, "open_compute", url)
+        return driver
 
 
 @functools.cache
@@ -289,54 +268,3 @@ def available_schemes() -> list[str]:
 def load_provider(scheme: str) -> object:
     """Import and return the installed provider object registered for ``scheme``."""
     return default_registry().load(scheme)
-
-
-def open_bucket(url: str, *, retry: RetryPolicy | None = None, **options: Any) -> Bucket:
-    """Open the bucket a URL names.
-
-    Args:
-        url: ``memory://name``, ``file:///abs/path``, ``s3://bucket/prefix``... Query
-            parameters are provider options (``s3://b?region=eu-west-1``).
-        retry: The retry policy for this bucket's calls, the provider's own included.
-        **options: Provider options; the same names as the query parameters.
-
-    Returns:
-        A :class:`~portacloud.Bucket` whose keys are relative to the URL's prefix.
-    """
-    return default_registry().open_bucket(url, retry=retry, **options)
-
-
-def open_object(url: str, **options: Any) -> tuple[Bucket, str]:
-    """Open the bucket that holds the object a URL names, and return it with the key.
-
-    ``s3://bucket/path/to/key`` gives the bucket ``s3://bucket`` and the key ``path/to/key``.
-    Providers whose URLs are not ``scheme://bucket/key`` shaped (``file://``) split them
-    themselves with ``split_object_url``.
-    """
-    return default_registry().open_object(url, **options)
-
-
-def open_jobs(
-    url: str, *, outputs: str | None = None, retry: RetryPolicy | None = None, **options: Any
-) -> JobQueue:
-    """Open the job queue a URL names.
-
-    Args:
-        url: ``local://``, ``local://?gpus=2``, ``ray://127.0.0.1:8265``, ``slurm://debug``...
-        outputs: The storage URL under which each job gets its ``PORTACLOUD_OUTPUT_URI``
-            (default: ``file://$PORTACLOUD_HOME/job-outputs``).
-        retry: The retry policy of the provider's own calls (status reads, listings).
-        **options: Provider options; the same names as the URL's query parameters.
-    """
-    return default_registry().open_jobs(url, outputs=outputs, retry=retry, **options)
-
-
-def open_compute(url: str, *, retry: RetryPolicy | None = None, **options: Any) -> Compute:
-    """Open compute instances on the provider and region a URL names.
-
-    Args:
-        url: ``local://``, ``aws://us-east-1?endpoint_url=...``, ``libcloud+gce://zone``...
-        retry: The retry policy of the provider's own calls (describes, listings).
-        **options: Provider options; the same names as the URL's query parameters.
-    """
-    return default_registry().open_compute(url, retry=retry, **options)

@@ -31,8 +31,8 @@ _COLUMNS = ("id", "name", "state", "billing", "type", "region", "managed", "crea
 
 
 def _open(url: str | None) -> Compute:
+    from portacloud.openers import open_compute
     from portacloud.profiles import connect
-    from portacloud.registry import open_compute
 
     return open_compute(url) if url else connect().compute
 

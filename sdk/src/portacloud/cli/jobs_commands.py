@@ -25,8 +25,8 @@ _QUEUE_OPTION = click.option(
 
 
 def _queue(url: str | None) -> Any:
+    from portacloud.openers import open_jobs
     from portacloud.profiles import connect
-    from portacloud.registry import open_jobs
 
     return open_jobs(url) if url else connect().jobs
 

@@ -134,7 +134,7 @@ def open_cli_bucket(url: str) -> Bucket:
 
 def open_prefix(target: Target, path: str) -> Bucket:
     """Open ``path`` of a target's bucket as a bucket of its own (keys relative to it)."""
-    from portacloud.registry import open_bucket
+    from portacloud.openers import open_bucket
 
     return open_bucket(target.registry_url(path))
 
@@ -150,7 +150,7 @@ def open_cli_object(url: str) -> tuple[Bucket, str]:
 
 def open_target_object(target: Target) -> tuple[Bucket, str]:
     """Open the bucket of the object a parsed CLI URL names, and return it with the key."""
-    from portacloud.registry import open_bucket, open_object
+    from portacloud.openers import open_bucket, open_object
 
     url = target.url
     if not target.path or target.path.endswith("/"):

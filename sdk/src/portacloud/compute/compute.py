@@ -64,9 +64,12 @@ class Compute(DriverHandle[ComputeDriver]):
     """Instances on one provider and region. Open one with :func:`portacloud.open_compute`."""
 
     def _reopen(self) -> ComputeDriver:
-        from portacloud.registry import open_compute
+        from portacloud.registry import default_registry
+        from portacloud.retry import RetryPolicy
 
-        return open_compute(self._url, **self._options)._driver
+        return default_registry().compute_driver(
+            self._url, retry=RetryPolicy(), options=self._options
+        )
 
     @property
     def region(self) -> str:

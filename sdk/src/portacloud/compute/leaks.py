@@ -89,7 +89,7 @@ def scan_profiles(
     Returns:
         The scans, in profile order, and the names of profiles without a compute URL.
     """
-    from portacloud.registry import open_compute
+    from portacloud.openers import open_compute
 
     targets: dict[str, list[str]] = {}
     without: list[str] = []

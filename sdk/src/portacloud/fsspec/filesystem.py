@@ -138,7 +138,7 @@ class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # ty
     def bucket(self) -> Bucket:
         """The portable bucket behind this filesystem, opened on first use."""
         if self._bucket is None:
-            from portacloud.registry import open_bucket
+            from portacloud.openers import open_bucket
 
             assert self._storage is not None  # the metaclass resolved it
             self._bucket = open_bucket(self._storage, **self._provider_options)

@@ -105,9 +105,10 @@ class JobQueue(DriverHandle[JobDriver]):
         self._outputs = outputs.rstrip("/")
 
     def _reopen(self) -> JobDriver:
-        from portacloud.registry import open_jobs
+        from portacloud.registry import default_registry
+        from portacloud.retry import RetryPolicy
 
-        return open_jobs(self._url, outputs=self._outputs, **self._options)._driver
+        return default_registry().jobs_driver(self._url, retry=RetryPolicy(), options=self._options)
 
     @property
     def capabilities(self) -> JobCapabilities:

@@ -14,7 +14,7 @@ from portacloud.errors import (
     PermissionDeniedError,
     PortaCloudError,
 )
-from portacloud.registry import open_bucket
+from portacloud.openers import open_bucket
 from portacloud.storage.bucket import Bucket
 from portacloud.storage.driver import BucketDriver, ListOptions
 from portacloud.storage.models import ListPage

@@ -460,7 +460,7 @@ def verify(
         dst_bucket = ends.dst
         src_url = ends.src_url
     else:
-        from portacloud.registry import open_bucket
+        from portacloud.openers import open_bucket
 
         dst_bucket = dst if isinstance(dst, Bucket) else open_bucket(dst)
         owned = () if isinstance(dst, Bucket) else (dst_bucket,)

@@ -72,9 +72,12 @@ class Bucket(DriverHandle[BucketDriver]):
         self._driver_url = url
 
     def _reopen(self) -> BucketDriver:
-        from portacloud.registry import open_bucket
+        from portacloud.registry import default_registry
 
-        return open_bucket(self._driver_url, retry=self._retry, **self._options)._driver
+        opened = default_registry().bucket_driver(
+            self._driver_url, retry=self._retry, options=self._options
+        )
+        return opened[0]
 
     # ----------------------------------------------------------------- properties
 
@@ -91,9 +94,10 @@ class Bucket(DriverHandle[BucketDriver]):
     @property
     def fs(self) -> PortaCloudFileSystem:
         """A new fsspec filesystem over this bucket (needs ``portacloud[fsspec]``)."""
-        from portacloud.fsspec import filesystem
+        import fsspec  # portacloud.fsspec registers the protocol through fsspec's entry points
 
-        return filesystem(self)
+        fs: PortaCloudFileSystem = fsspec.filesystem("portacloud", bucket=self)
+        return fs
 
     def child(self, prefix: str) -> Bucket:
         """Return a bucket whose keys are relative to ``prefix`` inside this one.

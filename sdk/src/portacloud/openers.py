@@ -1,0 +1,115 @@
+"""``open_bucket``, ``open_jobs``, ``open_compute``: URLs to the portable handles.
+
+The :class:`~portacloud.registry.Registry` finds the provider and opens its driver; this module
+wraps the driver in :class:`~portacloud.Bucket`, :class:`~portacloud.JobQueue` or
+:class:`~portacloud.Compute`. Each opener takes ``registry=`` for a program (or a test) that
+uses a registry of its own instead of the installed providers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from portacloud.registry import Registry, default_registry
+from portacloud.retry import RetryPolicy
+from portacloud.urls import parse_url
+
+if TYPE_CHECKING:
+    from portacloud.compute.compute import Compute
+    from portacloud.jobs.queue import JobQueue
+    from portacloud.storage.bucket import Bucket
+
+__all__ = ["open_bucket", "open_compute", "open_jobs", "open_object"]
+
+
+def open_bucket(
+    url: str,
+    *,
+    retry: RetryPolicy | None = None,
+    registry: Registry | None = None,
+    **options: Any,
+) -> Bucket:
+    """Open the bucket a URL names.
+
+    Args:
+        url: ``memory://name``, ``file:///abs/path``, ``s3://bucket/prefix``... Query
+            parameters are provider options (``s3://b?region=eu-west-1``).
+        retry: The retry policy for this bucket's calls, the provider's own included.
+        registry: The providers to open it with (default: the installed ones).
+        **options: Provider options; the same names as the query parameters.
+
+    Returns:
+        A :class:`~portacloud.Bucket` whose keys are relative to the URL's prefix.
+    """
+    from portacloud.storage.bucket import Bucket
+
+    policy = retry or RetryPolicy()
+    found = registry or default_registry()
+    driver, prefix = found.bucket_driver(url, retry=policy, options=options)
+    return Bucket(driver, url=url, prefix=prefix, retry=policy, options=options)
+
+
+def open_object(
+    url: str, *, registry: Registry | None = None, **options: Any
+) -> tuple[Bucket, str]:
+    """Open the bucket that holds the object a URL names, and return it with the key.
+
+    ``s3://bucket/path/to/key`` gives the bucket ``s3://bucket`` and the key ``path/to/key``.
+    Providers whose URLs are not ``scheme://bucket/key`` shaped (``file://``) split them
+    themselves with ``split_object_url``.
+    """
+    bucket_url, key = (registry or default_registry()).split_object_url(url)
+    return open_bucket(bucket_url, registry=registry, **options), key
+
+
+def open_jobs(
+    url: str,
+    *,
+    outputs: str | None = None,
+    retry: RetryPolicy | None = None,
+    registry: Registry | None = None,
+    **options: Any,
+) -> JobQueue:
+    """Open the job queue a URL names.
+
+    Args:
+        url: ``local://``, ``local://?gpus=2``, ``ray://127.0.0.1:8265``, ``slurm://debug``...
+        outputs: The storage URL under which each job gets its ``PORTACLOUD_OUTPUT_URI``
+            (default: ``file://$PORTACLOUD_HOME/job-outputs``).
+        retry: The retry policy of the provider's own calls (status reads, listings).
+        registry: The providers to open it with (default: the installed ones).
+        **options: Provider options; the same names as the URL's query parameters.
+    """
+    from portacloud.home import portacloud_home
+    from portacloud.jobs.queue import JobQueue
+
+    parse_url(url)
+    if outputs is None:
+        outputs = (portacloud_home() / "job-outputs").as_uri()
+    else:
+        parse_url(outputs)  # refuse a malformed URL or one carrying credentials, up front
+    found = registry or default_registry()
+    driver = found.jobs_driver(url, retry=retry or RetryPolicy(), options=options)
+    return JobQueue(driver, url=url, outputs=outputs, options=options)
+
+
+def open_compute(
+    url: str,
+    *,
+    retry: RetryPolicy | None = None,
+    registry: Registry | None = None,
+    **options: Any,
+) -> Compute:
+    """Open compute instances on the provider and region a URL names.
+
+    Args:
+        url: ``local://``, ``aws://us-east-1?endpoint_url=...``, ``libcloud+gce://zone``...
+        retry: The retry policy of the provider's own calls (describes, listings).
+        registry: The providers to open it with (default: the installed ones).
+        **options: Provider options; the same names as the URL's query parameters.
+    """
+    from portacloud.compute.compute import Compute
+
+    found = registry or default_registry()
+    driver = found.compute_driver(url, retry=retry or RetryPolicy(), options=options)
+    return Compute(driver, url=url, options=options)

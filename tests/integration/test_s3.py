@@ -448,9 +448,9 @@ def test_copy_onto_itself_keeps_everything(bucket: portacloud.Bucket) -> None:
 def test_objects_too_big_for_one_copy_are_copied_in_parts(
     bucket: portacloud.Bucket, bucket_name: str, raw: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import portacloud_aws.storage as s3_storage
+    import portacloud_aws.s3_copy as s3_copy
 
-    monkeypatch.setattr(s3_storage, "MAX_SINGLE_COPY", 6 * MiB)
+    monkeypatch.setattr(s3_copy, "MAX_SINGLE_COPY", 6 * MiB)
     data = _payload(13 * MiB)
     bucket.put("huge", _chunks(data), metadata={"m": "1"})
     spy = CallSpy(_native(bucket), "upload_part_copy")

@@ -39,33 +39,12 @@ from portacloud.errors import InvalidArgumentError, UnavailableError
 from portacloud.logging_redaction import install_redaction
 from portacloud.providerkit import RetryPolicy, call_with_retry, parse_options
 from portacloud_aws.boto import client_config, http_status, is_aws_endpoint
-from portacloud_aws.options import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_PART_SIZE,
-    MAX_CONCURRENCY,
-    MAX_PART_SIZE,
-    MAX_PARTS,
-    MAX_SINGLE_COPY,
-    MIN_PART_SIZE,
-    S3Options,
-)
+from portacloud_aws.options import S3Options
 from portacloud_aws.s3_driver import S3Driver
 from portacloud_aws.s3_responses import server_header
 from portacloud_aws.vendors import VENDORS, detect_vendor
 
-__all__ = [
-    "DEFAULT_CONCURRENCY",
-    "DEFAULT_PART_SIZE",
-    "MAX_CONCURRENCY",
-    "MAX_PARTS",
-    "MAX_PART_SIZE",
-    "MAX_SINGLE_COPY",
-    "MIN_PART_SIZE",
-    "S3Driver",
-    "S3Options",
-    "S3Provider",
-    "provider",
-]
+__all__ = ["S3Driver", "S3Options", "S3Provider", "provider"]
 
 _log = logging.getLogger("portacloud.s3")
 

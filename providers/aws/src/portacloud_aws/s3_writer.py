@@ -35,7 +35,9 @@ class S3Writer:
 
     Memory stays bounded: at most ``max_concurrency`` parts are in flight and one more is being
     filled. Every failure and every :meth:`abort` aborts the multipart upload, after the parts
-    still in flight have finished, so no upload is left behind to be billed.
+    still in flight have finished, so no upload is left behind to be billed. The requests of a
+    stream (which the portable Bucket cannot replay) are retried here, under the driver's
+    policy: the one ``open_bucket`` was given.
     """
 
     def __init__(self, driver: S3Driver, key: str, options: WriteOptions) -> None:

@@ -574,7 +574,9 @@ def test_unreachable_server_is_unavailable_and_no_botocore_error_escapes(
             # A botocore exception escaping would propagate through pytest.raises and fail.
             with pytest.raises(portacloud.UnavailableError) as caught:
                 call()
-            assert caught.value.retryable
+            # The last (here the only) try's error is final: a caller must not multiply tries.
+            assert caught.value.retryable is False
+            assert "retries are off (1 try)" in str(caught.value)
             assert caught.value.as_native(BotoCoreError) is not None
 
 

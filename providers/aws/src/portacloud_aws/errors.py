@@ -17,23 +17,8 @@ from typing import Any, TypeVar
 
 from urllib3 import exceptions as urllib3_exc
 
-from portacloud.errors import (
-    AlreadyExistsError,
-    ChecksumMismatchError,
-    DeadlineExceededError,
-    FailedPreconditionError,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-    PortaCloudError,
-    ResourceExhaustedError,
-    UnauthenticatedError,
-    UnavailableError,
-    UnknownError,
-    UnsupportedError,
-)
-from portacloud.providerkit import ErrorRule, ErrorTable, retry_after, status_rules
+from portacloud import errors as portable
+from portacloud.providerkit import ErrorRule, ErrorTable, call_mapped, retry_after, status_rules
 from portacloud_aws.boto import error_code, http_status
 
 __all__ = [
@@ -66,7 +51,7 @@ _R = ErrorRule
 BY_CODE = _by_code(
     # A malformed instance id names no instance either; moto answers NotFound for both.
     (
-        _R(NotFoundError),
+        _R(portable.NotFoundError),
         """NoSuchKey NoSuchBucket NoSuchUpload NoSuchVersion NotFound ParameterNotFound
         InvalidInstanceID.NotFound InvalidInstanceID.Malformed InvalidAMIID.NotFound
         InvalidKeyPair.NotFound InvalidSubnetID.NotFound InvalidGroup.NotFound
@@ -75,32 +60,32 @@ BY_CODE = _by_code(
     ),
     # Termination protection and stops the instance's configuration forbids included.
     (
-        _R(FailedPreconditionError),
+        _R(portable.FailedPreconditionError),
         """PreconditionFailed InvalidObjectState BucketNotEmpty IncorrectInstanceState
         IncorrectState InvalidAMIID.Unavailable OperationNotPermitted DependencyViolation""",
     ),
     # AWS: "a concurrent operation occurred during the upload ... you should retry": the retry
     # settles it (success, or 412 if the other writer won).
-    (_R(FailedPreconditionError, retryable=True), "ConditionalRequestConflict"),
+    (_R(portable.FailedPreconditionError, retryable=True), "ConditionalRequestConflict"),
     (
-        _R(AlreadyExistsError),
+        _R(portable.AlreadyExistsError),
         "BucketAlreadyExists BucketAlreadyOwnedByYou InvalidKeyPair.Duplicate",
     ),
     (
-        _R(UnauthenticatedError),
+        _R(portable.UnauthenticatedError),
         """InvalidAccessKeyId SignatureDoesNotMatch ExpiredToken InvalidToken
         TokenRefreshRequired MissingSecurityHeader AuthorizationHeaderMalformed
         RequestTimeTooSkewed AnonymousAccessDenied AuthFailure InvalidClientTokenId
         UnrecognizedClientException""",
     ),
     (
-        _R(PermissionDeniedError),
+        _R(portable.PermissionDeniedError),
         """AccessDenied AllAccessDisabled AccountProblem InvalidPayer UnauthorizedOperation
         AccessDeniedException OptInRequired Blocked PendingVerification""",
     ),
     # Throttles, and no capacity now: another try later (or in another zone) may find some.
     (
-        _R(ResourceExhaustedError),
+        _R(portable.ResourceExhaustedError),
         """SlowDown Throttling ThrottlingException ThrottledException RequestThrottled
         RequestLimitExceeded TooManyRequests TooManyRequestsException BandwidthLimitExceeded
         ServiceUnavailable InsufficientInstanceCapacity InsufficientCapacity
@@ -108,20 +93,20 @@ BY_CODE = _by_code(
     ),
     # Quotas: the same call keeps failing until the quota is raised or instances are released.
     (
-        _R(ResourceExhaustedError, retryable=False),
+        _R(portable.ResourceExhaustedError, retryable=False),
         """InstanceLimitExceeded VcpuLimitExceeded MaxSpotInstanceCountExceeded
         InsufficientFreeAddressesInSubnet ResourceLimitExceeded""",
     ),
     (
-        _R(UnavailableError),
+        _R(portable.UnavailableError),
         """InternalError RequestTimeout OperationAborted IncompleteBody Unavailable
         InternalFailure ServerInternal""",
     ),
-    (_R(ChecksumMismatchError, retryable=True), "XAmzContentSHA256Mismatch BadDigest"),
+    (_R(portable.ChecksumMismatchError, retryable=True), "XAmzContentSHA256Mismatch BadDigest"),
     # Requests that can never succeed. An unknown instance type is InvalidParameterValue on
     # AWS, InvalidInstanceType.NotFound on moto (MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION).
     (
-        _R(InvalidArgumentError),
+        _R(portable.InvalidArgumentError),
         """InvalidArgument InvalidRequest InvalidRange InvalidBucketName KeyTooLongError
         MetadataTooLarge EntityTooSmall EntityTooLarge InvalidPart InvalidPartOrder
         InvalidDigest MalformedXML InvalidStorageClass IllegalLocationConstraintException
@@ -134,37 +119,37 @@ BY_CODE = _by_code(
     ),
     # Not offered here; EC2 cannot stop a one-time spot instance (UnsupportedOperation).
     (
-        _R(UnsupportedError),
+        _R(portable.UnsupportedError),
         "NotImplemented MethodNotAllowed XNotImplemented Unsupported UnsupportedOperation",
     ),
 )
 
 #: botocore and urllib3 exceptions other than ClientError; a subclass takes its nearest base's.
 BY_TYPE: tuple[tuple[type[BaseException], ErrorRule], ...] = (
-    *((cls, _R(UnauthenticatedError)) for cls in (
+    *((cls, _R(portable.UnauthenticatedError)) for cls in (
         boto_exc.NoCredentialsError, boto_exc.PartialCredentialsError,
         boto_exc.CredentialRetrievalError, boto_exc.NoAuthTokenError,
         boto_exc.TokenRetrievalError, boto_exc.SSOError,
     )),
-    *((cls, _R(InvalidArgumentError)) for cls in (
+    *((cls, _R(portable.InvalidArgumentError)) for cls in (
         boto_exc.ProfileNotFound, boto_exc.ConfigParseError, boto_exc.NoRegionError,
         boto_exc.InvalidRegionError, boto_exc.ParamValidationError,
         boto_exc.InvalidS3AddressingStyleError, boto_exc.InvalidConfigError,
         boto_exc.UnknownEndpointError,
     )),
-    (boto_exc.FlexibleChecksumError, _R(ChecksumMismatchError, retryable=True)),
+    (boto_exc.FlexibleChecksumError, _R(portable.ChecksumMismatchError, retryable=True)),
     # A certificate that does not verify will not verify on a retry either.
-    (boto_exc.SSLError, _R(UnavailableError, retryable=False)),
-    *((cls, _R(DeadlineExceededError)) for cls in (
+    (boto_exc.SSLError, _R(portable.UnavailableError, retryable=False)),
+    *((cls, _R(portable.DeadlineExceededError)) for cls in (
         boto_exc.ReadTimeoutError, urllib3_exc.ReadTimeoutError, TimeoutError,
     )),
-    *((cls, _R(UnavailableError)) for cls in (
+    *((cls, _R(portable.UnavailableError)) for cls in (
         boto_exc.ConnectTimeoutError, boto_exc.EndpointConnectionError,
         boto_exc.ConnectionClosedError, boto_exc.ConnectionError, boto_exc.HTTPClientError,
         boto_exc.IncompleteReadError, boto_exc.ResponseStreamingError,
         urllib3_exc.ProtocolError, urllib3_exc.HTTPError, ConnectionError,
     )),
-    (boto_exc.BotoCoreError, _R(InternalError)),
+    (boto_exc.BotoCoreError, _R(portable.InternalError)),
 )  # fmt: skip
 
 #: The whole table. S3's 503 is SlowDown: back off. A 4xx without a known code or status is
@@ -172,7 +157,7 @@ BY_TYPE: tuple[tuple[type[BaseException], ErrorRule], ...] = (
 TABLE = ErrorTable(
     by_code=BY_CODE,
     by_type=BY_TYPE,
-    by_status=status_rules({503: _R(ResourceExhaustedError)}),
+    by_status=status_rules({503: _R(portable.ResourceExhaustedError)}),
 )
 
 
@@ -207,18 +192,18 @@ def _client_message(exc: Any, service: str, code: str | None, status: int | None
     return message
 
 
-def _map_client_error(exc: Any, service: str) -> PortaCloudError:
+def _map_client_error(exc: Any, service: str) -> portable.PortaCloudError:
     code = error_code(exc)
     status = http_status(exc)
     message = _client_message(exc, service, code, status)
-    rule = _rule(code, status) or _R(UnknownError)
+    rule = _rule(code, status) or _R(portable.UnknownError)
     headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders")
     return rule.build(
         message, retry_after=retry_after(headers if isinstance(headers, Mapping) else None)
     )
 
 
-def map_s3_error(exc: BaseException) -> PortaCloudError | None:
+def map_s3_error(exc: BaseException) -> portable.PortaCloudError | None:
     """Translate a botocore, urllib3 or socket failure into a portacloud error.
 
     Args:
@@ -231,7 +216,7 @@ def map_s3_error(exc: BaseException) -> PortaCloudError | None:
     return _map(exc, "S3")
 
 
-def map_ec2_error(exc: BaseException) -> PortaCloudError | None:
+def map_ec2_error(exc: BaseException) -> portable.PortaCloudError | None:
     """Translate what an EC2 (or SSM) call raised into a portacloud error.
 
     The same table as :func:`map_s3_error`; only the service named in messages differs.
@@ -246,8 +231,8 @@ def map_ec2_error(exc: BaseException) -> PortaCloudError | None:
     return _map(exc, "EC2")
 
 
-def _map(exc: BaseException, service: str) -> PortaCloudError | None:
-    if isinstance(exc, PortaCloudError):
+def _map(exc: BaseException, service: str) -> portable.PortaCloudError | None:
+    if isinstance(exc, portable.PortaCloudError):
         return exc
     if isinstance(exc, boto_exc.ClientError):
         return _map_client_error(exc, service)
@@ -261,21 +246,21 @@ def _map(exc: BaseException, service: str) -> PortaCloudError | None:
 
 
 def open_or_map(
-    open_: Callable[[], _T], map_error: Callable[[BaseException], PortaCloudError | None], what: str
+    open_: Callable[[], _T],
+    map_error: Callable[[BaseException], portable.PortaCloudError | None],
+    what: str,
 ) -> _T:
-    """Run an opener, raising what it raised as a portacloud error.
+    """Run an opener so that only portacloud errors leave it.
 
     Args:
         open_: Builds the clients and the driver.
         map_error: :func:`map_s3_error` or :func:`map_ec2_error`.
         what: Names the client in the INVALID_ARGUMENT raised for an unmapped failure.
     """
-    try:
-        return open_()
-    except PortaCloudError:
-        raise
-    except Exception as exc:
-        mapped = map_error(exc) or InvalidArgumentError(
+
+    def unmapped(exc: Exception) -> portable.PortaCloudError:
+        return portable.InvalidArgumentError(
             f"could not configure the {what} client: {type(exc).__name__}"
         )
-        raise mapped from exc
+
+    return call_mapped(open_, map_error, unmapped)

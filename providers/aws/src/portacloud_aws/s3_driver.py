@@ -12,6 +12,7 @@ from portacloud.providerkit import (
     EmptyStream,
     RetryPolicy,
     call_conditional_with_retry,
+    call_mapped,
     call_with_retry,
 )
 from portacloud.storage.capabilities import StorageCapabilities
@@ -89,6 +90,10 @@ class S3Driver:
         """Map ``exc`` through the provider's table (or wrap it as UNAVAILABLE)."""
         return self.map_error(exc) or UnavailableError(f"{what}: {type(exc).__name__}")
 
+    @staticmethod
+    def _unmapped(exc: Exception) -> PortaCloudError:
+        return UnavailableError(f"S3 request failed: {type(exc).__name__}")
+
     def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
         """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
 
@@ -97,12 +102,7 @@ class S3Driver:
         """
 
         def once() -> _T:
-            try:
-                return fn()
-            except PortaCloudError:
-                raise
-            except Exception as exc:
-                raise self.to_portable(exc, "S3 request failed") from exc
+            return call_mapped(fn, self.map_error, self._unmapped)
 
         if not retry:
             return once()

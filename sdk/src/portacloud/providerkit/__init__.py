@@ -21,7 +21,13 @@ from portacloud.providerkit.contracts import (
     ObjectURLSplitter,
     StorageProvider,
 )
-from portacloud.providerkit.errors import TRANSIENT_STATUSES, ErrorRule, ErrorTable, status_rules
+from portacloud.providerkit.errors import (
+    TRANSIENT_STATUSES,
+    ErrorRule,
+    ErrorTable,
+    call_mapped,
+    status_rules,
+)
 from portacloud.providerkit.http import header, retry_after
 from portacloud.providerkit.options import (
     ByteCount,
@@ -61,6 +67,7 @@ __all__ = [
     "RetryPolicy",
     "StorageProvider",
     "call_conditional_with_retry",
+    "call_mapped",
     "call_with_retry",
     "header",
     "merge_options",

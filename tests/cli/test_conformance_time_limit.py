@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 # Loaded by the inner pytest run: the memory backend's listing never returns.
-HANGING_CONFTEST = '''
+HANGING_CONFTEST = """
 import time
 
 from portacloud.providers.memory import MemoryDriver
@@ -20,7 +20,7 @@ def _hang(self, options):
 
 
 MemoryDriver.list_page = _hang
-'''
+"""
 
 
 def test_a_hanging_listing_fails_its_test_with_the_time_limit(tmp_path: Path) -> None:

@@ -420,12 +420,16 @@ def test_an_unreachable_endpoint_is_unavailable(monkeypatch: pytest.MonkeyPatch)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens there once the socket closes
     driver = provider.open_compute(
-        urlsplit("aws://us-east-1"), {"endpoint_url": f"http://127.0.0.1:{port}"}
+        urlsplit("aws://us-east-1"),
+        {"endpoint_url": f"http://127.0.0.1:{port}"},
+        retry=RetryPolicy(attempts=2, initial_delay=0),
     )
     with Compute(driver, url="aws://us-east-1") as handle, pytest.raises(PortaCloudError) as caught:
         handle.list()
     assert caught.value.code is ErrorCode.UNAVAILABLE
-    assert caught.value.retryable is True
+    # The driver owns the retries of its calls: the error after its last try is final.
+    assert caught.value.retryable is False
+    assert "gave up after 2 tries" in str(caught.value)
 
 
 def test_the_driver_retries_throttling_once_per_request(

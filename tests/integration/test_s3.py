@@ -448,9 +448,9 @@ def test_copy_onto_itself_keeps_everything(bucket: portacloud.Bucket) -> None:
 def test_objects_too_big_for_one_copy_are_copied_in_parts(
     bucket: portacloud.Bucket, bucket_name: str, raw: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import portacloud_aws.storage as s3_storage
+    import portacloud_aws.s3_copy as s3_copy
 
-    monkeypatch.setattr(s3_storage, "MAX_SINGLE_COPY", 6 * MiB)
+    monkeypatch.setattr(s3_copy, "MAX_SINGLE_COPY", 6 * MiB)
     data = _payload(13 * MiB)
     bucket.put("huge", _chunks(data), metadata={"m": "1"})
     spy = CallSpy(_native(bucket), "upload_part_copy")
@@ -574,7 +574,9 @@ def test_unreachable_server_is_unavailable_and_no_botocore_error_escapes(
             # A botocore exception escaping would propagate through pytest.raises and fail.
             with pytest.raises(portacloud.UnavailableError) as caught:
                 call()
-            assert caught.value.retryable
+            # The last (here the only) try's error is final: a caller must not multiply tries.
+            assert caught.value.retryable is False
+            assert "retries are off (1 try)" in str(caught.value)
             assert caught.value.as_native(BotoCoreError) is not None
 
 

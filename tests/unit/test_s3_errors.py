@@ -306,7 +306,10 @@ def test_every_vendor_declares_its_departures() -> None:
 
 
 def test_importing_the_package_does_not_import_boto3() -> None:
-    code = "import sys, portacloud_aws; print('boto3' in sys.modules, 'botocore' in sys.modules)"
+    code = (
+        "import sys, portacloud_aws, portacloud_aws.storage, portacloud_aws.compute; "
+        "print('boto3' in sys.modules, 'botocore' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 from portacloud.compute.driver import LaunchRequest
 from portacloud.compute.models import ComputeCapabilities, Instance, InstanceState
@@ -48,8 +48,9 @@ from portacloud.errors import (
     NotFoundError,
     PortaCloudError,
 )
-from portacloud.providers.options import reject_unknown_options
-from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.providerkit import RetryPolicy, call_with_retry, parse_options
+from portacloud_aws.boto import client_config, is_aws_endpoint, utc
+from portacloud_aws.options import EC2Options
 
 __all__ = [
     "EC2_STATES",
@@ -147,7 +148,6 @@ _log = logging.getLogger("portacloud.ec2")
 _ONCE = RetryPolicy(attempts=1)
 _AMI_ID = re.compile(r"^ami-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
-_OPTIONS = ("endpoint_url", "profile", "subnet_id", "security_group_ids")
 _SSH_KEY = re.compile(r"^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+)\s+([A-Za-z0-9+/=]+)(?:\s.*)?$")
 
 
@@ -170,12 +170,6 @@ def key_pair_name(public_key: str) -> str:
         raise InvalidArgumentError("ssh_public_key: the key body is not valid base64") from None
     digest = hashlib.sha256(match.group(1).encode() + b" " + body).hexdigest()
     return f"portacloud-{digest[:24]}"
-
-
-def _utc(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _tag_value_is_literal(value: str) -> bool:
@@ -267,7 +261,7 @@ class EC2Driver:
             region=placement.get("AvailabilityZone") or self.region,
             image=data.get("ImageId"),
             tags=tags,
-            created_at=_utc(data.get("LaunchTime")),
+            created_at=utc(data.get("LaunchTime")),
             public_ip=data.get("PublicIpAddress"),
             private_ip=data.get("PrivateIpAddress"),
             spot=data.get("InstanceLifecycle") == "spot",
@@ -482,53 +476,12 @@ class EC2Driver:
 # --------------------------------------------------------------------------- provider
 
 
-def _option(options: Mapping[str, Any], name: str) -> str | None:
-    value = options.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(f"aws:// option {name} must be a non-empty string")
-    return value.strip()
-
-
-def _group_ids(options: Mapping[str, Any]) -> tuple[str, ...]:
-    value = options.get("security_group_ids")
-    if value is None:
-        return ()
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise InvalidArgumentError(
-            "aws:// option security_group_ids must be a comma-separated string or a list of ids"
-        )
-    ids = tuple(i.strip() for i in items if i.strip())
-    if not ids:
-        raise InvalidArgumentError("aws:// option security_group_ids names no group")
-    return ids
-
-
-def _check_endpoint(endpoint_url: str | None) -> None:
-    if endpoint_url is None:
-        return
-    parts = urlsplit(endpoint_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidArgumentError(
-            f"aws:// option endpoint_url must be an http(s) URL, not {endpoint_url!r}"
-        )
-    if parts.username or parts.password:
-        raise InvalidArgumentError(
-            "endpoint_url must not carry credentials; use the AWS credential chain"
-        )
-
-
-def _is_aws_endpoint(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
-
-
 class EC2Provider:
     """Opens ``aws://REGION`` compute handles."""
 
-    def open_compute(self, url: SplitResult, options: Mapping[str, Any]) -> EC2Driver:
+    def open_compute(
+        self, url: SplitResult, options: Mapping[str, Any], *, retry: RetryPolicy | None = None
+    ) -> EC2Driver:
         """Build the boto3 EC2 client of the URL's region.
 
         Args:
@@ -536,63 +489,45 @@ class EC2Provider:
                 the region of the AWS configuration).
             options: URL query and keyword options: ``endpoint_url``, ``profile``,
                 ``subnet_id``, ``security_group_ids``.
+            retry: The policy of every call the driver makes (it owns their retries);
+                default: the portable one.
 
         Raises:
             InvalidArgumentError: for a bad region, path or option, or when no region is known.
         """
-        reject_unknown_options("aws", options, allowed=_OPTIONS)
+        from portacloud_aws.errors import map_ec2_error, open_or_map
+
+        settings = parse_options(EC2Options, "aws", options)
         if url.path not in ("", "/"):
             raise InvalidArgumentError("aws:// URLs name a region only: aws://us-east-1")
         region = url.netloc or None
         if region is not None and not _REGION.match(region):
             raise InvalidArgumentError(f"aws://{region}: not an AWS region name (us-east-1...)")
-        endpoint_url = _option(options, "endpoint_url")
-        _check_endpoint(endpoint_url)
-        settings = {
-            "endpoint_url": endpoint_url,
-            "profile": _option(options, "profile"),
-            "subnet_id": _option(options, "subnet_id"),
-            "security_group_ids": _group_ids(options),
-        }
-        try:
-            return _open_driver(region, settings)
-        except PortaCloudError:
-            raise
-        except Exception as exc:
-            from portacloud_aws.errors import map_ec2_error
-
-            mapped = map_ec2_error(exc) or InvalidArgumentError(
-                f"could not configure the EC2 client: {type(exc).__name__}"
-            )
-            raise mapped from exc
+        policy = retry or RetryPolicy()
+        return open_or_map(lambda: _open_driver(region, settings, policy), map_ec2_error, "EC2")
 
 
-def _open_driver(region: str | None, settings: Mapping[str, Any]) -> EC2Driver:
+def _open_driver(region: str | None, settings: EC2Options, retry: RetryPolicy) -> EC2Driver:
     boto3 = importlib.import_module("boto3")
-    session = boto3.session.Session(profile_name=settings["profile"], region_name=region)
+    session = boto3.session.Session(profile_name=settings.profile, region_name=region)
     region = region or session.region_name
     if not region:
         raise InvalidArgumentError(
             "aws:// needs a region: aws://us-east-1, or a region in the AWS configuration"
         )
-    config = importlib.import_module("botocore.config").Config(
-        region_name=region,
-        # The driver owns retries (see the module docstring): botocore must not add its own.
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        connect_timeout=10,
-        read_timeout=60,
-        user_agent_appid="portacloud",
-    )
-    endpoint_url = settings["endpoint_url"]
+    # The driver owns retries (see the module docstring): botocore must not add its own.
+    config = client_config(region_name=region, connect_timeout=10, read_timeout=60)
+    endpoint_url = settings.endpoint_url
     client = session.client("ec2", endpoint_url=endpoint_url, config=config)
     actual = str(client.meta.endpoint_url)
     return EC2Driver(
         client,
         region=region,
         ssm_client=lambda: session.client("ssm", endpoint_url=endpoint_url, config=config),
-        subnet_id=settings["subnet_id"],
-        security_group_ids=settings["security_group_ids"],
-        custom_endpoint=None if _is_aws_endpoint(actual) else actual,
+        subnet_id=settings.subnet_id,
+        security_group_ids=settings.security_group_ids,
+        custom_endpoint=None if is_aws_endpoint(actual, suffixes=(".api.aws",)) else actual,
+        retry=retry,
     )
 
 

@@ -2,300 +2,163 @@
 
 Lookup order for a ``ClientError``: the service's error code (``NoSuchKey``, ``SlowDown``,
 ``InvalidInstanceID.NotFound``...), then the HTTP status (HEAD responses have no body, so their
-code is just ``"404"``), then the status class. botocore's own exceptions (connection
-failures, timeouts, missing credentials) are matched by type, most specific first. Messages are
-rebuilt from the code and the server's message, with anything that looks like a credential or a
-signature scrubbed out.
+code is just ``"404"``), then the status class (5xx). botocore's own exceptions (connection
+failures, timeouts, missing credentials) are matched by type, nearest base first. Messages are
+rebuilt from the code and the server's message and scrubbed by
+:func:`portacloud.providerkit.scrub`.
 """
 
 from __future__ import annotations
 
 import importlib
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from urllib3 import exceptions as urllib3_exc
 
-from portacloud.errors import (
-    HTTP_STATUS_ERRORS,
-    AlreadyExistsError,
-    ChecksumMismatchError,
-    DeadlineExceededError,
-    FailedPreconditionError,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-    PortaCloudError,
-    ResourceExhaustedError,
-    UnauthenticatedError,
-    UnavailableError,
-    UnknownError,
-    UnsupportedError,
-)
+from portacloud import errors as portable
+from portacloud.providerkit import ErrorRule, ErrorTable, call_mapped, retry_after, status_rules
+from portacloud_aws.boto import error_code, http_status
 
-__all__ = ["error_code", "http_status", "make_client_error", "map_ec2_error", "map_s3_error"]
+__all__ = [
+    "TABLE",
+    "error_code",
+    "http_status",
+    "make_client_error",
+    "map_ec2_error",
+    "map_s3_error",
+    "open_or_map",
+]
+
+_T = TypeVar("_T")
 
 # botocore ships no type information: its exceptions are Any at this boundary.
 boto_exc: Any = importlib.import_module("botocore.exceptions")
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    error: type[PortaCloudError]
-    retryable: bool | None = None  # None: the error class's default
+def _by_code(*groups: tuple[ErrorRule, str]) -> Mapping[str, ErrorRule]:
+    """One row per whitespace-separated code of each group."""
+    rows: dict[str, ErrorRule] = {}
+    for rule, codes in groups:
+        rows.update(dict.fromkeys(codes.split(), rule))
+    return MappingProxyType(rows)
 
 
-_R = _Rule
+_R = ErrorRule
 
-#: S3 error codes (AWS, plus the spellings S3-compatible servers use).
-BY_CODE: Mapping[str, _Rule] = {
-    # missing things
-    "NoSuchKey": _R(NotFoundError),
-    "NoSuchBucket": _R(NotFoundError),
-    "NoSuchUpload": _R(NotFoundError),
-    "NoSuchVersion": _R(NotFoundError),
-    "NotFound": _R(NotFoundError),
-    # conditions
-    "PreconditionFailed": _R(FailedPreconditionError),
+#: S3 codes (AWS, plus the spellings S3-compatible servers use), then EC2's and SSM's.
+BY_CODE = _by_code(
+    # A malformed instance id names no instance either; moto answers NotFound for both.
+    (
+        _R(portable.NotFoundError),
+        """NoSuchKey NoSuchBucket NoSuchUpload NoSuchVersion NotFound ParameterNotFound
+        InvalidInstanceID.NotFound InvalidInstanceID.Malformed InvalidAMIID.NotFound
+        InvalidKeyPair.NotFound InvalidSubnetID.NotFound InvalidGroup.NotFound
+        InvalidSecurityGroupID.NotFound InvalidVpcID.NotFound
+        InvalidSpotInstanceRequestID.NotFound""",
+    ),
+    # Termination protection and stops the instance's configuration forbids included.
+    (
+        _R(portable.FailedPreconditionError),
+        """PreconditionFailed InvalidObjectState BucketNotEmpty IncorrectInstanceState
+        IncorrectState InvalidAMIID.Unavailable OperationNotPermitted DependencyViolation""",
+    ),
     # AWS: "a concurrent operation occurred during the upload ... you should retry": the retry
     # settles it (success, or 412 if the other writer won).
-    "ConditionalRequestConflict": _R(FailedPreconditionError, retryable=True),
-    "InvalidObjectState": _R(FailedPreconditionError),
-    "BucketNotEmpty": _R(FailedPreconditionError),
-    "BucketAlreadyExists": _R(AlreadyExistsError),
-    "BucketAlreadyOwnedByYou": _R(AlreadyExistsError),
-    # who you are
-    "InvalidAccessKeyId": _R(UnauthenticatedError),
-    "SignatureDoesNotMatch": _R(UnauthenticatedError),
-    "ExpiredToken": _R(UnauthenticatedError),
-    "InvalidToken": _R(UnauthenticatedError),
-    "TokenRefreshRequired": _R(UnauthenticatedError),
-    "MissingSecurityHeader": _R(UnauthenticatedError),
-    "AuthorizationHeaderMalformed": _R(UnauthenticatedError),
-    "RequestTimeTooSkewed": _R(UnauthenticatedError),
-    "AnonymousAccessDenied": _R(UnauthenticatedError),
-    # what you may do
-    "AccessDenied": _R(PermissionDeniedError),
-    "AllAccessDisabled": _R(PermissionDeniedError),
-    "AccountProblem": _R(PermissionDeniedError),
-    "InvalidPayer": _R(PermissionDeniedError),
-    # slow down
-    "SlowDown": _R(ResourceExhaustedError),
-    "Throttling": _R(ResourceExhaustedError),
-    "ThrottlingException": _R(ResourceExhaustedError),
-    "ThrottledException": _R(ResourceExhaustedError),
-    "RequestThrottled": _R(ResourceExhaustedError),
-    "RequestLimitExceeded": _R(ResourceExhaustedError),
-    "TooManyRequests": _R(ResourceExhaustedError),
-    "TooManyRequestsException": _R(ResourceExhaustedError),
-    "BandwidthLimitExceeded": _R(ResourceExhaustedError),
-    "ServiceUnavailable": _R(ResourceExhaustedError),
-    # transient faults
-    "InternalError": _R(UnavailableError),
-    "RequestTimeout": _R(UnavailableError),
-    "OperationAborted": _R(UnavailableError),
-    "IncompleteBody": _R(UnavailableError),
-    "XAmzContentSHA256Mismatch": _R(ChecksumMismatchError, retryable=True),
-    "BadDigest": _R(ChecksumMismatchError, retryable=True),
-    # requests that can never succeed
-    "InvalidArgument": _R(InvalidArgumentError),
-    "InvalidRequest": _R(InvalidArgumentError),
-    "InvalidRange": _R(InvalidArgumentError),
-    "InvalidBucketName": _R(InvalidArgumentError),
-    "KeyTooLongError": _R(InvalidArgumentError),
-    "MetadataTooLarge": _R(InvalidArgumentError),
-    "EntityTooSmall": _R(InvalidArgumentError),
-    "EntityTooLarge": _R(InvalidArgumentError),
-    "InvalidPart": _R(InvalidArgumentError),
-    "InvalidPartOrder": _R(InvalidArgumentError),
-    "InvalidDigest": _R(InvalidArgumentError),
-    "MalformedXML": _R(InvalidArgumentError),
-    "InvalidStorageClass": _R(InvalidArgumentError),
-    "IllegalLocationConstraintException": _R(InvalidArgumentError),
-    "AuthorizationQueryParametersError": _R(InvalidArgumentError),
-    # not offered here
-    "NotImplemented": _R(UnsupportedError),
-    "MethodNotAllowed": _R(UnsupportedError),
-    "XNotImplemented": _R(UnsupportedError),
-    # ---- EC2 (and the SSM parameters that name public images)
-    # missing things; a malformed id names no instance either, and moto answers NotFound for both
-    "InvalidInstanceID.NotFound": _R(NotFoundError),
-    "InvalidInstanceID.Malformed": _R(NotFoundError),
-    "InvalidAMIID.NotFound": _R(NotFoundError),
-    "InvalidKeyPair.NotFound": _R(NotFoundError),
-    "InvalidSubnetID.NotFound": _R(NotFoundError),
-    "InvalidGroup.NotFound": _R(NotFoundError),
-    "InvalidSecurityGroupID.NotFound": _R(NotFoundError),
-    "InvalidVpcID.NotFound": _R(NotFoundError),
-    "InvalidSpotInstanceRequestID.NotFound": _R(NotFoundError),
-    "ParameterNotFound": _R(NotFoundError),
-    "InvalidKeyPair.Duplicate": _R(AlreadyExistsError),
-    # specs that can never launch: AWS says InvalidParameterValue for an unknown instance type,
-    # moto (with MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION) InvalidInstanceType.NotFound
-    "InvalidInstanceType": _R(InvalidArgumentError),
-    "InvalidInstanceType.NotFound": _R(InvalidArgumentError),
-    "InvalidParameterValue": _R(InvalidArgumentError),
-    "InvalidParameterCombination": _R(InvalidArgumentError),
-    "InvalidParameter": _R(InvalidArgumentError),
-    "MissingParameter": _R(InvalidArgumentError),
-    "UnknownParameter": _R(InvalidArgumentError),
-    "ValidationError": _R(InvalidArgumentError),
-    "ValidationException": _R(InvalidArgumentError),
-    "InvalidFilter": _R(InvalidArgumentError),
-    "InvalidID": _R(InvalidArgumentError),
-    "InvalidAMIID.Malformed": _R(InvalidArgumentError),
-    "InvalidKeyPair.Format": _R(InvalidArgumentError),
-    "InvalidTagKey.Malformed": _R(InvalidArgumentError),
-    "TagLimitExceeded": _R(InvalidArgumentError),
-    "InvalidBlockDeviceMapping": _R(InvalidArgumentError),
-    "InvalidUserData.Malformed": _R(InvalidArgumentError),
-    "IdempotentParameterMismatch": _R(InvalidArgumentError),
-    "InvalidParameterType": _R(InvalidArgumentError),
-    "InvalidKeyId": _R(InvalidArgumentError),
-    # the instance (or image) is in the wrong state for the call
-    "IncorrectInstanceState": _R(FailedPreconditionError),
-    "IncorrectState": _R(FailedPreconditionError),
-    "InvalidAMIID.Unavailable": _R(FailedPreconditionError),
-    # termination protection, or a stop the instance's configuration forbids
-    "OperationNotPermitted": _R(FailedPreconditionError),
-    "DependencyViolation": _R(FailedPreconditionError),
-    # no capacity now: another try later (or in another zone) may find some
-    "InsufficientInstanceCapacity": _R(ResourceExhaustedError),
-    "InsufficientCapacity": _R(ResourceExhaustedError),
-    "InsufficientHostCapacity": _R(ResourceExhaustedError),
-    "InsufficientReservedInstanceCapacity": _R(ResourceExhaustedError),
-    "SpotMaxPriceTooLow": _R(ResourceExhaustedError),
-    # quotas: the same call keeps failing until the quota is raised or instances are released
-    "InstanceLimitExceeded": _R(ResourceExhaustedError, retryable=False),
-    "VcpuLimitExceeded": _R(ResourceExhaustedError, retryable=False),
-    "MaxSpotInstanceCountExceeded": _R(ResourceExhaustedError, retryable=False),
-    "InsufficientFreeAddressesInSubnet": _R(ResourceExhaustedError, retryable=False),
-    "ResourceLimitExceeded": _R(ResourceExhaustedError, retryable=False),
-    # who you are, and what you may do
-    "AuthFailure": _R(UnauthenticatedError),
-    "InvalidClientTokenId": _R(UnauthenticatedError),
-    "UnrecognizedClientException": _R(UnauthenticatedError),
-    "UnauthorizedOperation": _R(PermissionDeniedError),
-    "AccessDeniedException": _R(PermissionDeniedError),
-    "OptInRequired": _R(PermissionDeniedError),
-    "Blocked": _R(PermissionDeniedError),
-    "PendingVerification": _R(PermissionDeniedError),
-    # transient service faults (RequestLimitExceeded, EC2's throttle, is listed above)
-    "Unavailable": _R(UnavailableError),
-    "InternalFailure": _R(UnavailableError),
-    "ServerInternal": _R(UnavailableError),
-    # EC2 has no such thing for this instance or type (a one-time spot instance cannot stop)
-    "Unsupported": _R(UnsupportedError),
-    "UnsupportedOperation": _R(UnsupportedError),
-}
-
-#: HTTP statuses, for responses without a known code (HEAD has no body at all).
-BY_STATUS: Mapping[int, _Rule] = {
-    **{status: _R(error) for status, error in HTTP_STATUS_ERRORS.items()},
-    503: _R(ResourceExhaustedError),  # S3's 503 is SlowDown: back off
-}
-
-#: botocore and urllib3 exceptions other than ClientError, most specific first.
-BY_TYPE: tuple[tuple[type[BaseException], _Rule], ...] = (
-    (boto_exc.NoCredentialsError, _R(UnauthenticatedError)),
-    (boto_exc.PartialCredentialsError, _R(UnauthenticatedError)),
-    (boto_exc.CredentialRetrievalError, _R(UnauthenticatedError)),
-    (boto_exc.NoAuthTokenError, _R(UnauthenticatedError)),
-    (boto_exc.TokenRetrievalError, _R(UnauthenticatedError)),
-    (boto_exc.SSOError, _R(UnauthenticatedError)),
-    (boto_exc.ProfileNotFound, _R(InvalidArgumentError)),
-    (boto_exc.ConfigParseError, _R(InvalidArgumentError)),
-    (boto_exc.NoRegionError, _R(InvalidArgumentError)),
-    (boto_exc.InvalidRegionError, _R(InvalidArgumentError)),
-    (boto_exc.ParamValidationError, _R(InvalidArgumentError)),
-    (boto_exc.InvalidS3AddressingStyleError, _R(InvalidArgumentError)),
-    (boto_exc.InvalidConfigError, _R(InvalidArgumentError)),
-    (boto_exc.UnknownEndpointError, _R(InvalidArgumentError)),
-    (boto_exc.FlexibleChecksumError, _R(ChecksumMismatchError, retryable=True)),
-    (boto_exc.ConnectTimeoutError, _R(UnavailableError)),
-    (boto_exc.ReadTimeoutError, _R(DeadlineExceededError)),
-    # A certificate that does not verify will not verify on a retry either.
-    (boto_exc.SSLError, _R(UnavailableError, retryable=False)),
-    (boto_exc.EndpointConnectionError, _R(UnavailableError)),
-    (boto_exc.ConnectionClosedError, _R(UnavailableError)),
-    (boto_exc.ConnectionError, _R(UnavailableError)),
-    (boto_exc.HTTPClientError, _R(UnavailableError)),
-    (boto_exc.IncompleteReadError, _R(UnavailableError)),
-    (boto_exc.ResponseStreamingError, _R(UnavailableError)),
-    (urllib3_exc.ReadTimeoutError, _R(DeadlineExceededError)),
-    (urllib3_exc.ProtocolError, _R(UnavailableError)),
-    (urllib3_exc.HTTPError, _R(UnavailableError)),
-    (ConnectionError, _R(UnavailableError)),
-    (TimeoutError, _R(DeadlineExceededError)),
-    (boto_exc.BotoCoreError, _R(InternalError)),
-)
-
-_SCRUB = (
-    # user:password@ in an endpoint URL
-    (re.compile(r"(?<=//)[^/@\s]+@"), "***@"),
-    # presign and auth parameters, in queries or headers
+    (_R(portable.FailedPreconditionError, retryable=True), "ConditionalRequestConflict"),
     (
-        re.compile(
-            r"(?i)(X-Amz-(?:Signature|Credential|Security-Token)|Signature|AWSAccessKeyId|"
-            r"Credential|aws_secret_access_key|aws_session_token)=[^&\s,]+"
-        ),
-        r"\1=***",
+        _R(portable.AlreadyExistsError),
+        "BucketAlreadyExists BucketAlreadyOwnedByYou InvalidKeyPair.Duplicate",
     ),
-    # access key ids (long-term and temporary)
-    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b"), "***"),
+    (
+        _R(portable.UnauthenticatedError),
+        """InvalidAccessKeyId SignatureDoesNotMatch ExpiredToken InvalidToken
+        TokenRefreshRequired MissingSecurityHeader AuthorizationHeaderMalformed
+        RequestTimeTooSkewed AnonymousAccessDenied AuthFailure InvalidClientTokenId
+        UnrecognizedClientException""",
+    ),
+    (
+        _R(portable.PermissionDeniedError),
+        """AccessDenied AllAccessDisabled AccountProblem InvalidPayer UnauthorizedOperation
+        AccessDeniedException OptInRequired Blocked PendingVerification""",
+    ),
+    # Throttles, and no capacity now: another try later (or in another zone) may find some.
+    (
+        _R(portable.ResourceExhaustedError),
+        """SlowDown Throttling ThrottlingException ThrottledException RequestThrottled
+        RequestLimitExceeded TooManyRequests TooManyRequestsException BandwidthLimitExceeded
+        ServiceUnavailable InsufficientInstanceCapacity InsufficientCapacity
+        InsufficientHostCapacity InsufficientReservedInstanceCapacity SpotMaxPriceTooLow""",
+    ),
+    # Quotas: the same call keeps failing until the quota is raised or instances are released.
+    (
+        _R(portable.ResourceExhaustedError, retryable=False),
+        """InstanceLimitExceeded VcpuLimitExceeded MaxSpotInstanceCountExceeded
+        InsufficientFreeAddressesInSubnet ResourceLimitExceeded""",
+    ),
+    (
+        _R(portable.UnavailableError),
+        """InternalError RequestTimeout OperationAborted IncompleteBody Unavailable
+        InternalFailure ServerInternal""",
+    ),
+    (_R(portable.ChecksumMismatchError, retryable=True), "XAmzContentSHA256Mismatch BadDigest"),
+    # Requests that can never succeed. An unknown instance type is InvalidParameterValue on
+    # AWS, InvalidInstanceType.NotFound on moto (MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION).
+    (
+        _R(portable.InvalidArgumentError),
+        """InvalidArgument InvalidRequest InvalidRange InvalidBucketName KeyTooLongError
+        MetadataTooLarge EntityTooSmall EntityTooLarge InvalidPart InvalidPartOrder
+        InvalidDigest MalformedXML InvalidStorageClass IllegalLocationConstraintException
+        AuthorizationQueryParametersError InvalidInstanceType InvalidInstanceType.NotFound
+        InvalidParameterValue InvalidParameterCombination InvalidParameter MissingParameter
+        UnknownParameter ValidationError ValidationException InvalidFilter InvalidID
+        InvalidAMIID.Malformed InvalidKeyPair.Format InvalidTagKey.Malformed TagLimitExceeded
+        InvalidBlockDeviceMapping InvalidUserData.Malformed IdempotentParameterMismatch
+        InvalidParameterType InvalidKeyId""",
+    ),
+    # Not offered here; EC2 cannot stop a one-time spot instance (UnsupportedOperation).
+    (
+        _R(portable.UnsupportedError),
+        "NotImplemented MethodNotAllowed XNotImplemented Unsupported UnsupportedOperation",
+    ),
 )
 
+#: botocore and urllib3 exceptions other than ClientError; a subclass takes its nearest base's.
+BY_TYPE: tuple[tuple[type[BaseException], ErrorRule], ...] = (
+    *((cls, _R(portable.UnauthenticatedError)) for cls in (
+        boto_exc.NoCredentialsError, boto_exc.PartialCredentialsError,
+        boto_exc.CredentialRetrievalError, boto_exc.NoAuthTokenError,
+        boto_exc.TokenRetrievalError, boto_exc.SSOError,
+    )),
+    *((cls, _R(portable.InvalidArgumentError)) for cls in (
+        boto_exc.ProfileNotFound, boto_exc.ConfigParseError, boto_exc.NoRegionError,
+        boto_exc.InvalidRegionError, boto_exc.ParamValidationError,
+        boto_exc.InvalidS3AddressingStyleError, boto_exc.InvalidConfigError,
+        boto_exc.UnknownEndpointError,
+    )),
+    (boto_exc.FlexibleChecksumError, _R(portable.ChecksumMismatchError, retryable=True)),
+    # A certificate that does not verify will not verify on a retry either.
+    (boto_exc.SSLError, _R(portable.UnavailableError, retryable=False)),
+    *((cls, _R(portable.DeadlineExceededError)) for cls in (
+        boto_exc.ReadTimeoutError, urllib3_exc.ReadTimeoutError, TimeoutError,
+    )),
+    *((cls, _R(portable.UnavailableError)) for cls in (
+        boto_exc.ConnectTimeoutError, boto_exc.EndpointConnectionError,
+        boto_exc.ConnectionClosedError, boto_exc.ConnectionError, boto_exc.HTTPClientError,
+        boto_exc.IncompleteReadError, boto_exc.ResponseStreamingError,
+        urllib3_exc.ProtocolError, urllib3_exc.HTTPError, ConnectionError,
+    )),
+    (boto_exc.BotoCoreError, _R(portable.InternalError)),
+)  # fmt: skip
 
-def _scrub(text: str) -> str:
-    for pattern, replacement in _SCRUB:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def error_code(exc: BaseException) -> str | None:
-    """The S3 error code of a ``ClientError`` (``"NoSuchKey"``, or ``"404"`` for HEAD)."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, Mapping):
-        return None
-    code = response.get("Error", {}).get("Code")
-    return str(code) if code else None
-
-
-def http_status(exc: BaseException) -> int | None:
-    """The HTTP status of a ``ClientError``, if it has one."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, Mapping):
-        return None
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status if isinstance(status, int) else None
-
-
-def _headers(response: Mapping[str, Any]) -> Mapping[str, str]:
-    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    return headers if isinstance(headers, Mapping) else {}
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if raw is None:
-        return None
-    raw = str(raw).strip()
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+#: The whole table. S3's 503 is SlowDown: back off. A 4xx without a known code or status is
+#: UNKNOWN (see :func:`_rule`), not the kit's INVALID_ARGUMENT.
+TABLE = ErrorTable(
+    by_code=BY_CODE,
+    by_type=BY_TYPE,
+    by_status=status_rules({503: _R(portable.ResourceExhaustedError)}),
+)
 
 
 def make_client_error(code: str, message: str, operation: str) -> Exception:
@@ -306,20 +169,18 @@ def make_client_error(code: str, message: str, operation: str) -> Exception:
     return error
 
 
-def _map_client_error(exc: Any, service: str) -> PortaCloudError:
-    response: Mapping[str, Any] = exc.response
-    code = error_code(exc)
-    status = http_status(exc)
-    rule = BY_CODE.get(code or "")
-    if rule is None and status is not None:
-        rule = BY_STATUS.get(status)
-        if rule is None and status >= 500:
-            rule = _R(UnavailableError)
-    error = response.get("Error", {})
+def _rule(code: str | None, status: int | None) -> ErrorRule | None:
+    rule = TABLE.rule(code=code)
+    if rule is None and status is not None and (status in TABLE.by_status or status >= 500):
+        rule = TABLE.rule_for_status(status)
+    return rule
+
+
+def _client_message(exc: Any, service: str, code: str | None, status: int | None) -> str:
+    error = exc.response.get("Error", {})
     server_message = str(error.get("Message") or "").strip()
     operation = getattr(exc, "operation_name", None) or "request"
-    label = code if code and code != str(status) else "HTTP error"
-    message = f"{label}"
+    message = code if code and code != str(status) else "HTTP error"
     if status is not None:
         message += f" (HTTP {status})"
     message += f" from {service} {operation}"
@@ -328,17 +189,21 @@ def _map_client_error(exc: Any, service: str) -> PortaCloudError:
     bucket = error.get("BucketName")
     if bucket and code == "NoSuchBucket":
         message += f" (bucket {bucket!r})"
-    message = _scrub(message)
-    if rule is None:
-        return UnknownError(message)
-    return rule.error(
-        message,
-        retryable=rule.retryable,
-        retry_after=_retry_after(_headers(response)),
+    return message
+
+
+def _map_client_error(exc: Any, service: str) -> portable.PortaCloudError:
+    code = error_code(exc)
+    status = http_status(exc)
+    message = _client_message(exc, service, code, status)
+    rule = _rule(code, status) or _R(portable.UnknownError)
+    headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders")
+    return rule.build(
+        message, retry_after=retry_after(headers if isinstance(headers, Mapping) else None)
     )
 
 
-def map_s3_error(exc: BaseException) -> PortaCloudError | None:
+def map_s3_error(exc: BaseException) -> portable.PortaCloudError | None:
     """Translate a botocore, urllib3 or socket failure into a portacloud error.
 
     Args:
@@ -351,7 +216,7 @@ def map_s3_error(exc: BaseException) -> PortaCloudError | None:
     return _map(exc, "S3")
 
 
-def map_ec2_error(exc: BaseException) -> PortaCloudError | None:
+def map_ec2_error(exc: BaseException) -> portable.PortaCloudError | None:
     """Translate what an EC2 (or SSM) call raised into a portacloud error.
 
     The same table as :func:`map_s3_error`; only the service named in messages differs.
@@ -366,15 +231,36 @@ def map_ec2_error(exc: BaseException) -> PortaCloudError | None:
     return _map(exc, "EC2")
 
 
-def _map(exc: BaseException, service: str) -> PortaCloudError | None:
-    if isinstance(exc, PortaCloudError):
+def _map(exc: BaseException, service: str) -> portable.PortaCloudError | None:
+    if isinstance(exc, portable.PortaCloudError):
         return exc
     if isinstance(exc, boto_exc.ClientError):
         return _map_client_error(exc, service)
-    for native, rule in BY_TYPE:
-        if isinstance(exc, native):
-            # botocore's messages name endpoints and credential sources, never secret
-            # values; the scrub is a second line of defence for endpoint user-info.
-            detail = _scrub(str(exc)) or type(exc).__name__
-            return rule.error(f"{type(exc).__name__}: {detail}", retryable=rule.retryable)
-    return None
+    rule = TABLE.rule_for_type(type(exc))
+    if rule is None:
+        return None
+    # botocore's messages name endpoints and credential sources, never secret values; the
+    # scrub is a second line of defence for endpoint user-info.
+    name = type(exc).__name__
+    return rule.build(f"{name}: {str(exc) or name}")
+
+
+def open_or_map(
+    open_: Callable[[], _T],
+    map_error: Callable[[BaseException], portable.PortaCloudError | None],
+    what: str,
+) -> _T:
+    """Run an opener so that only portacloud errors leave it.
+
+    Args:
+        open_: Builds the clients and the driver.
+        map_error: :func:`map_s3_error` or :func:`map_ec2_error`.
+        what: Names the client in the INVALID_ARGUMENT raised for an unmapped failure.
+    """
+
+    def unmapped(exc: Exception) -> portable.PortaCloudError:
+        return portable.InvalidArgumentError(
+            f"could not configure the {what} client: {type(exc).__name__}"
+        )
+
+    return call_mapped(open_, map_error, unmapped)

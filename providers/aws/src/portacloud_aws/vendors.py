@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from portacloud.storage.capabilities import StorageCapabilities
 
@@ -64,139 +64,109 @@ class VendorProfile:
     default_region: str = "us-east-1"
 
 
+def _caps(*notes: str, **departures: Any) -> StorageCapabilities:
+    """What every S3 server here offers (presigned reads and writes, the listing and etag
+    notes), with the vendor's ``departures`` and ``notes`` first."""
+    return StorageCapabilities(
+        presign_read=True,
+        presign_write=True,
+        notes=(*notes, _LISTING_NOTE, _ETAG_NOTE),
+        **departures,
+    )
+
+
+def _untested(source: str) -> str:
+    return f"profile from {source}; not exercised by this repository's tests"
+
+
 VENDORS: Mapping[str, VendorProfile] = {
     "aws": VendorProfile(
         name="aws",
-        capabilities=StorageCapabilities(
-            presign_read=True,
-            presign_write=True,
-            notes=(_LISTING_NOTE, _ETAG_NOTE),
-        ),
+        capabilities=_caps(),
         native_crc32c=True,
         atomic_conditional_complete=True,
         checksum_calculation="when_supported",
     ),
     "seaweedfs": VendorProfile(
         name="seaweedfs",
-        capabilities=StorageCapabilities(
-            presign_read=True,
-            presign_write=True,
+        capabilities=_caps(
+            "keys are file paths: SeaweedFS collapses '//' and strips a leading '/' "
+            "(key_empty_segments=False) and refuses '.' and '..' segments "
+            "(key_dot_segments=False)",
+            "SeaweedFS stores '\\' in a key as '/' (a\\b is listed as a/b; key_backslash=False)",
+            "the last segment of a key is limited to 255 bytes (the filer's file-name limit); "
+            "the capability states it for every segment",
+            "listings come in file-tree order, not UTF-8 byte order: 'a/b' is listed before "
+            "'a-b', so pages and start_after follow that order",
+            "a delimiter listing keeps naming a directory after its last object is deleted "
+            "(list_prefixes_exact=False)",
+            _CONDITIONAL_NOTE,
             key_empty_segments=False,
             key_dot_segments=False,
             key_max_segment_bytes=255,
             key_backslash=False,
             list_sorted=False,
             list_prefixes_exact=False,
-            notes=(
-                "keys are file paths: SeaweedFS collapses '//' and strips a leading '/' "
-                "(key_empty_segments=False) and refuses '.' and '..' segments "
-                "(key_dot_segments=False)",
-                "SeaweedFS stores '\\' in a key as '/' (a\\b is listed as a/b; "
-                "key_backslash=False)",
-                "the last segment of a key is limited to 255 bytes (the filer's file-name "
-                "limit); the capability states it for every segment",
-                "listings come in file-tree order, not UTF-8 byte order: 'a/b' is listed "
-                "before 'a-b', so pages and start_after follow that order",
-                "a delimiter listing keeps naming a directory after its last object is "
-                "deleted (list_prefixes_exact=False)",
-                _CONDITIONAL_NOTE,
-                _LISTING_NOTE,
-                _ETAG_NOTE,
-            ),
         ),
         native_crc32c=True,
         checksum_calculation="when_supported",
     ),
     "moto": VendorProfile(
         name="moto",
-        capabilities=StorageCapabilities(
-            presign_read=True,
-            presign_write=True,
+        capabilities=_caps(
+            "moto checks no credentials and no signed-URL signature or expiry "
+            "(signed_url_checks_expiry=False)",
+            "moto checks If-None-Match on PutObject and then stores without a lock, so racing "
+            "create-only writers can both win (cross_process_atomic=False)",
+            "moto ignores If-None-Match on CopyObject (copy_with_if_none_match=False)",
+            "moto ignores If-Match on CompleteMultipartUpload",
+            _CONDITIONAL_NOTE,
+            "moto computes CRC32C checksums as CRC32 unless the crc32c package is installed, "
+            "so the portable CRC32C is always kept in metadata",
+            "moto answers 404 for keys that contain a newline (key_control_chars=False; tab "
+            "and CR work)",
             copy_with_if_none_match=False,
             signed_url_checks_expiry=False,
             key_control_chars=False,
             cross_process_atomic=False,
-            notes=(
-                "moto checks no credentials and no signed-URL signature or expiry "
-                "(signed_url_checks_expiry=False)",
-                "moto checks If-None-Match on PutObject and then stores without a lock, so "
-                "racing create-only writers can both win (cross_process_atomic=False)",
-                "moto ignores If-None-Match on CopyObject (copy_with_if_none_match=False)",
-                "moto ignores If-Match on CompleteMultipartUpload",
-                _CONDITIONAL_NOTE,
-                "moto computes CRC32C checksums as CRC32 unless the crc32c package is "
-                "installed, so the portable CRC32C is always kept in metadata",
-                "moto answers 404 for keys that contain a newline (key_control_chars=False; "
-                "tab and CR work)",
-                _LISTING_NOTE,
-                _ETAG_NOTE,
-            ),
         ),
         copy_checks_source_if_match=False,
         checksum_calculation="when_supported",
     ),
     "minio": VendorProfile(
         name="minio",
-        capabilities=StorageCapabilities(
-            presign_read=True,
-            presign_write=True,
+        capabilities=_caps(
+            "keys are file paths: MinIO refuses empty, '.' and '..' segments, and 'a/b' "
+            "cannot be an object while 'a/b/c' is",
+            _untested("MinIO's documentation"),
             copy_with_if_none_match=False,
             key_empty_segments=False,
             key_dot_segments=False,
             key_file_and_prefix=False,
-            notes=(
-                "keys are file paths: MinIO refuses empty, '.' and '..' segments, and 'a/b' "
-                "cannot be an object while 'a/b/c' is",
-                "profile from MinIO's documentation; not exercised by this repository's tests",
-                _LISTING_NOTE,
-                _ETAG_NOTE,
-            ),
         ),
     ),
     "r2": VendorProfile(
         name="r2",
-        capabilities=StorageCapabilities(
-            presign_read=True,
-            presign_write=True,
-            copy_with_if_none_match=False,
-            notes=(
-                "profile from Cloudflare R2's documentation; not exercised by this "
-                "repository's tests",
-                _LISTING_NOTE,
-                _ETAG_NOTE,
-            ),
+        capabilities=_caps(
+            _untested("Cloudflare R2's documentation"), copy_with_if_none_match=False
         ),
         default_region="auto",
     ),
     "ceph": VendorProfile(
         name="ceph",
-        capabilities=StorageCapabilities(
-            presign_read=True,
-            presign_write=True,
-            copy_with_if_none_match=False,
-            notes=(
-                "profile from the Ceph Object Gateway documentation; not exercised by this "
-                "repository's tests",
-                _LISTING_NOTE,
-                _ETAG_NOTE,
-            ),
+        capabilities=_caps(
+            _untested("the Ceph Object Gateway documentation"), copy_with_if_none_match=False
         ),
     ),
     "generic": VendorProfile(
         name="generic",
-        capabilities=StorageCapabilities(
-            presign_read=True,
-            presign_write=True,
+        capabilities=_caps(
+            "unrecognised S3-compatible server: conditional writes are off because some "
+            "servers ignore the headers silently; pass vendor=... to use a known profile",
             write_with_if_none_match=False,
             write_with_if_match=False,
             copy_with_if_none_match=False,
             signed_url_checks_expiry=False,
-            notes=(
-                "unrecognised S3-compatible server: conditional writes are off because some "
-                "servers ignore the headers silently; pass vendor=... to use a known profile",
-                _LISTING_NOTE,
-                _ETAG_NOTE,
-            ),
         ),
         copy_checks_source_if_match=False,
     ),

@@ -23,7 +23,13 @@ from portacloud.providerkit.contracts import (
     ObjectURLSplitter,
     StorageProvider,
 )
-from portacloud.providerkit.errors import TRANSIENT_STATUSES, ErrorRule, ErrorTable, status_rules
+from portacloud.providerkit.errors import (
+    TRANSIENT_STATUSES,
+    ErrorRule,
+    ErrorTable,
+    call_mapped,
+    status_rules,
+)
 from portacloud.providerkit.http import header, retry_after
 from portacloud.providerkit.options import (
     ByteCount,
@@ -74,6 +80,7 @@ __all__ = [
     "StorageProvider",
     "WriteOptions",
     "call_conditional_with_retry",
+    "call_mapped",
     "call_with_retry",
     "header",
     "lower_bound",

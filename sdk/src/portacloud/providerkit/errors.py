@@ -9,9 +9,10 @@ HTTP status, then the status class (5xx transient, other 4xx the caller's).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
 
 from portacloud.errors import (
     HTTP_STATUS_ERRORS,
@@ -21,7 +22,9 @@ from portacloud.errors import (
 )
 from portacloud.providerkit.secrets import scrub
 
-__all__ = ["TRANSIENT_STATUSES", "ErrorRule", "ErrorTable", "status_rules"]
+__all__ = ["TRANSIENT_STATUSES", "ErrorRule", "ErrorTable", "call_mapped", "status_rules"]
+
+_T = TypeVar("_T")
 
 #: Statuses a retry may cure, whatever error class they map to.
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -112,3 +115,23 @@ class ErrorTable:
         if 400 <= status < 500:
             return ErrorRule(InvalidArgumentError)
         return None
+
+
+def call_mapped(
+    fn: Callable[[], _T],
+    map_error: Callable[[Exception], PortaCloudError | None],
+    otherwise: Callable[[Exception], PortaCloudError],
+) -> _T:
+    """Call ``fn`` so that only portacloud errors leave it, the native one as ``__cause__``.
+
+    Args:
+        fn: One SDK call, or an opener building clients.
+        map_error: The provider's table lookup; ``None`` for exceptions it does not know.
+        otherwise: The error for an exception ``map_error`` does not know.
+    """
+    try:
+        return fn()
+    except PortaCloudError:
+        raise
+    except Exception as exc:
+        raise (map_error(exc) or otherwise(exc)) from exc

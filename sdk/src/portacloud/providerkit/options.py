@@ -58,7 +58,11 @@ def _endpoint(value: object) -> object:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an http(s) URL, not {value!r}")
     if parts.username or parts.password:
-        raise ValueError("must not carry credentials; use the provider's credential chain")
+        # ", not <the URL>" would echo the password into the error: say what was wrong instead.
+        raise ValueError(
+            "must not carry credentials: use the provider's credential chain, not "
+            "user:password@ in the URL"
+        )
     return value
 
 

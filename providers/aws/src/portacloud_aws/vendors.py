@@ -70,6 +70,8 @@ def _caps(*notes: str, **departures: Any) -> StorageCapabilities:
     return StorageCapabilities(
         presign_read=True,
         presign_write=True,
+        # Every S3 server here answers a single-request write with the MD5 of its bytes.
+        etag_is_md5=True,
         notes=(*notes, _LISTING_NOTE, _ETAG_NOTE),
         **departures,
     )

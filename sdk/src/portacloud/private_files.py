@@ -10,7 +10,8 @@ because the umask can only remove bits, and a umask of 000 removes none.
 from __future__ import annotations
 
 import os
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Literal
 
@@ -18,6 +19,7 @@ __all__ = [
     "PRIVATE_DIR_MODE",
     "PRIVATE_FILE_MODE",
     "is_private_dir",
+    "moved_into_place",
     "open_private",
     "private_dir",
     "private_file",
@@ -147,3 +149,21 @@ def state_dir(*parts: str) -> Path:
     for part in parts:
         path = private_dir(path / part)
     return path
+
+
+@contextmanager
+def moved_into_place(tmp: Path, target: Path, out: IO[bytes]) -> Iterator[IO[bytes]]:
+    """Write through ``out`` (open on ``tmp``); then fsync it and rename it over ``target``.
+
+    Readers see the old file or the whole new one, never a part; on any failure ``tmp`` is
+    removed and ``target`` is untouched.
+    """
+    try:
+        with out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -155,50 +155,48 @@ class Connection:
     def __repr__(self) -> str:
         return f"Connection(profile={self.profile.name!r})"
 
+    def _url(self, kind: Literal["storage", "jobs", "compute"]) -> str:
+        url: str | None = getattr(self.profile, kind)
+        if url is None:
+            raise UnsupportedError(f"profile {self.profile.name!r} has no {kind} URL")
+        return url
+
     @property
     def storage(self) -> Bucket:
         """The profile's bucket."""
         if self._storage is None:
-            if self.profile.storage is None:
-                raise UnsupportedError(f"profile {self.profile.name!r} has no storage URL")
             from portacloud.openers import open_bucket
 
-            self._storage = open_bucket(self.profile.storage, retry=self.profile.retry)
+            self._storage = open_bucket(self._url("storage"), retry=self.profile.retry)
         return self._storage
 
     @property
     def jobs(self) -> JobQueue:
         """The profile's job queue; job outputs go under the profile's storage, in ``jobs/``."""
         if self._jobs is None:
-            if self.profile.jobs is None:
-                raise UnsupportedError(f"profile {self.profile.name!r} has no jobs URL")
             from portacloud.openers import open_jobs
 
+            url = self._url("jobs")
             outputs = None
             if self.profile.storage is not None:
                 outputs = self.profile.storage.split("?", 1)[0].rstrip("/") + "/jobs"
-            self._jobs = open_jobs(self.profile.jobs, outputs=outputs, retry=self.profile.retry)
+            self._jobs = open_jobs(url, outputs=outputs, retry=self.profile.retry)
         return self._jobs
 
     @property
     def compute(self) -> Compute:
         """The profile's compute handle."""
         if self._compute is None:
-            if self.profile.compute is None:
-                raise UnsupportedError(f"profile {self.profile.name!r} has no compute URL")
             from portacloud.openers import open_compute
 
-            self._compute = open_compute(self.profile.compute, retry=self.profile.retry)
+            self._compute = open_compute(self._url("compute"), retry=self.profile.retry)
         return self._compute
 
     def close(self) -> None:
         """Close whatever was opened."""
-        if self._storage is not None:
-            self._storage.close()
-        if self._jobs is not None:
-            self._jobs.close()
-        if self._compute is not None:
-            self._compute.close()
+        for handle in (self._storage, self._jobs, self._compute):
+            if handle is not None:
+                handle.close()
 
     def __enter__(self) -> Connection:
         return self

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portacloud.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from portacloud.migrate.journal import JournalRow
-from portacloud.private_files import open_private, private_dir
+from portacloud.private_files import moved_into_place, open_private, private_dir
 
 __all__ = ["ReceiptLine", "file_sha256", "read_receipt", "write_receipt"]
 
@@ -55,28 +54,21 @@ def write_receipt(rows: Iterable[JournalRow], path: Path) -> tuple[int, str]:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     digest = hashlib.sha256()
     count = 0
-    try:
-        with open_private(tmp, "wb") as out:
-            for row in rows:
-                line = ReceiptLine(
-                    key=row.key,
-                    size=row.size,
-                    crc32c=row.src_crc32c or "",
-                    src_etag=row.src_etag or "",
-                    dst_etag=row.dst_etag or "",
-                )
-                data = (
-                    json.dumps(line.model_dump(), ensure_ascii=False, separators=(",", ":")) + "\n"
-                ).encode()
-                digest.update(data)
-                out.write(data)
-                count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with moved_into_place(tmp, path, open_private(tmp, "wb")) as out:
+        for row in rows:
+            line = ReceiptLine(
+                key=row.key,
+                size=row.size,
+                crc32c=row.src_crc32c or "",
+                src_etag=row.src_etag or "",
+                dst_etag=row.dst_etag or "",
+            )
+            data = (
+                json.dumps(line.model_dump(), ensure_ascii=False, separators=(",", ":")) + "\n"
+            ).encode()
+            digest.update(data)
+            out.write(data)
+            count += 1
     return count, digest.hexdigest()
 
 

@@ -66,13 +66,7 @@ class BodyStream:
 
     def close(self) -> None:
         body, self._body = self._body, None
-        if body is None:
-            return
-        close = self._on_close or getattr(body, "close", None)
-        if callable(close):
-            # A connection dropped mid-body may complain while closing: the caller is done.
-            with contextlib.suppress(Exception):
-                close()
+        _release(body, self._on_close)
 
 
 class ChunkStream:
@@ -114,9 +108,15 @@ class ChunkStream:
 
     def close(self) -> None:
         chunks, self._chunks = self._chunks, None
-        if chunks is None:
-            return
-        close = self._on_close or getattr(chunks, "close", None)
-        if callable(close):
-            with contextlib.suppress(Exception):
-                close()
+        _release(chunks, self._on_close)
+
+
+def _release(source: object, on_close: Callable[[], None] | None) -> None:
+    """Close a body once: ``on_close`` if given, else the body's own ``close``."""
+    if source is None:
+        return
+    close = on_close or getattr(source, "close", None)
+    if callable(close):
+        # A connection dropped mid-body may complain while closing: the caller is done.
+        with contextlib.suppress(Exception):
+            close()

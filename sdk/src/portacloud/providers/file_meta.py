@@ -29,6 +29,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from portacloud.private_files import moved_into_place
 from portacloud.providers.file_tmp import LEGACY_TMP, STALE_AFTER, new_temp, remove_stale
 
 __all__ = [
@@ -117,15 +118,8 @@ def write_sidecar(path: Path, record: Record) -> None:
                 raise PermissionError(errno.EPERM, "a sidecar directory is a symlink", str(level))
         level.mkdir(exist_ok=True)
     fd, tmp = new_temp(target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps({**record, "name": path.name}).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with moved_into_place(tmp, target, os.fdopen(fd, "wb")) as f:
+        f.write(json.dumps({**record, "name": path.name}).encode())
 
 
 def remove_sidecar(path: Path) -> None:

@@ -6,9 +6,9 @@ import builtins
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import ValidationError
 
@@ -19,8 +19,12 @@ from portacloud.errors import (
 from portacloud.handle import DriverHandle, check_timeout
 from portacloud.jobs.driver import JobDriver, SupportsDelete
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
+from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.waiting import poll_until
 
 __all__ = ["Job", "JobQueue", "parse_spec"]
+
+_T = TypeVar("_T")
 
 OUTPUT_ENV = "PORTACLOUD_OUTPUT_URI"
 
@@ -91,6 +95,11 @@ class JobQueue(DriverHandle[JobDriver]):
     """A place to run jobs: ``local://``, ``ray://host:port``, ``slurm://partition``...
 
     Open one with :func:`portacloud.open_jobs`.
+
+    Retries (docs/decisions/0007-jobs-and-compute-retries.md): reads (``status``, ``list``,
+    ``logs``, each poll of ``wait``) and ``cancel``, which is idempotent, are retried under
+    the queue's :class:`~portacloud.retry.RetryPolicy`; ``submit`` and ``delete`` never are,
+    because a try whose answer was lost may have been applied.
     """
 
     def __init__(
@@ -100,9 +109,15 @@ class JobQueue(DriverHandle[JobDriver]):
         url: str,
         outputs: str,
         options: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(driver, url=url, options=options)
         self._outputs = outputs.rstrip("/")
+        self._retry = retry or RetryPolicy()
+
+    def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
+        """A call that is safe to repeat, retried under the queue's policy."""
+        return call_with_retry(self._retry, lambda: self._guarded(operation, resource, fn))
 
     def _reopen(self) -> JobDriver:
         from portacloud.registry import open_jobs
@@ -162,7 +177,7 @@ class JobQueue(DriverHandle[JobDriver]):
     def status(self, job_id: str) -> JobStatus:
         """The job's state, reason, exit code, attempt and times."""
         self._check_id(job_id)
-        return self._guarded("status", job_id, lambda: self._driver.status(job_id))
+        return self._retried("status", job_id, lambda: self._driver.status(job_id))
 
     def list(
         self, *, state: JobState | str | None = None, name: str | None = None
@@ -177,7 +192,7 @@ class JobQueue(DriverHandle[JobDriver]):
                 raise InvalidArgumentError(
                     f"unknown state {state!r}; one of {', '.join(s.value for s in JobState)}"
                 ) from None
-        jobs = self._guarded("list", None, self._driver.list)
+        jobs = self._retried("list", None, self._driver.list)
         return [
             j
             for j in jobs
@@ -196,7 +211,7 @@ class JobQueue(DriverHandle[JobDriver]):
         self._check_id(job_id)
         if follow:
             return self._follow(job_id)
-        return self._guarded("logs", job_id, lambda: self._driver.logs(job_id))
+        return self._retried("logs", job_id, lambda: self._driver.logs(job_id))
 
     def _follow(self, job_id: str) -> Iterator[str]:
         chunks = self._guarded("logs", job_id, lambda: self._driver.follow_logs(job_id))
@@ -209,7 +224,7 @@ class JobQueue(DriverHandle[JobDriver]):
     def cancel(self, job_id: str) -> None:
         """Cancel a job. Cancelling an ended or already cancelled job is not an error."""
         self._check_id(job_id)
-        self._guarded("cancel", job_id, lambda: self._driver.cancel(job_id))
+        self._retried("cancel", job_id, lambda: self._driver.cancel(job_id))
 
     def delete(self, job_id: str) -> None:
         """Remove an ended job, with its logs and work directories (not its outputs).
@@ -245,22 +260,23 @@ class JobQueue(DriverHandle[JobDriver]):
         """
         timeout = check_timeout(timeout, operation="wait")
         self._check_id(job_id)
-        deadline = time.monotonic() + timeout
-        delay = 0.1
-        while True:
-            status = self.status(job_id)
-            if status.state.terminal:
-                return status
-            if time.monotonic() >= deadline:
-                raise DeadlineExceededError(
-                    f"still {status.state.value} after {timeout:g} s",
-                    provider=self.provider,
-                    operation="wait",
-                    resource=job_id,
-                    retryable=False,
-                )
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 1.5, 1.0)
+
+        def expired(status: JobStatus) -> DeadlineExceededError:
+            return DeadlineExceededError(
+                f"still {status.state.value} after {timeout:g} s",
+                provider=self.provider,
+                operation="wait",
+                resource=job_id,
+                retryable=False,
+            )
+
+        return poll_until(
+            lambda: self.status(job_id),
+            lambda status: status.state.terminal,
+            timeout=timeout,
+            max_delay=1.0,
+            expired=expired,
+        )
 
     @staticmethod
     def _check_id(job_id: object) -> None:

@@ -31,16 +31,13 @@ def test_memory_and_file_schemes_are_registered() -> None:
     ("url", "package"),
     [("s3://b", "aws"), ("gs://b", "gcp"), ("az://c", "azure"), ("libcloud+s3://b", "libcloud")],
 )
-def test_known_uninstalled_scheme_says_what_to_install(
-    url: str, package: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from portacloud import registry
+def test_known_uninstalled_scheme_says_what_to_install(url: str, package: str) -> None:
+    from portacloud.registry import Registry
 
-    monkeypatch.setattr(registry, "_entry_points", dict)
     with pytest.raises(
         portacloud.UnsupportedError, match=rf'pip install "portacloud\[{package}\]"'
     ):
-        portacloud.open_bucket(url)
+        Registry({}).open_bucket(url)
 
 
 def test_unknown_scheme_lists_installed() -> None:

@@ -63,11 +63,11 @@ def picklable_options(options: Mapping[str, Any]) -> dict[str, Any]:
     live objects (sessions, clients, credential objects) stay behind; the receiving process
     gets credentials from its own environment, as the vendor SDKs do.
     """
-    from portacloud.registry import _SECRET_NAME
+    from portacloud.urls import SECRET_NAME
 
     kept: dict[str, Any] = {}
     for name, value in options.items():
-        if _SECRET_NAME.search(name):
+        if SECRET_NAME.search(name):
             continue
         if isinstance(value, _PLAIN) or (
             isinstance(value, tuple | list) and all(isinstance(v, _PLAIN) for v in value)

@@ -138,7 +138,7 @@ def state_dir(*parts: str) -> Path:
     Every level is tightened, the home included, so a store an older version created 0755
     is closed the first time it is opened again.
     """
-    from portacloud.profiles import portacloud_home
+    from portacloud.home import portacloud_home
 
     path = portacloud_home()
     # Above the home is the user's (~/.local/share): made as usual if missing, never changed.

@@ -21,34 +21,21 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from portacloud.errors import InvalidArgumentError, NotFoundError, UnsupportedError
-from portacloud.registry import parse_url
+from portacloud.home import HOME_ENV, portacloud_home
+from portacloud.retry import RetryPolicy
+from portacloud.urls import parse_url
 
 if TYPE_CHECKING:
     from portacloud.compute.compute import Compute
     from portacloud.jobs.queue import JobQueue
     from portacloud.storage.bucket import Bucket
 
-__all__ = ["Connection", "Profile", "connect", "load_profile", "portacloud_home"]
+__all__ = ["HOME_ENV", "Connection", "Profile", "connect", "load_profile", "portacloud_home"]
 
 PROFILE_ENV = "PORTACLOUD_PROFILE"
 CONFIG_ENV = "PORTACLOUD_CONFIG"
-HOME_ENV = "PORTACLOUD_HOME"
 CONFIG_NAME = "portacloud.toml"
 DEFAULT_PROFILE = "default"
-
-
-def portacloud_home() -> Path:
-    """Where portacloud keeps local state: ``$PORTACLOUD_HOME`` or the user data dir.
-
-    The path is absolute: it is handed to processes that run in other directories (job
-    supervisors, instance sandboxes) and turned into ``file://`` URLs, which cannot be relative.
-    """
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser().absolute()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("portacloud"))
 
 
 class Profile(BaseModel):
@@ -59,6 +46,9 @@ class Profile(BaseModel):
         storage: A storage URL (``s3://bucket/prefix``), or ``None``.
         compute: A compute URL (``aws://us-east-1``), or ``None``.
         jobs: A job queue URL (``ray://host:8265``), or ``None``.
+        retry: The retry policy of every handle the profile opens (a TOML table
+            ``[profiles.NAME.retry]`` with ``attempts``, ``initial_delay``, ``max_delay``),
+            or ``None`` for the default policy.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -67,6 +57,7 @@ class Profile(BaseModel):
     storage: str | None = None
     compute: str | None = None
     jobs: str | None = None
+    retry: RetryPolicy | None = None
 
     @field_validator("storage", "compute", "jobs")
     @classmethod
@@ -145,7 +136,10 @@ def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
-        return f"unknown setting {where!r} (profiles hold only storage, compute and jobs URLs)"
+        return (
+            f"unknown setting {where!r} "
+            "(profiles hold storage, compute and jobs URLs and a retry table)"
+        )
     return f"{where}: {err['msg']}"
 
 
@@ -169,7 +163,7 @@ class Connection:
                 raise UnsupportedError(f"profile {self.profile.name!r} has no storage URL")
             from portacloud.registry import open_bucket
 
-            self._storage = open_bucket(self.profile.storage)
+            self._storage = open_bucket(self.profile.storage, retry=self.profile.retry)
         return self._storage
 
     @property
@@ -183,7 +177,7 @@ class Connection:
             outputs = None
             if self.profile.storage is not None:
                 outputs = self.profile.storage.split("?", 1)[0].rstrip("/") + "/jobs"
-            self._jobs = open_jobs(self.profile.jobs, outputs=outputs)
+            self._jobs = open_jobs(self.profile.jobs, outputs=outputs, retry=self.profile.retry)
         return self._jobs
 
     @property
@@ -194,7 +188,7 @@ class Connection:
                 raise UnsupportedError(f"profile {self.profile.name!r} has no compute URL")
             from portacloud.registry import open_compute
 
-            self._compute = open_compute(self.profile.compute)
+            self._compute = open_compute(self.profile.compute, retry=self.profile.retry)
         return self._compute
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +30,10 @@ _T = TypeVar("_T")
 #: One DEBUG record per retry: observability for users, and what the fault-injection tests count
 #: to prove that each fault costs one retry (docs/decisions/0001-retries.md).
 _log = logging.getLogger("portacloud.retry")
+#: Set while a retry owner runs a call: a retrying call nested in it (a driver's own retry
+#: under the portable Bucket's) runs once, so attempts never multiply. Executor threads start
+#: with a fresh context, so each part of a parallel upload is its own call.
+_owned: ContextVar[bool] = ContextVar("portacloud_retry_owned", default=False)
 
 
 class RetryPolicy(BaseModel):
@@ -59,7 +64,33 @@ def _is_retryable(exc: BaseException) -> bool:
 
 
 def call_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
-    """Call ``fn`` until it succeeds, raises a non-retryable error, or tries run out."""
+    """Call ``fn`` until it succeeds, raises a non-retryable error, or tries run out.
+
+    The error raised after the last try is marked ``retryable=False`` and says how many tries
+    were made: retrying it again would multiply the policy's attempts. Called inside another
+    retrying call of the same thread, ``fn`` runs once: the outer call owns the retries.
+    """
+    if _owned.get():
+        return fn()
+    token = _owned.set(True)
+    try:
+        return _retrying(policy, fn)
+    except PortaCloudError as exc:
+        if exc.retryable:
+            _give_up(exc, policy.attempts)
+        raise
+    finally:
+        _owned.reset(token)
+
+
+def _give_up(exc: PortaCloudError, attempts: int) -> None:
+    tries = "retries are off (1 try)" if attempts == 1 else f"gave up after {attempts} tries"
+    exc.message = f"{exc.message} ({tries})"
+    exc.args = (exc.message,)
+    exc.retryable = False
+
+
+def _retrying(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
     # The first try runs bare: tenacity's bookkeeping costs more than a local read, and most
     # calls succeed at once. Only after a retryable failure does tenacity take over.
     try:

@@ -5,13 +5,16 @@ report failures as an exit status and a line on stderr (``sbatch: error: Batch j
 failed: Invalid partition name specified``), so the native exception is
 :class:`SlurmCommandError`, carrying both, and this module decides what it means:
 
-1. the exception's class (:data:`_BY_CLASS`: a missing client, a command that hung, a file the
-   state directory would not let us touch);
-2. the first stderr pattern of :data:`_RULES` that matches;
+1. the exception's class (a missing client, a command that hung, a file the state directory
+   would not let us touch);
+2. the first stderr pattern of :data:`RULES` that matches, each with a
+   :class:`~portacloud.providerkit.ErrorRule` (whose ``reason`` is a hint added to Slurm's
+   words);
 3. whatever is left is UNKNOWN, with the command's own words.
 
-Messages keep Slurm's wording (stripped of the ``sbatch: error:`` prefixes) so a user can
-search for it. The native exception stays reachable as ``__cause__``.
+Messages keep Slurm's wording (stripped of the ``sbatch: error:`` prefixes and scrubbed by
+:func:`~portacloud.providerkit.scrub`) so a user can search for it. The native exception stays
+reachable as ``__cause__``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from portacloud.errors import (
     DeadlineExceededError,
@@ -35,9 +37,11 @@ from portacloud.errors import (
     UnknownError,
     UnsupportedError,
 )
+from portacloud.providerkit import ErrorRule, scrub
 
 __all__ = [
     "INSTALL_HINT",
+    "RULES",
     "UNSATISFIABLE",
     "SlurmClientMissingError",
     "SlurmCommandError",
@@ -87,7 +91,7 @@ class SlurmCommandError(Exception):
         """Slurm's own explanation: stderr without the ``cmd: error:`` prefixes."""
         lines = [_NOISE.sub("", line).strip() for line in self.stderr.splitlines()]
         text = "; ".join(dict.fromkeys(line for line in lines if line))
-        return text[:_MESSAGE_MAX] or f"exit status {self.returncode}"
+        return scrub(text, max_chars=_MESSAGE_MAX) or f"exit status {self.returncode}"
 
 
 class SlurmClientMissingError(SlurmCommandError):
@@ -97,26 +101,20 @@ class SlurmClientMissingError(SlurmCommandError):
         super().__init__(argv, 127, f"{os.path.basename(argv[0])}: command not found")
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    """How one kind of Slurm failure becomes a portacloud error."""
-
-    pattern: re.Pattern[str]
-    error: type[PortaCloudError]
-    retryable: bool | None = None  # None: the error class's default
-    hint: str = ""
-
-
 def _rule(
-    pattern: str, error: type[PortaCloudError], retryable: bool | None = None, hint: str = ""
-) -> _Rule:
-    return _Rule(re.compile(pattern, re.IGNORECASE), error, retryable, hint)
+    pattern: str | re.Pattern[str],
+    error: type[PortaCloudError],
+    retryable: bool | None = None,
+    hint: str = "",
+) -> tuple[re.Pattern[str], ErrorRule]:
+    compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, re.IGNORECASE)
+    return compiled, ErrorRule(error, retryable, hint)
 
 
 # First match wins, so the specific phrases come before the general ones.
-_RULES: tuple[_Rule, ...] = (
+RULES: tuple[tuple[re.Pattern[str], ErrorRule], ...] = (
     # A request no node of the partition can ever satisfy: refused at submit, never retried.
-    _Rule(
+    _rule(
         UNSATISFIABLE,
         InvalidArgumentError,
         False,
@@ -215,10 +213,8 @@ def map_slurm_error(exc: Exception) -> PortaCloudError | None:
         return by_class
     if not isinstance(exc, SlurmCommandError):
         return None
-    for rule in _RULES:
-        if rule.pattern.search(exc.stderr):
-            message = f"{exc.command}: {exc.detail}"
-            if rule.hint:
-                message += f" ({rule.hint})"
-            return rule.error(message, retryable=rule.retryable)
+    for pattern, rule in RULES:
+        if pattern.search(exc.stderr):
+            hint = f" ({rule.reason})" if rule.reason else ""
+            return rule.build(f"{exc.command}: {exc.detail}{hint}", max_chars=2 * _MESSAGE_MAX)
     return UnknownError(f"{exc.command} failed: {exc.detail}")

@@ -205,4 +205,3 @@ def _default_partition(commands: SlurmCommands) -> str:
 
 def _int_or_none(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() else None
-

@@ -87,7 +87,7 @@ class Compute(DriverHandle[ComputeDriver]):
     def _reopen(self) -> ComputeDriver:
         from portacloud.registry import open_compute
 
-        return open_compute(self._url, **self._options)._driver
+        return open_compute(self._url, retry=self._retry, **self._options)._driver
 
     def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
         """A call that is safe to repeat, retried under the handle's policy."""

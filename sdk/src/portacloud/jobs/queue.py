@@ -122,7 +122,9 @@ class JobQueue(DriverHandle[JobDriver]):
     def _reopen(self) -> JobDriver:
         from portacloud.registry import open_jobs
 
-        return open_jobs(self._url, outputs=self._outputs, **self._options)._driver
+        return open_jobs(
+            self._url, outputs=self._outputs, retry=self._retry, **self._options
+        )._driver
 
     @property
     def capabilities(self) -> JobCapabilities:

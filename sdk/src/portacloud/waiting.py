@@ -2,7 +2,7 @@
 
 Jobs and instances have no push notifications that work on every backend, so waiting is
 polling: read, check, sleep a little longer each time (from 0.1 s up to a cap), and give up
-at the deadline with the caller's own error, built from the last thing read.
+at the deadline with DEADLINE_EXCEEDED saying what the last read found.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from portacloud.errors import PortaCloudError
+from portacloud.errors import DeadlineExceededError
 
 __all__ = ["poll_until"]
 
@@ -26,7 +26,10 @@ def poll_until(
     *,
     timeout: float,
     max_delay: float,
-    expired: Callable[[_T], PortaCloudError],
+    state: Callable[[_T], str],
+    provider: str,
+    resource: str,
+    goal: str | None = None,
 ) -> _T:
     """Call ``read`` until ``done`` accepts what it returned, and return that.
 
@@ -36,10 +39,14 @@ def poll_until(
         done: Whether the state read is the one waited for.
         timeout: Seconds to keep polling (already checked to be positive).
         max_delay: The longest sleep between two reads.
-        expired: Builds the error raised when ``timeout`` passes, from the last state read.
+        state: The name of the state read, for the message at the deadline.
+        provider: The backend, for the error's context.
+        resource: What is waited for (a job or instance id).
+        goal: The state waited for, when the message should name it.
 
     Raises:
-        PortaCloudError: what ``expired`` built, once the deadline has passed.
+        DeadlineExceededError: ``timeout`` passed first (not retryable: the caller chose the
+            time limit).
     """
     deadline = time.monotonic() + timeout
     delay = _FIRST_DELAY
@@ -48,6 +55,13 @@ def poll_until(
         if done(current):
             return current
         if time.monotonic() >= deadline:
-            raise expired(current)
+            waiting = f" (waiting for {goal})" if goal else ""
+            raise DeadlineExceededError(
+                f"still {state(current)} after {timeout:g} s{waiting}",
+                provider=provider,
+                operation="wait",
+                resource=resource,
+                retryable=False,
+            )
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * _GROWTH, max_delay)

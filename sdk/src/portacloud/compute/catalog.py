@@ -20,8 +20,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from pydantic import ValidationError
-
 from portacloud.compute.catalog_data import (
     CATALOG_PROVIDERS,
     CSV_COLUMNS,
@@ -38,6 +36,7 @@ from portacloud.compute.gpus import canonical_gpu, gpu_models
 from portacloud.compute.models import Offer
 from portacloud.errors import InvalidArgumentError
 from portacloud.resources import Resources
+from portacloud.validation import validated
 
 __all__ = [
     "CATALOG_PROVIDERS",
@@ -65,13 +64,8 @@ def parse_resources(
         InvalidArgumentError: a size that is zero, negative or too large, or a malformed
             ``gpus`` string; the message names the field.
     """
-    try:
-        return Resources(cpus=cpus, memory_gb=memory_gb, gpus=gpus)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'resources'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidArgumentError(f"invalid resources: {problems}") from None
+    loose = {"cpus": cpus, "memory_gb": memory_gb, "gpus": gpus}
+    return validated(Resources, loose, what="resources")
 
 
 def _requested_gpu(resources: Resources) -> str | None:

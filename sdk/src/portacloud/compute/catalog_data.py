@@ -28,10 +28,7 @@ __all__ = [
     "CatalogRow",
     "catalog_region",
     "catalog_rows",
-    "cell",
-    "check_provider",
     "regions_for",
-    "shipped_text",
 ]
 
 CSV_COLUMNS = (

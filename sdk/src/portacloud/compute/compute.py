@@ -9,8 +9,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
-
 from portacloud.compute.driver import ComputeDriver, LaunchRequest
 from portacloud.compute.models import (
     MANAGED_TAG,
@@ -21,13 +19,13 @@ from portacloud.compute.models import (
     Offer,
 )
 from portacloud.errors import (
-    DeadlineExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
 )
 from portacloud.handle import DriverHandle, check_timeout
 from portacloud.resources import Resources
 from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.validation import validated
 from portacloud.waiting import poll_until
 
 __all__ = ["Compute", "managed_tags", "parse_instance_spec"]
@@ -37,17 +35,7 @@ _T = TypeVar("_T")
 
 def parse_instance_spec(spec: InstanceSpec | Mapping[str, Any]) -> InstanceSpec:
     """Accept an :class:`InstanceSpec` or a mapping of its fields, validated."""
-    if isinstance(spec, InstanceSpec):
-        return spec
-    if not isinstance(spec, Mapping):
-        raise InvalidArgumentError("an instance spec must be an InstanceSpec or a mapping")
-    try:
-        return InstanceSpec.model_validate(dict(spec))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidArgumentError(f"invalid instance spec: {problems}") from None
+    return validated(InstanceSpec, spec, what="instance spec")
 
 
 def managed_tags() -> dict[str, str]:
@@ -240,21 +228,15 @@ class Compute(DriverHandle[ComputeDriver]):
                 )
             return current.state is target
 
-        def expired(current: Instance) -> DeadlineExceededError:
-            return DeadlineExceededError(
-                f"still {current.state.value} after {timeout:g} s (waiting for {target.value})",
-                provider=self.provider,
-                operation="wait",
-                resource=instance_id,
-                retryable=False,
-            )
-
         return poll_until(
             lambda: self.get(instance_id),
             reached,
             timeout=timeout,
             max_delay=2.0,
-            expired=expired,
+            state=lambda current: current.state.value,
+            provider=self.provider,
+            resource=instance_id,
+            goal=target.value,
         )
 
     @staticmethod

@@ -10,16 +10,14 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
-from pydantic import ValidationError
-
 from portacloud.errors import (
-    DeadlineExceededError,
     InvalidArgumentError,
 )
 from portacloud.handle import DriverHandle, check_timeout
 from portacloud.jobs.driver import JobDriver, SupportsDelete
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
 from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.validation import validated
 from portacloud.waiting import poll_until
 
 __all__ = ["Job", "JobQueue", "parse_spec"]
@@ -31,19 +29,7 @@ OUTPUT_ENV = "PORTACLOUD_OUTPUT_URI"
 
 def parse_spec(spec: JobSpec | Mapping[str, Any]) -> JobSpec:
     """Accept a :class:`JobSpec` or a mapping (from YAML or JSON) and validate it."""
-    if isinstance(spec, JobSpec):
-        return spec
-    if not isinstance(spec, Mapping):
-        raise InvalidArgumentError(
-            f"a job spec must be a JobSpec or a mapping, not {type(spec).__name__}"
-        )
-    try:
-        return JobSpec.model_validate(dict(spec))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidArgumentError(f"invalid job spec: {problems}") from None
+    return validated(JobSpec, spec, what="job spec")
 
 
 def _absolute_workdir(spec: JobSpec, base_dir: str | os.PathLike[str] | None) -> JobSpec:
@@ -263,21 +249,14 @@ class JobQueue(DriverHandle[JobDriver]):
         timeout = check_timeout(timeout, operation="wait")
         self._check_id(job_id)
 
-        def expired(status: JobStatus) -> DeadlineExceededError:
-            return DeadlineExceededError(
-                f"still {status.state.value} after {timeout:g} s",
-                provider=self.provider,
-                operation="wait",
-                resource=job_id,
-                retryable=False,
-            )
-
         return poll_until(
             lambda: self.status(job_id),
             lambda status: status.state.terminal,
             timeout=timeout,
             max_delay=1.0,
-            expired=expired,
+            state=lambda status: status.state.value,
+            provider=self.provider,
+            resource=job_id,
         )
 
     @staticmethod

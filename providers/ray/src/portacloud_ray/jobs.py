@@ -11,10 +11,11 @@ and Ray only.
 Ray itself is imported when a queue is opened, never when this module is.
 
 Deadlines and retries (docs/decisions/0007-jobs-and-compute-retries.md): every HTTP request to
-the dashboard carries ``request_timeout`` (Ray's client sets none). A submission is never
-repeated: the runner's ``submission_id`` is fresh for each, so a repeat whose first answer was
-lost would run the job twice. Status reads are retried by the portable queue, and by this driver
-between the polls of ``follow_logs``, under the policy given to ``open_jobs``.
+the dashboard carries ``request_timeout`` (Ray's client sets none). A submission is retried
+under the policy given to ``open_jobs`` with the same ``submission_id``, which Ray refuses to
+run twice: after a try whose answer was lost, "already exists" with this submission's nonce
+means the first try created the job. Status reads are retried by the portable queue, and by
+this driver between the polls of ``follow_logs``, under the same policy.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pydantic import BeforeValidator, Field
 
 import portacloud_ray
 from portacloud.errors import (
+    AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
     PortaCloudError,
@@ -287,9 +289,10 @@ class RayJobDriver:
             META_NONCE: nonce,
         }
         res = spec.resources
-        self._client.submit_job(
+        self._submit_job(
+            job_id,
+            nonce,
             entrypoint=entrypoint,
-            submission_id=job_id,
             runtime_env=runtime_env,
             metadata=metadata,
             entrypoint_num_gpus=res.gpu_count or None,
@@ -297,6 +300,38 @@ class RayJobDriver:
             entrypoint_memory=int(res.memory_gb * _GIB) if res.memory_gb else None,
         )
         return job_id
+
+    def _submit_job(self, job_id: str, nonce: str, **request: Any) -> None:
+        """Submit under the opener's policy, safely: the submission id is the idempotency key.
+
+        A try whose answer was lost may have created the job; the next try then hears that the
+        id already exists, and the job's nonce tells whether it is this very submission (done)
+        or another one's (the error stands).
+        """
+        maybe_applied = False
+
+        def once() -> None:
+            nonlocal maybe_applied
+            try:
+                guarded_call(
+                    lambda: self._client.submit_job(submission_id=job_id, **request),
+                    map_error=map_ray_error,
+                    provider=self.provider,
+                    operation="submit",
+                    resource=job_id,
+                )
+            except AlreadyExistsError:
+                if not (maybe_applied and self._nonce_of(job_id) == nonce):
+                    raise
+            except PortaCloudError as exc:
+                maybe_applied = maybe_applied or exc.retryable
+                raise
+
+        call_with_retry(self._retry, once)
+
+    def _nonce_of(self, job_id: str) -> str | None:
+        details = self._client.get_job_info(job_id)
+        return (details.metadata or {}).get(META_NONCE)
 
     # -- status ------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from portacloud.providerkit import ErrorRule, scrub
 
 __all__ = [
     "INSTALL_HINT",
+    "MAYBE_APPLIED",
     "RULES",
     "UNSATISFIABLE",
     "SlurmClientMissingError",
@@ -62,6 +63,13 @@ UNSATISFIABLE = re.compile(
     r"|Node count specification invalid"
     r"|Invalid generic resource \(gres\) specification"
     r"|Invalid Trackable RESource \(TRES\) specification",
+    re.IGNORECASE,
+)
+#: Transport failures after which the controller may have acted on the request all the same
+#: (an answer lost on the way back), unlike a refused connection.
+MAYBE_APPLIED = re.compile(
+    r"Socket timed out|Zero Bytes were transmitted or received"
+    r"|Communication connection failure|Transport endpoint is not connected",
     re.IGNORECASE,
 )
 _NOISE = re.compile(

@@ -21,7 +21,8 @@ or keywords, :class:`SlurmOptions`):
 - ``account``, ``qos``: passed to ``sbatch --account``/``--qos``.
 
 Retries (docs/decisions/0007-jobs-and-compute-retries.md): ``sbatch`` is never repeated, since
-a submission whose answer was lost may have been queued; status reads are retried by the
+a submission whose answer was lost may have been queued (that failure says so, not retryable);
+status reads are retried by the
 portable queue, and by this driver between the polls of ``follow_logs``, under the policy
 given to ``open_jobs``. Every command runs with a time limit
 (:data:`~portacloud_slurm.commands.COMMAND_TIMEOUT`).
@@ -33,6 +34,7 @@ import builtins
 import dataclasses
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
@@ -49,6 +51,7 @@ from portacloud.errors import (
     InvalidArgumentError,
     NotFoundError,
     PortaCloudError,
+    UnavailableError,
     UnknownError,
     guarded_call,
 )
@@ -67,7 +70,12 @@ from portacloud_slurm.commands import (
     parse_sacct,
 )
 from portacloud_slurm.compose import TaskView, compose_status, task_outcomes
-from portacloud_slurm.errors import UNSATISFIABLE, SlurmCommandError, map_slurm_error
+from portacloud_slurm.errors import (
+    MAYBE_APPLIED,
+    UNSATISFIABLE,
+    SlurmCommandError,
+    map_slurm_error,
+)
 from portacloud_slurm.files import CANCEL_MARK, META, VERDICT, JobFiles, JobMeta, write_atomic
 from portacloud_slurm.partition import ClusterInfo, read_partition
 from portacloud_slurm.script import batch_script
@@ -113,6 +121,14 @@ class SlurmOptions(ProviderOptions):
     state_dir: _Text = None
     account: _Text = None
     qos: _Text = None
+
+
+def _outcome_unknown(what: str) -> UnavailableError:
+    return UnavailableError(
+        f"{what}; the job may have been queued all the same: check `portacloud jobs ls` "
+        "(or squeue) before submitting it again",
+        retryable=False,
+    )
 
 
 def _check_id(job_id: str) -> str:
@@ -201,14 +217,23 @@ class SlurmJobDriver:
         return job_id
 
     def _sbatch(self, args: Sequence[str], script: Path) -> str:
-        """Run sbatch once (a lost answer may still have queued the job) and return the id."""
+        """Run sbatch once and return the job id.
+
+        sbatch has no idempotency key, so nothing repeats it: a try whose answer was lost may
+        have queued the job, and a second would run it twice. Such a failure says so and is
+        not retryable; one where the controller was never reached keeps its own verdict.
+        """
         try:
             out = self.commands.run("sbatch", *args, str(script))
+        except subprocess.TimeoutExpired as exc:
+            raise _outcome_unknown(f"sbatch did not answer within {exc.timeout:g} s") from exc
         except SlurmCommandError as exc:
             mapped = map_slurm_error(exc)
             if mapped is not None and UNSATISFIABLE.search(exc.stderr):
                 inventory = self.info.partition.inventory()
                 raise InvalidArgumentError(f"{mapped.message}; {inventory}") from exc
+            if mapped is not None and mapped.retryable and MAYBE_APPLIED.search(exc.stderr):
+                raise _outcome_unknown(mapped.message) from exc
             raise
         job_id = first_field(out)
         if not job_id.isdigit():

@@ -288,7 +288,7 @@ def test_a_lost_sbatch_answer_says_the_outcome_is_unknown(failure: str, tmp_path
 
 def test_an_sbatch_that_hangs_says_the_outcome_is_unknown(tmp_path: Path) -> None:
     commands = _Sbatch(subprocess.TimeoutExpired(["sbatch"], 60))
-    with pytest.raises(UnavailableError, match="within 60 s.*may have been queued") as caught:
+    with pytest.raises(UnavailableError, match=r"within 60 s.*may have been queued") as caught:
         _slurm_driver(commands, tmp_path).submit(
             JobSpec(name="x", command="true"), env={}, output_uri="file:///o/"
         )
@@ -313,4 +313,3 @@ def test_slurm_options_are_typed(tmp_path: Path) -> None:
     jobs = pytest.importorskip("portacloud_slurm.jobs")
     opts = jobs.SlurmOptions.model_validate({"account": "", "state_dir": tmp_path})
     assert (opts.account, opts.state_dir) == (None, str(tmp_path))
-

@@ -24,19 +24,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 
-from portacloud.errors import (
-    DeadlineExceededError,
-    FailedPreconditionError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-    PortaCloudError,
-    ResourceExhaustedError,
-    UnauthenticatedError,
-    UnavailableError,
-    UnknownError,
-    UnsupportedError,
-)
+from portacloud import errors as pe
 from portacloud.providerkit import ErrorRule, scrub
 
 __all__ = [
@@ -111,7 +99,7 @@ class SlurmClientMissingError(SlurmCommandError):
 
 def _rule(
     pattern: str | re.Pattern[str],
-    error: type[PortaCloudError],
+    error: type[pe.PortaCloudError],
     retryable: bool | None = None,
     hint: str = "",
 ) -> tuple[re.Pattern[str], ErrorRule]:
@@ -124,36 +112,36 @@ RULES: tuple[tuple[re.Pattern[str], ErrorRule], ...] = (
     # A request no node of the partition can ever satisfy: refused at submit, never retried.
     _rule(
         UNSATISFIABLE,
-        InvalidArgumentError,
+        pe.InvalidArgumentError,
         False,
         "no node of this partition can ever satisfy the request",
     ),
     _rule(
         r"Requested time limit is invalid|Invalid job array specification"
         r"|Job array index too large|Invalid qos specification|Invalid dependency",
-        InvalidArgumentError,
+        pe.InvalidArgumentError,
         False,
     ),
-    _rule(r"Invalid partition name specified|invalid partition specified", NotFoundError),
-    _rule(r"Partition \S+ not found", NotFoundError),
-    _rule(r"Invalid job id specified|Invalid job id\b|Job \S+ not found", NotFoundError),
+    _rule(r"Invalid partition name specified|invalid partition specified", pe.NotFoundError),
+    _rule(r"Partition \S+ not found", pe.NotFoundError),
+    _rule(r"Invalid job id specified|Invalid job id\b|Job \S+ not found", pe.NotFoundError),
     # Quotas: waiting (for jobs to finish) can make the same submission succeed.
     _rule(
         r"Job violates accounting/QOS policy|QOSMax\w+|AssocMax\w+|Job submit limit"
         r"|Job is no longer pending execution|Reached maximum number of jobs",
-        ResourceExhaustedError,
+        pe.ResourceExhaustedError,
         True,
     ),
     _rule(
         r"Invalid account or account/partition combination|Invalid user id"
         r"|Access/permission denied|Access denied|Permission denied|User not found on host",
-        PermissionDeniedError,
+        pe.PermissionDeniedError,
         False,
     ),
     _rule(
         r"Munge (?:en|de)code failed|Invalid authentication credential"
         r"|Protocol authentication error|Authentication failure|Unable to contact munge",
-        UnauthenticatedError,
+        pe.UnauthenticatedError,
         False,
         "check that munged runs and shares the cluster's key",
     ),
@@ -164,49 +152,49 @@ RULES: tuple[tuple[re.Pattern[str], ErrorRule], ...] = (
         r"|backup controller in standby mode|Resource temporarily unavailable"
         r"|temporarily unable to accept job|Unable to establish controller machine"
         r"|Transport endpoint is not connected",
-        UnavailableError,
+        pe.UnavailableError,
         True,
     ),
     _rule(
         r"Could not establish a configuration source|Unable to process configuration file"
         r"|cannot stat file .*slurm\.conf",
-        UnavailableError,
+        pe.UnavailableError,
         False,
         "point SLURM_CONF (or the conf= option) at the cluster's slurm.conf",
     ),
     _rule(
         r"already completing or completed|Job has already finished|Job is not running",
-        FailedPreconditionError,
+        pe.FailedPreconditionError,
         False,
     ),
     _rule(
         r"accounting storage is disabled|Job accounting is not enabled"
         r"|jobcomp plugin .* not|slurmdbd",
-        UnsupportedError,
+        pe.UnsupportedError,
         False,
     ),
 )
 
 
-def _from_class(exc: Exception) -> PortaCloudError | None:
+def _from_class(exc: Exception) -> pe.PortaCloudError | None:
     """Failures recognised by the exception's type alone."""
     if isinstance(exc, SlurmClientMissingError):
-        return UnsupportedError(f"'{exc.command}' was not found: {INSTALL_HINT}")
+        return pe.UnsupportedError(f"'{exc.command}' was not found: {INSTALL_HINT}")
     if isinstance(exc, subprocess.TimeoutExpired):
         cmd = exc.cmd[0] if isinstance(exc.cmd, list | tuple) and exc.cmd else exc.cmd
-        return UnavailableError(
+        return pe.UnavailableError(
             f"{os.path.basename(str(cmd))} did not answer within {exc.timeout:g} s "
             "(is slurmctld overloaded or unreachable?)",
             retryable=True,
         )
     if isinstance(exc, PermissionError):
-        return PermissionDeniedError(f"{exc.strerror or exc}: {exc.filename}")
+        return pe.PermissionDeniedError(f"{exc.strerror or exc}: {exc.filename}")
     if isinstance(exc, TimeoutError):
-        return DeadlineExceededError(str(exc) or "timed out")
+        return pe.DeadlineExceededError(str(exc) or "timed out")
     return None
 
 
-def map_slurm_error(exc: Exception) -> PortaCloudError | None:
+def map_slurm_error(exc: Exception) -> pe.PortaCloudError | None:
     """Translate a native failure of the Slurm driver, or return ``None`` if it is not one.
 
     Args:
@@ -225,4 +213,4 @@ def map_slurm_error(exc: Exception) -> PortaCloudError | None:
         if pattern.search(exc.stderr):
             hint = f" ({rule.reason})" if rule.reason else ""
             return rule.build(f"{exc.command}: {exc.detail}{hint}", max_chars=2 * _MESSAGE_MAX)
-    return UnknownError(f"{exc.command} failed: {exc.detail}")
+    return pe.UnknownError(f"{exc.command} failed: {exc.detail}")

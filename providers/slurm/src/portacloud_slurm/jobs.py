@@ -52,7 +52,6 @@ from portacloud.errors import (
     NotFoundError,
     PortaCloudError,
     UnavailableError,
-    UnknownError,
     guarded_call,
 )
 from portacloud.home import portacloud_home
@@ -493,22 +492,20 @@ class SlurmJobsProvider:
             raise InvalidArgumentError(
                 f"state_dir {state_dir}: '%' would be read as a Slurm filename pattern"
             )
-        try:
-            return SlurmJobDriver.open(
+        return guarded_call(
+            lambda: SlurmJobDriver.open(
                 SlurmCommands(conf=opts.conf),
                 partition=url.netloc or None,
                 state_dir=state_dir.expanduser().absolute(),
                 account=opts.account,
                 qos=opts.qos,
                 retry=retry,
-            )
-        except PortaCloudError:
-            raise
-        except Exception as exc:
-            mapped = map_slurm_error(exc) or UnknownError(
-                f"unexpected {type(exc).__name__} while opening the queue"
-            )
-            raise mapped from exc
+            ),
+            map_error=map_slurm_error,
+            provider="slurm",
+            operation="open_jobs",
+            resource=url.netloc or None,
+        )
 
 
 provider = SlurmJobsProvider()

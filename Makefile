@@ -30,7 +30,7 @@ lint: install
 	$(UV) run --no-sync portacloud catalog lint
 
 typecheck: install
-	$(UV) run --no-sync mypy sdk/src conformance/src $(wildcard providers/*/src)
+	$(UV) run --no-sync mypy sdk/src conformance/src $(wildcard providers/*/src) examples/dict_provider/src
 
 test: lint typecheck
 	UV="$(UV)" bash scripts/test.sh

@@ -329,6 +329,8 @@ def test_no_azure_exception_escapes(
 ) -> None:
     from azure.core.exceptions import AzureError
 
+    from portacloud_azure.errors import map_azure_error
+
     with portacloud.open_bucket(f"az://{container}", retry=ONE_TRY) as b:
         failures = [
             lambda: b.head("nope"),
@@ -348,8 +350,12 @@ def test_no_azure_exception_escapes(
     with portacloud.open_bucket(f"az://{container}", retry=ONE_TRY) as down:
         with pytest.raises(portacloud.UnavailableError) as refused:
             down.head("k")
-        assert refused.value.retryable
-        assert refused.value.as_native(AzureError) is not None
+        native = refused.value.as_native(AzureError)
+        assert native is not None
+        # The refusal maps to a retryable error; the one the caller gets is final (one try).
+        assert map_azure_error(native).retryable
+        assert not refused.value.retryable
+        assert "1 try" in refused.value.message
 
 
 # ------------------------------------------------------------------------ opening
@@ -465,12 +471,28 @@ def test_streamed_blocks_and_commit_are_retried_by_the_driver(
 ) -> None:
     calls = _inject(monkeypatch, {"stage_block": 2, "commit_block_list": 1})
     data = _payload(300 * 1024)
-    with portacloud.open_bucket(f"az://{container}", block_size=128 * 1024, retry=ONE_TRY) as b:
+    policy = RetryPolicy(attempts=3, initial_delay=0)
+    with portacloud.open_bucket(f"az://{container}", block_size=128 * 1024, retry=policy) as b:
         info = b.put("retried", _chunks(data, 100 * 1024))
         assert info.crc32c == crc32c_hex(data)
         assert b.get("retried") == data
     # 3 blocks + 2 failed tries; 1 commit + 1 failed try. The bucket itself never retried.
     assert calls == {"stage_block": 5, "commit_block_list": 2}
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_the_drivers_retries_follow_the_policy_given_to_open_bucket(
+    container: str, monkeypatch: pytest.MonkeyPatch, attempts: int
+) -> None:
+    calls = _inject(monkeypatch, {"commit_block_list": 10})
+    data = _payload(300 * 1024)
+    policy = RetryPolicy(attempts=attempts, initial_delay=0)
+    with portacloud.open_bucket(f"az://{container}", block_size=128 * 1024, retry=policy) as b:
+        with pytest.raises(portacloud.UnavailableError) as caught:
+            b.put("never", _chunks(data, 100 * 1024))
+        assert not caught.value.retryable  # the policy's tries are spent: final
+        assert not b.exists("never")
+    assert calls == {"commit_block_list": attempts}
 
 
 def test_bytes_puts_are_retried_by_the_bucket_only(

@@ -410,12 +410,20 @@ def test_missing_bucket_is_not_found_and_no_google_exception_escapes(endpoint: s
 def test_unreachable_endpoint_is_unavailable_and_retryable() -> None:
     import requests
 
+    from portacloud_gcp.errors import map_gcs_error
+
     b = portacloud.open_bucket("gs://bucket", endpoint_url="http://127.0.0.1:9", retry=ONE_TRY)
     for call in (lambda: b.head("k"), lambda: b.put("k", b"x"), lambda: list(b.list())):
         with pytest.raises(portacloud.UnavailableError) as caught:
             call()
-        assert caught.value.retryable
-        assert isinstance(caught.value.__cause__, requests.ConnectionError)
+        cause = caught.value.__cause__
+        assert isinstance(cause, requests.ConnectionError)
+        # Transient by nature, but this was the last try: the error says not to retry it.
+        mapped = map_gcs_error(cause)
+        assert mapped is not None
+        assert mapped.retryable
+        assert not caught.value.retryable
+        assert "1 try" in caught.value.message
     b.close()
 
 
@@ -464,3 +472,11 @@ def test_bad_urls_and_options_are_invalid_argument(
     kwargs: dict[str, object] = {"endpoint_url": "http://127.0.0.1:9", **options}
     with pytest.raises(portacloud.InvalidArgumentError, match=match):
         portacloud.open_bucket(url, **kwargs)
+
+
+def test_the_callers_retry_policy_reaches_the_chunk_retries(
+    endpoint: str, bucket_name: str
+) -> None:
+    policy = RetryPolicy(attempts=2, initial_delay=0)
+    with portacloud.open_bucket(f"gs://{bucket_name}", retry=policy, endpoint_url=endpoint) as b:
+        assert b._driver.chunk_retry is policy

@@ -308,3 +308,11 @@ def test_azure_errors(container: tuple[Any, str], monkeypatch: pytest.MonkeyPatc
     )
     with pytest.raises((portacloud.UnauthenticatedError, portacloud.PermissionDeniedError)):
         portacloud.open_bucket(f"libcloud+azure-blobs://{name}")
+
+
+def test_the_callers_retry_policy_reaches_the_spool_uploads(
+    s3_bucket: tuple[Any, str, str],
+) -> None:
+    _, _, url = s3_bucket
+    with portacloud.open_bucket(url, retry=ONE_TRY) as bucket:
+        assert bucket._driver.retry is ONE_TRY

@@ -15,13 +15,7 @@ pytest.importorskip("azure.storage.blob")
 from azure.core import exceptions as az
 from azure.storage.blob import StorageErrorCode
 
-from portacloud_azure.errors import (
-    BY_ERROR_CODE,
-    error_from_response,
-    map_azure_error,
-    redact,
-    retry_after_seconds,
-)
+from portacloud_azure.errors import ERRORS, error_from_response, map_azure_error, scrub_message
 from portacloud_azure.metadata import (
     AZURE_CRC32C_NAME,
     decode_metadata,
@@ -143,7 +137,10 @@ def test_retry_after_is_honoured(headers: dict[str, str], seconds: float | None)
 
 def test_retry_after_as_an_http_date() -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    seconds = retry_after_seconds({"Retry-After": when})
+    headers = {"Retry-After": when}
+    seconds = map_azure_error(
+        http_error(az.HttpResponseError, 503, None, headers=headers)
+    ).retry_after
     assert seconds is not None
     assert 25 <= seconds <= 30
 
@@ -181,9 +178,9 @@ def test_foreign_exceptions_are_not_this_tables() -> None:
 
 
 def test_every_error_code_maps_to_a_portable_error() -> None:
-    for code, cls in BY_ERROR_CODE.items():
-        assert issubclass(cls, portacloud.PortaCloudError), code
-        assert isinstance(error_from_response(400, code), cls)
+    for code, rule in ERRORS.by_code.items():
+        assert issubclass(rule.error, portacloud.PortaCloudError), code
+        assert isinstance(error_from_response(400, code), rule.error)
 
 
 def test_messages_never_carry_keys_or_sas_signatures() -> None:
@@ -201,7 +198,20 @@ def test_messages_never_carry_keys_or_sas_signatures() -> None:
     assert ACCOUNT_KEY[:20] not in text
     assert "c2VjcmV0c2lnbmF0dXJl" not in text
     assert "Server failed to authenticate the request." in text
-    assert redact(f"x {ACCOUNT_KEY} y") == "x [redacted] y"
+    assert scrub_message(f"x {ACCOUNT_KEY} y") == "x *** y"
+
+
+def test_a_request_signature_quoted_by_the_service_is_scrubbed() -> None:
+    signature = "UjVGBPd5Y1dIhM0oB2hMCI0u2sNmF7iQv8fNfE4mK0c="
+    message = (
+        f"The MAC signature found in the HTTP request '{signature}' is not the same as any "
+        "computed signature."
+    )
+    mapped = map_azure_error(
+        http_error(az.ClientAuthenticationError, 403, "AuthenticationFailed", message=message)
+    )
+    assert signature not in str(mapped)
+    assert "The MAC signature found in the HTTP request '***'" in str(mapped)
 
 
 def test_only_the_first_line_of_the_service_message_is_kept() -> None:

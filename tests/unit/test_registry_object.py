@@ -88,3 +88,13 @@ def test_a_profile_retry_table_reaches_every_handle(
     assert profile.retry == RetryPolicy(attempts=1, max_delay=2.0)
     with portacloud.connect("p") as conn:
         assert conn.storage._retry == profile.retry
+
+
+def test_memory_buckets_can_be_forgotten() -> None:
+    from portacloud.providers import memory
+
+    bucket = portacloud.open_bucket("memory://forget-me")
+    bucket.put("k", b"v")
+    memory.forget("forget-me")
+    assert list(bucket.list()) == []
+    assert list(portacloud.open_bucket("memory://forget-me").list()) == []

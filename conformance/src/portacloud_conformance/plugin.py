@@ -6,7 +6,10 @@ against the bucket at ``URL``, each test inside its own random prefix that is em
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -22,6 +25,11 @@ from portacloud_conformance.support import cleanup_prefix
 STORAGE_OPTION = "--portacloud-storage"
 JOBS_OPTION = "--portacloud-jobs"
 COMPUTE_OPTION = "--portacloud-compute"
+TIMEOUT_OPTION = "--portacloud-test-timeout"
+#: Generous for the slowest test on a real cloud (a job or an instance that takes minutes to
+#: start), short enough that a server that stops answering, or a listing that never ends,
+#: fails one test instead of hanging the run.
+DEFAULT_TEST_TIMEOUT = 600.0
 _SUITES = {
     "portacloud_conformance.storage": STORAGE_OPTION,
     "portacloud_conformance.jobs": JOBS_OPTION,
@@ -56,6 +64,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="python with portacloud installed on the job nodes (default: this interpreter)",
     )
     group.addoption(
+        TIMEOUT_OPTION,
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_TEST_TIMEOUT,
+        help="time limit of each conformance test; a test still running then fails with that "
+        f"reason (default {DEFAULT_TEST_TIMEOUT:g}; 0 for none)",
+    )
+    group.addoption(
         "--portacloud-report",
         metavar="FILE",
         default=None,
@@ -64,6 +80,67 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _check_targets(config, items)
+    if config.getoption(TIMEOUT_OPTION) and config.pluginmanager.hasplugin("timeout"):
+        # The suite's own limit applies to each phase; pytest-timeout's one timer per test
+        # would let a teardown that hangs too (cleanup on a dead server) stop the run.
+        for item in items:
+            if _in_suite(item):
+                item.add_marker(pytest.mark.timeout(0))
+
+
+def _in_suite(item: pytest.Item) -> bool:
+    module = getattr(getattr(item, "module", None), "__name__", "")
+    return module.startswith(tuple(_SUITES))
+
+
+class ConformanceTimeoutError(BaseException):
+    """A conformance test phase ran past ``--portacloud-test-timeout``.
+
+    A BaseException, like KeyboardInterrupt: the code under test must not catch it and turn it
+    into one of its own errors (the portable layer maps every Exception it meets).
+    """
+
+
+@contextlib.contextmanager
+def _time_limit(item: pytest.Item) -> Iterator[None]:
+    limit = float(item.config.getoption(TIMEOUT_OPTION) or 0)
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not limit or not usable or not _in_suite(item):
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise ConformanceTimeoutError(_timeout_reason(limit))
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _time_limit(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _time_limit(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    with _time_limit(item):
+        return (yield)
+
+
+def _check_targets(config: pytest.Config, items: list[pytest.Item]) -> None:
     for package, option in _SUITES.items():
         collected = any(
             getattr(getattr(i, "module", None), "__name__", "").startswith(package) for i in items
@@ -189,7 +266,8 @@ class _ReportWriter:
         if report.skipped:
             reason = _skip_reason(report)
             self._results[test] = Result(test=test, outcome="skipped", reason=reason)
-        elif report.failed:
+        elif report.failed and getattr(self._results.get(test), "outcome", "") != "failed":
+            # The first failure is the reason; a teardown that fails after it is its echo.
             crash = getattr(report.longrepr, "reprcrash", None)
             message = getattr(crash, "message", None) or str(report.longrepr).splitlines()[-1]
             where = "" if report.when == "call" else f"error in {report.when}: "
@@ -211,6 +289,13 @@ class _ReportWriter:
         report = Report.build(target=target, kind=kind, results=list(self._results.values()))
         with open(self._path, "w", encoding="utf-8") as f:
             f.write(report.model_dump_json(indent=2))
+
+
+def _timeout_reason(limit: float) -> str:
+    return (
+        f"still running after the per-test time limit of {limit:g} s: the backend stopped "
+        f"answering, or a wait or listing never ended (raise it with {TIMEOUT_OPTION})"
+    )
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

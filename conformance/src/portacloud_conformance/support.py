@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from typing import Protocol
 
 import pytest
 
@@ -16,14 +17,43 @@ __all__ = [
     "payload",
     "payload_chunks",
     "require",
+    "require_missing",
 ]
 
 
-def require(bucket: portacloud.Bucket, capability: str) -> None:
-    """Skip the test unless the backend declares ``capability``, naming it in the reason."""
-    value = getattr(bucket.capabilities, capability)
-    if value is not True:
-        pytest.skip(f"capability {capability} is false on {bucket.provider}")
+class _Declares(Protocol):
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def capabilities(self) -> object: ...
+
+
+def require(handle: _Declares, capability: str, *, at_least: int = 1) -> None:
+    """Skip the test unless the backend declares ``capability``, naming it in the reason.
+
+    The suite's one meaning of "declares": a flag that is true, a count of at least
+    ``at_least``, a name that is not empty. False, 0, ``None`` and "" all mean "does not".
+    Works for buckets, job queues and compute handles alike.
+    """
+    value = getattr(handle.capabilities, capability)
+    if not _declared(value, at_least):
+        pytest.skip(f"capability {capability} is {value!r} on {handle.provider}")
+
+
+def require_missing(handle: _Declares, capability: str) -> None:
+    """Skip the test if the backend declares ``capability``: for tests of its refusal."""
+    value = getattr(handle.capabilities, capability)
+    if _declared(value, 1):
+        pytest.skip(f"capability {capability} is {value!r} on {handle.provider}: nothing refused")
+
+
+def _declared(value: object, at_least: int) -> bool:
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, int):
+        return value >= at_least
+    return bool(value)
 
 
 def payload(size: int, seed: int = 0) -> bytes:

@@ -53,7 +53,7 @@ _QUERY_NAMES = (
     r"x-amz-signature|x-amz-credential|x-amz-security-token|signature|awsaccesskeyid|"
     r"x-goog-signature|x-goog-credential|sig|access_token|refresh_token|id_token|client_secret|"
     r"sharedaccesssignature|accountkey|sharedaccesskey|aws_secret_access_key|aws_session_token|"
-    r"password|upload_id"
+    r"password|upload_id|secret|token|passwd"
 )
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -66,15 +66,17 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r'(?i)("(?:private_key|private_key_id|client_secret|refresh_token|access_token|'
-            r'id_token|assertion)"\s*:\s*")[^"]*(")'
+            r'id_token|assertion|secret|password|token)"\s*:\s*")[^"]*(")'
         ),
         rf"\g<1>{REDACTED}\g<2>",
     ),
     # Header values, in dict reprs ('Authorization': b'...') and in raw or canonical form.
     (
-        re.compile(rf"(?i)(['\"]?\b(?:{_HEADER_NAMES})\b['\"]?\s*[:=]\s*b?['\"]?)[^'\"\r\n,}}]+"),
+        re.compile(rf"(?i)(['\"]?\b(?:{_HEADER_NAMES})\b['\"]?\s*[:=]\s*(?-i:b)?['\"]?)[^'\"\r\n,}}]+"),
         rf"\g<1>{REDACTED}",
     ),
+    # Passwords and secrets written "name: value" in a server's message.
+    (re.compile(r"(?i)\b(password|passwd|secret)(\s*:\s*)[^\s&'\",;}]+"), rf"\g<1>\g<2>{REDACTED}"),
     # Query parameters and connection-string fields.
     (re.compile(rf"(?i)\b({_QUERY_NAMES})=[^&\s'\"<>;,]+"), rf"\g<1>={REDACTED}"),
     # botocore.auth's "Signature:\n<hex>" and SigV4 "Signature=<hex>" in headers.
@@ -84,6 +86,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(Bearer\s+)[A-Za-z0-9._~+/=-]+"), rf"\g<1>{REDACTED}"),
     # AWS access key ids (long-term and temporary).
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b"), REDACTED),
+    # A bare HMAC-SHA256 in base64 (Azure quotes the MAC it expected in AuthenticationFailed).
+    (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])"), REDACTED),
     # Azure account keys and other long base64 secrets that end in padding.
     (re.compile(r"[A-Za-z0-9+/]{60,}={1,2}"), REDACTED),
 )

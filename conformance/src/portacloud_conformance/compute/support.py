@@ -19,6 +19,7 @@ import pytest
 
 import portacloud
 from portacloud import Instance, InstanceState, NotFoundError, PortaCloudError
+from portacloud_conformance.support import require, require_missing
 
 __all__ = [
     "INSTANCE_TYPE_ENV",
@@ -29,6 +30,7 @@ __all__ = [
     "instance_type_for",
     "launch",
     "require",
+    "require_missing",
     "terminated_or_gone",
     "unique",
 ]
@@ -49,13 +51,6 @@ _SMALL_TYPES = {
 }
 
 Launch = Callable[..., Instance]
-
-
-def require(compute: portacloud.Compute, capability: str) -> None:
-    """Skip unless the backend declares ``capability`` (a flag, or a catalog name)."""
-    value = getattr(compute.capabilities, capability)
-    if not value:
-        pytest.skip(f"capability {capability} is {value} on {compute.provider}")
 
 
 def instance_type_for(compute: portacloud.Compute) -> str:

@@ -17,6 +17,8 @@ from portacloud_conformance.compute import support
 from portacloud_conformance.compute.support import (
     Launch,
     instance_type_for,
+    require,
+    require_missing,
     unique,
 )
 
@@ -40,8 +42,8 @@ def test_get_of_an_unknown_id_is_not_found(compute: portacloud.Compute, instance
 def test_operations_on_an_unknown_id_are_not_found(
     compute: portacloud.Compute, operation: str
 ) -> None:
-    if operation != "terminate" and not compute.capabilities.stop:
-        pytest.skip(f"capability stop is False on {compute.provider}")
+    if operation != "terminate":
+        require(compute, "stop")
     with pytest.raises(NotFoundError):
         getattr(compute, operation)(UNKNOWN_IDS[0])
 
@@ -103,9 +105,7 @@ def _unsupported_call(compute: portacloud.Compute, launch: Launch, capability: s
 def test_unsupported_operations_name_the_capability(
     compute: portacloud.Compute, launch: Launch, capability: str
 ) -> None:
-    value = getattr(compute.capabilities, capability)
-    if value:
-        pytest.skip(f"capability {capability} is {value} on {compute.provider}: nothing refused")
+    require_missing(compute, capability)
     with pytest.raises(UnsupportedError) as caught:
         _unsupported_call(compute, launch, capability)
     assert capability in str(caught.value)

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import portacloud
 
 #: Generous bounds: Slurm and Ray take seconds to schedule even trivial jobs.
 WAIT = 120.0
-
-
-def require(queue: portacloud.JobQueue, capability: str) -> None:
-    """Skip unless the queue declares ``capability`` (a flag, or a positive count)."""
-    value = getattr(queue.capabilities, capability)
-    if not value:
-        pytest.skip(f"capability {capability} is {value} on {queue.provider}")
 
 
 def wait_until(

@@ -8,7 +8,8 @@ import pytest
 
 import portacloud
 from portacloud import JobReason, JobSpec, JobState, Resources
-from portacloud_conformance.jobs.support import WAIT, require, wait_until
+from portacloud_conformance.jobs.support import WAIT, wait_until
+from portacloud_conformance.support import require
 
 
 def test_cancel_running_job(queue: portacloud.JobQueue) -> None:

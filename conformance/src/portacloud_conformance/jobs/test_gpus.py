@@ -9,20 +9,16 @@ import pytest
 
 import portacloud
 from portacloud import JobReason, JobSpec, JobState, Resources
-from portacloud_conformance.jobs.support import WAIT, require
+from portacloud_conformance.jobs.support import WAIT
+from portacloud_conformance.support import require
 
 _VISIBLE = re.compile(r"visible=\[([^\]]*)\]")
-
-
-def _max(queue: portacloud.JobQueue) -> int:
-    return queue.capabilities.max_gpus_per_job
 
 
 @pytest.mark.parametrize("count", [1, 2])
 def test_gpu_request_sees_exactly_those_gpus(queue: portacloud.JobQueue, count: int) -> None:
     require(queue, "gpus")
-    if queue.capabilities.max_gpus_per_job < count:
-        pytest.skip(f"capability max_gpus_per_job is {_max(queue)} on {queue.provider}")
+    require(queue, "max_gpus_per_job", at_least=count)
     job = queue.submit(
         JobSpec(
             name=f"gpu{count}",
@@ -40,8 +36,7 @@ def test_gpu_request_sees_exactly_those_gpus(queue: portacloud.JobQueue, count: 
 
 def test_concurrent_gpu_jobs_get_different_gpus(queue: portacloud.JobQueue) -> None:
     require(queue, "gpus")
-    if queue.capabilities.max_gpus_per_job < 2:
-        pytest.skip(f"capability max_gpus_per_job is {_max(queue)} on {queue.provider}")
+    require(queue, "max_gpus_per_job", at_least=2)
     command = 'echo "visible=[$CUDA_VISIBLE_DEVICES]"; sleep 3'
     jobs = [
         queue.submit(JobSpec(name=f"share{i}", command=command, resources=Resources(gpus=1)))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 import portacloud
+from portacloud_conformance.support import require
 
 
 @pytest.mark.parametrize(
@@ -23,8 +24,8 @@ import portacloud
 def test_missing_key_is_not_found(
     bucket: portacloud.Bucket, operation: str, call: Callable[[portacloud.Bucket], object]
 ) -> None:
-    if operation == "copy" and not bucket.capabilities.server_side_copy:
-        pytest.skip(f"capability server_side_copy is false on {bucket.provider}")
+    if operation == "copy":
+        require(bucket, "server_side_copy")
     with pytest.raises(portacloud.NotFoundError) as caught:
         call(bucket)
     err = caught.value

@@ -5,13 +5,15 @@ Every native exception the GCS driver can meet is translated here and nowhere el
 and token refresh), ``requests``/``urllib3`` transport errors (connections, timeouts, truncated
 bodies) and the media layer's ``InvalidResponse``/``DataCorruption``.
 
-Lookups are table-first: the exception's class hierarchy is walked from the most specific class
-and the first class found in :data:`_BY_CLASS` decides; HTTP errors that no class names fall
-back to :data:`_BY_STATUS`, then to "4xx is the caller's, 5xx is transient".
+Lookups are table-first (:data:`TABLE`, a :class:`~portacloud.providerkit.ErrorTable`): the
+exception's class hierarchy is walked from the most specific class and the first class listed
+decides; HTTP errors that no class names fall back to the status, then to "5xx is transient,
+anything else unknown".
 
-Messages are built from the status and the server's own error text, with URLs cut to their
-path and bearer tokens removed, so they never carry credentials or resumable-session ids (a
-session URI lets anyone holding it write the object). The native exception stays reachable as
+Messages are built from the status and the server's own error text and pass through
+:func:`portacloud.providerkit.scrub` (URLs cut to their path, bearer tokens and signatures
+removed), so they never carry credentials or resumable-session ids (a session URI lets anyone
+holding it write the object). The native exception stays reachable as
 ``__cause__``.
 
 This module imports the Google SDK, so only code that runs after a ``gs://`` URL was opened
@@ -20,181 +22,103 @@ imports it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+from functools import partial
 
-import google.auth.exceptions as auth_exceptions
-import requests.exceptions as requests_exceptions
-import urllib3.exceptions as urllib3_exceptions
-from google.api_core import exceptions as api_exceptions
+import google.auth.exceptions as auth
+import requests.exceptions as rq
+import urllib3.exceptions as wire
+from google.api_core import exceptions as api
 
-from portacloud.errors import (
-    HTTP_STATUS_ERRORS,
-    AlreadyExistsError,
-    CancelledError,
-    ChecksumMismatchError,
-    DeadlineExceededError,
-    FailedPreconditionError,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-    PortaCloudError,
-    ResourceExhaustedError,
-    UnauthenticatedError,
-    UnavailableError,
-    UnknownError,
-    UnsupportedError,
-)
+import portacloud.errors as pe
+from portacloud.providerkit import ErrorRule, ErrorTable, retry_after, status_rules
 
-__all__ = ["map_gcs_error"]
+__all__ = ["TABLE", "map_gcs_error"]
 
-_MESSAGE_MAX = 400
+_R = ErrorRule
+_Unauth = partial(ErrorRule, pe.UnauthenticatedError)
+_Down = partial(ErrorRule, pe.UnavailableError)
+_Late = partial(ErrorRule, pe.DeadlineExceededError)
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    """How one kind of native failure becomes a portacloud error."""
-
-    error: type[PortaCloudError]
-    retryable: bool | None = None  # None: the error class's default
-    what: str = ""  # used when the native exception says nothing useful
-
-
-def _media_exception_classes() -> dict[type[BaseException], _Rule]:
+def _media_exception_classes() -> list[tuple[type[BaseException], ErrorRule]]:
     """The media layer's exceptions: storage 3.x vendors them, older code used the package."""
     from google.cloud.storage import exceptions as storage_exceptions  # type: ignore[import-untyped]
 
-    classes: dict[type[BaseException], _Rule] = {
-        storage_exceptions.DataCorruption: _Rule(
-            ChecksumMismatchError, True, "the transferred bytes failed their checksum"
-        ),
-    }
+    corrupt = _R(pe.ChecksumMismatchError, True, "the transferred bytes failed their checksum")
+    classes: list[tuple[type[BaseException], ErrorRule]] = [
+        (storage_exceptions.DataCorruption, corrupt)
+    ]
     try:
         from google import resumable_media
     except ImportError:  # pragma: no cover - google-resumable-media is an optional extra
         return classes
-    classes[resumable_media.DataCorruption] = classes[storage_exceptions.DataCorruption]
-    return classes
+    return [*classes, (resumable_media.DataCorruption, corrupt)]
 
 
-# Most specific classes first is not needed: the lookup walks each exception's MRO.
-_BY_CLASS: dict[type[BaseException], _Rule] = {
-    # The JSON API's HTTP errors.
-    api_exceptions.BadRequest: _Rule(InvalidArgumentError),
-    api_exceptions.Unauthorized: _Rule(UnauthenticatedError),
-    api_exceptions.Forbidden: _Rule(PermissionDeniedError),
-    api_exceptions.NotFound: _Rule(NotFoundError),
-    api_exceptions.MethodNotAllowed: _Rule(UnsupportedError),
-    api_exceptions.Conflict: _Rule(AlreadyExistsError),
-    api_exceptions.LengthRequired: _Rule(InvalidArgumentError),
-    api_exceptions.PreconditionFailed: _Rule(FailedPreconditionError),
-    api_exceptions.RequestRangeNotSatisfiable: _Rule(InvalidArgumentError),
-    api_exceptions.TooManyRequests: _Rule(ResourceExhaustedError, True),
-    api_exceptions.Cancelled: _Rule(CancelledError),
-    api_exceptions.InternalServerError: _Rule(InternalError, True),
-    api_exceptions.MethodNotImplemented: _Rule(UnsupportedError, False),
-    api_exceptions.BadGateway: _Rule(UnavailableError, True),
-    api_exceptions.ServiceUnavailable: _Rule(UnavailableError, True),
-    api_exceptions.GatewayTimeout: _Rule(DeadlineExceededError, True),
-    api_exceptions.RetryError: _Rule(DeadlineExceededError, True, "the SDK gave up retrying"),
-    # google.auth: finding, refreshing and using credentials.
-    auth_exceptions.DefaultCredentialsError: _Rule(
-        UnauthenticatedError, False, "no Google credentials were found"
+#: The class hierarchy decides first (each exception's MRO, most specific class first); HTTP
+#: errors no class names fall back to the status (an InvalidResponse from the media layer, or an
+#: api_core class created for an unusual status), then to "5xx transient, else unknown".
+TABLE = ErrorTable(
+    by_type=(
+        # The JSON API's HTTP errors.
+        (api.BadRequest, _R(pe.InvalidArgumentError)),
+        (api.Unauthorized, _R(pe.UnauthenticatedError)),
+        (api.Forbidden, _R(pe.PermissionDeniedError)),
+        (api.NotFound, _R(pe.NotFoundError)),
+        (api.MethodNotAllowed, _R(pe.UnsupportedError)),
+        (api.Conflict, _R(pe.AlreadyExistsError)),
+        (api.LengthRequired, _R(pe.InvalidArgumentError)),
+        (api.PreconditionFailed, _R(pe.FailedPreconditionError)),
+        (api.RequestRangeNotSatisfiable, _R(pe.InvalidArgumentError)),
+        (api.TooManyRequests, _R(pe.ResourceExhaustedError, True)),
+        (api.Cancelled, _R(pe.CancelledError)),
+        (api.InternalServerError, _R(pe.InternalError, True)),
+        (api.MethodNotImplemented, _R(pe.UnsupportedError, False)),
+        (api.BadGateway, _R(pe.UnavailableError, True)),
+        (api.ServiceUnavailable, _R(pe.UnavailableError, True)),
+        (api.GatewayTimeout, _R(pe.DeadlineExceededError, True)),
+        (api.RetryError, _R(pe.DeadlineExceededError, True, "the SDK gave up retrying")),
+        # google.auth: finding, refreshing and using credentials.
+        (auth.DefaultCredentialsError, _Unauth(False, "no Google credentials were found")),
+        (auth.RefreshError, _Unauth(None, "the Google credentials could not be refreshed")),
+        (auth.TransportError, _Down(True, "the token service could not be reached")),
+        (auth.TimeoutError, _Late(True, "token refresh timed out")),
+        (auth.GoogleAuthError, _Unauth(False, "authentication failed")),
+        # Transport: requests, and urllib3 underneath it (raised while a body streams).
+        (rq.ConnectTimeout, _Down(True, "timed out connecting to the service")),
+        (rq.ReadTimeout, _Late(True, "timed out waiting for the service")),
+        (rq.SSLError, _Down(False, "TLS handshake failed")),
+        (rq.ConnectionError, _Down(True, "the connection failed or was reset")),
+        (rq.ChunkedEncodingError, _Down(True, "the response body was cut short")),
+        (rq.ContentDecodingError, _Down(True, "the response body could not be decoded")),
+        (wire.ReadTimeoutError, _Late(True, "timed out reading the response")),
+        (wire.ProtocolError, _Down(True, "the connection broke mid-response")),
+        (wire.DecodeError, _Down(True, "the response body could not be decoded")),
+        *_media_exception_classes(),
     ),
-    auth_exceptions.RefreshError: _Rule(
-        UnauthenticatedError, None, "the Google credentials could not be refreshed"
+    by_status=status_rules(
+        {
+            408: _R(pe.DeadlineExceededError, True),
+            409: _R(pe.AlreadyExistsError),
+            499: _R(pe.CancelledError),
+            500: _R(pe.InternalError, True),
+            504: _R(pe.DeadlineExceededError, True),
+        }
     ),
-    auth_exceptions.TransportError: _Rule(
-        UnavailableError, True, "the token service could not be reached"
-    ),
-    auth_exceptions.TimeoutError: _Rule(DeadlineExceededError, True, "token refresh timed out"),
-    auth_exceptions.GoogleAuthError: _Rule(UnauthenticatedError, False, "authentication failed"),
-    # Transport: requests, and urllib3 underneath it (raised while a body streams).
-    requests_exceptions.ConnectTimeout: _Rule(
-        UnavailableError, True, "timed out connecting to the service"
-    ),
-    requests_exceptions.ReadTimeout: _Rule(
-        DeadlineExceededError, True, "timed out waiting for the service"
-    ),
-    requests_exceptions.SSLError: _Rule(UnavailableError, False, "TLS handshake failed"),
-    requests_exceptions.ConnectionError: _Rule(
-        UnavailableError, True, "the connection failed or was reset"
-    ),
-    requests_exceptions.ChunkedEncodingError: _Rule(
-        UnavailableError, True, "the response body was cut short"
-    ),
-    requests_exceptions.ContentDecodingError: _Rule(
-        UnavailableError, True, "the response body could not be decoded"
-    ),
-    urllib3_exceptions.ReadTimeoutError: _Rule(
-        DeadlineExceededError, True, "timed out reading the response"
-    ),
-    urllib3_exceptions.ProtocolError: _Rule(
-        UnavailableError, True, "the connection broke mid-response"
-    ),
-    urllib3_exceptions.DecodeError: _Rule(
-        UnavailableError, True, "the response body could not be decoded"
-    ),
-    **_media_exception_classes(),
-}
-
-# HTTP statuses for errors whose class the table does not name (an InvalidResponse from the
-# media layer, or an api_core class created for an unusual status).
-_BY_STATUS: dict[int, _Rule] = {
-    **{status: _Rule(error) for status, error in HTTP_STATUS_ERRORS.items()},
-    408: _Rule(DeadlineExceededError, True),
-    409: _Rule(AlreadyExistsError),
-    499: _Rule(CancelledError),
-    500: _Rule(InternalError, True),
-    504: _Rule(DeadlineExceededError, True),
-}
-
-_URL = re.compile(r"\b(https?://[^\s?#'\"]*)[?#][^\s'\"]*")
-_BEARER = re.compile(r"(?i)\b(bearer\s+)[\w.~+/=-]+")
-_SECRET_PARAM = re.compile(
-    r"(?i)\b((?:access_token|upload_id|x-goog-signature|x-goog-credential|signature|sig|key)=)"
-    r"[^\s&'\"]+"
 )
+
 _REQUEST_PREFIX = re.compile(r"^[A-Z]+ \S+: ")
 
 
-def _scrub(text: str) -> str:
-    """Drop URL queries (session ids, signatures) and anything shaped like a token."""
-    text = _URL.sub(r"\1", text)
-    text = _BEARER.sub(r"\1<redacted>", text)
-    text = _SECRET_PARAM.sub(r"\1<redacted>", text)
-    text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 1] + "…"
-
-
-def _headers_of(response: object) -> Mapping[str, str]:
+def _headers_of(response: object) -> Mapping[str, object]:
     headers = getattr(response, "headers", None)
     return headers if isinstance(headers, Mapping) else {}
 
 
-def _retry_after(response: object) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), if any."""
-    headers = _headers_of(response)
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if not isinstance(value, str) or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _server_message(exc: api_exceptions.GoogleAPICallError) -> str:
+def _server_message(exc: api.GoogleAPICallError) -> str:
     """The service's own explanation, without the request line the SDK prefixes it with."""
     for detail in exc.errors:
         message = detail.get("message") if isinstance(detail, Mapping) else None
@@ -220,25 +144,12 @@ def _body_message(response: object) -> str | None:
     return message if isinstance(message, str) and message else None
 
 
-def _status_rule(status: int) -> _Rule:
-    rule = _BY_STATUS.get(status)
-    if rule is not None:
-        return rule
-    if 500 <= status < 600:
-        return _Rule(UnavailableError, True)
-    return _Rule(UnknownError, False)
-
-
-def _build(rule: _Rule, message: str, *, retry_after: float | None = None) -> PortaCloudError:
-    return rule.error(_scrub(message), retryable=rule.retryable, retry_after=retry_after)
-
-
-def _rule_for_class(exc: BaseException) -> _Rule | None:
-    for cls in type(exc).__mro__:
-        rule = _BY_CLASS.get(cls)
+def _status_rule(status: int) -> ErrorRule:
+    if status in TABLE.by_status or 500 <= status < 600:
+        rule = TABLE.rule_for_status(status)
         if rule is not None:
             return rule
-    return None
+    return _R(pe.UnknownError, False)
 
 
 def _invalid_response_status(exc: BaseException) -> int | None:
@@ -258,7 +169,7 @@ def _invalid_response_status(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else 0
 
 
-def map_gcs_error(exc: BaseException) -> PortaCloudError | None:
+def map_gcs_error(exc: BaseException) -> pe.PortaCloudError | None:
     """Translate a native exception of the GCS stack, or return ``None`` if it is not one.
 
     Args:
@@ -268,31 +179,27 @@ def map_gcs_error(exc: BaseException) -> PortaCloudError | None:
         The portacloud error to raise from ``exc`` (the caller chains ``exc`` as its cause),
         or ``None`` for an exception this table does not know.
     """
-    if isinstance(exc, PortaCloudError):
+    if isinstance(exc, pe.PortaCloudError):
         return exc
-    if isinstance(exc, api_exceptions.GoogleAPICallError):
-        response = exc.response
-        rule = _rule_for_class(exc)
+    if isinstance(exc, api.GoogleAPICallError):
         status = exc.code
-        if rule is None or type(exc) in (
-            api_exceptions.ClientError,
-            api_exceptions.ServerError,
-            api_exceptions.GoogleAPICallError,
-        ):
-            rule = _status_rule(status) if isinstance(status, int) else _Rule(UnknownError)
+        rule = TABLE.rule_for_type(type(exc))
+        if rule is None:
+            rule = _status_rule(status) if isinstance(status, int) else _R(pe.UnknownError)
         prefix = f"HTTP {status}: " if isinstance(status, int) else ""
-        return _build(rule, prefix + _server_message(exc), retry_after=_retry_after(response))
+        return rule.build(
+            prefix + _server_message(exc), retry_after=retry_after(_headers_of(exc.response))
+        )
     status = _invalid_response_status(exc)
     if status is not None:
         response = getattr(exc, "response", None)
         reason = getattr(response, "reason", None) or "unexpected response from the service"
-        return _build(
-            _status_rule(status), f"HTTP {status}: {reason}", retry_after=_retry_after(response)
+        return _status_rule(status).build(
+            f"HTTP {status}: {reason}", retry_after=retry_after(_headers_of(response))
         )
-    rule = _rule_for_class(exc)
+    rule = TABLE.rule_for_type(type(exc))
     if rule is None:
         return None
-    if isinstance(exc, auth_exceptions.GoogleAuthError) and rule.retryable is None:
-        rule = _Rule(rule.error, exc.retryable, rule.what)
-    detail = rule.what or type(exc).__name__
-    return _build(rule, f"{detail} ({type(exc).__name__})")
+    if isinstance(exc, auth.GoogleAuthError) and rule.retryable is None:
+        rule = dataclasses.replace(rule, retryable=exc.retryable)
+    return rule.build(f"{rule.reason or type(exc).__name__} ({type(exc).__name__})")

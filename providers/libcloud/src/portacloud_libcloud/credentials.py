@@ -14,9 +14,8 @@ URLs name resources; credentials never come from them (the registry refuses ``ke
 3. for any other driver, ``PORTACLOUD_LIBCLOUD_<DRIVER>_KEY`` and ``..._SECRET``.
 
 Endpoint options every driver understands: ``host``, ``port``, ``secure`` (``false`` for plain
-HTTP). Options spelled ``ex_*`` go to the driver's constructor as they are (``true``/``false``
-become booleans), for the many drivers with extension arguments; ``driver_options`` (keyword
-only) passes any other constructor argument typed.
+HTTP); ``ex_*`` options and ``driver_options`` go to the constructor as they are
+(:mod:`portacloud_libcloud.options`).
 """
 
 from __future__ import annotations
@@ -24,30 +23,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from portacloud.errors import InvalidArgumentError, UnauthenticatedError
+from portacloud_libcloud.options import ComputeOptions, StorageOptions
 
-__all__ = [
-    "COMMON_OPTIONS",
-    "DriverArgs",
-    "compute_args",
-    "option_bool",
-    "option_int",
-    "option_str",
-    "passthrough",
-    "storage_args",
-]
-
-#: Options every ``libcloud+<driver>://`` URL accepts.
-COMMON_OPTIONS = ("host", "port", "secure", "key", "secret", "token", "driver_options")
+__all__ = ["DriverArgs", "compute_args", "storage_args"]
 
 _AWS_FAMILY = ("s3", "minio", "ec2")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(slots=True)
@@ -56,88 +41,6 @@ class DriverArgs:
 
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-def option_str(options: Mapping[str, Any], name: str, *, scheme: str) -> str | None:
-    """A non-empty string option, or ``None`` when absent."""
-    value = options.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(f"{scheme}:// option {name} must be a non-empty string")
-    return value.strip()
-
-
-def option_bool(options: Mapping[str, Any], name: str, *, scheme: str) -> bool | None:
-    """A boolean option: ``True``/``False`` or the strings true/false, yes/no, 1/0, on/off."""
-    value = options.get(name)
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
-        return value.strip().lower() in _TRUE
-    raise InvalidArgumentError(f"{scheme}:// option {name} must be true or false, not {value!r}")
-
-
-def option_int(options: Mapping[str, Any], name: str, *, scheme: str) -> int | None:
-    """A positive integer option."""
-    value = options.get(name)
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    raise InvalidArgumentError(
-        f"{scheme}:// option {name} must be a positive integer, not {value!r}"
-    )
-
-
-def passthrough(options: Mapping[str, Any], *, scheme: str) -> dict[str, Any]:
-    """``ex_*`` options and ``driver_options`` for the driver's constructor."""
-    out: dict[str, Any] = {}
-    for name, value in options.items():
-        if not name.startswith("ex_"):
-            continue
-        if isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
-            out[name] = value.strip().lower() in _TRUE
-        else:
-            out[name] = value
-    extra = options.get("driver_options")
-    if extra is not None:
-        if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
-            raise InvalidArgumentError(
-                f"{scheme}:// option driver_options must be a mapping of argument names"
-            )
-        out.update(extra)
-    return out
-
-
-def _endpoint(options: Mapping[str, Any], *, scheme: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    host = option_str(options, "host", scheme=scheme)
-    if host is not None:
-        if "/" in host or "@" in host:
-            raise InvalidArgumentError(
-                f"{scheme}:// option host is a host name or address, not a URL: {host!r}"
-            )
-        out["host"] = host
-    port = option_int(options, "port", scheme=scheme)
-    if port is not None:
-        out["port"] = port
-    secure = option_bool(options, "secure", scheme=scheme)
-    if secure is not None:
-        out["secure"] = secure
-    return out
-
-
-def _typed_credentials(options: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
-    values = []
-    for name in ("key", "secret", "token"):
-        value = options.get(name)
-        if value is not None and not isinstance(value, str):
-            raise InvalidArgumentError(f"option {name} must be a string")
-        values.append(value)
-    return values[0], values[1], values[2]
 
 
 def _env(name: str) -> str | None:
@@ -171,10 +74,15 @@ def _azure_connection_string() -> dict[str, str]:
     return parts
 
 
-def storage_args(driver: str, options: Mapping[str, Any], *, scheme: str) -> DriverArgs:
-    """Constructor arguments of the storage driver ``driver`` from options and environment."""
-    key, secret, token = _typed_credentials(options)
-    kwargs = _endpoint(options, scheme=scheme)
+def storage_args(
+    driver: str, options: StorageOptions, extra: dict[str, Any], *, scheme: str
+) -> DriverArgs:
+    """Constructor arguments of the storage driver ``driver`` from options and environment.
+
+    ``extra`` holds the ``ex_*`` options and ``driver_options``, passed on as they are.
+    """
+    key, secret, token = options.key, options.secret, options.token
+    kwargs = options.endpoint()
     if driver in _AWS_FAMILY:
         key = key or _env("AWS_ACCESS_KEY_ID")
         secret = secret or _env("AWS_SECRET_ACCESS_KEY")
@@ -201,13 +109,12 @@ def storage_args(driver: str, options: Mapping[str, Any], *, scheme: str) -> Dri
     args: tuple[Any, ...] = (_need(key, what, scheme),)
     if secret is not None:
         args += (secret,)
-    return DriverArgs(args=args, kwargs=kwargs | passthrough(options, scheme=scheme))
+    return DriverArgs(args=args, kwargs=kwargs | extra)
 
 
 def _gce_args(
-    key: str | None, secret: str | None, options: Mapping[str, Any], region: str, scheme: str
+    key: str | None, secret: str | None, project: str | None, region: str, scheme: str
 ) -> DriverArgs:
-    project = option_str(options, "project", scheme=scheme)
     if key is None:
         path = _need(
             _env("GOOGLE_APPLICATION_CREDENTIALS"), "GOOGLE_APPLICATION_CREDENTIALS", scheme
@@ -259,11 +166,13 @@ def _openstack_args(key: str | None, secret: str | None, region: str, scheme: st
 
 
 def compute_args(
-    driver: str, region: str, options: Mapping[str, Any], *, scheme: str
+    driver: str, region: str, options: ComputeOptions, extra: dict[str, Any], *, scheme: str
 ) -> DriverArgs:
-    """Constructor arguments of the compute driver ``driver`` for ``region`` (or zone)."""
-    key, secret, token = _typed_credentials(options)
-    endpoint = _endpoint(options, scheme=scheme)
+    """Constructor arguments of the compute driver ``driver`` for ``region`` (or zone).
+
+    ``extra`` holds the ``ex_*`` options and ``driver_options``, passed on as they are.
+    """
+    key, secret, token = options.key, options.secret, options.token
     if driver == "ec2":
         what = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         key = _need(key or _env("AWS_ACCESS_KEY_ID"), what, scheme)
@@ -273,7 +182,7 @@ def compute_args(
         if token:
             result.kwargs["token"] = token
     elif driver == "gce":
-        result = _gce_args(key, secret, options, region, scheme)
+        result = _gce_args(key, secret, options.project, region, scheme)
     elif driver == "azure_arm":
         result = _azure_arm_args(key, secret, region, scheme)
     elif driver == "openstack":
@@ -283,6 +192,6 @@ def compute_args(
         key, secret = key or env_key, secret or env_secret
         args: tuple[Any, ...] = (_need(key, what, scheme),)
         result = DriverArgs(args=args if secret is None else (*args, secret))
-    result.kwargs.update(endpoint)
-    result.kwargs.update(passthrough(options, scheme=scheme))
+    result.kwargs.update(options.endpoint())
+    result.kwargs.update(extra)
     return result

@@ -13,8 +13,9 @@ precise:
    code: 412");
 4. the transport exceptions of ``requests``/``urllib3`` and the socket layer.
 
-Messages are rebuilt from the exception's text with anything that looks like a credential or a
-signature scrubbed out; libcloud's own ``repr`` of the driver is left out.
+Codes and statuses are rows of one :class:`~portacloud.providerkit.ErrorTable` (:data:`TABLE`);
+classes are matched by name (:data:`BY_CLASS`). Messages are rebuilt from the exception's text
+through :func:`portacloud.providerkit.scrub`; libcloud's own ``repr`` of the driver is left out.
 """
 
 from __future__ import annotations
@@ -23,181 +24,122 @@ import errno
 import re
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
-from portacloud.errors import (
-    HTTP_STATUS_ERRORS,
-    AlreadyExistsError,
-    ChecksumMismatchError,
-    DeadlineExceededError,
-    FailedPreconditionError,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    PermissionDeniedError,
-    PortaCloudError,
-    ResourceExhaustedError,
-    UnauthenticatedError,
-    UnavailableError,
-    UnknownError,
-    UnsupportedError,
-)
+import portacloud.errors as pe
+from portacloud.providerkit import ErrorRule, ErrorTable, retry_after, scrub, status_rules
 
-__all__ = ["BY_CLASS", "BY_CODE", "BY_STATUS", "http_status", "map_libcloud_error", "native_code"]
+__all__ = [
+    "BY_CLASS",
+    "BY_CODE",
+    "BY_STATUS",
+    "TABLE",
+    "http_status",
+    "map_libcloud_error",
+    "native_code",
+    "native_failure",
+]
+
+_R = ErrorRule
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    error: type[PortaCloudError]
-    retryable: bool | None = None  # None: the error class's default
+def _rows(*groups: tuple[ErrorRule, str]) -> dict[str, ErrorRule]:
+    """Each rule for every name in its whitespace-separated list."""
+    return {name: rule for rule, names in groups for name in names.split()}
 
-
-_R = _Rule
 
 #: libcloud (and requests/urllib3) exception classes by name, checked along the MRO, most
 #: derived first. Names rather than imports: driver modules (Google's, OpenStack's) are only
 #: imported when a URL needs them, and this table must not import them either.
-BY_CLASS: Mapping[str, _Rule] = {
-    # storage
-    "ObjectDoesNotExistError": _R(NotFoundError),
-    "ContainerDoesNotExistError": _R(NotFoundError),
-    "ContainerAlreadyExistsError": _R(AlreadyExistsError),
-    "ContainerIsNotEmptyError": _R(FailedPreconditionError),
-    "InvalidContainerNameError": _R(InvalidArgumentError),
+BY_CLASS: Mapping[str, ErrorRule] = _rows(
+    # storage and compute, Google (libcloud.common.google), requests / urllib3 / sockets
+    (
+        _R(pe.NotFoundError),
+        """ObjectDoesNotExistError ContainerDoesNotExistError KeyPairDoesNotExistError
+        ResourceNotFoundError""",
+    ),
+    (_R(pe.AlreadyExistsError), "ContainerAlreadyExistsError ResourceExistsError"),
+    (_R(pe.FailedPreconditionError), "ContainerIsNotEmptyError ResourceInUseError"),
+    (
+        _R(pe.InvalidArgumentError),
+        """InvalidContainerNameError IdempotentParamError InvalidRequestError InvalidURL
+        MissingSchema""",
+    ),
     # MD5 of what was sent differs from what the server stored: a retry resends the bytes.
-    "ObjectHashMismatchError": _R(ChecksumMismatchError, retryable=True),
-    # compute
-    "KeyPairDoesNotExistError": _R(NotFoundError),
-    "IdempotentParamError": _R(InvalidArgumentError),
-    # Google (libcloud.common.google)
-    "ResourceNotFoundError": _R(NotFoundError),
-    "ResourceExistsError": _R(AlreadyExistsError),
-    "ResourceInUseError": _R(FailedPreconditionError),
-    "QuotaExceededError": _R(ResourceExhaustedError, retryable=False),
-    "InvalidRequestError": _R(InvalidArgumentError),
-    "GoogleAuthError": _R(UnauthenticatedError),
-    # common
-    "RateLimitReachedError": _R(ResourceExhaustedError),
-    "ServiceUnavailableError": _R(UnavailableError),
+    (_R(pe.ChecksumMismatchError, retryable=True), "ObjectHashMismatchError"),
+    (_R(pe.ResourceExhaustedError, retryable=False), "QuotaExceededError"),
+    (_R(pe.UnauthenticatedError), "GoogleAuthError"),
+    (_R(pe.ResourceExhaustedError), "RateLimitReachedError"),
+    (
+        _R(pe.UnavailableError),
+        """ServiceUnavailableError ConnectTimeout ChunkedEncodingError ContentDecodingError
+        ProtocolError IncompleteRead ConnectionError""",
+    ),
     # An answer libcloud could not parse: repeating the request gets the same answer.
-    "MalformedResponseError": _R(InternalError),
-    # requests / urllib3 / sockets
-    "ConnectTimeout": _R(UnavailableError),
-    "ReadTimeout": _R(DeadlineExceededError),
-    "Timeout": _R(DeadlineExceededError),
-    "SSLError": _R(UnavailableError, retryable=False),
-    "ChunkedEncodingError": _R(UnavailableError),
-    "ContentDecodingError": _R(UnavailableError),
-    "ProtocolError": _R(UnavailableError),
-    "IncompleteRead": _R(UnavailableError),
-    "ConnectionError": _R(UnavailableError),
-    "TimeoutError": _R(DeadlineExceededError),
-    "InvalidURL": _R(InvalidArgumentError),
-    "MissingSchema": _R(InvalidArgumentError),
-}
+    (_R(pe.InternalError), "MalformedResponseError"),
+    (_R(pe.DeadlineExceededError), "ReadTimeout Timeout TimeoutError"),
+    (_R(pe.UnavailableError, retryable=False), "SSLError"),
+)
 
 #: The services' own error codes (EC2, S3, Azure Storage and Resource Manager, GCE, OpenStack).
-BY_CODE: Mapping[str, _Rule] = {
-    # missing things
-    "NoSuchKey": _R(NotFoundError),
-    "NoSuchBucket": _R(NotFoundError),
-    "NotFound": _R(NotFoundError),
-    "notFound": _R(NotFoundError),
-    "BlobNotFound": _R(NotFoundError),
-    "ContainerNotFound": _R(NotFoundError),
-    "ResourceNotFound": _R(NotFoundError),
-    "ResourceGroupNotFound": _R(NotFoundError),
-    "itemNotFound": _R(NotFoundError),
-    "InvalidInstanceID.NotFound": _R(NotFoundError),
+BY_CODE: Mapping[str, ErrorRule] = _rows(
     # A malformed id names no instance: for a portable caller that is the same as an unknown one.
-    "InvalidInstanceID.Malformed": _R(NotFoundError),
-    "InvalidKeyPair.NotFound": _R(NotFoundError),
-    # duplicates
-    "alreadyExists": _R(AlreadyExistsError),
-    "InvalidKeyPair.Duplicate": _R(AlreadyExistsError),
-    "BucketAlreadyExists": _R(AlreadyExistsError),
-    "BucketAlreadyOwnedByYou": _R(AlreadyExistsError),
-    "ContainerAlreadyExists": _R(AlreadyExistsError),
-    # conditions and states
-    "PreconditionFailed": _R(FailedPreconditionError),
-    "ConditionNotMet": _R(FailedPreconditionError),
-    "BlobAlreadyExists": _R(FailedPreconditionError),
-    "BucketNotEmpty": _R(FailedPreconditionError),
-    "IncorrectInstanceState": _R(FailedPreconditionError),
-    "IncorrectState": _R(FailedPreconditionError),
-    "OperationNotAllowed": _R(FailedPreconditionError),
-    "Conflict": _R(FailedPreconditionError),
-    "resourceNotReady": _R(FailedPreconditionError),
-    # who you are
-    "AuthFailure": _R(UnauthenticatedError),
-    "InvalidClientTokenId": _R(UnauthenticatedError),
-    "InvalidAccessKeyId": _R(UnauthenticatedError),
-    "SignatureDoesNotMatch": _R(UnauthenticatedError),
-    "ExpiredToken": _R(UnauthenticatedError),
-    "AuthenticationFailed": _R(UnauthenticatedError),
-    "InvalidAuthenticationToken": _R(UnauthenticatedError),
-    "ExpiredAuthenticationToken": _R(UnauthenticatedError),
-    # what you may do
-    "AccessDenied": _R(PermissionDeniedError),
-    "UnauthorizedOperation": _R(PermissionDeniedError),
-    "AuthorizationFailure": _R(PermissionDeniedError),
-    "AuthorizationFailed": _R(PermissionDeniedError),
-    "AuthorizationPermissionMismatch": _R(PermissionDeniedError),
-    "forbidden": _R(PermissionDeniedError),
-    "OptInRequired": _R(PermissionDeniedError),
-    # capacity and throttling
-    "SlowDown": _R(ResourceExhaustedError),
-    "ServerBusy": _R(ResourceExhaustedError),
-    "RequestLimitExceeded": _R(ResourceExhaustedError),
-    "Throttling": _R(ResourceExhaustedError),
-    "TooManyRequests": _R(ResourceExhaustedError),
-    "rateLimitExceeded": _R(ResourceExhaustedError),
-    "userRateLimitExceeded": _R(ResourceExhaustedError),
-    "InsufficientInstanceCapacity": _R(ResourceExhaustedError),
-    "ZONE_RESOURCE_POOL_EXHAUSTED": _R(ResourceExhaustedError),
-    "SkuNotAvailable": _R(ResourceExhaustedError, retryable=False),
+    (
+        _R(pe.NotFoundError),
+        """NoSuchKey NoSuchBucket NotFound notFound BlobNotFound ContainerNotFound
+        ResourceNotFound ResourceGroupNotFound itemNotFound InvalidInstanceID.NotFound
+        InvalidInstanceID.Malformed InvalidKeyPair.NotFound""",
+    ),
+    (
+        _R(pe.AlreadyExistsError),
+        """alreadyExists InvalidKeyPair.Duplicate BucketAlreadyExists BucketAlreadyOwnedByYou
+        ContainerAlreadyExists""",
+    ),
+    (
+        _R(pe.FailedPreconditionError),
+        """PreconditionFailed ConditionNotMet BlobAlreadyExists BucketNotEmpty
+        IncorrectInstanceState IncorrectState OperationNotAllowed Conflict resourceNotReady""",
+    ),
+    (
+        _R(pe.UnauthenticatedError),
+        """AuthFailure InvalidClientTokenId InvalidAccessKeyId SignatureDoesNotMatch ExpiredToken
+        AuthenticationFailed InvalidAuthenticationToken ExpiredAuthenticationToken""",
+    ),
+    (
+        _R(pe.PermissionDeniedError),
+        """AccessDenied UnauthorizedOperation AuthorizationFailure AuthorizationFailed
+        AuthorizationPermissionMismatch forbidden OptInRequired""",
+    ),
+    (
+        _R(pe.ResourceExhaustedError),
+        """SlowDown ServerBusy RequestLimitExceeded Throttling TooManyRequests rateLimitExceeded
+        userRateLimitExceeded InsufficientInstanceCapacity ZONE_RESOURCE_POOL_EXHAUSTED""",
+    ),
     # A quota does not lift by waiting a few seconds.
-    "InstanceLimitExceeded": _R(ResourceExhaustedError, retryable=False),
-    "VcpuLimitExceeded": _R(ResourceExhaustedError, retryable=False),
-    "quotaExceeded": _R(ResourceExhaustedError, retryable=False),
-    "QuotaExceeded": _R(ResourceExhaustedError, retryable=False),
-    "OperationNotAllowedQuota": _R(ResourceExhaustedError, retryable=False),
-    # transient faults
-    "InternalError": _R(UnavailableError),
-    "InternalServerError": _R(UnavailableError),
-    "ServiceUnavailable": _R(UnavailableError),
-    "Unavailable": _R(UnavailableError),
-    "RequestTimeout": _R(UnavailableError),
-    "OperationTimedOut": _R(DeadlineExceededError),
-    "BadDigest": _R(ChecksumMismatchError, retryable=True),
-    "Md5Mismatch": _R(ChecksumMismatchError, retryable=True),
-    # requests that can never succeed
-    "InvalidParameterValue": _R(InvalidArgumentError),
-    "InvalidParameterCombination": _R(InvalidArgumentError),
-    "InvalidParameter": _R(InvalidArgumentError),
-    "MissingParameter": _R(InvalidArgumentError),
-    "InvalidInstanceType": _R(InvalidArgumentError),
-    "InvalidAMIID.NotFound": _R(InvalidArgumentError),
-    "InvalidAMIID.Malformed": _R(InvalidArgumentError),
-    "InvalidArgument": _R(InvalidArgumentError),
-    "InvalidRequest": _R(InvalidArgumentError),
-    "InvalidRange": _R(InvalidArgumentError),
-    "InvalidMetadata": _R(InvalidArgumentError),
-    "InvalidResourceName": _R(InvalidArgumentError),
-    "InvalidHeaderValue": _R(InvalidArgumentError),
-    "invalid": _R(InvalidArgumentError),
-    "badRequest": _R(InvalidArgumentError),
-    "BadRequest": _R(InvalidArgumentError),
-    # not offered
-    "NotImplemented": _R(UnsupportedError),
-    "Unsupported": _R(UnsupportedError),
-    "UnsupportedOperation": _R(UnsupportedError),
-}
+    (
+        _R(pe.ResourceExhaustedError, retryable=False),
+        """SkuNotAvailable InstanceLimitExceeded VcpuLimitExceeded quotaExceeded QuotaExceeded
+        OperationNotAllowedQuota""",
+    ),
+    (
+        _R(pe.UnavailableError),
+        "pe.InternalError InternalServerError ServiceUnavailable Unavailable RequestTimeout",
+    ),
+    (_R(pe.DeadlineExceededError), "OperationTimedOut"),
+    (_R(pe.ChecksumMismatchError, retryable=True), "BadDigest Md5Mismatch"),
+    # Requests that can never succeed.
+    (
+        _R(pe.InvalidArgumentError),
+        """InvalidParameterValue InvalidParameterCombination InvalidParameter MissingParameter
+        InvalidInstanceType InvalidAMIID.NotFound InvalidAMIID.Malformed InvalidArgument
+        InvalidRequest InvalidRange InvalidMetadata InvalidResourceName InvalidHeaderValue
+        invalid badRequest BadRequest""",
+    ),
+    (_R(pe.UnsupportedError), "NotImplemented Unsupported UnsupportedOperation"),
+)
 
-#: HTTP statuses, for answers without a known code.
-BY_STATUS: Mapping[int, _Rule] = {status: _R(error) for status, error in HTTP_STATUS_ERRORS.items()}
+#: The codes, then HTTP statuses for answers without a known code.
+TABLE = ErrorTable(by_code=BY_CODE, by_status=status_rules())
+BY_STATUS: Mapping[int, ErrorRule] = TABLE.by_status
 
 # Codes as the services write them, in the text libcloud kept of the answer.
 _XML_CODE = re.compile(r"<Code>\s*([A-Za-z][\w.]*)\s*</Code>")
@@ -206,26 +148,7 @@ _LINE_CODE = re.compile(r"^\s*([A-Z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*):\s", re.MUL
 _JSON_CODE = re.compile(r"""["'](?:code|reason)["']\s*:\s*["']([A-Za-z][\w.]*)["']""")
 _STATUS_TEXT = re.compile(r"(?i)\b(?:status(?:[ _]?code)?|code)\s*[:=]?\s*(\d{3})\b")
 
-_SCRUB = (
-    (re.compile(r"(?<=//)[^/@\s]+@"), "***@"),
-    (
-        re.compile(
-            r"(?i)(X-Amz-(?:Signature|Credential|Security-Token)|Signature|sig|AWSAccessKeyId|"
-            r"AccountKey|SharedAccessSignature|password|secret|token|client_secret)"
-            r"(\s*[=:]\s*)[^&\s,;\"'<]+"
-        ),
-        r"\1\2***",
-    ),
-    (re.compile(r"(?i)(Authorization\s*[:=]\s*)[^\r\n,]+"), r"\1***"),
-    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b"), "***"),
-)
 _MAX_MESSAGE = 500
-
-
-def _scrub(text: str) -> str:
-    for pattern, replacement in _SCRUB:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 def _text(exc: BaseException) -> str:
@@ -280,29 +203,14 @@ def http_status(exc: BaseException) -> int | None:
 
 
 def _retry_after(exc: BaseException) -> float | None:
-    explicit = getattr(exc, "retry_after", None)
+    explicit = getattr(exc, "retry_after", None)  # RateLimitReachedError read it already
     if isinstance(explicit, int | float) and explicit > 0:
         return float(explicit)
     headers = getattr(exc, "headers", None)
-    if not isinstance(headers, Mapping):
-        return None
-    raw = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(str(raw).strip()))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(str(raw))
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after(headers) if isinstance(headers, Mapping) else None
 
 
-def _by_class(exc: BaseException) -> _Rule | None:
+def _by_class(exc: BaseException) -> ErrorRule | None:
     if isinstance(exc, ssl.SSLError):
         return BY_CLASS["SSLError"]
     for cls in type(exc).__mro__:
@@ -324,16 +232,16 @@ def _spool_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
-def _credentials_rule(exc: BaseException, code: str | None) -> _Rule | None:
+def _credentials_rule(exc: BaseException, code: str | None) -> ErrorRule | None:
     """libcloud raises ``InvalidCredsError`` for both 401 and 403; the code tells them apart."""
     if not any(cls.__name__ == "InvalidCredsError" for cls in type(exc).__mro__):
         return None
     if code is not None and code in BY_CODE:
         return BY_CODE[code]
-    return _R(UnauthenticatedError)
+    return _R(pe.UnauthenticatedError)
 
 
-def map_libcloud_error(exc: BaseException) -> PortaCloudError | None:
+def map_libcloud_error(exc: BaseException) -> pe.PortaCloudError | None:
     """Translate a libcloud, requests, urllib3 or socket failure into a portacloud error.
 
     Args:
@@ -343,10 +251,10 @@ def map_libcloud_error(exc: BaseException) -> PortaCloudError | None:
         The portacloud error to raise ``from exc``, or ``None`` for exceptions that are not
         libcloud's to interpret (programming errors such as ``TypeError``).
     """
-    if isinstance(exc, PortaCloudError):
+    if isinstance(exc, pe.PortaCloudError):
         return exc
     if _spool_full(exc):
-        return ResourceExhaustedError(
+        return pe.ResourceExhaustedError(
             f"the local spool file ran out of space: {exc}", retryable=False
         )
     if not _is_libcloud_or_transport(exc):
@@ -355,16 +263,32 @@ def map_libcloud_error(exc: BaseException) -> PortaCloudError | None:
     status = http_status(exc)
     rule = _credentials_rule(exc, code) or _by_class(exc)
     if rule is None and code is not None:
-        rule = BY_CODE.get(code)
+        rule = TABLE.rule(code=code)
     if rule is None and status is not None:
-        rule = BY_STATUS.get(status) or (_R(UnavailableError) if status >= 500 else None)
-    detail = " ".join(_scrub(_text(exc)).split())[:_MAX_MESSAGE]
+        rule = BY_STATUS.get(status) or (_R(pe.UnavailableError) if status >= 500 else None)
+    detail = scrub(_text(exc), max_chars=_MAX_MESSAGE)
     label = type(exc).__name__
     if code and code not in detail:
         label += f" {code}"
     if status is not None and str(status) not in detail:
         label += f" (HTTP {status})"
     message = f"{label}: {detail}" if detail else label
-    if rule is None:
-        return UnknownError(message)
-    return rule.error(message, retryable=rule.retryable, retry_after=_retry_after(exc))
+    return (rule or _R(pe.UnknownError)).build(
+        message, retry_after=_retry_after(exc), max_chars=2 * _MAX_MESSAGE
+    )
+
+
+def native_failure(exc: Exception, what: str) -> pe.PortaCloudError:
+    """The error for a failure while building or first using a libcloud driver.
+
+    Args:
+        exc: What the driver's constructor (or its first request) raised.
+        what: The driver, for the message (``libcloud driver 's3'``).
+    """
+    mapped = map_libcloud_error(exc)
+    if mapped is not None:
+        return mapped
+    if isinstance(exc, TypeError | ValueError | KeyError | AttributeError):
+        # libcloud validates constructor arguments with plain Python exceptions.
+        return pe.InvalidArgumentError(f"{what}: {type(exc).__name__}: {exc}")
+    return pe.UnsupportedError(f"{what}: {type(exc).__name__}: {exc}")

@@ -18,6 +18,7 @@ follows the S3 documentation; any other driver gets the conservative default.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -79,71 +80,50 @@ def _caps(*, notes: tuple[str, ...] = (), **overrides: object) -> StorageCapabil
     return StorageCapabilities.model_validate(base | overrides)
 
 
+def _presigning(name: str, *notes: str, **overrides: object) -> StorageProfile:
+    """A profile of a driver that streams uploads in parts and signs GET and PUT URLs."""
+    caps = _caps(presign_read=True, presign_write=True, notes=notes, **overrides)
+    return StorageProfile(name=name, capabilities=caps, stream_uploads=True, presign=True)
+
+
 #: S3 through libcloud's S3 driver, by the vendor behind the endpoint (``Server`` header).
 S3_VENDORS: Mapping[str, StorageProfile] = {
-    "aws": StorageProfile(
-        name="s3",
-        capabilities=_caps(presign_read=True, presign_write=True, notes=(_LISTING_NOTE,)),
-        stream_uploads=True,
-        presign=True,
+    "aws": _presigning("s3", _LISTING_NOTE),
+    "seaweedfs": _presigning(
+        "s3/seaweedfs",
+        "SeaweedFS stores '\\' in a key as '/' (key_backslash=False) and limits a key segment "
+        "to 255 bytes (the filer's file-name limit)",
+        "SeaweedFS fails a multipart upload (objects over 8 MiB) whose key is also a prefix of "
+        "other keys; single-request uploads of such keys work",
+        _LISTING_NOTE,
+        key_backslash=False,
+        key_max_segment_bytes=255,
     ),
-    "seaweedfs": StorageProfile(
-        name="s3/seaweedfs",
-        capabilities=_caps(
-            presign_read=True,
-            presign_write=True,
-            key_backslash=False,
-            key_max_segment_bytes=255,
-            notes=(
-                "SeaweedFS stores '\\' in a key as '/' (key_backslash=False) and limits a key "
-                "segment to 255 bytes (the filer's file-name limit)",
-                "SeaweedFS fails a multipart upload (objects over 8 MiB) whose key is also a "
-                "prefix of other keys; single-request uploads of such keys work",
-                _LISTING_NOTE,
-            ),
-        ),
-        stream_uploads=True,
-        presign=True,
-    ),
-    "generic": StorageProfile(
-        name="s3/generic",
-        capabilities=_caps(
-            presign_read=True,
-            presign_write=True,
-            key_backslash=False,
-            key_control_chars=False,
-            signed_url_checks_expiry=False,
-            notes=(
-                "unrecognised S3-compatible server: key rules are conservative and signed "
-                "URLs may not be checked",
-                _LISTING_NOTE,
-            ),
-        ),
-        stream_uploads=True,
-        presign=True,
+    "generic": _presigning(
+        "s3/generic",
+        "unrecognised S3-compatible server: key rules are conservative and signed URLs may not "
+        "be checked",
+        _LISTING_NOTE,
+        key_backslash=False,
+        key_control_chars=False,
+        signed_url_checks_expiry=False,
     ),
 }
 
 #: Per libcloud storage driver name (``libcloud+<name>://``).
 PROFILES: Mapping[str, StorageProfile] = {
     "s3": S3_VENDORS["aws"],
-    "azure_blobs": StorageProfile(
-        name="azure_blobs",
-        capabilities=_caps(
-            presign_read=True,
-            presign_write=True,
+    "azure_blobs": dataclasses.replace(
+        _presigning(
+            "azure_blobs",
+            "Azure turns '\\' in a blob name into '/' (key_backslash=False)",
+            "metadata names are escaped into C# identifiers the same way as az:// does",
+            "Azurite: accounts are path-style (http://HOST:PORT/ACCOUNT/CONTAINER/KEY)",
             key_backslash=False,
-            notes=(
-                "Azure turns '\\' in a blob name into '/' (key_backslash=False)",
-                "metadata names are escaped into C# identifiers the same way as az:// does",
-                "Azurite: accounts are path-style (http://HOST:PORT/ACCOUNT/CONTAINER/KEY)",
-            ),
         ),
         codec=AZURE_CODEC,
-        stream_uploads=True,
         single_put_max=4 * MiB,
         listing_has_metadata=True,
-        presign=True,
     ),
 }
 

@@ -17,119 +17,92 @@ credentials: :mod:`portacloud_libcloud.credentials`.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
-from portacloud.errors import InvalidArgumentError, NotFoundError, PortaCloudError, UnsupportedError
-from portacloud.providers.options import reject_unknown_options
+from portacloud.errors import InvalidArgumentError, NotFoundError
+from portacloud.retry import RetryPolicy
+from portacloud_libcloud.options import StorageOptions, driver_name, parse_libcloud_options
 
 __all__ = ["LibcloudProvider", "driver_name", "provider"]
-
-_STORAGE_OPTIONS = ("region", "vendor", "spool_dir")
-
-
-def driver_name(scheme: str) -> str:
-    """The libcloud driver that a ``libcloud+<driver>`` scheme names, ``-`` read as ``_``."""
-    family, plus, name = scheme.partition("+")
-    if family != "libcloud" or not plus or not name:
-        raise InvalidArgumentError(
-            f"'{scheme}://' names no libcloud driver: use libcloud+<driver>://, for example "
-            "libcloud+s3://bucket or libcloud+ec2://us-east-1"
-        )
-    return name.replace("-", "_")
-
-
-def _known(options: Mapping[str, Any]) -> dict[str, Any]:
-    # ex_* options go to the libcloud driver's constructor as they are.
-    return {k: v for k, v in options.items() if not k.startswith("ex_")}
-
-
-def _native_failure(exc: Exception, what: str) -> PortaCloudError:
-    from portacloud_libcloud.errors import map_libcloud_error
-
-    mapped = map_libcloud_error(exc)
-    if mapped is not None:
-        return mapped
-    if isinstance(exc, TypeError | ValueError | KeyError | AttributeError):
-        # libcloud validates constructor arguments with plain Python exceptions.
-        return InvalidArgumentError(f"{what}: {type(exc).__name__}: {exc}")
-    return UnsupportedError(f"{what}: {type(exc).__name__}: {exc}")
 
 
 class LibcloudProvider:
     """Opens ``libcloud+<driver>://`` buckets and compute regions."""
 
-    def open_bucket(self, url: SplitResult, options: Mapping[str, Any]) -> tuple[Any, str]:
+    def open_bucket(
+        self, url: SplitResult, options: Mapping[str, Any], *, retry: RetryPolicy | None = None
+    ) -> tuple[Any, str]:
         """Return the bucket driver for ``libcloud+<driver>://container/prefix``.
+
+        ``retry`` is the policy of the retries the driver owns (uploads of streamed writes).
 
         Raises:
             UnsupportedError: libcloud has no storage driver of that name.
             NotFoundError: the container does not exist.
             UnauthenticatedError: no credentials were found, or the service refused them.
         """
-        from portacloud_libcloud.credentials import COMMON_OPTIONS, option_str, storage_args
+        from portacloud_libcloud.credentials import storage_args
+        from portacloud_libcloud.drivers import driver_class, guarded
+        from portacloud_libcloud.s3_compat import s3_compatible
         from portacloud_libcloud.storage import LibcloudBucketDriver
 
         scheme = url.scheme
         name = driver_name(scheme)
-        reject_unknown_options(
-            scheme, _known(options), allowed=(*COMMON_OPTIONS, *_STORAGE_OPTIONS)
-        )
+        parsed, extra = parse_libcloud_options(StorageOptions, scheme, options)
         container_name = unquote(url.netloc)
         if not container_name:
             raise InvalidArgumentError(
                 f"{scheme}:// URLs name a container: {scheme}://CONTAINER[/prefix]"
             )
-        prefix = url.path.lstrip("/")
-        providers: Any = importlib.import_module("libcloud.storage.providers")
-        if name not in providers.DRIVERS:
-            raise UnsupportedError(
-                f"libcloud has no storage driver {name!r}; known: "
-                + ", ".join(sorted(str(p) for p in providers.DRIVERS))
-            )
-        args = storage_args(name, options, scheme=scheme)
-        vendor = option_str(options, "vendor", scheme=scheme)
+        cls = s3_compatible(driver_class("storage", name))
+        args = storage_args(name, parsed, extra, scheme=scheme)
         if name == "s3":
-            args.kwargs["region"] = _s3_region(options, scheme)
-        elif vendor is not None:
+            args.kwargs["region"] = _s3_region(parsed)
+        elif parsed.vendor is not None:
             raise InvalidArgumentError(f"{scheme}:// takes no vendor option (only libcloud+s3)")
-        try:
-            from portacloud_libcloud.s3_compat import s3_compatible
 
-            cls = s3_compatible(providers.get_driver(name))
+        def connect() -> tuple[Any, Any, Any]:
             native = cls(*args.args, **args.kwargs)
             container, profile = _container_and_profile(
-                native, name, container_name, vendor=vendor, custom_host="host" in args.kwargs
+                native,
+                name,
+                container_name,
+                vendor=parsed.vendor,
+                custom_host="host" in args.kwargs,
             )
-        except PortaCloudError:
-            raise
-        except Exception as exc:
-            raise _native_failure(exc, f"libcloud driver {name!r}") from exc
+            return native, container, profile
+
+        native, container, profile = guarded("storage", name, connect)
         driver = LibcloudBucketDriver(
             native,
             container,
             provider=scheme,
             profile=profile,
-            spool_dir=option_str(options, "spool_dir", scheme=scheme),
+            spool_dir=parsed.spool_dir,
+            retry=retry,
             factory=lambda: cls(*args.args, **args.kwargs),
         )
-        return driver, prefix
+        return driver, url.path.lstrip("/")
 
-    def open_compute(self, url: SplitResult, options: Mapping[str, Any]) -> Any:
-        """Return the compute driver for ``libcloud+<driver>://region-or-zone``."""
+    def open_compute(
+        self, url: SplitResult, options: Mapping[str, Any], *, retry: RetryPolicy | None = None
+    ) -> Any:
+        """Return the compute driver for ``libcloud+<driver>://region-or-zone``.
+
+        ``retry`` is accepted for the provider contract; the compute driver retries nothing
+        itself (every call is one libcloud call, retried by the portable layer if at all).
+        """
         from portacloud_libcloud.compute import open_libcloud_compute
 
         return open_libcloud_compute(url, options)
 
 
-def _s3_region(options: Mapping[str, Any], scheme: str) -> str:
-    import os
-
-    from portacloud_libcloud.credentials import option_str
-
+def _s3_region(options: StorageOptions) -> str:
     return (
-        option_str(options, "region", scheme=scheme)
+        options.region
         or os.environ.get("AWS_REGION")
         or os.environ.get("AWS_DEFAULT_REGION")
         or "us-east-1"

@@ -34,12 +34,18 @@ from portacloud.errors import (
     UnavailableError,
     UnsupportedError,
 )
-from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.providerkit import (
+    CHUNK_SIZE,
+    ChunkStream,
+    EmptyStream,
+    RetryPolicy,
+    call_with_retry,
+)
 from portacloud.storage.driver import ListOptions, WriteOptions
 from portacloud.storage.listing import lower_bound, page_from_sorted
 from portacloud.storage.models import ListPage, ObjectInfo
+from portacloud_libcloud.drivers import NativeDrivers
 from portacloud_libcloud.errors import http_status, map_libcloud_error
-from portacloud_libcloud.per_thread import PerThread
 from portacloud_libcloud.profiles import StorageProfile
 
 __all__ = ["LibcloudBucketDriver"]
@@ -48,7 +54,6 @@ __all__ = ["LibcloudBucketDriver"]
 _base: Any = importlib.import_module("libcloud.storage.base")
 _types: Any = importlib.import_module("libcloud.storage.types")
 
-_READ_CHUNK = 1024 * 1024
 _SPOOL_CHUNK = 1024 * 1024
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -78,46 +83,6 @@ def _time(value: object) -> datetime | None:
     else:
         return None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-class _EmptyStream:
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(())
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-class _BodyStream:
-    """Chunks from a libcloud download generator; ``close`` stops the generator.
-
-    For a whole-object read it also computes the CRC32C on the way and hands it to ``check`` at
-    the end: libcloud's download API returns no headers, so the object described by the HEAD
-    before the GET may have been replaced in between, and ``check`` tells that apart from
-    damaged bytes.
-    """
-
-    def __init__(self, chunks: Any, *, check: Callable[[str], None] | None) -> None:
-        self._chunks: Any = chunks
-        self._check = check
-
-    def __iter__(self) -> Iterator[bytes]:
-        crc = Crc32c() if self._check is not None else None
-        for chunk in self._chunks:
-            data = bytes(chunk)
-            if not data:
-                continue
-            if crc is not None:
-                crc.update(data)
-            yield data
-        if crc is not None and self._check is not None:
-            self._check(crc.hexdigest())
-
-    def close(self) -> None:
-        chunks, self._chunks = self._chunks, iter(())
-        close = getattr(chunks, "close", None)
-        if callable(close):
-            close()
 
 
 def _slice(chunks: Any, start: int, end: int) -> Iterator[bytes]:
@@ -219,7 +184,7 @@ class _SpoolWriter:
 _ONCE = RetryPolicy(attempts=1)
 
 
-class LibcloudBucketDriver:
+class LibcloudBucketDriver(NativeDrivers):
     """One libcloud container (bucket) as a portacloud ``BucketDriver``.
 
     Attributes:
@@ -253,13 +218,13 @@ class LibcloudBucketDriver:
             factory: Builds the same driver for another thread (see
                 :mod:`portacloud_libcloud.per_thread`); ``None`` shares ``native``.
         """
-        self._drivers = PerThread(native, factory)
+        super().__init__(native, factory)
         self.container: Any = container
         self.provider = provider
         self.profile = profile
         self.capabilities = profile.capabilities
         self.spool_dir = spool_dir
-        self.retry = retry or RetryPolicy()
+        self.retry = retry if retry is not None else RetryPolicy()
         cls = type(native)
         self._ranged = (
             getattr(cls, "download_object_range_as_stream", None)
@@ -267,11 +232,6 @@ class LibcloudBucketDriver:
         )
 
     # ----------------------------------------------------------------- helpers
-
-    @property
-    def native_driver(self) -> Any:
-        """The calling thread's libcloud ``StorageDriver``."""
-        return self._drivers.get()
 
     def _object(self, key: str) -> Any:
         """A libcloud ``Object`` naming ``key``, for calls that only need its name."""
@@ -320,25 +280,37 @@ class LibcloudBucketDriver:
         first = max(0, size + start) if start < 0 else start
         stop = size if end is None else min(end, size)
         if first >= stop:
-            return info, _EmptyStream()
+            return info, EmptyStream()
         native = self.native_driver
         try:
             if first == 0 and stop == size:
-                chunks = native.download_object_as_stream(obj, chunk_size=_READ_CHUNK)
-                return info, _BodyStream(chunks, check=lambda crc: self._check_same(info, crc))
+                chunks = native.download_object_as_stream(obj, chunk_size=CHUNK_SIZE)
+                return info, self._checked(info, chunks)
             if self._ranged:
                 chunks = native.download_object_range_as_stream(
-                    obj, first, stop, chunk_size=_READ_CHUNK
+                    obj, first, stop, chunk_size=CHUNK_SIZE
                 )
             else:
-                whole = native.download_object_as_stream(obj, chunk_size=_READ_CHUNK)
+                whole = native.download_object_as_stream(obj, chunk_size=CHUNK_SIZE)
                 chunks = _slice(whole, first, stop)
         except Exception as exc:
             # The object shrank between the HEAD and the GET: the range is past its end.
             if http_status(exc) == 416:
-                return info, _EmptyStream()
+                return info, EmptyStream()
             raise
-        return info, _BodyStream(chunks, check=None)
+        return info, ChunkStream(chunks)
+
+    def _checked(self, info: ObjectInfo, chunks: Any) -> ChunkStream:
+        """A whole-object body whose CRC32C, computed on the way, is checked at its end.
+
+        libcloud's download API returns no headers, so the object described by the HEAD before
+        the GET may have been replaced in between; :meth:`_check_same` tells that apart from
+        damaged bytes.
+        """
+        crc = Crc32c()
+        return ChunkStream(
+            chunks, on_chunk=crc.update, on_end=lambda: self._check_same(info, crc.hexdigest())
+        )
 
     def _check_same(self, info: ObjectInfo, crc: str) -> None:
         """After a whole read whose CRC32C differs: was the object replaced meanwhile?"""
@@ -432,21 +404,3 @@ class LibcloudBucketDriver:
             self._object(key), ex_expiry=hours, ex_method=method
         )
         return url
-
-    def map_error(self, exc: Exception) -> PortaCloudError | None:
-        """Translate through the provider's one table (:mod:`portacloud_libcloud.errors`)."""
-        return map_libcloud_error(exc)
-
-    def native(self) -> object | None:
-        """The libcloud ``StorageDriver``."""
-        native: object = self.native_driver
-        return native
-
-    def close(self) -> None:
-        """Close the HTTP session of the driver's connection."""
-        connection = getattr(self.native_driver, "connection", None)
-        http = getattr(connection, "connection", None)
-        session = getattr(http, "session", None)
-        close = getattr(session, "close", None)
-        if callable(close):
-            close()

@@ -7,6 +7,8 @@ A provider fills in a small, typed form (see docs/writing-a-provider.md):
   answers and :func:`scrub` for every message that leaves it;
 - read streams (:class:`BodyStream`, :class:`ChunkStream`, :class:`BytesStream`,
   :class:`EmptyStream`) for what its SDK returns;
+- the portable types its driver speaks (:class:`ObjectInfo`, :class:`ListPage`,
+  :class:`WriteOptions`...), and :func:`page_from_sorted` for backends that keep a sorted index;
 - an entry-point object satisfying :class:`StorageProvider`, :class:`JobsProvider` or
   :class:`ComputeProvider`.
 
@@ -41,6 +43,10 @@ from portacloud.providerkit.streams import (
     EmptyStream,
 )
 from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
+from portacloud.storage.capabilities import StorageCapabilities
+from portacloud.storage.driver import ListOptions, WriteOptions
+from portacloud.storage.listing import ListingGuard, lower_bound, page_from_sorted
+from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
 
 __all__ = [
     "CHUNK_SIZE",
@@ -55,15 +61,24 @@ __all__ = [
     "ErrorRule",
     "ErrorTable",
     "JobsProvider",
+    "ListOptions",
+    "ListPage",
+    "ListingGuard",
     "NonEmptyStr",
+    "ObjectInfo",
     "ObjectURLSplitter",
+    "PrefixInfo",
     "ProviderOptions",
     "RetryPolicy",
+    "StorageCapabilities",
     "StorageProvider",
+    "WriteOptions",
     "call_conditional_with_retry",
     "call_with_retry",
     "header",
+    "lower_bound",
     "merge_options",
+    "page_from_sorted",
     "parse_options",
     "reject_unknown_options",
     "retry_after",

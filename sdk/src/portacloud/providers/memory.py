@@ -22,7 +22,7 @@ from portacloud.storage.driver import ListOptions, WriteOptions
 from portacloud.storage.listing import lower_bound, page_from_sorted
 from portacloud.storage.models import ListPage, ObjectInfo
 
-__all__ = ["MemoryDriver", "provider"]
+__all__ = ["MemoryDriver", "forget", "provider"]
 
 _CAPABILITIES = StorageCapabilities(
     cross_process_atomic=False,
@@ -48,6 +48,22 @@ class _Store:
 
 _STORES: dict[str, _Store] = {}
 _STORES_LOCK = threading.Lock()
+
+
+def forget(name: str | None = None) -> None:
+    """Drop the ``memory://name`` bucket (every one when ``name`` is ``None``) and its bytes.
+
+    Buckets live as long as the process, as a server's would; tests and long-running pipelines
+    call this to give the memory back. Drivers still open on a dropped bucket see it empty.
+    """
+    with _STORES_LOCK:
+        names = list(_STORES) if name is None else [name]
+        for each in names:
+            store = _STORES.pop(each, None)
+            if store is not None:
+                with store.lock:
+                    store.objects.clear()
+                    store.keys.clear()
 
 
 def _store(name: str) -> _Store:

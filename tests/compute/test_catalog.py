@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from portacloud.compute import catalog
+from portacloud.compute import catalog_data
 from portacloud.compute.catalog import (
     CSV_COLUMNS,
     catalog_rows,
@@ -426,15 +426,15 @@ def test_compute_offers_searches_its_provider_and_region() -> None:
 
 def test_the_catalog_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     catalog_rows.cache_clear()
-    catalog._regions.cache_clear()
+    catalog_data._regions.cache_clear()
     calls = []
-    original = catalog._shipped_text
+    original = catalog_data.shipped_text
 
     def counting() -> str:
         calls.append(1)
         return original()
 
-    monkeypatch.setattr(catalog, "_shipped_text", counting)
+    monkeypatch.setattr(catalog_data, "shipped_text", counting)
     offers(Resources(cpus=1))
     offers(Resources(gpus="A100:8"), region="us-east-1")
     regions_for("gcp")

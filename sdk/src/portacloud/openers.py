@@ -88,9 +88,9 @@ def open_jobs(
         outputs = (portacloud_home() / "job-outputs").as_uri()
     else:
         parse_url(outputs)  # refuse a malformed URL or one carrying credentials, up front
-    found = registry or default_registry()
-    driver = found.jobs_driver(url, retry=retry or RetryPolicy(), options=options)
-    return JobQueue(driver, url=url, outputs=outputs, options=options)
+    policy = retry or RetryPolicy()
+    driver = (registry or default_registry()).jobs_driver(url, retry=policy, options=options)
+    return JobQueue(driver, url=url, outputs=outputs, options=options, retry=policy)
 
 
 def open_compute(
@@ -110,6 +110,6 @@ def open_compute(
     """
     from portacloud.compute.compute import Compute
 
-    found = registry or default_registry()
-    driver = found.compute_driver(url, retry=retry or RetryPolicy(), options=options)
-    return Compute(driver, url=url, options=options)
+    policy = retry or RetryPolicy()
+    driver = (registry or default_registry()).compute_driver(url, retry=policy, options=options)
+    return Compute(driver, url=url, options=options, retry=policy)

@@ -6,17 +6,17 @@ failed with status code N: BODY.")``; the body (a sentence, or a server-side tra
 Transport failures arrive as ``requests`` exceptions, the builtin ``ConnectionError`` (the
 client's connection check), Ray's ``AuthenticationError`` and the State API's exceptions; they
 are matched by the qualified names of the exception's classes, most specific first, so this
-module imports neither Ray nor ``requests``.
+module imports neither Ray nor ``requests``. Every row is a
+:class:`~portacloud.providerkit.ErrorRule`; statuses go through an
+:class:`~portacloud.providerkit.ErrorTable`, and messages through
+:func:`~portacloud.providerkit.scrub`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 from portacloud.errors import (
-    HTTP_STATUS_ERRORS,
     AlreadyExistsError,
     DeadlineExceededError,
     FailedPreconditionError,
@@ -28,26 +28,20 @@ from portacloud.errors import (
     UnavailableError,
     UnsupportedError,
 )
+from portacloud.providerkit import ErrorRule, ErrorTable, scrub, status_rules
 
 __all__ = [
     "BY_BODY",
-    "BY_STATUS",
     "BY_TYPE_NAME",
+    "TABLE",
     "http_failure",
     "map_ray_error",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    error: type[PortaCloudError]
-    retryable: bool | None = None  # None: the error class's default
-
-
-_R = _Rule
+_R = ErrorRule
 
 #: Sentences in the body of a failed request, checked before the HTTP status.
-BY_BODY: tuple[tuple[re.Pattern[str], _Rule], ...] = (
+BY_BODY: tuple[tuple[re.Pattern[str], ErrorRule], ...] = (
     (re.compile(r"Job .* does not exist"), _R(NotFoundError)),
     (re.compile(r"submission_id .* already exists"), _R(AlreadyExistsError)),
     (re.compile(r"in a non-terminal state"), _R(FailedPreconditionError)),
@@ -55,15 +49,14 @@ BY_BODY: tuple[tuple[re.Pattern[str], _Rule], ...] = (
 )
 
 #: HTTP statuses of the dashboard's answer.
-BY_STATUS: Mapping[int, _Rule] = {
-    **{status: _R(error) for status, error in HTTP_STATUS_ERRORS.items()},
+TABLE = ErrorTable(
     # The dashboard answers 500 with the traceback of whatever it raised: a bug or a state it
     # did not expect, which a retry does not change.
-    500: _R(InternalError),
-}
+    by_status=status_rules({500: _R(InternalError)}),
+)
 
 #: Exception classes by ``module.QualName``, most specific first.
-BY_TYPE_NAME: tuple[tuple[str, _Rule], ...] = (
+BY_TYPE_NAME: tuple[tuple[str, ErrorRule], ...] = (
     ("ray.exceptions.AuthenticationError", _R(UnauthenticatedError)),
     ("ray.util.state.exception.ServerUnavailable", _R(UnavailableError)),
     ("ray.util.state.exception.RayStateApiException", _R(UnavailableError)),
@@ -100,7 +93,7 @@ def _summary(body: str) -> str:
     if not lines:
         return "no details"
     text = lines[-1] if "Traceback (most recent call last)" in body else " ".join(lines)
-    return text if len(text) <= _BODY_LIMIT else text[: _BODY_LIMIT - 3] + "..."
+    return scrub(text, max_chars=_BODY_LIMIT)
 
 
 def _type_names(exc: BaseException) -> list[str]:
@@ -123,16 +116,11 @@ def map_ray_error(exc: BaseException) -> PortaCloudError | None:
     if failure is not None:
         status, body = failure
         rule = next((r for pattern, r in BY_BODY if pattern.search(body)), None)
-        if rule is None:
-            rule = BY_STATUS.get(status)
-        if rule is None:
-            rule = _R(UnavailableError) if status >= 500 else _R(InvalidArgumentError)
-        return rule.error(
-            f"Ray dashboard answered HTTP {status}: {_summary(body)}", retryable=rule.retryable
-        )
+        rule = rule or TABLE.rule_for_status(status) or _R(InvalidArgumentError)
+        return rule.build(f"Ray dashboard answered HTTP {status}: {_summary(body)}")
     names = _type_names(exc)
     for name, rule in BY_TYPE_NAME:
         if name in names:
             detail = _summary(str(exc)) if str(exc) else type(exc).__name__
-            return rule.error(f"{type(exc).__name__}: {detail}", retryable=rule.retryable)
+            return rule.build(f"{type(exc).__name__}: {detail}")
     return None

@@ -9,6 +9,13 @@ The runner is shipped with every job (``runtime_env.py_modules``), so the cluste
 and Ray only.
 
 Ray itself is imported when a queue is opened, never when this module is.
+
+Deadlines and retries (docs/decisions/0007-jobs-and-compute-retries.md): every HTTP request to
+the dashboard carries ``request_timeout`` (Ray's client sets none). A submission is retried
+under the policy given to ``open_jobs`` with the same ``submission_id``, which Ray refuses to
+run twice: after a try whose answer was lost, "already exists" with this submission's nonce
+means the first try created the job. Status reads are retried by the portable queue, and by
+this driver between the polls of ``follow_logs``, under the same policy.
 """
 
 from __future__ import annotations
@@ -25,20 +32,24 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import SplitResult
+
+from pydantic import BeforeValidator, Field
 
 import portacloud_ray
 from portacloud.errors import (
+    AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
     PortaCloudError,
     ResourceExhaustedError,
-    UnknownError,
+    guarded_call,
 )
+from portacloud.home import portacloud_home
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobStatus
-from portacloud.profiles import portacloud_home
-from portacloud.providers.options import reject_unknown_options
+from portacloud.providerkit import ProviderOptions, parse_options
+from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud_ray.errors import map_ray_error
 from portacloud_ray.runner import CONFIG_ENV
 from portacloud_ray.states import RayStatus
@@ -59,7 +70,7 @@ from portacloud_ray.status import (
 if TYPE_CHECKING:
     from ray.job_submission import JobDetails, JobSubmissionClient
 
-__all__ = ["RayJobDriver", "RayJobsProvider", "provider"]
+__all__ = ["RayJobDriver", "RayJobsProvider", "RayOptions", "provider"]
 
 _DEFAULT_PORT = 8265
 _DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -82,6 +93,30 @@ _CAPABILITIES = JobCapabilities(
         "(carriage returns become newlines)",
     ),
 )
+
+
+def _flag(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ValueError(f"must be true or false, not {value!r}")
+    return text in ("true", "1")
+
+
+class RayOptions(ProviderOptions):
+    """The options of ``ray://`` queues (URL query or keywords).
+
+    Attributes:
+        python: The interpreter that runs the runner on the cluster (default ``python``,
+            found on the PATH of Ray's processes).
+        tls: Talk HTTPS to the dashboard.
+        request_timeout: Seconds one request to the dashboard may take.
+    """
+
+    python: str | None = None
+    tls: Annotated[bool, BeforeValidator(_flag)] = False
+    request_timeout: float = Field(default=_DEFAULT_REQUEST_TIMEOUT, gt=0, le=3600)
 
 
 @dataclass(frozen=True)
@@ -142,8 +177,10 @@ class RayJobDriver:
         python: str,
         state_dir: Path,
         request_timeout: float = _DEFAULT_REQUEST_TIMEOUT,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._client = client
+        self._retry = retry or RetryPolicy()
         self._address = address
         self._request_timeout = request_timeout
         self._python = python
@@ -252,9 +289,10 @@ class RayJobDriver:
             META_NONCE: nonce,
         }
         res = spec.resources
-        self._client.submit_job(
+        self._submit_job(
+            job_id,
+            nonce,
             entrypoint=entrypoint,
-            submission_id=job_id,
             runtime_env=runtime_env,
             metadata=metadata,
             entrypoint_num_gpus=res.gpu_count or None,
@@ -262,6 +300,38 @@ class RayJobDriver:
             entrypoint_memory=int(res.memory_gb * _GIB) if res.memory_gb else None,
         )
         return job_id
+
+    def _submit_job(self, job_id: str, nonce: str, **request: Any) -> None:
+        """Submit under the opener's policy, safely: the submission id is the idempotency key.
+
+        A try whose answer was lost may have created the job; the next try then hears that the
+        id already exists, and the job's nonce tells whether it is this very submission (done)
+        or another one's (the error stands).
+        """
+        maybe_applied = False
+
+        def once() -> None:
+            nonlocal maybe_applied
+            try:
+                guarded_call(
+                    lambda: self._client.submit_job(submission_id=job_id, **request),
+                    map_error=map_ray_error,
+                    provider=self.provider,
+                    operation="submit",
+                    resource=job_id,
+                )
+            except AlreadyExistsError:
+                if not (maybe_applied and self._nonce_of(job_id) == nonce):
+                    raise
+            except PortaCloudError as exc:
+                maybe_applied = maybe_applied or exc.retryable
+                raise
+
+        call_with_retry(self._retry, once)
+
+    def _nonce_of(self, job_id: str) -> str | None:
+        details = self._client.get_job_info(job_id)
+        return (details.metadata or {}).get(META_NONCE)
 
     # -- status ------------------------------------------------------------------------------
 
@@ -325,13 +395,30 @@ class RayJobDriver:
         details = self._client.get_job_info(job_id)
         return self._visible(details, self._client.get_job_logs(job_id), complete=True)
 
+    def _poll(self, job_id: str) -> tuple[JobDetails, str]:
+        """The job's info, then its log: one poll of ``follow_logs``.
+
+        The portable queue cannot retry inside a generator, so this driver owns these reads,
+        under the opener's policy.
+        """
+
+        def read() -> tuple[JobDetails, str]:
+            return guarded_call(
+                lambda: (self._client.get_job_info(job_id), self._client.get_job_logs(job_id)),
+                map_error=map_ray_error,
+                provider=self.provider,
+                operation="logs",
+                resource=job_id,
+            )
+
+        return call_with_retry(self._retry, read)
+
     def follow_logs(self, job_id: str) -> Iterator[str]:
         emitted = 0
         delay = _FOLLOW_MIN
         while True:
             # Status first: once it says the job ended, the log read after it is complete.
-            details = self._client.get_job_info(job_id)
-            raw = self._client.get_job_logs(job_id)
+            details, raw = self._poll(job_id)
             ended = self._status_from(details, raw).state.terminal
             text = self._visible(details, raw, complete=ended)
             if len(text) > emitted:
@@ -376,56 +463,48 @@ def _state_dir(netloc: str) -> Path:
 class RayJobsProvider:
     """Opens ``ray://host[:dashboard_port]?python=INTERPRETER&tls=false`` job queues."""
 
-    def open_jobs(self, url: SplitResult, options: Mapping[str, Any]) -> RayJobDriver:
+    def open_jobs(
+        self,
+        url: SplitResult,
+        options: Mapping[str, Any],
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> RayJobDriver:
         """Connect to the Ray dashboard the URL names and read the cluster's size.
 
         Args:
             url: ``ray://host:port``: the dashboard's address (default port 8265).
-            options: ``python``: the interpreter that runs the runner on the cluster (default
-                ``python``, found on the PATH of Ray's processes); ``tls``: ``true`` to talk
-                HTTPS to the dashboard; ``request_timeout``: seconds one request to the
-                dashboard may take (default 60).
+            options: See :class:`RayOptions`.
+            retry: The policy of this driver's own retries (reads while following logs).
 
         Raises:
             InvalidArgumentError: the URL or an option is malformed.
             UnavailableError: the dashboard does not answer.
         """
-        reject_unknown_options("ray", options, allowed=("python", "tls", "request_timeout"))
+        opts = parse_options(RayOptions, "ray", options)
         if url.path not in ("", "/") or not url.hostname:
             raise InvalidArgumentError("ray:// queues are ray://HOST:DASHBOARD_PORT")
         try:
             port = url.port or _DEFAULT_PORT
         except ValueError:
             raise InvalidArgumentError(f"malformed port in {url.netloc!r}") from None
-        python = str(options.get("python") or "python")
-        tls = str(options.get("tls", "false")).lower()
-        if tls not in ("true", "false", "1", "0"):
-            raise InvalidArgumentError(f"tls={tls!r}: use true or false")
-        raw_timeout = options.get("request_timeout", _DEFAULT_REQUEST_TIMEOUT)
-        try:
-            timeout = float(str(raw_timeout))
-        except ValueError:
-            raise InvalidArgumentError(f"request_timeout={raw_timeout!r}: seconds") from None
-        if not 0 < timeout <= 3600:
-            raise InvalidArgumentError("request_timeout must be between 0 and 3600 seconds")
         host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
-        address = f"{'https' if tls in ('true', '1') else 'http'}://{host}:{port}"
-        try:
-            return RayJobDriver(
+        address = f"{'https' if opts.tls else 'http'}://{host}:{port}"
+        timeout = opts.request_timeout
+        return guarded_call(
+            lambda: RayJobDriver(
                 _client(address, timeout=timeout),
                 address=address,
-                python=python,
+                python=opts.python or "python",
                 state_dir=_state_dir(f"{host}:{port}"),
                 request_timeout=timeout,
-            )
-        except PortaCloudError:
-            raise
-        except Exception as exc:
-            # The registry lets only portacloud errors out of open_jobs with context.
-            mapped = map_ray_error(exc) or UnknownError(
-                f"unexpected {type(exc).__name__} while opening {address}"
-            )
-            raise mapped from exc
+                retry=retry,
+            ),
+            map_error=map_ray_error,
+            provider="ray",
+            operation="open_jobs",
+            resource=address,
+        )
 
 
 def _client(address: str, *, timeout: float) -> JobSubmissionClient:

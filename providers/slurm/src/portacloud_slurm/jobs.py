@@ -4,39 +4,46 @@ Each job is one ``sbatch`` submission (an array job for ``array=N``) whose id is
 id. The driver writes a batch script (:mod:`portacloud_slurm.script`) into a directory of its
 own under ``<state_dir>/<ClusterName>/jobs/`` (``state_dir`` defaults to
 ``$PORTACLOUD_HOME/slurm``), which must be on a filesystem the nodes share, as home
-directories are on a cluster; ``ids/`` beside it maps Slurm job ids to those directories.
-The directory holds the
-script, ``job.json`` (name, output URI, task count), one log per task (stdout and stderr
-together) and the script's ``task-N.status`` reports.
+directories are on a cluster; ``ids/`` beside it maps Slurm job ids to those directories
+(:mod:`portacloud_slurm.files`). The directory holds the script, ``job.json`` (name, output
+URI, task count), one log per task (stdout and stderr together) and the script's
+``task-N.status`` reports.
 
 State comes from ``scontrol show job`` while the controller remembers the job (``MinJobAge``
 after it ends), then from ``sacct`` (slurmdbd) or ``sacct -c`` (the ``jobcomp/filetxt``
 completion file), and always from the batch script's own reports, which know attempts,
-timeouts and the command's exit status. Options (URL query or keywords):
+timeouts and the command's exit status (:mod:`portacloud_slurm.compose`). Options (URL query
+or keywords, :class:`SlurmOptions`):
 
 - ``conf``: path of the cluster's ``slurm.conf`` (otherwise ``SLURM_CONF`` or the client's
   default);
 - ``state_dir``: where job directories live;
 - ``account``, ``qos``: passed to ``sbatch --account``/``--qos``.
+
+Retries (docs/decisions/0007-jobs-and-compute-retries.md): ``sbatch`` is never repeated, since
+a submission whose answer was lost may have been queued (that failure says so, not retryable);
+status reads are retried by the
+portable queue, and by this driver between the polls of ``follow_logs``, under the policy
+given to ``open_jobs``. Every command runs with a time limit
+(:data:`~portacloud_slurm.commands.COMMAND_TIMEOUT`).
 """
 
 from __future__ import annotations
 
 import builtins
 import dataclasses
-import json
-import math
 import os
 import shutil
+import subprocess
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import SplitResult
+
+from pydantic import BeforeValidator
 
 from portacloud.errors import (
     FailedPreconditionError,
@@ -44,38 +51,36 @@ from portacloud.errors import (
     InvalidArgumentError,
     NotFoundError,
     PortaCloudError,
-    UnknownError,
+    UnavailableError,
+    guarded_call,
 )
-from portacloud.jobs.gpus import gpu_name_matches
-from portacloud.jobs.models import (
-    JobCapabilities,
-    JobReason,
-    JobSpec,
-    JobState,
-    JobStatus,
-    TaskStatus,
-)
-from portacloud.profiles import portacloud_home
-from portacloud.providers.options import reject_unknown_options
+from portacloud.home import portacloud_home
+from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
+from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobState, JobStatus
+from portacloud.providerkit import ProviderOptions, parse_options
+from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud_slurm.commands import (
     SACCT_FIELDS,
     JobRecord,
-    NodeInfo,
     SlurmCommands,
     first_field,
     job_ids_arg,
-    parse_config,
-    parse_nodes,
-    parse_pairs,
     parse_records,
     parse_sacct,
-    parse_time_limit,
 )
-from portacloud_slurm.errors import UNSATISFIABLE, SlurmCommandError, map_slurm_error
-from portacloud_slurm.script import KILL_GRACE, batch_script, read_report
-from portacloud_slurm.states import AttemptReport, TaskOutcome, slurm_state, task_outcome
+from portacloud_slurm.compose import TaskView, compose_status, task_outcomes
+from portacloud_slurm.errors import (
+    MAYBE_APPLIED,
+    UNSATISFIABLE,
+    SlurmCommandError,
+    map_slurm_error,
+)
+from portacloud_slurm.files import CANCEL_MARK, META, VERDICT, JobFiles, JobMeta, write_atomic
+from portacloud_slurm.partition import ClusterInfo, read_partition
+from portacloud_slurm.script import batch_script
+from portacloud_slurm.states import TaskOutcome
 
-__all__ = ["SlurmJobDriver", "SlurmJobsProvider", "provider"]
+__all__ = ["SlurmJobDriver", "SlurmJobsProvider", "SlurmOptions", "provider"]
 
 _CAPABILITIES = JobCapabilities(
     images=False,
@@ -87,104 +92,42 @@ _CAPABILITIES = JobCapabilities(
         "state_dir must be on a filesystem the nodes share",
     ),
 )
-_OPTIONS = ("conf", "state_dir", "account", "qos")
-_META = "job.json"
-_CANCEL_MARK = "cancel-requested"
-_VERDICT = "no-capacity"
 _NOT_KNOWN = ("Invalid job id specified", "not found")
-#: Seconds of --time beyond the attempts' own timeouts: node prolog, script start-up.
-_TIME_SLACK = 60.0
+_FOLLOW_INTERVAL = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class _Meta:
-    """What ``job.json`` remembers of a job portacloud submitted."""
-
-    name: str
-    partition: str
-    tasks: int
-    array: bool
-    output_uri: str | None
-    submitted_at: float | None
-    job_id: str | None = None
-
-    def dump(self) -> str:
-        return json.dumps(
-            {
-                "format": 1,
-                "name": self.name,
-                "partition": self.partition,
-                "tasks": self.tasks,
-                "array": self.array,
-                "output_uri": self.output_uri,
-                "submitted_at": self.submitted_at,
-                "job_id": self.job_id,
-            }
-        )
-
-    @classmethod
-    def load(cls, job_dir: Path) -> _Meta | None:
-        try:
-            data = json.loads((job_dir / _META).read_text(encoding="utf-8"))
-            return cls(
-                name=str(data["name"]),
-                partition=str(data["partition"]),
-                tasks=int(data["tasks"]),
-                array=bool(data["array"]),
-                output_uri=data.get("output_uri"),
-                submitted_at=data.get("submitted_at"),
-                job_id=data.get("job_id"),
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+def _blank_is_none(value: object) -> object:
+    # An empty query value (`?account=`) means "not given"; a Path keyword is its text.
+    if value is None or value == "":
+        return None
+    return str(value)
 
 
-def _write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(mode)
-    os.replace(tmp, path)
+_Text = Annotated[str | None, BeforeValidator(_blank_is_none)]
 
 
-class _JobFiles:
-    """The jobs' directories under ``root``, and an index from Slurm job id to directory."""
+class SlurmOptions(ProviderOptions):
+    """The options of ``slurm://`` queues (URL query or keywords).
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.jobs = root / "jobs"
-        self.index = root / "ids"
+    Attributes:
+        conf: Path of the cluster's ``slurm.conf``.
+        state_dir: Where job directories live (default ``$PORTACLOUD_HOME/slurm``).
+        account: ``sbatch --account``.
+        qos: ``sbatch --qos``.
+    """
 
-    def create(self, name: str) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        job_dir = self.jobs / f"{name}-{stamp}-{uuid.uuid4().hex[:8]}"
-        job_dir.mkdir(parents=True)
-        self.index.mkdir(parents=True, exist_ok=True)
-        return job_dir
-
-    def link(self, job_id: str, job_dir: Path) -> None:
-        # Replaced atomically: a cluster whose state was wiped hands out old ids again.
-        tmp = self.index / f".{job_id}.{uuid.uuid4().hex[:8]}"
-        tmp.symlink_to(os.path.relpath(job_dir, self.index))
-        os.replace(tmp, self.index / job_id)
-
-    def find(self, job_id: str) -> Path | None:
-        link = self.index / job_id
-        try:
-            target = (self.index / os.readlink(link)).resolve()
-        except OSError:
-            return None
-        return target if target.is_dir() else None
-
-    def ids(self) -> builtins.list[str]:
-        try:
-            names = os.listdir(self.index)
-        except FileNotFoundError:
-            return []
-        return [n for n in names if n.isdigit()]
+    conf: _Text = None
+    state_dir: _Text = None
+    account: _Text = None
+    qos: _Text = None
 
 
-def _epoch(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+def _outcome_unknown(what: str) -> UnavailableError:
+    return UnavailableError(
+        f"{what}; the job may have been queued all the same: check `portacloud jobs ls` "
+        "(or squeue) before submitting it again",
+        retryable=False,
+    )
 
 
 def _check_id(job_id: str) -> str:
@@ -209,26 +152,18 @@ class SlurmJobDriver:
         self,
         *,
         commands: SlurmCommands,
-        partition: str,
-        cluster: str,
-        nodes: Sequence[NodeInfo],
-        max_time: float | None,
-        accounting: str | None,
+        info: ClusterInfo,
         state_dir: Path,
-        max_array_size: int | None = None,
-        account: str | None = None,
-        qos: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.commands = commands
-        self.max_array_size = max_array_size
-        self.partition = partition
-        self.cluster = cluster
-        self.nodes = tuple(nodes)
-        self.max_time = max_time
-        self.accounting = accounting
-        self.files = _JobFiles(state_dir / cluster)
-        self.account = account
-        self.qos = qos
+        self.info = info
+        self.partition = info.partition.name
+        self.cluster = info.cluster
+        self.nodes = info.partition.nodes
+        self.accounting = info.accounting
+        self.files = JobFiles(state_dir / info.cluster)
+        self.retry = retry or RetryPolicy()
         self.capabilities = _CAPABILITIES.model_copy(
             update={
                 "max_gpus_per_job": max((n.gpu_count for n in self.nodes), default=0),
@@ -246,141 +181,21 @@ class SlurmJobDriver:
         state_dir: Path,
         account: str | None = None,
         qos: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> SlurmJobDriver:
         """Read the cluster's configuration and the partition's nodes, and return a driver."""
-        config = parse_config(commands.run("scontrol", "show", "config"))
-        cluster = config.get("ClusterName") or "cluster"
-        if partition is None:
-            found = [
-                parse_pairs(line)
-                for line in commands.run("scontrol", "-o", "show", "partition").splitlines()
-            ]
-            defaults = [p["PartitionName"] for p in found if p.get("Default") == "YES"]
-            if not defaults:
-                raise InvalidArgumentError(
-                    "the cluster has no default partition: name one, slurm://PARTITION"
-                )
-            partition = defaults[0]
-        info = parse_pairs(commands.run("scontrol", "-o", "show", "partition", partition))
-        nodes = parse_nodes(commands.run("sinfo", "-h", "-N", "-p", partition, "-o", "%N|%c|%m|%G"))
-        if config.get("AccountingStorageType", "accounting_storage/none") not in (
-            "accounting_storage/none",
-            "",
-        ):
-            accounting: str | None = "sacct"
-        elif config.get("JobCompType") == "jobcomp/filetxt":
-            accounting = "completion"
-        else:
-            accounting = None
-        return cls(
-            commands=commands,
-            partition=partition,
-            cluster=cluster,
-            nodes=nodes,
-            max_time=parse_time_limit(info.get("MaxTime")),
-            accounting=accounting,
-            state_dir=state_dir,
-            max_array_size=_int_or_none(config.get("MaxArraySize")),
-            account=account,
-            qos=qos,
-        )
+        info = read_partition(commands, partition, account=account, qos=qos)
+        return cls(commands=commands, info=info, state_dir=state_dir, retry=retry)
 
     # ------------------------------------------------------------------ submit
 
-    def _gres(self, spec: JobSpec) -> str | None:
-        """``--gres`` for the spec's GPUs, naming the node's GPU type for a requested model."""
-        count = spec.resources.gpu_count
-        if not count:
-            return None
-        wanted = spec.resources.gpu_type
-        if wanted is None:
-            return f"gpu:{count}"
-        types = sorted({t for n in self.nodes for t in n.gpus if t is not None})
-        for kind in types:
-            # A type called "fake" stands in for any model, as local://?gpus=N does.
-            if kind == "fake" or kind.lower() == wanted.lower() or gpu_name_matches(wanted, kind):
-                return f"gpu:{kind}:{count}"
-        raise InvalidArgumentError(
-            f"asks for {wanted} GPUs; partition {self.partition} has GPU types "
-            f"{', '.join(types) or 'none'}"
-        )
-
-    def _inventory(self) -> str:
-        if not self.nodes:
-            return f"partition {self.partition} has no nodes"
-        biggest = max(self.nodes, key=lambda n: (n.gpu_count, n.cpus, n.memory_mb))
-        return (
-            f"the largest node of partition {self.partition} has {biggest.cpus} CPUs, "
-            f"{biggest.memory_mb} MiB and {biggest.gpu_count} GPU(s)"
-        )
-
-    def _time_limit(self, spec: JobSpec) -> int | None:
-        """``--time`` in minutes: all attempts with their kill grace, within MaxTime."""
-        if spec.timeout is None:
-            return None
-        tries = spec.retries + 1
-        needed = (spec.timeout + KILL_GRACE + 1) * tries + _TIME_SLACK
-        if self.max_time is not None and needed > self.max_time:
-            if spec.timeout * tries > self.max_time:
-                raise InvalidArgumentError(
-                    f"{tries} attempt(s) of {spec.timeout:g} s exceed the MaxTime of "
-                    f"partition {self.partition} ({self.max_time:g} s)"
-                )
-            return max(1, math.floor(self.max_time / 60))
-        return max(1, math.ceil(needed / 60))
-
-    def _check_fits(self, spec: JobSpec) -> None:
-        """Refuse what sbatch would refuse with a vaguer message, or accept and never start."""
-        size = self.max_array_size
-        if spec.array is not None and size and spec.array > size:
-            raise InvalidArgumentError(
-                f"an array of {spec.array} tasks exceeds the cluster's MaxArraySize "
-                f"({size}: task indices up to {size - 1})"
-            )
-        cpus = spec.resources.cpus
-        if cpus is not None and self.nodes and math.ceil(cpus) > max(n.cpus for n in self.nodes):
-            raise InvalidArgumentError(f"asks for {cpus:g} CPUs; {self._inventory()}")
-
-    def _sbatch_args(self, spec: JobSpec, job_dir: Path) -> builtins.list[str]:
-        log = "slurm-%A_%a.out" if spec.array is not None else "slurm-%j.out"
-        args = [
-            "--parsable",
-            f"--job-name={spec.name}",
-            f"--partition={self.partition}",
-            "--nodes=1",
-            "--ntasks=1",
-            f"--chdir={job_dir}",  # Slurm's WorkDir leads back to the job's directory
-            f"--output={job_dir / log}",  # no --error: stderr goes to the same file
-            "--open-mode=append",  # a requeued task keeps the earlier attempts' output
-            "--export=ALL",  # the job's own variables are in the script, quoted
-        ]
-        if spec.array is not None:
-            args.append(f"--array=0-{spec.array - 1}")
-        gres = self._gres(spec)
-        if gres:
-            args.append(f"--gres={gres}")
-        res = spec.resources
-        if res.cpus is not None:
-            args.append(f"--cpus-per-task={math.ceil(res.cpus)}")
-        if res.memory_gb is not None:
-            args.append(f"--mem={math.ceil(res.memory_gb * 1024)}M")
-        if res.disk_gb is not None:
-            args.append(f"--tmp={math.ceil(res.disk_gb * 1024)}M")
-        minutes = self._time_limit(spec)
-        if minutes is not None:
-            args.append(f"--time={minutes}")
-        if self.account:
-            args.append(f"--account={self.account}")
-        if self.qos:
-            args.append(f"--qos={self.qos}")
-        return args
-
     def submit(self, spec: JobSpec, *, env: Mapping[str, str], output_uri: str) -> str:
-        self._check_fits(spec)
+        where = self.info.partition
+        where.check_fits(spec)
         job_dir = self.files.create(spec.name)
         try:
-            args = self._sbatch_args(spec, job_dir)
-            meta = _Meta(
+            args = where.sbatch_args(spec, job_dir)
+            meta = JobMeta(
                 name=spec.name,
                 partition=self.partition,
                 tasks=spec.tasks,
@@ -388,25 +203,40 @@ class SlurmJobDriver:
                 output_uri=output_uri,
                 submitted_at=time.time(),
             )
-            _write_atomic(job_dir / _META, meta.dump())
+            write_atomic(job_dir / META, meta.dump())
             script = job_dir / "job.sh"
             text = batch_script(spec, env=env, job_dir=job_dir, gpus=spec.resources.gpu_count)
-            _write_atomic(script, text, mode=0o700)
-            try:
-                out = self.commands.run("sbatch", *args, str(script))
-            except SlurmCommandError as exc:
-                mapped = map_slurm_error(exc)
-                if mapped is not None and UNSATISFIABLE.search(exc.stderr):
-                    raise InvalidArgumentError(f"{mapped.message}; {self._inventory()}") from exc
-                raise
-            job_id = first_field(out)
-            if not job_id.isdigit():
-                raise InternalError(f"sbatch printed {out.strip()!r} instead of a job id")
+            write_atomic(script, text, mode=0o700)
+            job_id = self._sbatch(args, script)
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
-        _write_atomic(job_dir / _META, dataclasses.replace(meta, job_id=job_id).dump())
+        write_atomic(job_dir / META, dataclasses.replace(meta, job_id=job_id).dump())
         self.files.link(job_id, job_dir)
+        return job_id
+
+    def _sbatch(self, args: Sequence[str], script: Path) -> str:
+        """Run sbatch once and return the job id.
+
+        sbatch has no idempotency key, so nothing repeats it: a try whose answer was lost may
+        have queued the job, and a second would run it twice. Such a failure says so and is
+        not retryable; one where the controller was never reached keeps its own verdict.
+        """
+        try:
+            out = self.commands.run("sbatch", *args, str(script))
+        except subprocess.TimeoutExpired as exc:
+            raise _outcome_unknown(f"sbatch did not answer within {exc.timeout:g} s") from exc
+        except SlurmCommandError as exc:
+            mapped = map_slurm_error(exc)
+            if mapped is not None and UNSATISFIABLE.search(exc.stderr):
+                inventory = self.info.partition.inventory()
+                raise InvalidArgumentError(f"{mapped.message}; {inventory}") from exc
+            if mapped is not None and mapped.retryable and MAYBE_APPLIED.search(exc.stderr):
+                raise _outcome_unknown(mapped.message) from exc
+            raise
+        job_id = first_field(out)
+        if not job_id.isdigit():
+            raise InternalError(f"sbatch printed {out.strip()!r} instead of a job id")
         return job_id
 
     # ------------------------------------------------------------------ records
@@ -445,17 +275,18 @@ class SlurmJobDriver:
             return live, True
         return self._accounting([job_id]).get(job_id, []), False
 
-    def _ours(self, job_id: str, records: Sequence[JobRecord]) -> tuple[Path | None, _Meta | None]:
+    def _ours(
+        self, job_id: str, records: Sequence[JobRecord]
+    ) -> tuple[Path | None, JobMeta | None]:
         """The job's directory and metadata, if portacloud submitted it."""
-        job_dir = self.files.find(job_id)
-        meta = _Meta.load(job_dir) if job_dir is not None else None
-        if job_dir is not None and meta is not None and meta.job_id == job_id:
-            return job_dir, meta
+        indexed = self.files.ours(job_id)
+        if indexed is not None:
+            return indexed
         # Not indexed (yet, or by another state_dir): Slurm's WorkDir is the job's own
         # directory, unique to its submission, even before job.json learnt the id.
         for workdir in dict.fromkeys(r.workdir for r in records if r.workdir):
             candidate = Path(workdir)
-            meta = _Meta.load(candidate)
+            meta = JobMeta.load(candidate)
             if meta is not None and meta.job_id in (None, job_id):
                 return candidate, dataclasses.replace(meta, job_id=job_id)
         return None, None
@@ -470,113 +301,42 @@ class SlurmJobDriver:
             raise NotFoundError(f"Slurm has no job {jid}", resource=job_id)
         return self._compose(jid, job_dir, meta, records, live=live)
 
-    def _task_outcomes(
-        self,
-        job_dir: Path | None,
-        meta: _Meta | None,
-        records: Sequence[JobRecord],
-        *,
-        live: bool,
-    ) -> builtins.list[tuple[TaskOutcome, JobRecord | None, AttemptReport | None]]:
-        array = meta.array if meta else any(r.array_job_id for r in records)
-        indexed: dict[int, JobRecord] = {}
-        loose: JobRecord | None = None  # a record that does not say which task it is
-        for rec in records:
-            if rec.task_ids is not None:
-                indexed.update(dict.fromkeys(rec.task_ids, rec))
-            elif not array:
-                indexed[0] = rec
-            else:
-                loose = rec
-        count = meta.tasks if meta else max([*indexed, 0]) + 1
-        ours = meta is not None
-        outcomes: builtins.list[tuple[TaskOutcome, JobRecord | None, AttemptReport | None]] = []
-        for index in range(count):
-            record = indexed.get(index)
-            report = read_report(job_dir, index) if job_dir is not None else None
-            if record is not None:
-                outcome = task_outcome(
-                    record.state,
-                    reason=record.reason,
-                    exit_code=record.exit_code,
-                    restarts=record.restarts,
-                    report=report,
-                    ours=ours,
-                )
-            elif report is not None and report.finished:
-                outcome = task_outcome(None, report=report)
-            elif records and array and (live or _cancelled(loose)):
-                # Slurm drops an array task that was cancelled before it started.
-                outcome = task_outcome("CANCELLED", report=report, ours=ours)
-            else:
-                outcome = task_outcome(None, report=report)
-            outcomes.append((outcome, record, report))
-        return outcomes
-
     def _compose(
         self,
         job_id: str,
         job_dir: Path | None,
-        meta: _Meta | None,
+        meta: JobMeta | None,
         records: Sequence[JobRecord],
         *,
         live: bool,
     ) -> JobStatus:
-        tasks = self._task_outcomes(job_dir, meta, records, live=live)
+        tasks = task_outcomes(job_dir, meta, records, live=live)
+        gave_up_at = None
         if job_dir is not None:
             tasks = self._settle_hopeless(job_id, job_dir, tasks)
-        outcomes = [o for o, _, _ in tasks]
-        cancelling = job_dir is not None and (job_dir / _CANCEL_MARK).exists()
-        state, reason, exit_code, message = _combine(outcomes, cancelling=cancelling)
-        starts = [s for s in (_started(*t) for t in tasks) if s is not None]
-        ends = [e for e in (_ended(*t) for t in tasks) if e is not None]
-        if reason is JobReason.NO_CAPACITY and job_dir is not None:
-            with suppress(OSError):  # it ended when the driver gave up on it
-                ends = [datetime.fromtimestamp((job_dir / _VERDICT).stat().st_mtime, UTC)]
-        submitted = _epoch(meta.submitted_at) if meta else None
-        if submitted is None:
-            submitted = min((r.submitted_at for r in records if r.submitted_at), default=None)
-        return JobStatus(
-            id=job_id,
-            name=meta.name if meta else (records[0].name if records else job_id),
-            state=state,
-            reason=reason,
-            message=message,
-            exit_code=exit_code,
-            attempt=max((o.attempt for o in outcomes), default=0),
-            submitted_at=submitted,
-            started_at=min(starts) if starts else None,
-            ended_at=max(ends) if state.terminal and ends else None,
-            output_uri=meta.output_uri if meta else None,
-            tasks=tuple(
-                TaskStatus(
-                    index=i,
-                    state=o.state,
-                    reason=o.reason,
-                    exit_code=o.exit_code,
-                    attempt=o.attempt,
-                )
-                for i, o in enumerate(outcomes)
-            )
-            if len(outcomes) > 1
-            else (),
+            with suppress(OSError):
+                gave_up_at = datetime.fromtimestamp((job_dir / VERDICT).stat().st_mtime, UTC)
+        return compose_status(
+            job_id,
+            meta,
+            records,
+            tasks,
+            cancelling=job_dir is not None and (job_dir / CANCEL_MARK).exists(),
+            gave_up_at=gave_up_at,
         )
 
     def _settle_hopeless(
-        self,
-        job_id: str,
-        job_dir: Path,
-        tasks: builtins.list[tuple[TaskOutcome, JobRecord | None, AttemptReport | None]],
-    ) -> builtins.list[tuple[TaskOutcome, JobRecord | None, AttemptReport | None]]:
+        self, job_id: str, job_dir: Path, tasks: builtins.list[TaskView]
+    ) -> builtins.list[TaskView]:
         """Fail a job Slurm can never start, and cancel it so that it stops waiting.
 
         The verdict is written down first: after the cancel Slurm says CANCELLED, and the
         job must go on reading FAILED/NO_CAPACITY.
         """
-        verdict_path = job_dir / _VERDICT
+        verdict_path = job_dir / VERDICT
         hopeless = [o for o, _, _ in tasks if o.reason is JobReason.NO_CAPACITY]
         if hopeless and not verdict_path.exists():
-            _write_atomic(verdict_path, hopeless[0].message or "Slurm can never start it")
+            write_atomic(verdict_path, hopeless[0].message or "Slurm can never start it")
             with suppress(SlurmCommandError, OSError):
                 self.commands.run("scancel", job_id)
         try:
@@ -593,12 +353,13 @@ class SlurmJobDriver:
         """The jobs portacloud submitted to this partition (from this ``state_dir``).
 
         Jobs submitted to Slurm by other means are left out, as are the records Slurm keeps
-        of submissions sbatch refused (they get a job id nobody was told).
+        of submissions sbatch refused (they get a job id nobody was told). One ``scontrol``
+        call reads every live job and one ``sacct`` call the ended ones: nothing is paged.
         """
-        ours: dict[str, tuple[Path, _Meta]] = {}
+        ours: dict[str, tuple[Path, JobMeta]] = {}
         for job_id in self.files.ids():
             job_dir = self.files.find(job_id)
-            meta = _Meta.load(job_dir) if job_dir is not None else None
+            meta = JobMeta.load(job_dir) if job_dir is not None else None
             if job_dir is not None and meta is not None and meta.partition == self.partition:
                 ours[job_id] = (job_dir, meta)
         if not ours:
@@ -623,9 +384,8 @@ class SlurmJobDriver:
 
     def _log_files(self, job_id: str) -> builtins.list[Path]:
         jid = _check_id(job_id)
-        job_dir = self.files.find(jid)
-        meta = _Meta.load(job_dir) if job_dir is not None else None
-        if job_dir is None or meta is None or meta.job_id != jid:
+        indexed = self.files.ours(jid)
+        if indexed is None:
             records, _ = self._records(jid)
             job_dir, meta = self._ours(jid, records)
             if job_dir is None or meta is None:
@@ -635,45 +395,33 @@ class SlurmJobDriver:
                 ordered = sorted(records, key=lambda r: min(r.task_ids or (0,)))
                 paths = [Path(r.stdout) for r in ordered if r.stdout and "%" not in r.stdout]
                 return builtins.list(dict.fromkeys(paths))
+            indexed = job_dir, meta
+        job_dir, meta = indexed
         if meta.array:
             return [job_dir / f"slurm-{jid}_{i}.out" for i in range(meta.tasks)]
         return [job_dir / f"slurm-{jid}.out"]
 
     def logs(self, job_id: str) -> str:
-        files = self._log_files(job_id)
-        parts = []
-        for i, path in enumerate(files):
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except FileNotFoundError:
-                text = ""
-            if len(files) > 1:
-                text = "".join(f"[task {i}] {line}" for line in text.splitlines(keepends=True))
-            parts.append(text)
-        return "".join(parts)
+        return read_task_logs(self._log_files(job_id))
 
     def follow_logs(self, job_id: str) -> Iterator[str]:
-        files = self._log_files(job_id)
-        offsets = [0] * len(files)
+        return follow_task_logs(
+            self._log_files(job_id), lambda: self._ended(job_id), interval=_FOLLOW_INTERVAL
+        )
 
-        def drain() -> Iterator[str]:
-            for i, path in enumerate(files):
-                try:
-                    with open(path, "rb") as f:
-                        f.seek(offsets[i])
-                        data = f.read()
-                except FileNotFoundError:
-                    continue
-                if data:
-                    offsets[i] += len(data)
-                    yield data.decode(errors="replace")
+    def _ended(self, job_id: str) -> bool:
+        # Read between two polls of a log being followed: the portable queue cannot retry
+        # inside a generator, so this driver owns these reads, under the opener's policy.
+        def read() -> JobStatus:
+            return guarded_call(
+                lambda: self.status(job_id),
+                map_error=map_slurm_error,
+                provider=self.provider,
+                operation="logs",
+                resource=job_id,
+            )
 
-        while True:
-            ended = self.status(job_id).state.terminal
-            yield from drain()
-            if ended:
-                return
-            time.sleep(0.5)
+        return call_with_retry(self.retry, read).state.terminal
 
     # ------------------------------------------------------------------ cancel
 
@@ -686,7 +434,7 @@ class SlurmJobDriver:
             if meta is None and not records:
                 raise NotFoundError(f"Slurm has no job {jid}", resource=job_id)
         if job_dir is not None:
-            (job_dir / _CANCEL_MARK).touch()
+            (job_dir / CANCEL_MARK).touch()
         try:
             self.commands.run("scancel", jid)
         except SlurmCommandError as exc:
@@ -707,61 +455,22 @@ class SlurmJobDriver:
         """Nothing to release: jobs run on after the queue is closed."""
 
 
-def _int_or_none(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
-
-
-def _cancelled(record: JobRecord | None) -> bool:
-    return record is not None and slurm_state(record.state) == "CANCELLED"
-
-
-def _started(
-    outcome: TaskOutcome, record: JobRecord | None, report: AttemptReport | None
-) -> datetime | None:
-    if report is not None and report.started_at is not None:
-        return _epoch(report.started_at)
-    if record is not None and outcome.attempt > 0:
-        return record.started_at
-    return None
-
-
-def _ended(
-    outcome: TaskOutcome, record: JobRecord | None, report: AttemptReport | None
-) -> datetime | None:
-    if not outcome.state.terminal:
-        return None
-    if report is not None and report.finished and report.ended_at is not None:
-        return _epoch(report.ended_at)
-    if record is not None and record.ended_at is not None:
-        return record.ended_at
-    return None
-
-
-def _combine(
-    outcomes: Sequence[TaskOutcome], *, cancelling: bool
-) -> tuple[JobState, JobReason | None, int | None, str | None]:
-    """The job's state from its tasks': any failure fails it, all successes succeed it."""
-    states = {o.state for o in outcomes}
-    if outcomes and all(s.terminal for s in states):
-        for wanted in (JobState.FAILED, JobState.CANCELLED):
-            first = next((o for o in outcomes if o.state is wanted), None)
-            if first is not None:
-                return wanted, first.reason, first.exit_code, first.message
-        return JobState.SUCCEEDED, None, outcomes[-1].exit_code, None
-    if cancelling:
-        return JobState.CANCELLING, None, None, None
-    for candidate in (JobState.RUNNING, JobState.STARTING, JobState.PENDING):
-        if candidate in states:
-            waiting = next((o.message for o in outcomes if o.state is candidate), None)
-            return candidate, None, None, waiting
-    return JobState.UNKNOWN, None, None, next((o.message for o in outcomes if o.message), None)
-
-
 class SlurmJobsProvider:
     """Opens ``slurm://PARTITION`` job queues (``slurm://`` for the default partition)."""
 
-    def open_jobs(self, url: SplitResult, options: Mapping[str, Any]) -> SlurmJobDriver:
+    def open_jobs(
+        self,
+        url: SplitResult,
+        options: Mapping[str, Any],
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> SlurmJobDriver:
         """Read the cluster's configuration and the partition's nodes; return the driver.
+
+        Args:
+            url: ``slurm://PARTITION`` (``slurm://`` for the default partition).
+            options: See :class:`SlurmOptions`.
+            retry: The policy of this driver's own retries (status reads while following logs).
 
         Raises:
             InvalidArgumentError: an unknown option, a path in the URL, a missing ``conf``.
@@ -769,44 +478,34 @@ class SlurmJobsProvider:
             UnsupportedError: Slurm's client commands are not installed.
             UnavailableError: the controller cannot be reached.
         """
-        reject_unknown_options("slurm", options, allowed=_OPTIONS)
+        opts = parse_options(SlurmOptions, "slurm", options)
         if url.path not in ("", "/"):
             raise InvalidArgumentError("slurm:// URLs name a partition only: slurm://PARTITION")
-        conf = _option(options, "conf") or None
         # A missing slurm.conf makes every client command retry for 60 s before failing.
-        for source, path in (("conf=", conf), ("SLURM_CONF", os.environ.get("SLURM_CONF"))):
+        for source, path in (("conf=", opts.conf), ("SLURM_CONF", os.environ.get("SLURM_CONF"))):
             if path and not os.path.isfile(path):
                 raise InvalidArgumentError(f"{source}{path}: no such slurm.conf")
             if path:
                 break
-        state_dir = Path(_option(options, "state_dir") or portacloud_home() / "slurm")
+        state_dir = Path(opts.state_dir or portacloud_home() / "slurm")
         if "%" in str(state_dir):
             raise InvalidArgumentError(
                 f"state_dir {state_dir}: '%' would be read as a Slurm filename pattern"
             )
-        commands = SlurmCommands(conf=conf)
-        try:
-            return SlurmJobDriver.open(
-                commands,
+        return guarded_call(
+            lambda: SlurmJobDriver.open(
+                SlurmCommands(conf=opts.conf),
                 partition=url.netloc or None,
                 state_dir=state_dir.expanduser().absolute(),
-                account=_option(options, "account"),
-                qos=_option(options, "qos"),
-            )
-        except PortaCloudError:
-            raise
-        except Exception as exc:
-            mapped = map_slurm_error(exc) or UnknownError(
-                f"unexpected {type(exc).__name__} while opening the queue"
-            )
-            raise mapped from exc
-
-
-def _option(options: Mapping[str, Any], name: str) -> str | None:
-    value = options.get(name)
-    if value is None or value == "":
-        return None
-    return str(value)
+                account=opts.account,
+                qos=opts.qos,
+                retry=retry,
+            ),
+            map_error=map_slurm_error,
+            provider="slurm",
+            operation="open_jobs",
+            resource=url.netloc or None,
+        )
 
 
 provider = SlurmJobsProvider()

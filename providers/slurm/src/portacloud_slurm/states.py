@@ -170,6 +170,17 @@ def _exit_status(raw: str | None) -> int | None:
     return 128 + sig if sig is not None else status
 
 
+def _forgotten(report: AttemptReport | None) -> TaskOutcome:
+    """A task Slurm no longer knows: the batch script's final record, if it left one."""
+    if report is not None and report.finished:
+        return _ended_by_script(report)
+    return TaskOutcome(
+        _S.UNKNOWN,
+        attempt=report.attempt if report else 0,
+        message="Slurm no longer knows this job and its batch script left no final record",
+    )
+
+
 def task_outcome(  # noqa: PLR0911 - one return per way a task can stand
     state: str | None,
     *,
@@ -195,13 +206,7 @@ def task_outcome(  # noqa: PLR0911 - one return per way a task can stand
     """
     wait_reason = reason if reason and reason not in ("None", "(null)") else None
     if state is None:
-        if report is not None and report.finished:
-            return _ended_by_script(report)
-        return TaskOutcome(
-            _S.UNKNOWN,
-            attempt=report.attempt if report else 0,
-            message="Slurm no longer knows this job and its batch script left no final record",
-        )
+        return _forgotten(report)
     base = slurm_state(state)
     portable, why = SLURM_STATES.get(base, (_S.UNKNOWN, None))
     attempt = report.attempt if report is not None else (0 if ours else restarts + 1)

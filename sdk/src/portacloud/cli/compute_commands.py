@@ -185,31 +185,22 @@ def create(
     )
 
 
-@compute.command()
-@click.argument("instance_id")
-@_ON
-def stop(instance_id: str, compute_url: str | None) -> None:
-    """Stop an instance (its disk stays; see billing in `ls`)."""
-    with _open(compute_url) as handle:
-        click.echo(_summary(handle.stop(instance_id)))
+def _transition(name: str, help_text: str) -> click.Command:
+    """``compute NAME INSTANCE_ID``: one call of the handle's method of that name."""
+
+    @compute.command(name, help=help_text)
+    @click.argument("instance_id")
+    @_ON
+    def command(instance_id: str, compute_url: str | None) -> None:
+        with _open(compute_url) as handle:
+            click.echo(_summary(getattr(handle, name)(instance_id)))
+
+    return command
 
 
-@compute.command()
-@click.argument("instance_id")
-@_ON
-def start(instance_id: str, compute_url: str | None) -> None:
-    """Start a stopped instance."""
-    with _open(compute_url) as handle:
-        click.echo(_summary(handle.start(instance_id)))
-
-
-@compute.command()
-@click.argument("instance_id")
-@_ON
-def terminate(instance_id: str, compute_url: str | None) -> None:
-    """Terminate an instance (terminating it again is not an error)."""
-    with _open(compute_url) as handle:
-        click.echo(_summary(handle.terminate(instance_id)))
+stop = _transition("stop", "Stop an instance (its disk stays; see billing in `ls`).")
+start = _transition("start", "Start a stopped instance.")
+terminate = _transition("terminate", "Terminate an instance (terminating twice is not an error).")
 
 
 @compute.command()

@@ -5,12 +5,9 @@ from __future__ import annotations
 import builtins
 import getpass
 import socket
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
-
-from pydantic import ValidationError
+from typing import Any, TypeVar
 
 from portacloud.compute.driver import ComputeDriver, LaunchRequest
 from portacloud.compute.models import (
@@ -22,29 +19,23 @@ from portacloud.compute.models import (
     Offer,
 )
 from portacloud.errors import (
-    DeadlineExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
 )
 from portacloud.handle import DriverHandle, check_timeout
 from portacloud.resources import Resources
+from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.validation import validated
+from portacloud.waiting import poll_until
 
 __all__ = ["Compute", "managed_tags", "parse_instance_spec"]
+
+_T = TypeVar("_T")
 
 
 def parse_instance_spec(spec: InstanceSpec | Mapping[str, Any]) -> InstanceSpec:
     """Accept an :class:`InstanceSpec` or a mapping of its fields, validated."""
-    if isinstance(spec, InstanceSpec):
-        return spec
-    if not isinstance(spec, Mapping):
-        raise InvalidArgumentError("an instance spec must be an InstanceSpec or a mapping")
-    try:
-        return InstanceSpec.model_validate(dict(spec))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidArgumentError(f"invalid instance spec: {problems}") from None
+    return validated(InstanceSpec, spec, what="instance spec")
 
 
 def managed_tags() -> dict[str, str]:
@@ -61,15 +52,36 @@ def managed_tags() -> dict[str, str]:
 
 
 class Compute(DriverHandle[ComputeDriver]):
-    """Instances on one provider and region. Open one with :func:`portacloud.open_compute`."""
+    """Instances on one provider and region. Open one with :func:`portacloud.open_compute`.
+
+    Retries (docs/decisions/0007-jobs-and-compute-retries.md): reads (``get``, ``list``, image
+    lookups, each poll of ``wait``) and ``terminate``, which is idempotent, are retried under
+    the handle's :class:`~portacloud.retry.RetryPolicy`. ``create``, ``start`` and ``stop`` are
+    not retried here: a launch whose answer was lost may have started an instance, so only a
+    driver that can make the repeat harmless (EC2's ``ClientToken``) retries it.
+    """
+
+    def __init__(
+        self,
+        driver: ComputeDriver,
+        *,
+        url: str,
+        options: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(driver, url=url, options=options)
+        self._retry = retry or RetryPolicy()
 
     def _reopen(self) -> ComputeDriver:
         from portacloud.registry import default_registry
-        from portacloud.retry import RetryPolicy
 
         return default_registry().compute_driver(
-            self._url, retry=RetryPolicy(), options=self._options
+            self._url, retry=self._retry, options=self._options
         )
+
+    def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
+        """A call that is safe to repeat, retried under the handle's policy."""
+        return call_with_retry(self._retry, lambda: self._guarded(operation, resource, fn))
 
     @property
     def region(self) -> str:
@@ -105,43 +117,9 @@ class Compute(DriverHandle[ComputeDriver]):
             UnsupportedError: spot or SSH keys where the backend has no such thing.
         """
         parsed = parse_instance_spec(spec)
-        caps = self.capabilities
-        if (parsed.resources is None) == (parsed.instance_type is None):
-            raise InvalidArgumentError(
-                "give either resources or instance_type, not both or neither"
-            )
-        if parsed.spot and not caps.spot:
-            raise self._unsupported("create", "spot capacity", "spot")
-        if parsed.ssh_public_key and not caps.ssh_keys:
-            raise self._unsupported("create", "SSH keys", "ssh_keys")
-        gpu, gpu_count = None, 0
-        if parsed.resources is not None:
-            if parsed.resources.gpu_count and not caps.gpus:
-                raise self._unsupported("create", "GPUs", "gpus")
-            choice = self.offers(parsed.resources, spot=parsed.spot)
-            if not choice:
-                from portacloud.compute.catalog import catalog_region, regions_for
-
-                assert caps.catalog is not None  # offers() refused otherwise
-                known = regions_for(caps.catalog)
-                hint = (
-                    ""
-                    if catalog_region(caps.catalog, self.region) in known
-                    else f"; the catalog has {caps.catalog} prices for {', '.join(known)}"
-                )
-                raise InvalidArgumentError(
-                    f"no {caps.catalog} instance type in {self.region} satisfies "
-                    f"{parsed.resources.model_dump(exclude_defaults=True)}{hint}"
-                )
-            instance_type, gpu, gpu_count = (
-                choice[0].instance_type,
-                choice[0].gpu,
-                choice[0].gpu_count,
-            )
-        else:
-            assert parsed.instance_type is not None
-            instance_type = parsed.instance_type
-        image = self._guarded(
+        self._check_supported(parsed)
+        instance_type, gpu, gpu_count = self._choose_type(parsed)
+        image = self._retried(
             "create", parsed.name, lambda: self._driver.resolve_image(parsed.image)
         )
         request = LaunchRequest(
@@ -156,10 +134,47 @@ class Compute(DriverHandle[ComputeDriver]):
         )
         return self._guarded("create", parsed.name, lambda: self._driver.create(request))
 
+    def _check_supported(self, parsed: InstanceSpec) -> None:
+        """Refuse a spec that is ambiguous or needs what the backend lacks."""
+        caps = self.capabilities
+        if (parsed.resources is None) == (parsed.instance_type is None):
+            raise InvalidArgumentError(
+                "give either resources or instance_type, not both or neither"
+            )
+        if parsed.spot and not caps.spot:
+            raise self._unsupported("create", "spot capacity", "spot")
+        if parsed.ssh_public_key and not caps.ssh_keys:
+            raise self._unsupported("create", "SSH keys", "ssh_keys")
+        if parsed.resources is not None and parsed.resources.gpu_count and not caps.gpus:
+            raise self._unsupported("create", "GPUs", "gpus")
+
+    def _choose_type(self, parsed: InstanceSpec) -> tuple[str, str | None, int]:
+        """The instance type, GPU model and GPU count: as named, or the cheapest offer."""
+        if parsed.resources is None:
+            assert parsed.instance_type is not None
+            return parsed.instance_type, None, 0
+        choice = self.offers(parsed.resources, spot=parsed.spot)
+        if not choice:
+            from portacloud.compute.catalog import catalog_region, regions_for
+
+            catalog = self.capabilities.catalog
+            assert catalog is not None  # offers() refused otherwise
+            known = regions_for(catalog)
+            hint = (
+                ""
+                if catalog_region(catalog, self.region) in known
+                else f"; the catalog has {catalog} prices for {', '.join(known)}"
+            )
+            raise InvalidArgumentError(
+                f"no {catalog} instance type in {self.region} satisfies "
+                f"{parsed.resources.model_dump(exclude_defaults=True)}{hint}"
+            )
+        return choice[0].instance_type, choice[0].gpu, choice[0].gpu_count
+
     def get(self, instance_id: str) -> Instance:
         """Describe an instance; NOT_FOUND for an unknown id."""
         self._check_id(instance_id)
-        return self._guarded("get", instance_id, lambda: self._driver.get(instance_id))
+        return self._retried("get", instance_id, lambda: self._driver.get(instance_id))
 
     def list(
         self, *, tags: Mapping[str, str] | None = None, managed: bool = False
@@ -168,7 +183,7 @@ class Compute(DriverHandle[ComputeDriver]):
         wanted = dict(tags or {})
         if managed:
             wanted[MANAGED_TAG] = "true"
-        return self._guarded("list", None, lambda: self._driver.list(wanted))
+        return self._retried("list", None, lambda: self._driver.list(wanted))
 
     def start(self, instance_id: str) -> Instance:
         """Start a stopped instance."""
@@ -187,7 +202,7 @@ class Compute(DriverHandle[ComputeDriver]):
     def terminate(self, instance_id: str) -> Instance:
         """Terminate an instance; terminating it again is not an error."""
         self._check_id(instance_id)
-        return self._guarded("terminate", instance_id, lambda: self._driver.terminate(instance_id))
+        return self._retried("terminate", instance_id, lambda: self._driver.terminate(instance_id))
 
     def wait(self, instance_id: str, state: InstanceState | str, *, timeout: float) -> Instance:
         """Poll until the instance reaches ``state``.
@@ -203,13 +218,9 @@ class Compute(DriverHandle[ComputeDriver]):
             target = InstanceState(state)
         except ValueError:
             raise InvalidArgumentError(f"unknown instance state {state!r}") from None
-        deadline = time.monotonic() + timeout
-        delay = 0.1
-        while True:
-            current = self.get(instance_id)
-            if current.state is target:
-                return current
-            dead_end = {InstanceState.ERROR, InstanceState.TERMINATED} - {target}
+        dead_end = {InstanceState.ERROR, InstanceState.TERMINATED} - {target}
+
+        def reached(current: Instance) -> bool:
             if current.state in dead_end:
                 raise FailedPreconditionError(
                     f"is {current.state.value}, so it will never be {target.value}",
@@ -217,16 +228,18 @@ class Compute(DriverHandle[ComputeDriver]):
                     operation="wait",
                     resource=instance_id,
                 )
-            if time.monotonic() >= deadline:
-                raise DeadlineExceededError(
-                    f"still {current.state.value} after {timeout:g} s (waiting for {target.value})",
-                    provider=self.provider,
-                    operation="wait",
-                    resource=instance_id,
-                    retryable=False,
-                )
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 1.5, 2.0)
+            return current.state is target
+
+        return poll_until(
+            lambda: self.get(instance_id),
+            reached,
+            timeout=timeout,
+            max_delay=2.0,
+            state=lambda current: current.state.value,
+            provider=self.provider,
+            resource=instance_id,
+            goal=target.value,
+        )
 
     @staticmethod
     def _check_id(instance_id: object) -> None:

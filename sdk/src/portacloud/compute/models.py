@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from portacloud.capability_table import CapabilityTable
 from portacloud.resources import Resources
 
 __all__ = [
@@ -147,7 +148,7 @@ class Offer(BaseModel):
     source: str
 
 
-class ComputeCapabilities(BaseModel):
+class ComputeCapabilities(CapabilityTable):
     """What a compute backend can do.
 
     Attributes:
@@ -158,10 +159,7 @@ class ComputeCapabilities(BaseModel):
         ssh_keys: An SSH public key can be installed.
         catalog: The catalog provider name whose rows apply (``aws``, ``gcp``, ``azure``,
             ``local``), or ``None`` when instance types must be named.
-        notes: Where the backend departs from the real cloud it stands in for.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     stop: bool = True
     spot: bool = True
@@ -169,4 +167,3 @@ class ComputeCapabilities(BaseModel):
     tags: bool = True
     ssh_keys: bool = True
     catalog: str | None = None
-    notes: tuple[str, ...] = ()

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from portacloud.capability_table import CapabilityTable
 from portacloud.resources import Resources
 
 __all__ = [
@@ -184,7 +185,7 @@ class JobStatus(BaseModel):
     tasks: tuple[TaskStatus, ...] = ()
 
 
-class JobCapabilities(BaseModel):
+class JobCapabilities(CapabilityTable):
     """What a job backend can do.
 
     Attributes:
@@ -199,10 +200,7 @@ class JobCapabilities(BaseModel):
         delete: Ended jobs can be removed, with their logs and work directories.
         max_gpus_per_job: The most GPUs one job can ever get here (0 when it has none),
             read from the backend when the queue is opened.
-        notes: Where the backend departs from the real thing it stands in for.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     gpus: bool = True
     gpu_types: bool = False
@@ -214,4 +212,3 @@ class JobCapabilities(BaseModel):
     follow_logs: bool = True
     delete: bool = False
     max_gpus_per_job: int = 0
-    notes: tuple[str, ...] = ()

@@ -6,40 +6,30 @@ import builtins
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, overload
-
-from pydantic import ValidationError
+from typing import Any, Literal, TypeVar, overload
 
 from portacloud.errors import (
-    DeadlineExceededError,
     InvalidArgumentError,
 )
 from portacloud.handle import DriverHandle, check_timeout
 from portacloud.jobs.driver import JobDriver, SupportsDelete
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
+from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.validation import validated
+from portacloud.waiting import poll_until
 
 __all__ = ["Job", "JobQueue", "parse_spec"]
+
+_T = TypeVar("_T")
 
 OUTPUT_ENV = "PORTACLOUD_OUTPUT_URI"
 
 
 def parse_spec(spec: JobSpec | Mapping[str, Any]) -> JobSpec:
     """Accept a :class:`JobSpec` or a mapping (from YAML or JSON) and validate it."""
-    if isinstance(spec, JobSpec):
-        return spec
-    if not isinstance(spec, Mapping):
-        raise InvalidArgumentError(
-            f"a job spec must be a JobSpec or a mapping, not {type(spec).__name__}"
-        )
-    try:
-        return JobSpec.model_validate(dict(spec))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidArgumentError(f"invalid job spec: {problems}") from None
+    return validated(JobSpec, spec, what="job spec")
 
 
 def _absolute_workdir(spec: JobSpec, base_dir: str | os.PathLike[str] | None) -> JobSpec:
@@ -91,6 +81,11 @@ class JobQueue(DriverHandle[JobDriver]):
     """A place to run jobs: ``local://``, ``ray://host:port``, ``slurm://partition``...
 
     Open one with :func:`portacloud.open_jobs`.
+
+    Retries (docs/decisions/0007-jobs-and-compute-retries.md): reads (``status``, ``list``,
+    ``logs``, each poll of ``wait``) and ``cancel``, which is idempotent, are retried under
+    the queue's :class:`~portacloud.retry.RetryPolicy`; ``submit`` and ``delete`` never are,
+    because a try whose answer was lost may have been applied.
     """
 
     def __init__(
@@ -100,15 +95,20 @@ class JobQueue(DriverHandle[JobDriver]):
         url: str,
         outputs: str,
         options: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(driver, url=url, options=options)
         self._outputs = outputs.rstrip("/")
+        self._retry = retry or RetryPolicy()
+
+    def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
+        """A call that is safe to repeat, retried under the queue's policy."""
+        return call_with_retry(self._retry, lambda: self._guarded(operation, resource, fn))
 
     def _reopen(self) -> JobDriver:
         from portacloud.registry import default_registry
-        from portacloud.retry import RetryPolicy
 
-        return default_registry().jobs_driver(self._url, retry=RetryPolicy(), options=self._options)
+        return default_registry().jobs_driver(self._url, retry=self._retry, options=self._options)
 
     @property
     def capabilities(self) -> JobCapabilities:
@@ -163,7 +163,7 @@ class JobQueue(DriverHandle[JobDriver]):
     def status(self, job_id: str) -> JobStatus:
         """The job's state, reason, exit code, attempt and times."""
         self._check_id(job_id)
-        return self._guarded("status", job_id, lambda: self._driver.status(job_id))
+        return self._retried("status", job_id, lambda: self._driver.status(job_id))
 
     def list(
         self, *, state: JobState | str | None = None, name: str | None = None
@@ -178,7 +178,7 @@ class JobQueue(DriverHandle[JobDriver]):
                 raise InvalidArgumentError(
                     f"unknown state {state!r}; one of {', '.join(s.value for s in JobState)}"
                 ) from None
-        jobs = self._guarded("list", None, self._driver.list)
+        jobs = self._retried("list", None, self._driver.list)
         return [
             j
             for j in jobs
@@ -197,7 +197,7 @@ class JobQueue(DriverHandle[JobDriver]):
         self._check_id(job_id)
         if follow:
             return self._follow(job_id)
-        return self._guarded("logs", job_id, lambda: self._driver.logs(job_id))
+        return self._retried("logs", job_id, lambda: self._driver.logs(job_id))
 
     def _follow(self, job_id: str) -> Iterator[str]:
         chunks = self._guarded("logs", job_id, lambda: self._driver.follow_logs(job_id))
@@ -210,7 +210,7 @@ class JobQueue(DriverHandle[JobDriver]):
     def cancel(self, job_id: str) -> None:
         """Cancel a job. Cancelling an ended or already cancelled job is not an error."""
         self._check_id(job_id)
-        self._guarded("cancel", job_id, lambda: self._driver.cancel(job_id))
+        self._retried("cancel", job_id, lambda: self._driver.cancel(job_id))
 
     def delete(self, job_id: str) -> None:
         """Remove an ended job, with its logs and work directories (not its outputs).
@@ -246,22 +246,16 @@ class JobQueue(DriverHandle[JobDriver]):
         """
         timeout = check_timeout(timeout, operation="wait")
         self._check_id(job_id)
-        deadline = time.monotonic() + timeout
-        delay = 0.1
-        while True:
-            status = self.status(job_id)
-            if status.state.terminal:
-                return status
-            if time.monotonic() >= deadline:
-                raise DeadlineExceededError(
-                    f"still {status.state.value} after {timeout:g} s",
-                    provider=self.provider,
-                    operation="wait",
-                    resource=job_id,
-                    retryable=False,
-                )
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 1.5, 1.0)
+
+        return poll_until(
+            lambda: self.status(job_id),
+            lambda status: status.state.terminal,
+            timeout=timeout,
+            max_delay=1.0,
+            state=lambda status: status.state.value,
+            provider=self.provider,
+            resource=job_id,
+        )
 
     @staticmethod
     def _check_id(job_id: object) -> None:

@@ -164,26 +164,25 @@ class LocalComputeDriver:
                 "the sandbox process is gone (state ERROR)", resource=record["id"]
             ) from None
 
-    def start(self, instance_id: str) -> Instance:
+    def _signal_live(self, instance_id: str, sig: signal.Signals, verb: str) -> dict[str, Any]:
+        """Send ``sig`` to a sandbox that still exists; FAILED_PRECONDITION for one that is
+        gone."""
         with self._lock:
             record = self._load(instance_id)
             observed = self._observed(record)
             if observed in ("terminated", "lost"):
                 raise FailedPreconditionError(
-                    f"cannot start a {observed} instance", resource=instance_id
+                    f"cannot {verb} a {observed} instance", resource=instance_id
                 )
-            self._signal(record, signal.SIGCONT)
+            self._signal(record, sig)
+        return record
+
+    def start(self, instance_id: str) -> Instance:
+        self._signal_live(instance_id, signal.SIGCONT, "start")
         return self.get(instance_id)
 
     def stop(self, instance_id: str) -> Instance:
-        with self._lock:
-            record = self._load(instance_id)
-            observed = self._observed(record)
-            if observed in ("terminated", "lost"):
-                raise FailedPreconditionError(
-                    f"cannot stop a {observed} instance", resource=instance_id
-                )
-            self._signal(record, signal.SIGSTOP)
+        record = self._signal_live(instance_id, signal.SIGSTOP, "stop")
         deadline = time.monotonic() + 5
         while _process_state(record["pid"]) not in ("T", None) and time.monotonic() < deadline:
             time.sleep(0.02)

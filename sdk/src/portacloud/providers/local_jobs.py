@@ -24,6 +24,7 @@ from urllib.parse import SplitResult
 from portacloud.errors import InvalidArgumentError, NotFoundError, PortaCloudError
 from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
 from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
+from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatus
 from portacloud.jobs.supervisor import shipped_workdir
 from portacloud.private_files import (
@@ -173,36 +174,14 @@ class LocalJobDriver:
         return [self.root / "logs" / job_id / f"task-{i}.log" for i in range(tasks)]
 
     def logs(self, job_id: str) -> str:
-        files = self._log_files(job_id)
-        parts = []
-        for i, path in enumerate(files):
-            text = path.read_text(errors="replace") if path.exists() else ""
-            if len(files) > 1:
-                text = "".join(f"[task {i}] {line}" for line in text.splitlines(keepends=True))
-            parts.append(text)
-        return "".join(parts)
+        return read_task_logs(self._log_files(job_id))
 
     def follow_logs(self, job_id: str) -> Iterator[str]:
-        files = self._log_files(job_id)
-        offsets = [0] * len(files)
-
-        def drain() -> Iterator[str]:
-            for i, path in enumerate(files):
-                if not path.exists():
-                    continue
-                with open(path, "rb") as f:
-                    f.seek(offsets[i])
-                    data = f.read()
-                if data:
-                    offsets[i] += len(data)
-                    yield data.decode(errors="replace")
-
-        while True:
-            ended = self.status(job_id).state.terminal
-            yield from drain()
-            if ended:
-                return
-            time.sleep(0.2)
+        return follow_task_logs(
+            self._log_files(job_id),
+            lambda: self.status(job_id).state.terminal,
+            interval=0.2,
+        )
 
     def cancel(self, job_id: str) -> None:
         import signal

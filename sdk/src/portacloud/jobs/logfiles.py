@@ -1,0 +1,57 @@
+"""Jobs whose tasks write one log file each: reading them whole, and following them.
+
+The local backend and Slurm both keep a job's output as one file per task on a filesystem
+this process can read. An array job's text is prefixed ``[task N]`` line by line, so the
+tasks' interleaved output stays attributable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+__all__ = ["follow_task_logs", "read_task_logs"]
+
+
+def read_task_logs(files: Sequence[Path]) -> str:
+    """The text of every task's log, in task order (a missing file reads as empty)."""
+    parts = []
+    for i, path in enumerate(files):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            text = ""
+        if len(files) > 1:
+            text = "".join(f"[task {i}] {line}" for line in text.splitlines(keepends=True))
+        parts.append(text)
+    return "".join(parts)
+
+
+def follow_task_logs(
+    files: Sequence[Path], ended: Callable[[], bool], *, interval: float
+) -> Iterator[str]:
+    """Yield what the task logs gain, until ``ended`` says the job has ended.
+
+    ``ended`` is asked before each read, so the read after it said yes is the complete rest.
+    """
+    offsets = [0] * len(files)
+
+    def drain() -> Iterator[str]:
+        for i, path in enumerate(files):
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offsets[i])
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            if data:
+                offsets[i] += len(data)
+                yield data.decode(errors="replace")
+
+    while True:
+        done = ended()
+        yield from drain()
+        if done:
+            return
+        time.sleep(interval)

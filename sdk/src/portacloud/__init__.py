@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from portacloud.retry import RetryPolicy
     from portacloud.storage.bucket import Bucket
     from portacloud.storage.capabilities import StorageCapabilities
+    from portacloud.storage.erase import EraseResult
     from portacloud.storage.models import ObjectInfo, PrefixInfo
 
 __version__ = "0.1.0"
@@ -96,6 +97,7 @@ _LAZY: dict[str, str] = {
     "open_jobs": "portacloud.openers",
     "Bucket": "portacloud.storage.bucket",
     "Connection": "portacloud.profiles",
+    "EraseResult": "portacloud.storage.erase",
     "ObjectInfo": "portacloud.storage.models",
     "PrefixInfo": "portacloud.storage.models",
     "Profile": "portacloud.profiles",
@@ -117,6 +119,7 @@ __all__ = [
     "ComputeCapabilities",
     "Connection",
     "DeadlineExceededError",
+    "EraseResult",
     "ErrorCode",
     "FailedPreconditionError",
     "Instance",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -16,9 +17,9 @@ from portacloud.providerkit import (
     call_with_retry,
 )
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import ListOptions, WriteOptions
+from portacloud.storage.driver import ListOptions, PendingUpload, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
-from portacloud_aws import s3_copy
+from portacloud_aws import s3_copy, uploads
 from portacloud_aws.boto import http_status, utc
 from portacloud_aws.options import DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE
 from portacloud_aws.s3_responses import (
@@ -167,16 +168,26 @@ class S3Driver:
             Bucket=self.bucket,
             Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
         )
-        failed = [e for e in response.get("Errors") or [] if e.get("Code") != "NoSuchKey"]
-        if failed:
-            from portacloud_aws.errors import make_client_error
+        uploads.check_deleted(response, len(keys))
 
-            first = failed[0]
-            message = (
-                f"{len(failed)} of {len(keys)} deletes failed; first {first.get('Key')!r}: "
-                f"{first.get('Message', '')}"
+    def list_versions(self, prefix: str) -> list[StoredVersion]:
+        """ListObjectVersions: versions and delete markers under ``prefix``."""
+        return uploads.list_versions(self.client, self.bucket, prefix)
+
+    def delete_versions(self, versions: Sequence[StoredVersion]) -> None:
+        """DeleteObjects with version IDs (up to 1,000): those versions go for good."""
+        uploads.delete_versions(self.client, self.bucket, versions)
+
+    def list_uploads(self, prefix: str) -> list[PendingUpload]:
+        """ListMultipartUploads under ``prefix``."""
+        return uploads.list_uploads(self.client, self.bucket, prefix)
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        """AbortMultipartUpload; an upload already gone is no error."""
+        with suppress(self.client.exceptions.NoSuchUpload):
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=upload.key, UploadId=upload.upload_id
             )
-            raise make_client_error(str(first.get("Code", "")), message, "DeleteObjects")
 
     def list_page(self, options: ListOptions) -> ListPage:
         """ListObjectsV2; its continuation token is the page token."""
@@ -240,9 +251,7 @@ class S3Driver:
 
     def collect_garbage(self, *, older_than: timedelta) -> list[str]:
         """Abort the bucket's multipart uploads initiated more than ``older_than`` ago."""
-        from portacloud_aws.uploads import abort_stale_uploads
-
-        return abort_stale_uploads(
+        return uploads.abort_stale_uploads(
             self.client,
             self.bucket,
             older_than=older_than,

@@ -65,15 +65,16 @@ class VendorProfile:
 
 
 def _caps(*notes: str, **departures: Any) -> StorageCapabilities:
-    """What every S3 server here offers (presigned reads and writes, the listing and etag
-    notes), with the vendor's ``departures`` and ``notes`` first."""
+    """What every S3 server here offers (presigned reads and writes, ListObjectVersions and
+    ListMultipartUploads, the listing and etag notes), with the vendor's ``departures`` and
+    ``notes`` first."""
+    # Every S3 server here answers a single-request write with the MD5 of its bytes.
+    offered: dict[str, Any] = {"etag_is_md5": True, "versions": True, "list_uploads": True}
     return StorageCapabilities(
         presign_read=True,
         presign_write=True,
-        # Every S3 server here answers a single-request write with the MD5 of its bytes.
-        etag_is_md5=True,
         notes=(*notes, _LISTING_NOTE, _ETAG_NOTE),
-        **departures,
+        **{**offered, **departures},
     )
 
 
@@ -150,7 +151,10 @@ VENDORS: Mapping[str, VendorProfile] = {
     "r2": VendorProfile(
         name="r2",
         capabilities=_caps(
-            _untested("Cloudflare R2's documentation"), copy_with_if_none_match=False
+            _untested("Cloudflare R2's documentation"),
+            "R2 keeps one version per key and has no ListObjectVersions (versions=False)",
+            copy_with_if_none_match=False,
+            versions=False,
         ),
         default_region="auto",
     ),
@@ -165,10 +169,13 @@ VENDORS: Mapping[str, VendorProfile] = {
         capabilities=_caps(
             "unrecognised S3-compatible server: conditional writes are off because some "
             "servers ignore the headers silently; pass vendor=... to use a known profile",
+            "object versions are not listed (versions=False): not every server has "
+            "ListObjectVersions",
             write_with_if_none_match=False,
             write_with_if_match=False,
             copy_with_if_none_match=False,
             signed_url_checks_expiry=False,
+            versions=False,
         ),
         copy_checks_source_if_match=False,
     ),

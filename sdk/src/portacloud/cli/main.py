@@ -14,6 +14,7 @@ import click
 from portacloud.cli.catalog_commands import catalog, offers_command
 from portacloud.cli.compute_commands import compute
 from portacloud.cli.conformance_commands import conformance
+from portacloud.cli.erase_commands import erase
 from portacloud.cli.gc_commands import gc
 from portacloud.cli.jobs_commands import jobs
 from portacloud.cli.migrate_commands import migrate, verify
@@ -51,6 +52,7 @@ for command in (
     mv,
     sync,
     rm,
+    erase,
     du,
     stat,
     gc,

@@ -19,7 +19,7 @@ from portacloud.errors import FailedPreconditionError, InvalidArgumentError, Not
 from portacloud.migrate.journal import JournalRow
 from portacloud.private_files import moved_into_place, open_private, private_dir
 
-__all__ = ["ReceiptLine", "file_sha256", "read_receipt", "write_receipt"]
+__all__ = ["ReceiptLine", "file_sha256", "read_receipt", "write_jsonl", "write_receipt"]
 
 
 class ReceiptLine(BaseModel):
@@ -49,22 +49,39 @@ def write_receipt(rows: Iterable[JournalRow], path: Path) -> tuple[int, str]:
     Returns:
         The number of lines and the file's SHA-256 (hex).
     """
-    # The receipt comes at the end of a long run: make its directory rather than lose it.
-    private_dir(path.parent, tighten=False)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    digest = hashlib.sha256()
-    count = 0
-    with moved_into_place(tmp, path, open_private(tmp, "wb")) as out:
-        for row in rows:
-            line = ReceiptLine(
+    return write_jsonl(
+        (
+            ReceiptLine(
                 key=row.key,
                 size=row.size,
                 crc32c=row.src_crc32c or "",
                 src_etag=row.src_etag or "",
                 dst_etag=row.dst_etag or "",
             )
+            for row in rows
+        ),
+        path,
+    )
+
+
+def write_jsonl(lines: Iterable[BaseModel], path: Path) -> tuple[int, str]:
+    """Write one compact JSON line per model atomically (temp file, fsync, rename), 0600.
+
+    The form of every receipt (``migrate``, ``erase``): its SHA-256 is what an auditor keeps.
+
+    Returns:
+        The number of lines and the file's SHA-256 (hex).
+    """
+    # A receipt comes at the end of a long run: make its directory rather than lose it.
+    private_dir(path.parent, tighten=False)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    digest = hashlib.sha256()
+    count = 0
+    with moved_into_place(tmp, path, open_private(tmp, "wb")) as out:
+        for line in lines:
             data = (
-                json.dumps(line.model_dump(), ensure_ascii=False, separators=(",", ":")) + "\n"
+                json.dumps(line.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+                + "\n"
             ).encode()
             digest.update(data)
             out.write(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -29,10 +30,17 @@ from portacloud.storage.keys import check_key, check_metadata
 from portacloud.storage.listing import ListingGuard
 from portacloud.storage.models import ObjectInfo, PrefixInfo
 from portacloud.storage.ranges import expected_length, is_int, parse_range
-from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, verify_crc32c
+from portacloud.storage.streams import (
+    Guard,
+    ObjectReader,
+    ObjectWriter,
+    chunks_of,
+    verify_crc32c,
+)
 
 if TYPE_CHECKING:
     from portacloud.fsspec.filesystem import PortaCloudFileSystem
+    from portacloud.storage.erase import EraseResult
 
 __all__ = ["Bucket", "PutData"]
 
@@ -41,7 +49,6 @@ _T = TypeVar("_T")
 #: What :meth:`Bucket.put` accepts: bytes, a binary file object, or an iterable of bytes.
 PutData = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
 
-_STREAM_CHUNK = 8 * 1024 * 1024
 _READ_BUFFER = 1024 * 1024
 _DEFAULT_PAGE_SIZE = 1000
 
@@ -231,7 +238,7 @@ class Bucket(DriverHandle[BucketDriver]):
         )
         if body is not None:
             return self._put_bytes(key, full, body, options)
-        chunks = self._chunks_of(cast("IO[bytes] | Iterable[bytes]", data))
+        chunks = chunks_of(cast("IO[bytes] | Iterable[bytes]", data))
         with self._open_writer(key, full, options) as out:
             for chunk in chunks:
                 out.write(chunk)
@@ -260,30 +267,6 @@ class Bucket(DriverHandle[BucketDriver]):
         return call_conditional_with_retry(
             self._retry, lambda: self._guarded("put", key, write_once)
         )
-
-    @staticmethod
-    def _chunks_of(data: IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
-        read = getattr(data, "read", None)
-        if callable(read):
-            while chunk := read(_STREAM_CHUNK):
-                if not isinstance(chunk, bytes | bytearray | memoryview):
-                    raise InvalidArgumentError(
-                        "the file object must be opened in binary mode ('rb')"
-                    )
-                yield bytes(chunk)
-            return
-        if not isinstance(data, Iterable):
-            raise InvalidArgumentError(
-                f"data must be bytes, a binary file or an iterable of bytes, "
-                f"not {type(data).__name__}"
-            )
-        for chunk in data:
-            if not isinstance(chunk, bytes | bytearray | memoryview):
-                raise InvalidArgumentError(
-                    f"the data iterator yielded {type(chunk).__name__}; it must yield bytes"
-                )
-            if chunk:
-                yield bytes(chunk)
 
     def _open_writer(self, key: str, full: str, options: WriteOptions) -> ObjectWriter:
         writer = self._call("put", key, lambda: self._driver.open_writer(full, options))
@@ -438,6 +421,33 @@ class Bucket(DriverHandle[BucketDriver]):
             return
         for full in fulls:
             self._call("delete", full, partial(driver.delete, full))
+
+    def erase(
+        self,
+        prefix: str,
+        *,
+        dry_run: bool = False,
+        whole_bucket: bool = False,
+        receipt: str | os.PathLike[str] | None = None,
+    ) -> EraseResult:
+        """Delete everything stored under ``prefix``, verify that nothing is left, keep a receipt.
+
+        Every stored version (``capabilities.versions``) and unfinished upload
+        (``capabilities.list_uploads``) goes, then listings must find nothing under the prefix
+        (docs/residency-and-erasure.md). ``"user-42/"`` never touches ``"user-420/"``.
+
+        Args:
+            prefix: A non-empty key prefix, usually ending with ``/``.
+            dry_run: Only list what would go (``EraseResult.items``); delete nothing.
+            whole_bucket: Allow the empty prefix: everything this handle reaches.
+            receipt: Where to write the JSON-lines receipt; default under
+                ``$PORTACLOUD_HOME/erase/``.
+        """
+        from portacloud.storage.erase import Eraser
+
+        return Eraser(self, self._driver, self._call).run(
+            prefix, dry_run=dry_run, whole_bucket=whole_bucket, receipt=receipt
+        )
 
     # ----------------------------------------------------------------- list
 

@@ -46,6 +46,11 @@ class StorageCapabilities(BaseModel):
             the service (S3 objects written in one request; multipart etags end in ``-N``).
             Encrypted objects may have other etags of that shape, so a match vouches for bytes
             read and a mismatch proves nothing. ``False`` (the default) never trusts an etag.
+        versions: The driver lists every version the backend stores (noncurrent versions,
+            delete markers, generations) and deletes each for good, so ``Bucket.erase`` and
+            its verification see them; ``False`` where the backend keeps one version per key.
+        list_uploads: Unfinished multipart uploads can be listed and aborted, so
+            ``Bucket.erase`` removes them and its verification sees them.
         notes: Where the backend departs from the real cloud it stands in for.
     """
 
@@ -73,4 +78,6 @@ class StorageCapabilities(BaseModel):
     bounded_memory_streaming: bool = True
     signed_url_checks_expiry: bool = True
     etag_is_md5: bool = False
+    versions: bool = False
+    list_uploads: bool = False
     notes: tuple[str, ...] = ()

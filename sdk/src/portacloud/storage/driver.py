@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from portacloud.errors import PortaCloudError
@@ -22,10 +22,14 @@ __all__ = [
     "BucketDriver",
     "DriverWriter",
     "ListOptions",
+    "PendingUpload",
     "ReadStream",
+    "StoredVersion",
     "SupportsDeleteMany",
     "SupportsGarbageCollection",
     "SupportsSignedURL",
+    "SupportsUploads",
+    "SupportsVersions",
     "WriteOptions",
 ]
 
@@ -162,3 +166,67 @@ class SupportsGarbageCollection(Protocol):
             What was removed, as names in the backend's own terms (paths relative to the root
             for ``file://``), sorted.
         """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredVersion:
+    """One stored version of a key, as a versioned backend lists it.
+
+    Attributes:
+        key: The full key (joined with the bucket prefix).
+        version: The backend's version name (S3 version ID, GCS generation, Azure version ID),
+            or ``None`` where the backend keeps one version per key.
+        size: Length in bytes; ``None`` for a delete marker.
+        crc32c: The portable CRC32C (8 hex digits) where the listing gives it, else ``None``.
+        delete_marker: An S3 delete marker (no bytes, but it is under the prefix all the same).
+    """
+
+    key: str
+    version: str | None = None
+    size: int | None = None
+    crc32c: str | None = None
+    delete_marker: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingUpload:
+    """An unfinished multipart upload: parts the backend stores (and bills) but shows no one.
+
+    Attributes:
+        key: The full key it would create.
+        upload_id: The backend's upload ID.
+        initiated: When it began, where known.
+    """
+
+    key: str
+    upload_id: str
+    initiated: datetime | None = None
+
+
+@runtime_checkable
+class SupportsVersions(Protocol):
+    """Drivers that list every stored version of a key, for ``Bucket.erase``.
+
+    Used only where ``capabilities.versions`` is true.
+    """
+
+    def list_versions(self, prefix: str) -> list[StoredVersion]:
+        """Every version, noncurrent versions and delete markers included, of keys that
+        start with ``prefix`` (in any order)."""
+
+    def delete_versions(self, versions: Sequence[StoredVersion]) -> None:
+        """Delete each version for good (at most 1,000 at a time); gone ones are no error."""
+
+
+@runtime_checkable
+class SupportsUploads(Protocol):
+    """Drivers that list and abort unfinished uploads, for ``Bucket.erase``.
+
+    Used only where ``capabilities.list_uploads`` is true.
+    """
+
+    def list_uploads(self, prefix: str) -> list[PendingUpload]:
+        """Every unfinished upload of a key that starts with ``prefix``."""
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        """Abort ``upload`` and free its parts; an upload already gone is no error."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Protocol, TypeVar
 
 from portacloud.checksums import Crc32c
 from portacloud.errors import ChecksumMismatchError, InvalidArgumentError
@@ -15,9 +15,10 @@ from portacloud.storage.models import ObjectInfo
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-__all__ = ["Guard", "ObjectReader", "ObjectWriter", "verify_crc32c"]
+__all__ = ["Guard", "ObjectReader", "ObjectWriter", "chunks_of", "verify_crc32c"]
 
 _T = TypeVar("_T")
+_STREAM_CHUNK = 8 * 1024 * 1024
 
 
 class Guard(Protocol):
@@ -217,3 +218,25 @@ class ObjectWriter(io.RawIOBase):
         if not self._done:
             self._done = True
             self._writer.abort()
+
+
+def chunks_of(data: IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
+    """The non-empty byte chunks of a binary file object (8 MiB reads) or a bytes iterable."""
+    read = getattr(data, "read", None)
+    if callable(read):
+        while chunk := read(_STREAM_CHUNK):
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise InvalidArgumentError("the file object must be opened in binary mode ('rb')")
+            yield bytes(chunk)
+        return
+    if not isinstance(data, Iterable):
+        raise InvalidArgumentError(
+            f"data must be bytes, a binary file or an iterable of bytes, not {type(data).__name__}"
+        )
+    for chunk in data:
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise InvalidArgumentError(
+                f"the data iterator yielded {type(chunk).__name__}; it must yield bytes"
+            )
+        if chunk:
+            yield bytes(chunk)

@@ -19,6 +19,11 @@ _COMMON_NOTES = (
     "cannot pin the uploader's Content-Type",
     "keys with '.' or '..' segments are refused: HTTP stacks resolve them in the URL path",
     "keys with a backslash are refused: the service turns '\\' into '/' in blob names",
+    "erase lists blob versions, snapshots and blobs with only uncommitted blocks, and "
+    "deletes them; staged blocks of a blob go with it (there are no uploads to list: "
+    "list_uploads=False)",
+    "soft delete, where the account has it on, keeps erased blobs restorable until its "
+    "retention ends; no blob call removes them sooner",
 )
 
 # Keys with '.' or '..' segments, or with a backslash, are not stored as given (see the notes).
@@ -27,7 +32,11 @@ _KEYS_NOT_AS_GIVEN = {"key_dot_segments": False, "key_backslash": False}
 #: Azure Blob Storage itself; signed URLs need a shared key or, with Entra ID credentials, a
 #: user-delegation key (the role "Storage Blob Delegator").
 AZURE_CAPABILITIES = StorageCapabilities(
-    presign_read=True, presign_write=True, notes=_COMMON_NOTES, **_KEYS_NOT_AS_GIVEN
+    presign_read=True,
+    presign_write=True,
+    versions=True,
+    notes=_COMMON_NOTES,
+    **_KEYS_NOT_AS_GIVEN,
 )
 
 #: Azurite 3.x, the official emulator.
@@ -36,6 +45,7 @@ AZURITE_CAPABILITIES = AZURE_CAPABILITIES.model_copy(
         "notes": (
             *_COMMON_NOTES,
             "Azurite: accounts are path-style (http://HOST:PORT/ACCOUNT/CONTAINER/KEY)",
+            "Azurite: keeps no blob versions, so each blob is listed once (without an ID)",
             "Azurite: Put Blob From URL is not implemented; copies use Copy Blob",
             "Azurite: no user-delegation SAS (it needs --oauth basic over HTTPS); signing needs "
             "the account key of the connection string",

@@ -17,9 +17,9 @@ from portacloud.errors import (
 from portacloud.providerkit import ChunkStream, EmptyStream
 from portacloud.retry import RetryPolicy
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import ListOptions, WriteOptions
+from portacloud.storage.driver import ListOptions, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo
-from portacloud_azure import listing, objects
+from portacloud_azure import listing, objects, versions
 from portacloud_azure.clients import DelegationKeys
 from portacloud_azure.errors import error_code, error_from_response, map_azure_error
 from portacloud_azure.options import DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY
@@ -144,6 +144,14 @@ class AzureBlobDriver:
 
     def list_page(self, options: ListOptions) -> ListPage:
         return listing.list_page(self._container, options)
+
+    def list_versions(self, prefix: str) -> list[StoredVersion]:
+        """Blobs, versions, snapshots and uncommitted blobs under ``prefix`` (for erase)."""
+        return versions.list_versions(self._container, prefix)
+
+    def delete_versions(self, items: Sequence[StoredVersion]) -> None:
+        """Delete the base blobs, then each version and snapshot named (for erase)."""
+        versions.delete_versions(self._container, items)
 
     def copy(self, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
         from azure.core import MatchConditions

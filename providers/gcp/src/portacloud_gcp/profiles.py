@@ -18,6 +18,10 @@ _ETAG_NOTE = (
     "if_match=etag becomes ifGenerationMatch"
 )
 _CRC_NOTE = "the portable CRC32C is GCS's native crc32c; no metadata key is added"
+_UPLOADS_NOTE = (
+    "resumable upload sessions cannot be listed (list_uploads=False): an unfinished one never "
+    "becomes an object and expires after a week"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +59,13 @@ def _gcs(*, can_sign: bool) -> Profile:
             presign_read=can_sign,
             presign_write=can_sign,
             key_control_chars=False,  # GCS refuses CR and LF in object names
-            notes=tuple(notes),
+            versions=True,
+            notes=(
+                *notes,
+                _UPLOADS_NOTE,
+                "soft delete (on by default, 7 days) keeps erased objects restorable until the "
+                "bucket's retention ends; no object call removes them sooner",
+            ),
         ),
     )
 
@@ -67,9 +77,13 @@ _FAKE_GCS = Profile(
         presign_read=False,
         presign_write=False,
         signed_url_checks_expiry=False,
+        versions=True,
         notes=(
             _ETAG_NOTE,
             _CRC_NOTE,
+            _UPLOADS_NOTE,
+            "emulator: a versioned bucket keeps no noncurrent generations (an overwritten or "
+            "deleted object is gone at once), so only live generations are ever listed",
             "emulator: anonymous credentials, which cannot sign, and the server checks no "
             "signatures anyway, so signed URLs are unsupported",
             "emulator: ifGenerationMatch is ignored by rewrite/copy, so create-only copies are "

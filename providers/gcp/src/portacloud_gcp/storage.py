@@ -61,7 +61,7 @@ from portacloud.providerkit import (
     parse_options,
 )
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import ListOptions, WriteOptions
+from portacloud.storage.driver import ListOptions, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_gcp.client import TIMEOUT, can_sign, http_error, make_client
 from portacloud_gcp.listing import list_page
@@ -257,20 +257,42 @@ class GCSDriver:
     def open_writer(self, key: str, options: WriteOptions) -> GCSWriter:
         return GCSWriter(self, key, options)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, generation: int | None = None) -> None:
+        """Delete the live object, or one ``generation`` of it for good; gone is no error."""
         from google.api_core import exceptions as api_exceptions
 
         try:
-            self.bucket.delete_blob(key, retry=None, timeout=TIMEOUT)
+            self.bucket.delete_blob(key, generation=generation, retry=None, timeout=TIMEOUT)
         except api_exceptions.NotFound:
             return
 
     def delete_many(self, keys: Sequence[str]) -> None:
         """Delete concurrently: the JSON batch endpoint is not used (fake-gcs-server lacks it)."""
-        if not keys:
-            return
-        with ThreadPoolExecutor(min(_DELETE_WORKERS, len(keys))) as pool:
-            list(pool.map(self.delete, keys))
+        self._each(self.delete, keys)
+
+    def list_versions(self, prefix: str) -> list[StoredVersion]:
+        """Every generation, live and noncurrent, of the objects under ``prefix``."""
+        blobs = self.client.list_blobs(
+            self.bucket, prefix=prefix or None, versions=True, retry=None, timeout=TIMEOUT
+        )
+        infos = [self.info(blob._properties) for blob in blobs]
+        return [
+            StoredVersion(key=i.key, version=i.etag, size=i.size, crc32c=i.crc32c) for i in infos
+        ]
+
+    def delete_versions(self, versions: Sequence[StoredVersion]) -> None:
+        """Delete each generation named (concurrently, as :meth:`delete_many`)."""
+
+        def delete_one(version: StoredVersion) -> None:
+            self.delete(version.key, None if version.version is None else int(version.version))
+
+        self._each(delete_one, versions)
+
+    @staticmethod
+    def _each(fn: Callable[[_T], None], items: Sequence[_T]) -> None:
+        if items:
+            with ThreadPoolExecutor(min(_DELETE_WORKERS, len(items))) as pool:
+                list(pool.map(fn, items))
 
     def list_page(self, options: ListOptions) -> ListPage:
         return list_page(self, options)

@@ -31,6 +31,11 @@ def _split(target: Target, *, whole_bucket: bool) -> tuple[str, str]:
             f"erase takes a prefix, not a glob pattern: {target.url!r} (list the matches "
             "with 'portacloud ls' and erase their directory)"
         )
+    if {".", ".."} & set(target.path.split("/")):
+        raise InvalidArgumentError(
+            f"erase takes a prefix without '.' or '..' segments, not {target.path!r}: "
+            "name the directory itself"
+        )
     if not target.path.strip("/"):
         if target.is_file:
             raise InvalidArgumentError(

@@ -163,6 +163,8 @@ class Eraser:
         found = self._listing(full_prefix)
         if dry_run:
             return self._result(prefix, [self._line(f) for f in found], dry_run=True)
+        path = Path(receipt) if receipt is not None else _default_receipt(self._bucket.url, prefix)
+        _check_receipt_place(path)  # before anything is deleted: never erase without a receipt
         erased: dict[tuple[str, str, str | None], ErasureLine] = {}
         for _ in range(_ROUNDS):
             if not found:
@@ -175,7 +177,6 @@ class Eraser:
             line.model_copy(update={"verified": key not in still}) for key, line in erased.items()
         ]
         lines += [self._line(f) for key, f in still.items() if key not in erased]
-        path = Path(receipt) if receipt is not None else _default_receipt(self._bucket.url, prefix)
         from portacloud.migrate.receipt import write_jsonl
 
         _, sha = write_jsonl(lines, path)
@@ -326,3 +327,27 @@ def _default_receipt(url: str, prefix: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     tag = hashlib.sha256(f"{url}\0{prefix}".encode()).hexdigest()[:12]
     return state_dir("erase") / f"{stamp}-{tag}.receipt.jsonl"
+
+
+def _check_receipt_place(path: Path) -> None:
+    """Refuse a receipt path that cannot be written; its directory is made if missing."""
+    from portacloud.private_files import private_dir
+
+    parent = path.parent
+    problem = None
+    if path.is_dir():
+        problem = "it is a directory"
+    elif parent.exists() and not parent.is_dir():
+        problem = f"{parent} is not a directory"
+    elif not parent.exists() and not parent.parent.exists():
+        problem = f"{parent.parent} does not exist"  # a typo should not grow a tree
+    if problem is None:
+        try:
+            private_dir(parent, tighten=False)
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+        else:
+            if not os.access(parent, os.W_OK):
+                problem = f"{parent} is not writable"
+    if problem is not None:
+        raise InvalidArgumentError(f"cannot write the erase receipt {path}: {problem}")

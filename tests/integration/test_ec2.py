@@ -419,15 +419,16 @@ def test_an_unreachable_endpoint_is_unavailable(monkeypatch: pytest.MonkeyPatch)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens there once the socket closes
+    policy = RetryPolicy(attempts=2, initial_delay=0)
     driver = provider.open_compute(
-        urlsplit("aws://us-east-1"),
-        {"endpoint_url": f"http://127.0.0.1:{port}"},
-        retry=RetryPolicy(attempts=2, initial_delay=0),
+        urlsplit("aws://us-east-1"), {"endpoint_url": f"http://127.0.0.1:{port}"}, retry=policy
     )
-    with Compute(driver, url="aws://us-east-1") as handle, pytest.raises(PortaCloudError) as caught:
+    handle = Compute(driver, url="aws://us-east-1", retry=policy)
+    with handle, pytest.raises(PortaCloudError) as caught:
         handle.list()
     assert caught.value.code is ErrorCode.UNAVAILABLE
-    # The driver owns the retries of its calls: the error after its last try is final.
+    # One owner: the handle retries the list, the driver's own retry inside it runs once, and
+    # the error after the last try is final.
     assert caught.value.retryable is False
     assert "gave up after 2 tries" in str(caught.value)
 

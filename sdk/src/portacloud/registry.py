@@ -48,16 +48,15 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "portacloud.providers"
 
-#: Schemes of the provider packages this project publishes, and the extra that installs each:
-#: what an error can suggest when one is not installed.
-KNOWN_PACKAGES: Mapping[str, str] = {
-    "s3": "aws",
-    "aws": "aws",
-    "gs": "gcp",
-    "az": "azure",
-    "libcloud": "libcloud",
-    "ray": "ray",
-    "slurm": "slurm",
+#: The provider packages this project publishes (by the extra that installs each) and their
+#: schemes: what an error can suggest when one is not installed.
+KNOWN_PACKAGES: Mapping[str, tuple[str, ...]] = {
+    "aws": ("s3", "aws"),
+    "gcp": ("gs",),
+    "azure": ("az",),
+    "libcloud": ("libcloud",),
+    "ray": ("ray",),
+    "slurm": ("slurm",),
 }
 
 
@@ -106,7 +105,8 @@ class Registry:
         return self._loaded[name]
 
     def _not_installed(self, scheme: str) -> UnsupportedError:
-        extra = KNOWN_PACKAGES.get(_family(scheme))
+        family = _family(scheme)
+        extra = next((name for name, known in KNOWN_PACKAGES.items() if family in known), None)
         if extra is not None:
             return UnsupportedError(
                 f"'{scheme}://' needs the portacloud-{extra} provider: "

@@ -48,7 +48,7 @@ from portacloud.errors import (
     NotFoundError,
     PortaCloudError,
 )
-from portacloud.providerkit import RetryPolicy, call_with_retry, parse_options
+from portacloud.providerkit import ListingGuard, RetryPolicy, call_with_retry, parse_options
 from portacloud_aws.boto import client_config, is_aws_endpoint, utc
 from portacloud_aws.options import EC2Options
 
@@ -269,16 +269,20 @@ class EC2Driver:
         )
 
     def _describe(self, **params: Any) -> Iterator[Mapping[str, Any]]:
+        # A server that hands back a cursor it gave before would page for ever.
+        guard = ListingGuard(self.provider, ordered=False)
         token: str | None = None
         while True:
             page = self._ec2(
                 "describe_instances", **params, **({"NextToken": token} if token else {})
             )
-            for reservation in page.get("Reservations", ()):
-                yield from reservation.get("Instances", ())
-            token = page.get("NextToken")
-            if not token:
+            found = [i for r in page.get("Reservations", ()) for i in r.get("Instances", ())]
+            next_token = page.get("NextToken") or None
+            guard.check_page([str(i.get("InstanceId", "")) for i in found], token, next_token)
+            yield from found
+            if next_token is None:
                 return
+            token = next_token
 
     # ------------------------------------------------------------------ ComputeDriver
 

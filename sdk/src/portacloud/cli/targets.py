@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from portacloud.errors import InvalidArgumentError, UnsupportedError
+from portacloud.errors import InvalidArgumentError, PortaCloudError, UnsupportedError
 
 if TYPE_CHECKING:
     from portacloud.storage.bucket import Bucket
@@ -65,24 +65,20 @@ class Target:
     base: str
     path: str
     query: str
+    path_shaped: bool = False
 
     @property
     def pattern(self) -> str | None:
         """The glob pattern in the key part, or ``None`` when it names keys literally."""
         return self.path if any(c in _GLOB_CHARS for c in self.path) else None
 
-    @property
-    def is_file(self) -> bool:
-        """Whether this is a ``file://`` URL (whose paths the provider percent-decodes)."""
-        return self.base.lower().startswith("file:")
-
     def registry_url(self, path: str) -> str:
         """A URL for the registry naming ``path`` of this bucket exactly, with the options.
 
-        ``file://`` paths are percent-decoded by their provider, so every character of a
-        typed path is escaped here to reach it unchanged.
+        Path-shaped URLs (``file://``) are percent-decoded by their provider, so every
+        character of a typed path is escaped here to reach it unchanged.
         """
-        literal = quote(path, safe="/") if self.is_file else path
+        literal = quote(path, safe="/") if self.path_shaped else path
         return self.base + literal + (f"?{self.query}" if self.query else "")
 
     def bucket_url(self) -> str:
@@ -99,6 +95,22 @@ class Target:
         return self.base + key
 
 
+def _path_shaped(scheme: str) -> bool:
+    """Whether the provider of ``scheme`` names objects by path (``file:///abs/path``).
+
+    Such providers split their own object URLs (``split_object_url``); their URLs have no
+    bucket part, and their paths are percent-decoded.
+    """
+    from portacloud.providerkit import ObjectURLSplitter
+    from portacloud.registry import default_registry
+
+    try:
+        provider = default_registry().storage(scheme.lower())
+    except PortaCloudError:
+        return False  # opening the URL will say what is wrong with it
+    return isinstance(provider, ObjectURLSplitter)
+
+
 def parse_target(url: str) -> Target:
     """Split a CLI URL into ``scheme://bucket/`` (or ``file:///``), key part and options."""
     refuse_in_process_schemes(url)
@@ -113,14 +125,14 @@ def parse_target(url: str) -> Target:
             rest, query = rest[:at], rest[at + 1 :]
             break
         at = rest.find("?", at + 1)
-    if scheme.lower() == "file":
+    if _path_shaped(scheme):
         host, _, path = rest.partition("/")
         if host not in ("", "localhost"):
             raise InvalidArgumentError(
-                f"file:// URLs name a local path, so they take no host ({host!r}): "
-                f"write file:///abs/path"
+                f"{scheme}:// URLs name a local path, so they take no host ({host!r}): "
+                f"write {scheme}:///abs/path"
             )
-        return Target(url=url, base=f"{scheme}:///", path=path, query=query)
+        return Target(url=url, base=f"{scheme}:///", path=path, query=query, path_shaped=True)
     bucket, _, path = rest.partition("/")
     return Target(url=url, base=f"{scheme}://{bucket}/", path=path, query=query)
 
@@ -155,6 +167,6 @@ def open_target_object(target: Target) -> tuple[Bucket, str]:
     url = target.url
     if not target.path or target.path.endswith("/"):
         raise InvalidArgumentError(f"{url!r} names a bucket or a prefix, not an object")
-    if target.is_file:
+    if target.path_shaped:
         return open_object(target.registry_url(target.path))
     return open_bucket(target.bucket_url()), target.path

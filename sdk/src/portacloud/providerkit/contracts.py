@@ -30,7 +30,11 @@ class StorageProvider(Protocol):
 
 @runtime_checkable
 class ObjectURLSplitter(Protocol):
-    """A storage provider whose object URLs are not ``scheme://bucket/key`` shaped."""
+    """A storage provider whose URLs are paths (``file:///abs/path``), not ``scheme://bucket/key``.
+
+    Its URLs take no host, their paths are percent-decoded, and it splits an object's URL into
+    its bucket's URL and the key itself (the CLI and ``open_object`` rely on all three).
+    """
 
     def split_object_url(self, url: SplitResult) -> tuple[str, str]:
         """Return the bucket's URL and the key an object URL names."""

@@ -494,7 +494,9 @@ class Bucket(DriverHandle[BucketDriver]):
     def _iter_list(self, options: ListOptions, prefix: str) -> Iterator[ObjectInfo | PrefixInfo]:
         token: str | None = None
         cut = len(self._prefix)
-        guard = ListingGuard(self.provider, ordered=self.capabilities.list_sorted)
+        guard = ListingGuard(
+            self.provider, ordered=self.capabilities.list_sorted, where=self._driver_url
+        )
         while True:
             page_options = replace(options, token=token)
             page = self._call("list", prefix, partial(self._driver.list_page, page_options))

@@ -20,11 +20,13 @@ class ListingGuard:
 
     A server that hands back a page cursor it gave before, or (where listings are declared
     sorted) keys that do not ascend across pages, or page after page of nothing, is looping;
-    the client raises UNAVAILABLE naming the cursor instead of sending requests forever.
+    the client raises UNAVAILABLE naming the cursor (and ``where``, the server or URL listed)
+    instead of sending requests forever.
     """
 
-    def __init__(self, provider: str, *, ordered: bool) -> None:
+    def __init__(self, provider: str, *, ordered: bool, where: str | None = None) -> None:
         self._provider = provider
+        self._where = where
         self._ordered = ordered
         self._seen: set[str] = set()
         self._last: str | None = None
@@ -49,8 +51,9 @@ class ListingGuard:
         self._seen.add(next_token)
 
     def _error(self, what: str) -> UnavailableError:
+        server = f" at {self._where}" if self._where else ""
         return UnavailableError(
-            f"{what}; the listing would never end, so it was stopped",
+            f"{what}{server}; the listing would never end, so it was stopped",
             provider=self._provider,
             operation="list",
             retryable=False,

@@ -171,10 +171,5 @@ def test_cli_erase_prints_the_receipt_hash_and_refuses_the_whole_bucket(
 
 
 def _erase(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "portacloud.cli", "erase", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    command = [sys.executable, "-m", "portacloud.cli", "erase", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)

@@ -37,7 +37,7 @@ def _split(target: Target, *, whole_bucket: bool) -> tuple[str, str]:
             "name the directory itself"
         )
     if not target.path.strip("/"):
-        if target.is_file:
+        if target.path_shaped:
             raise InvalidArgumentError(
                 "erase file:/// would erase the whole file system: name a directory, "
                 "file:///path/to/dir"

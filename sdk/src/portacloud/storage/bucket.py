@@ -30,13 +30,7 @@ from portacloud.storage.keys import check_key, check_metadata
 from portacloud.storage.listing import ListingGuard
 from portacloud.storage.models import ObjectInfo, PrefixInfo
 from portacloud.storage.ranges import expected_length, is_int, parse_range
-from portacloud.storage.streams import (
-    Guard,
-    ObjectReader,
-    ObjectWriter,
-    chunks_of,
-    verify_crc32c,
-)
+from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, chunks_of, verify_crc32c
 
 if TYPE_CHECKING:
     from portacloud.fsspec.filesystem import PortaCloudFileSystem

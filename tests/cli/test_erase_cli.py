@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from cli_support import one_error_line, portacloud
 
 
@@ -86,3 +87,30 @@ def test_erase_with_a_receipt_it_cannot_write_erases_nothing(tmp_path: Path) -> 
     )
     assert "cannot write the erase receipt" in line
     assert _left(root) == before
+
+
+def test_erase_all_profiles_erases_the_prefix_under_every_storage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roots = []
+    for name in ("eu", "us"):
+        root, _ = _store(tmp_path / name)
+        roots.append(root)
+    config = tmp_path / "portacloud.toml"
+    config.write_text(
+        f'[profiles.eu]\nstorage = "{roots[0].as_uri()}"\n'
+        f'[profiles.us]\nstorage = "{roots[1].as_uri()}/"\n'
+        f'[profiles.us-again]\nstorage = "{roots[1].as_uri()}"\n'
+    )
+    monkeypatch.setenv("PORTACLOUD_CONFIG", str(config))
+    dry = portacloud("erase", "--all-profiles", "user-42", "--dry-run")
+    assert dry.stderr.decode().count("dry run: would erase 2 object version(s)") == 2
+    assert all(len(_left(root)) == 5 for root in roots)
+
+    done = portacloud("erase", "--all-profiles", "user-42", "--yes")
+    err = done.stderr.decode()
+    assert err.count("receipt sha256: ") == 2  # us-again names the same storage as us
+    assert "(profile eu)" in err
+    assert "(profile us)" in err
+    for root in roots:
+        assert _left(root) == ["user-4", "user-420/c.txt", "x/user-42/d"]

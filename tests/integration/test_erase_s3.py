@@ -173,3 +173,34 @@ def test_cli_erase_prints_the_receipt_hash_and_refuses_the_whole_bucket(
 def _erase(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "portacloud.cli", "erase", *args]
     return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_erase_all_profiles_reaches_s3_and_file_storages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    endpoint = s3_endpoint("moto")
+    isolate_aws_env(monkeypatch)
+    client = raw_client(endpoint)
+    local = tmp_path / "local"
+    (local / "tenant" / "user-42").mkdir(parents=True)
+    (local / "tenant" / "user-42" / "f.txt").write_bytes(b"local copy")
+    (local / "tenant" / "user-420").mkdir()
+    (local / "tenant" / "user-420" / "f.txt").write_bytes(b"someone else")
+    with versioned_bucket(endpoint, "eu-west-1") as name:
+        _arrange(client, name)
+        before_outside = _outside(client, name)
+        config = tmp_path / "portacloud.toml"
+        config.write_text(
+            f'[profiles.cloud]\nstorage = "s3://{name}?endpoint_url={endpoint}"\n'
+            f'[profiles.laptop]\nstorage = "{(local / "tenant").as_uri()}"\n'
+        )
+        monkeypatch.setenv("PORTACLOUD_CONFIG", str(config))
+        done = _erase("--all-profiles", "user-42", "--yes")
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.count("verified: the listings find nothing left") == 2
+        assert _versions(client, name, PREFIX) == set()
+        assert _uploads(client, name, PREFIX) == set()
+        assert _outside(client, name) == before_outside
+    assert not (local / "tenant" / "user-42" / "f.txt").exists()
+    assert (local / "tenant" / "user-420" / "f.txt").read_bytes() == b"someone else"
+    client.close()

@@ -111,11 +111,7 @@ def load_profile(name: str | None = None) -> Profile:
     for path in _config_files():
         if not path.is_file():
             continue
-        try:
-            data: dict[str, Any] = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidArgumentError(f"{path}: not valid TOML: {exc}") from exc
-        profiles = data.get("profiles", {})
+        profiles = _read_config(path).get("profiles", {})
         if wanted in profiles:
             try:
                 return _with_defaults(Profile(name=wanted, **profiles[wanted]))
@@ -212,3 +208,19 @@ def connect(profile: str | None = None) -> Connection:
         profile: A profile name; default ``$PORTACLOUD_PROFILE``, else ``default``.
     """
     return Connection(load_profile(profile))
+
+
+def profile_names() -> list[str]:
+    """The profiles of the first ``portacloud.toml`` found (as :func:`load_profile` reads),
+    sorted; ``["default"]`` when there is none or it names no profile."""
+    for path in _config_files():
+        if path.is_file():
+            return sorted(_read_config(path).get("profiles", {})) or [DEFAULT_PROFILE]
+    return [DEFAULT_PROFILE]
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidArgumentError(f"{path}: not valid TOML: {exc}") from exc

@@ -15,10 +15,11 @@ from rich.markup import escape
 
 from portacloud.cli.output import err_console, out_console
 from portacloud.cli.storage_commands import as_directory
-from portacloud.cli.targets import Target, open_prefix, parse_target
+from portacloud.cli.targets import Target, parse_target
 from portacloud.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
+    from portacloud.retry import RetryPolicy
     from portacloud.storage.erase import EraseResult
 
 __all__ = ["erase"]
@@ -95,27 +96,94 @@ def _print_result(result: EraseResult, where: str) -> None:
 @click.option(
     "--whole-bucket", is_flag=True, help="Allow a URL with no prefix: erase the whole bucket."
 )
-def erase(url: str, dry_run: bool, yes: bool, receipt: Path | None, whole_bucket: bool) -> None:
+@click.option(
+    "--all-profiles",
+    is_flag=True,
+    help="URL is a prefix (user-42): erase it under every profile's storage.",
+)
+def erase(
+    *,
+    url: str,
+    dry_run: bool,
+    yes: bool,
+    receipt: Path | None,
+    whole_bucket: bool,
+    all_profiles: bool,
+) -> None:
     """Erase every object, version, delete marker and unfinished upload under URL, for good.
 
     Then list again to verify that nothing is left, and write a receipt (one JSON line per
     thing erased) whose SHA-256 is printed. s3://b/user-42 never touches s3://b/user-420/.
+    With --all-profiles, URL is a prefix erased under the storage of every profile of
+    portacloud.toml: "delete this user everywhere".
     """
-    target = parse_target(url)
-    directory, prefix = _split(target, whole_bucket=whole_bucket)
-    where = target.display(directory + prefix) + (f"?{target.query}" if target.query else "")
-    with open_prefix(target, directory) as bucket:
-        if dry_run or not yes:
-            plan = bucket.erase(prefix, dry_run=True, whole_bucket=whole_bucket)
-            if dry_run:
-                _print_plan(plan, where)
-                return
-            click.confirm(
-                f"Erase {_describe(plan)} under {where}? This cannot be undone",
-                abort=True,
-                err=True,
-            )
-        result = bucket.erase(prefix, whole_bucket=whole_bucket, receipt=receipt)
-    _print_result(result, where)
-    if not result.verified:
+    if all_profiles:
+        places = _profile_places(url, receipt=receipt, whole_bucket=whole_bucket)
+    else:
+        places = [_Place(None, parse_target(url), whole_bucket, None)]
+    plans = [] if yes and not dry_run else [(place, place.run(dry_run=True)) for place in places]
+    if dry_run:
+        for place, plan in plans:
+            _print_plan(plan, place.label)
+        return
+    if not yes:
+        what = "; ".join(f"{_describe(plan)} under {place.label}" for place, plan in plans)
+        click.confirm(f"Erase {what}? This cannot be undone", abort=True, err=True)
+    verified = True
+    for place in places:
+        result = place.run(dry_run=False, receipt=receipt)
+        _print_result(result, place.label)
+        verified = verified and result.verified
+    if not verified:
         raise SystemExit(1)
+
+
+class _Place:
+    """One prefix to erase: a URL typed, or a profile's storage joined with a prefix."""
+
+    def __init__(
+        self, profile: str | None, target: Target, whole_bucket: bool, retry: RetryPolicy | None
+    ) -> None:
+        self.profile = profile
+        self.target = target
+        self.whole_bucket = whole_bucket
+        self.retry = retry
+        self.directory, self.prefix = _split(target, whole_bucket=whole_bucket)
+        where = target.display(self.directory + self.prefix)
+        where += f"?{target.query}" if target.query else ""
+        self.label = where if profile is None else f"{where} (profile {profile})"
+
+    def run(self, *, dry_run: bool, receipt: Path | None = None) -> EraseResult:
+        from portacloud.openers import open_bucket
+
+        url = self.target.registry_url(self.directory)
+        with open_bucket(url, retry=self.retry) as bucket:
+            return bucket.erase(
+                self.prefix, dry_run=dry_run, whole_bucket=self.whole_bucket, receipt=receipt
+            )
+
+
+def _profile_places(prefix: str, *, receipt: Path | None, whole_bucket: bool) -> list[_Place]:
+    """The prefix under each profile's storage, once per distinct storage URL."""
+    from portacloud.profiles import load_profile, profile_names
+
+    if "://" in prefix:
+        raise InvalidArgumentError(
+            f"with --all-profiles, give the prefix alone (user-42), not a URL: {prefix!r}"
+        )
+    if receipt is not None:
+        raise InvalidArgumentError(
+            "--receipt names one file; with --all-profiles each profile's receipt goes under "
+            "$PORTACLOUD_HOME/erase/"
+        )
+    if whole_bucket or not prefix.strip("/"):
+        raise InvalidArgumentError("--all-profiles erases a prefix, never whole buckets")
+    places: dict[str, _Place] = {}
+    for name in profile_names():
+        profile = load_profile(name)
+        storage = profile.storage or ""
+        base, _, query = storage.partition("?")
+        url = base.rstrip("/") + "/" + prefix.lstrip("/") + (f"?{query}" if query else "")
+        if url not in places:
+            places[url] = _Place(name, parse_target(url), False, profile.retry)
+    return list(places.values())

@@ -136,12 +136,20 @@ def test_erase_leaves_nothing_under_the_prefix_and_touches_nothing_else(
     client.close()
 
 
-def test_cli_erase_prints_the_receipt_hash_and_refuses_the_whole_bucket(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
+    """moto's endpoint and a raw client of it, with this machine's AWS settings out of reach."""
     endpoint = s3_endpoint("moto")
     isolate_aws_env(monkeypatch)
     client = raw_client(endpoint)
+    yield endpoint, client
+    client.close()
+
+
+def test_cli_erase_prints_the_receipt_hash_and_refuses_the_whole_bucket(
+    moto: tuple[str, Any], tmp_path: Path
+) -> None:
+    endpoint, client = moto
     with versioned_bucket(endpoint, "us-east-1") as name:
         _arrange(client, name)
         before_outside = _outside(client, name)
@@ -167,7 +175,6 @@ def test_cli_erase_prints_the_receipt_hash_and_refuses_the_whole_bucket(
         assert _versions(client, name, PREFIX) == set()
         assert _uploads(client, name, PREFIX) == set()
         assert _outside(client, name) == before_outside
-    client.close()
 
 
 def _erase(*args: str) -> subprocess.CompletedProcess[str]:
@@ -176,11 +183,9 @@ def _erase(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_erase_all_profiles_reaches_s3_and_file_storages(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    moto: tuple[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    endpoint = s3_endpoint("moto")
-    isolate_aws_env(monkeypatch)
-    client = raw_client(endpoint)
+    endpoint, client = moto
     local = tmp_path / "local"
     (local / "tenant" / "user-42").mkdir(parents=True)
     (local / "tenant" / "user-42" / "f.txt").write_bytes(b"local copy")
@@ -203,4 +208,3 @@ def test_erase_all_profiles_reaches_s3_and_file_storages(
         assert _outside(client, name) == before_outside
     assert not (local / "tenant" / "user-42" / "f.txt").exists()
     assert (local / "tenant" / "user-420" / "f.txt").read_bytes() == b"someone else"
-    client.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from backends import BACKENDS, Backend, backend
+from backends import ENGINES, Backend, backend
 from conftest import RetryLog
 from proxy import Decision, FaultKind, FaultProxy, Scripted
 
@@ -65,7 +65,7 @@ def _throttled(
     return be.open(container, proxy.url, retry=policy), proxy
 
 
-@pytest.mark.parametrize("name", BACKENDS)
+@pytest.mark.parametrize("name", ENGINES)
 @pytest.mark.parametrize("call", ["get", "put", "streamed-write", "list"])
 def test_attempts_one_sends_one_request(name: str, call: str, retry_log: RetryLog) -> None:
     be = backend(name)

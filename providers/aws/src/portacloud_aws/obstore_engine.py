@@ -54,11 +54,13 @@ from portacloud_aws.boto import is_aws_endpoint
 from portacloud_aws.obstore_errors import http_status, map_obstore_error
 from portacloud_aws.s3_driver import S3Driver
 from portacloud_aws.s3_responses import quote_etag
+from portacloud_aws.vendors import VendorProfile
 
 __all__ = ["ObstoreDriver", "ObstoreWriter", "obstore_store", "representable"]
 
 _T = TypeVar("_T")
-# Names obstore sends as headers rather than as x-amz-meta-* (compared lower-cased).
+# Attributes obstore sends and reads as headers rather than as x-amz-meta-*; on writes it matches
+# them case-insensitively, so metadata of these names goes through boto3.
 _ATTRIBUTES = {
     "content-type": "Content-Type",
     "content-disposition": "Content-Disposition",
@@ -67,6 +69,7 @@ _ATTRIBUTES = {
     "cache-control": "Cache-Control",
     "storage-class": "Storage-Class",
 }
+_HEADERS = frozenset(_ATTRIBUTES.values())
 # Reads up to this size are fetched whole, in one call into Rust, rather than chunk by chunk.
 _WHOLE_READ = CHUNK_SIZE
 
@@ -141,6 +144,11 @@ class ObstoreDriver:
         self._list_on_obstore = not sdk.capabilities.key_empty_segments
         self._listings = _Listings()
 
+    @property
+    def profile(self) -> VendorProfile:
+        """The vendor profile (``aws``, ``seaweedfs``, ``moto``...), the SDK driver's."""
+        return self.sdk.profile
+
     def __repr__(self) -> str:
         return f"ObstoreDriver(bucket={self.sdk.bucket!r}, vendor={self.sdk.profile.name!r})"
 
@@ -166,11 +174,12 @@ class ObstoreDriver:
         metadata: dict[str, str] = {}
         content_type: str | None = None
         for name, value in attributes.items():
-            lowered = str(name).lower()
-            if lowered == "content-type":
+            # obstore names the headers it knows as spelled in _ATTRIBUTES; everything else is
+            # x-amz-meta-*, lower-cased (so user metadata named content-type stays metadata).
+            if name == "Content-Type":
                 content_type = str(value) or None
-            elif lowered not in _ATTRIBUTES:
-                metadata[lowered] = str(value)
+            elif name not in _HEADERS:
+                metadata[str(name).lower()] = str(value)
         crc = metadata.pop(CRC32C_METADATA_KEY, None)
         return ObjectInfo(
             key=key,

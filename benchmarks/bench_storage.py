@@ -477,6 +477,58 @@ def make_buckets(servers: Servers, name: str, only: set[str]) -> None:
 # --- main ----------------------------------------------------------------------------------------
 
 
+Plans = dict[str, list[tuple[str, Callable[[], dict[str, Callable[..., Any]]]]]]
+
+
+def client_plans(servers: Servers, bucket: str) -> Plans:
+    """The clients of each backend, raw first; S3 runs portacloud on both of its engines."""
+    return {
+        "s3": [
+            ("raw", lambda: boto3_client(servers.s3, bucket)),
+            (
+                "portacloud",
+                lambda: portacloud_client(f"s3://{bucket}?endpoint_url={servers.s3}&engine=sdk"),
+            ),
+            (
+                "portacloud-obstore",
+                lambda: portacloud_client(
+                    f"s3://{bucket}?endpoint_url={servers.s3}&engine=obstore"
+                ),
+            ),
+            ("obstore", lambda: obstore_client(servers.s3, bucket)),
+        ],
+        "gcs": [
+            ("raw", lambda: gcs_client(servers.gcs, bucket)),
+            (
+                "portacloud",
+                lambda: portacloud_client(f"gs://{bucket}?endpoint_url={servers.gcs}"),
+            ),
+        ],
+        "azure": [
+            ("raw", lambda: azure_client(servers.az_conn, bucket)),
+            ("portacloud", lambda: portacloud_client(f"az://{bucket}")),
+        ],
+    }
+
+
+def add_ratios(entry: dict[str, Any]) -> None:
+    """Ratios to the raw client and, where it ran, to raw obstore (issue 12's goal: 1.2x)."""
+    raw = entry["seconds"].get("raw", {})
+    entry["ratio_to_raw"] = {
+        name: {op: round(s[op] / raw[op], 3) for op in s if op in raw}
+        for name, s in entry["seconds"].items()
+        if name != "raw"
+    }
+    fast = entry["seconds"].get("obstore", {})
+    if fast:
+        # Goal of issue 12: portacloud on its obstore engine at most 1.2x raw obstore.
+        entry["ratio_to_obstore"] = {
+            name: {op: round(s[op] / fast[op], 3) for op in s if op in fast}
+            for name, s in entry["seconds"].items()
+            if name.startswith("portacloud")
+        }
+
+
 def version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
@@ -563,40 +615,13 @@ def main() -> None:
     }
     report["servers"]["azure"] = "Azurite 3.37.0 --inMemoryPersistence"
     only = set(args.only.split(","))
+    report["servers"] = {k: v for k, v in report["servers"].items() if k in only}
     bucket = f"bench-{uuid.uuid4().hex[:12]}"
     try:
         servers.start(only)
         make_buckets(servers, bucket, only)
         os.environ["AZURE_STORAGE_CONNECTION_STRING"] = servers.az_conn
-        plans: dict[str, list[tuple[str, Callable[[], dict[str, Callable[..., Any]]]]]] = {
-            "s3": [
-                ("raw", lambda: boto3_client(servers.s3, bucket)),
-                (
-                    "portacloud",
-                    lambda: portacloud_client(
-                        f"s3://{bucket}?endpoint_url={servers.s3}&engine=sdk"
-                    ),
-                ),
-                (
-                    "portacloud-obstore",
-                    lambda: portacloud_client(
-                        f"s3://{bucket}?endpoint_url={servers.s3}&engine=obstore"
-                    ),
-                ),
-                ("obstore", lambda: obstore_client(servers.s3, bucket)),
-            ],
-            "gcs": [
-                ("raw", lambda: gcs_client(servers.gcs, bucket)),
-                (
-                    "portacloud",
-                    lambda: portacloud_client(f"gs://{bucket}?endpoint_url={servers.gcs}"),
-                ),
-            ],
-            "azure": [
-                ("raw", lambda: azure_client(servers.az_conn, bucket)),
-                ("portacloud", lambda: portacloud_client(f"az://{bucket}")),
-            ],
-        }
+        plans = client_plans(servers, bucket)
         for backend, clients in plans.items():
             if backend not in only:
                 continue
@@ -620,20 +645,7 @@ def main() -> None:
                 else:
                     entry["seconds"]["s3fs"] = child["seconds"]
                     report["versions"]["s3fs"] = child["version"]
-            raw = entry["seconds"].get("raw", {})
-            entry["ratio_to_raw"] = {
-                name: {op: round(s[op] / raw[op], 3) for op in s if op in raw}
-                for name, s in entry["seconds"].items()
-                if name != "raw"
-            }
-            fast = entry["seconds"].get("obstore", {})
-            if fast:
-                # Goal of issue 12: portacloud on its obstore engine at most 1.2x raw obstore.
-                entry["ratio_to_obstore"] = {
-                    name: {op: round(s[op] / fast[op], 3) for op in s if op in fast}
-                    for name, s in entry["seconds"].items()
-                    if name.startswith("portacloud")
-                }
+            add_ratios(entry)
             write(report, args.out)
     finally:
         servers.stop()

@@ -1,4 +1,4 @@
-"""The two engines of s3:// (boto3 and obstore) on SeaweedFS and moto: each reads the other's objects.
+"""The two engines of s3:// (boto3, obstore) on SeaweedFS and moto: each reads the other's objects.
 
 Objects are written through one engine and read, listed and described through the other; what is
 stored is inspected with boto3 directly, behind the drivers' backs.
@@ -52,7 +52,9 @@ def _write_all(bucket: portacloud.Bucket) -> dict[str, bytes]:
     rng = random.Random(12)
     small, big = rng.randbytes(100_000), rng.randbytes(11 * MiB)
     bucket.put("d/small", small, content_type="text/x-small", metadata={"owner": "me"})
-    with bucket.open("d/big", "wb", content_type="application/x-big", metadata={"owner": "me"}) as f:
+    with bucket.open(
+        "d/big", "wb", content_type="application/x-big", metadata={"owner": "me"}
+    ) as f:
         for chunk in _chunks(big):
             f.write(chunk)
     return {"d/small": small, "d/big": big}

@@ -43,9 +43,7 @@ from portacloud.providerkit import (
     BytesStream,
     ChunkStream,
     RetryPolicy,
-    call_conditional_with_retry,
     call_mapped,
-    call_with_retry,
 )
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import DriverWriter, ListOptions, ReadStream, WriteOptions
@@ -155,16 +153,15 @@ class ObstoreDriver:
     # ----------------------------------------------------------------- plumbing
 
     def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
-        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``."""
+        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
 
-        def once() -> _T:
-            return call_mapped(fn, self.map_error, self._unmapped)
-
-        if not retry:
-            return once()
-        if conditional:
-            return call_conditional_with_retry(self.retry, once)
-        return call_with_retry(self.retry, once)
+        obstore's failures are mapped here; the SDK driver's ``run`` owns the retries.
+        """
+        return self.sdk.run(
+            lambda: call_mapped(fn, self.map_error, self._unmapped),
+            retry=retry,
+            conditional=conditional,
+        )
 
     @staticmethod
     def _unmapped(exc: Exception) -> PortaCloudError:

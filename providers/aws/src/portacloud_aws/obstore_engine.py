@@ -46,7 +46,14 @@ from portacloud.providerkit import (
     call_mapped,
 )
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import DriverWriter, ListOptions, ReadStream, WriteOptions
+from portacloud.storage.driver import (
+    DriverWriter,
+    ListOptions,
+    PendingUpload,
+    ReadStream,
+    StoredVersion,
+    WriteOptions,
+)
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_aws.boto import is_aws_endpoint
 from portacloud_aws.obstore_errors import http_status, map_obstore_error
@@ -323,6 +330,24 @@ class ObstoreDriver:
     def collect_garbage(self, *, older_than: timedelta) -> list[str]:
         """Abort stale multipart uploads (boto3)."""
         return self.sdk.collect_garbage(older_than=older_than)
+
+    # Versions and uploads are control-plane listings: boto3 serves them on both engines.
+
+    def list_versions(self, prefix: str) -> list[StoredVersion]:
+        """ListObjectVersions under ``prefix`` (boto3)."""
+        return self.sdk.list_versions(prefix)
+
+    def delete_versions(self, versions: Sequence[StoredVersion]) -> None:
+        """DeleteObjects with version IDs (boto3)."""
+        self.sdk.delete_versions(versions)
+
+    def list_uploads(self, prefix: str) -> list[PendingUpload]:
+        """ListMultipartUploads under ``prefix`` (boto3)."""
+        return self.sdk.list_uploads(prefix)
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        """AbortMultipartUpload (boto3)."""
+        self.sdk.abort_upload(upload)
 
     def native(self) -> object | None:
         """The boto3 S3 client, as on the SDK engine (``store`` is the obstore one)."""

@@ -267,7 +267,13 @@ class RayJobDriver:
             "gpus": spec.resources.gpu_count,
             "workdir": spec.workdir,
         }
-        entrypoint = f"{shlex.quote(self._python)} -m portacloud_ray.runner -- {shlex.join(argv)}"
+        # `exec`: Ray runs the entrypoint under `sh -c` and stops a job by signalling that
+        # process and the children it has at that instant. Without exec, a stop that comes as
+        # the job is placed (a job cancelled while PENDING) could kill the shell before it
+        # forked the runner, and the orphaned runner would run the command anyway.
+        entrypoint = (
+            f"exec {shlex.quote(self._python)} -m portacloud_ray.runner -- {shlex.join(argv)}"
+        )
         runtime_env: dict[str, Any] = {
             "env_vars": {
                 **env,

@@ -37,7 +37,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from portacloud.checksums import CRC32C_METADATA_KEY
-from portacloud.errors import InvalidArgumentError, PortaCloudError, UnavailableError
+from portacloud.errors import PortaCloudError, UnavailableError
 from portacloud.providerkit import (
     CHUNK_SIZE,
     BytesStream,
@@ -45,8 +45,21 @@ from portacloud.providerkit import (
     RetryPolicy,
     call_mapped,
 )
+from portacloud.providerkit.obstore import (
+    CLIENT_OPTIONS,
+    SinglePutWriter,
+    put_mode,
+    representable,
+)
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import DriverWriter, ListOptions, ReadStream, WriteOptions
+from portacloud.storage.driver import (
+    DriverWriter,
+    ListOptions,
+    PendingUpload,
+    ReadStream,
+    StoredVersion,
+    WriteOptions,
+)
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_aws.boto import is_aws_endpoint
 from portacloud_aws.obstore_errors import http_status, map_obstore_error
@@ -54,7 +67,7 @@ from portacloud_aws.s3_driver import S3Driver
 from portacloud_aws.s3_responses import quote_etag
 from portacloud_aws.vendors import VendorProfile
 
-__all__ = ["ObstoreDriver", "ObstoreWriter", "obstore_store", "representable"]
+__all__ = ["ObstoreDriver", "obstore_store", "representable"]
 
 _T = TypeVar("_T")
 # Attributes obstore sends and reads as headers rather than as x-amz-meta-*; on writes it matches
@@ -70,15 +83,6 @@ _ATTRIBUTES = {
 _HEADERS = frozenset(_ATTRIBUTES.values())
 # Reads up to this size are fetched whole, in one call into Rust, rather than chunk by chunk.
 _WHOLE_READ = CHUNK_SIZE
-
-
-def representable(key: str) -> bool:
-    """Whether ``object_store`` keeps ``key`` exactly as given (its ``Path::parse`` rules)."""
-    if not key or key.startswith("/") or key.endswith("/"):
-        return False
-    if any(ch < " " or ch == "\x7f" for ch in key):
-        return False
-    return all(part not in ("", ".", "..") for part in key.split("/"))
 
 
 def obstore_store(sdk: S3Driver, session: Any, *, addressing: str) -> Any:
@@ -102,15 +106,7 @@ def obstore_store(sdk: S3Driver, session: Any, *, addressing: str) -> Any:
         credentials, config["skip_signature"] = None, True
     return store_cls(
         sdk.bucket,
-        client_options={
-            "allow_http": endpoint.startswith("http://"),
-            # obstore's default overall timeout (30 s) would cut long transfers short; a stalled
-            # connection is caught by the read timeout instead, as botocore's is.
-            "timeout": timedelta(hours=24),
-            "read_timeout": timedelta(seconds=60),
-            "connect_timeout": timedelta(seconds=60),
-            "user_agent": "portacloud",
-        },
+        client_options={**CLIENT_OPTIONS, "allow_http": endpoint.startswith("http://")},
         # One retry owner: the portable Bucket (and this driver, for streamed writes).
         retry_config={"max_retries": 0},
         credential_provider=credentials,
@@ -238,7 +234,38 @@ class ObstoreDriver:
         big = options.size_hint is not None and options.size_hint > self.sdk.part_size
         if clash or big or not representable(key):
             return self.sdk.open_writer(key, options)
-        return ObstoreWriter(self, key, options)
+        # Up to one part is held; a stream (no size_hint) cannot be replayed by the portable
+        # Bucket, so its PUT is retried here, under the driver's policy.
+        return SinglePutWriter(
+            limit=self.sdk.part_size,
+            handoff=lambda: self.sdk.open_writer(key, options),
+            put=lambda body, crc32c: self._put(key, options, body, crc32c),
+        )
+
+    def _put(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
+        """One PUT (If-None-Match / If-Match as asked), the metadata and CRC32C with it."""
+        attributes = {**options.metadata, CRC32C_METADATA_KEY: crc32c}
+        if options.content_type:
+            attributes["Content-Type"] = options.content_type
+        mode = put_mode(options, quote_etag)
+
+        def once() -> str:
+            result = self.obs.put(
+                self.store, key, body, attributes=attributes, mode=mode, use_multipart=False
+            )
+            if not result.get("e_tag"):
+                raise UnavailableError("the answer to the write was cut short: it has no ETag")
+            return str(result["e_tag"])
+
+        etag = self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
+        return ObjectInfo(
+            key=key,
+            size=len(body),
+            etag=quote_etag(etag),
+            content_type=options.content_type,
+            metadata=dict(options.metadata),
+            checksums={"crc32c": crc32c},
+        )
 
     def delete(self, key: str) -> None:
         """DELETE; S3 answers 204 for a missing key too."""
@@ -320,6 +347,22 @@ class ObstoreDriver:
         """Translate an obstore or boto3 failure (see :mod:`.obstore_errors`)."""
         return map_obstore_error(exc)
 
+    def list_versions(self, prefix: str) -> list[StoredVersion]:
+        """Versions and delete markers under ``prefix``, for erase (boto3)."""
+        return self.sdk.list_versions(prefix)
+
+    def delete_versions(self, versions: Sequence[StoredVersion]) -> None:
+        """Delete those versions for good, for erase (boto3)."""
+        self.sdk.delete_versions(versions)
+
+    def list_uploads(self, prefix: str) -> list[PendingUpload]:
+        """Unfinished multipart uploads under ``prefix``, for erase (boto3)."""
+        return self.sdk.list_uploads(prefix)
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        """Abort one unfinished multipart upload, for erase (boto3)."""
+        self.sdk.abort_upload(upload)
+
     def collect_garbage(self, *, older_than: timedelta) -> list[str]:
         """Abort stale multipart uploads (boto3)."""
         return self.sdk.collect_garbage(older_than=older_than)
@@ -364,79 +407,3 @@ class _Listings:
             return options
         last_key = options.token.partition(":")[2]
         return replace(options, token=None, start_after=last_key)
-
-
-class ObstoreWriter:
-    """One object being written: one obstore PUT, or the SDK writer once it outgrows a part.
-
-    Up to ``part_size`` bytes are held; the next byte hands them to the SDK driver's multipart
-    writer, which keeps memory bounded from then on. A stream (no ``size_hint``) cannot be
-    replayed by the portable Bucket, so its PUT is retried here, under the driver's policy.
-    """
-
-    def __init__(self, driver: ObstoreDriver, key: str, options: WriteOptions) -> None:
-        self._driver = driver
-        self._key = key
-        self._options = options
-        self._buffer = bytearray()
-        self._handed: DriverWriter | None = None
-        self._finished = False
-
-    def write(self, data: bytes) -> None:
-        """Buffer ``data``; past one part, hand everything to the SDK's multipart writer."""
-        if self._finished:
-            raise InvalidArgumentError("write after the object was committed or aborted")
-        if self._handed is None and len(self._buffer) + len(data) > self._driver.sdk.part_size:
-            self._handed = self._driver.sdk.open_writer(self._key, self._options)
-            buffered, self._buffer = bytes(self._buffer), bytearray()
-            self._handed.write(buffered)
-        if self._handed is not None:
-            self._handed.write(data)
-            return
-        self._buffer += data
-
-    def commit(self, *, crc32c: str) -> ObjectInfo:
-        """PUT the object (If-None-Match / If-Match as asked) and describe it."""
-        if self._finished:
-            raise InvalidArgumentError("commit after the object was committed or aborted")
-        self._finished = True
-        if self._handed is not None:
-            return self._handed.commit(crc32c=crc32c)
-        body, self._buffer = bytes(self._buffer), bytearray()
-        options = self._options
-        attributes = {**options.metadata, CRC32C_METADATA_KEY: crc32c}
-        if options.content_type:
-            attributes["Content-Type"] = options.content_type
-        mode: Any = "overwrite"
-        if options.if_none_match:
-            mode = "create"
-        elif options.if_match is not None:
-            mode = {"e_tag": quote_etag(options.if_match)}
-        obs, store = self._driver.obs, self._driver.store
-
-        def once() -> str:
-            result = obs.put(
-                store, self._key, body, attributes=attributes, mode=mode, use_multipart=False
-            )
-            if not result.get("e_tag"):
-                raise UnavailableError("the answer to the write was cut short: it has no ETag")
-            return str(result["e_tag"])
-
-        etag = self._driver.run(
-            once, retry=options.size_hint is None, conditional=mode != "overwrite"
-        )
-        return ObjectInfo(
-            key=self._key,
-            size=len(body),
-            etag=quote_etag(etag),
-            content_type=options.content_type,
-            metadata=dict(options.metadata),
-            checksums={"crc32c": crc32c},
-        )
-
-    def abort(self) -> None:
-        """Discard the write (and the SDK writer's upload, if it was handed one)."""
-        self._finished = True
-        self._buffer = bytearray()
-        if self._handed is not None:
-            self._handed.abort()

@@ -31,18 +31,23 @@ from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from portacloud.errors import InvalidArgumentError, PortaCloudError, UnavailableError
+from portacloud.errors import PortaCloudError, UnavailableError
 from portacloud.providerkit import (
     CHUNK_SIZE,
     BytesStream,
     ChunkStream,
     EmptyStream,
     RetryPolicy,
-    call_conditional_with_retry,
     call_mapped,
-    call_with_retry,
+    call_owned,
 )
-from portacloud.providerkit.obstore import CLIENT_OPTIONS, obstore_status, representable
+from portacloud.providerkit.obstore import (
+    CLIENT_OPTIONS,
+    SinglePutWriter,
+    obstore_status,
+    put_mode,
+    representable,
+)
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import DriverWriter, ListOptions, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo
@@ -51,7 +56,7 @@ from portacloud_azure.metadata import encode_metadata
 from portacloud_azure.objects import DEFAULT_CONTENT_TYPE, etag, object_info
 from portacloud_azure.obstore_errors import map_obstore_error
 
-__all__ = ["ObstoreDriver", "ObstoreWriter", "obstore_store"]
+__all__ = ["ObstoreDriver", "obstore_store"]
 
 _T = TypeVar("_T")
 ReadResult = tuple[ObjectInfo, BytesStream | ChunkStream | EmptyStream]
@@ -122,20 +127,12 @@ class ObstoreDriver:
     # ----------------------------------------------------------------- plumbing
 
     def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
-        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
-
-        ``conditional`` marks a conditional write, whose retries must not turn its own lost
-        answer into a failed condition (:func:`portacloud.retry.call_conditional_with_retry`).
-        """
+        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``."""
 
         def once() -> _T:
             return call_mapped(fn, self.map_error, self._unmapped)
 
-        if not retry:
-            return once()
-        if conditional:
-            return call_conditional_with_retry(self.retry, once)
-        return call_with_retry(self.retry, once)
+        return call_owned(self.retry, once, retry=retry, conditional=conditional)
 
     @staticmethod
     def _unmapped(exc: Exception) -> PortaCloudError:
@@ -222,11 +219,45 @@ class ObstoreDriver:
         return info, self._result(key, result)[1]
 
     def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
-        """Begin a write: one obstore Put Blob, or the SDK's staged blocks past one block."""
+        """Begin a write: one obstore Put Blob, or the SDK's staged blocks past one block.
+
+        A stream (no ``size_hint``) cannot be replayed by the portable Bucket, so its Put Blob
+        is retried here, under the driver's policy.
+        """
         big = options.size_hint is not None and options.size_hint > self.sdk.block_size
         if big or not representable(key):
             return self.sdk.open_writer(key, options)
-        return ObstoreWriter(self, key, options)
+        return SinglePutWriter(
+            limit=self.sdk.block_size,
+            handoff=lambda: self.sdk.open_writer(key, options),
+            put=lambda body, crc32c: self._put(key, options, body, crc32c),
+        )
+
+    def _put(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
+        """One Put Blob (If-None-Match / If-Match as asked), the metadata and CRC32C with it."""
+        metadata = encode_metadata(options.metadata, crc32c)
+        attributes: dict[str, str] = dict(metadata)
+        if options.content_type:
+            attributes["Content-Type"] = options.content_type
+        mode = put_mode(options, etag)
+
+        def once() -> str:
+            result = self.obs.put(
+                self.store, key, body, attributes=attributes, mode=mode, use_multipart=False
+            )
+            if not result.get("e_tag"):
+                raise UnavailableError("the answer to the write was cut short: it has no ETag")
+            return str(result["e_tag"])
+
+        tag = self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
+        return object_info(
+            key,
+            size=len(body),
+            etag=etag(tag),
+            last_modified=None,
+            content_type=options.content_type or DEFAULT_CONTENT_TYPE,
+            raw_metadata=metadata,
+        )
 
     def delete(self, key: str) -> None:
         """Delete the blob (and its snapshots); a missing blob is no error."""
@@ -275,81 +306,3 @@ class ObstoreDriver:
     def close(self) -> None:
         """Close the SDK's clients; obstore's pool closes when the store is dropped."""
         self.sdk.close()
-
-
-class ObstoreWriter:
-    """One object being written: one obstore Put Blob, or the SDK writer past one block.
-
-    Up to ``block_size`` bytes are held; the next byte hands them to the SDK driver's block
-    writer, which keeps memory bounded from then on. A stream (no ``size_hint``) cannot be
-    replayed by the portable Bucket, so its Put Blob is retried here, under the driver's policy.
-    """
-
-    def __init__(self, driver: ObstoreDriver, key: str, options: WriteOptions) -> None:
-        self._driver = driver
-        self._key = key
-        self._options = options
-        self._buffer = bytearray()
-        self._handed: DriverWriter | None = None
-        self._finished = False
-
-    def write(self, data: bytes) -> None:
-        """Buffer ``data``; past one block, hand everything to the SDK's block writer."""
-        if self._finished:
-            raise InvalidArgumentError("write after the object was committed or aborted")
-        sdk = self._driver.sdk
-        if self._handed is None and len(self._buffer) + len(data) > sdk.block_size:
-            self._handed = sdk.open_writer(self._key, self._options)
-            buffered, self._buffer = bytes(self._buffer), bytearray()
-            self._handed.write(buffered)
-        if self._handed is not None:
-            self._handed.write(data)
-            return
-        self._buffer += data
-
-    def commit(self, *, crc32c: str) -> ObjectInfo:
-        """Put Blob (If-None-Match / If-Match as asked), the metadata and CRC32C with it."""
-        if self._finished:
-            raise InvalidArgumentError("commit after the object was committed or aborted")
-        self._finished = True
-        if self._handed is not None:
-            return self._handed.commit(crc32c=crc32c)
-        body, self._buffer = bytes(self._buffer), bytearray()
-        options = self._options
-        metadata = encode_metadata(options.metadata, crc32c)
-        attributes: dict[str, str] = dict(metadata)
-        if options.content_type:
-            attributes["Content-Type"] = options.content_type
-        mode: Any = "overwrite"
-        if options.if_none_match:
-            mode = "create"
-        elif options.if_match is not None:
-            mode = {"e_tag": etag(options.if_match)}
-        obs, store = self._driver.obs, self._driver.store
-
-        def once() -> str:
-            result = obs.put(
-                store, self._key, body, attributes=attributes, mode=mode, use_multipart=False
-            )
-            if not result.get("e_tag"):
-                raise UnavailableError("the answer to the write was cut short: it has no ETag")
-            return str(result["e_tag"])
-
-        tag = self._driver.run(
-            once, retry=options.size_hint is None, conditional=mode != "overwrite"
-        )
-        return object_info(
-            self._key,
-            size=len(body),
-            etag=etag(tag),
-            last_modified=None,
-            content_type=options.content_type or DEFAULT_CONTENT_TYPE,
-            raw_metadata=metadata,
-        )
-
-    def abort(self) -> None:
-        """Discard the write (and the SDK writer's, if it was handed one)."""
-        self._finished = True
-        self._buffer = bytearray()
-        if self._handed is not None:
-            self._handed.abort()

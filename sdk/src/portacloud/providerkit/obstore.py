@@ -10,19 +10,23 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from portacloud import errors as pe
 from portacloud.providerkit.errors import ErrorRule
+from portacloud.storage.driver import DriverWriter, WriteOptions
+from portacloud.storage.models import ObjectInfo
 
 __all__ = [
     "CLIENT_OPTIONS",
+    "SinglePutWriter",
     "is_obstore_error",
     "obstore_status",
     "obstore_summary",
     "obstore_type_rules",
+    "put_mode",
     "representable",
 ]
 
@@ -82,3 +86,66 @@ def obstore_status(exc: BaseException) -> int | None:
     """The HTTP status an obstore failure names in its message, if any."""
     found = _STATUS.search(obstore_summary(exc)) if is_obstore_error(exc) else None
     return int(found.group(1)) if found else None
+
+
+def put_mode(options: WriteOptions, quote: Callable[[str], str]) -> Any:
+    """obstore's ``put`` mode for ``options``: create-only, compare-and-swap or overwrite."""
+    if options.if_none_match:
+        return "create"
+    if options.if_match is not None:
+        return {"e_tag": quote(options.if_match)}
+    return "overwrite"
+
+
+class SinglePutWriter:
+    """One object being written: one obstore PUT, or the SDK's writer once it outgrows ``limit``.
+
+    Up to ``limit`` bytes are held; the next byte hands them to ``handoff()`` (the SDK driver's
+    multipart or block writer), which keeps memory bounded from then on. ``put(body, crc32c)``
+    sends the single request at commit.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        handoff: Callable[[], DriverWriter],
+        put: Callable[[bytes, str], ObjectInfo],
+    ) -> None:
+        """Hold up to ``limit`` bytes for ``put``, else hand them to ``handoff()``'s writer."""
+        self._limit = limit
+        self._handoff = handoff
+        self._put = put
+        self._buffer = bytearray()
+        self._handed: DriverWriter | None = None
+        self._finished = False
+
+    def write(self, data: bytes) -> None:
+        """Buffer ``data``; past the limit, hand everything to the SDK's writer."""
+        if self._finished:
+            raise pe.InvalidArgumentError("write after the object was committed or aborted")
+        if self._handed is None and len(self._buffer) + len(data) > self._limit:
+            self._handed = self._handoff()
+            buffered, self._buffer = bytes(self._buffer), bytearray()
+            self._handed.write(buffered)
+        if self._handed is not None:
+            self._handed.write(data)
+            return
+        self._buffer += data
+
+    def commit(self, *, crc32c: str) -> ObjectInfo:
+        """Send the one PUT (or commit the SDK's writer) and describe the object."""
+        if self._finished:
+            raise pe.InvalidArgumentError("commit after the object was committed or aborted")
+        self._finished = True
+        if self._handed is not None:
+            return self._handed.commit(crc32c=crc32c)
+        body, self._buffer = bytes(self._buffer), bytearray()
+        return self._put(body, crc32c)
+
+    def abort(self) -> None:
+        """Discard the write (and the SDK writer's, if it was handed one)."""
+        self._finished = True
+        self._buffer = bytearray()
+        if self._handed is not None:
+            self._handed.abort()

@@ -48,6 +48,7 @@ from portacloud.providerkit import (
 from portacloud.providerkit.obstore import (
     CLIENT_OPTIONS,
     SinglePutWriter,
+    put_etag,
     put_mode,
     representable,
 )
@@ -250,12 +251,7 @@ class ObstoreDriver:
         mode = put_mode(options, quote_etag)
 
         def once() -> str:
-            result = self.obs.put(
-                self.store, key, body, attributes=attributes, mode=mode, use_multipart=False
-            )
-            if not result.get("e_tag"):
-                raise UnavailableError("the answer to the write was cut short: it has no ETag")
-            return str(result["e_tag"])
+            return put_etag(self.obs, self.store, key, body, attributes=attributes, mode=mode)
 
         etag = self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
         return ObjectInfo(

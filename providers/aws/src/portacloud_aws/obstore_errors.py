@@ -12,22 +12,17 @@ Importing this module imports obstore; the driver imports it only when the engin
 
 from __future__ import annotations
 
-import re
-
 from portacloud import errors as portable
-from portacloud.providerkit import ErrorRule, ErrorTable
+from portacloud.providerkit import ErrorTable
 from portacloud.providerkit.obstore import (
     is_obstore_error,
+    obstore_error,
     obstore_status,
-    obstore_summary,
     obstore_type_rules,
 )
 from portacloud_aws.errors import TABLE, map_s3_error
 
 __all__ = ["OBSTORE_TABLE", "http_status", "is_obstore_error", "map_obstore_error"]
-
-_R = ErrorRule
-_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
 
 #: The S3 table, with obstore's exception types in place of botocore's.
 OBSTORE_TABLE = ErrorTable(
@@ -35,18 +30,6 @@ OBSTORE_TABLE = ErrorTable(
 )
 #: The HTTP status an obstore failure names in its message, if any.
 http_status = obstore_status
-
-
-def _obstore_rule(exc: BaseException, text: str) -> ErrorRule:
-    found = _CODE.search(text)
-    status = http_status(exc)
-    rule = OBSTORE_TABLE.rule(code=found.group(1) if found else None, exc=exc, status=status)
-    if rule is not None:
-        return rule
-    if "timed out" in text.lower() or "timeout" in text.lower():
-        return _R(portable.DeadlineExceededError)
-    # No answer from a server: refused, reset, or a body that ended early.
-    return _R(portable.UnavailableError, True)
 
 
 def map_obstore_error(exc: BaseException) -> portable.PortaCloudError | None:
@@ -63,5 +46,4 @@ def map_obstore_error(exc: BaseException) -> portable.PortaCloudError | None:
         return exc
     if not is_obstore_error(exc):
         return map_s3_error(exc)
-    text = obstore_summary(exc)
-    return _obstore_rule(exc, text).build(f"S3 (obstore): {text}")
+    return obstore_error(exc, OBSTORE_TABLE, "S3")

@@ -45,6 +45,7 @@ from portacloud.providerkit.obstore import (
     CLIENT_OPTIONS,
     SinglePutWriter,
     obstore_status,
+    put_etag,
     put_mode,
     representable,
 )
@@ -242,12 +243,7 @@ class ObstoreDriver:
         mode = put_mode(options, etag)
 
         def once() -> str:
-            result = self.obs.put(
-                self.store, key, body, attributes=attributes, mode=mode, use_multipart=False
-            )
-            if not result.get("e_tag"):
-                raise UnavailableError("the answer to the write was cut short: it has no ETag")
-            return str(result["e_tag"])
+            return put_etag(self.obs, self.store, key, body, attributes=attributes, mode=mode)
 
         tag = self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
         return object_info(

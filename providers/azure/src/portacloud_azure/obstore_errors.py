@@ -15,35 +15,21 @@ Importing this module imports obstore; the driver imports it only when the engin
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from portacloud import errors as pe
-from portacloud.providerkit import TRANSIENT_STATUSES, ErrorRule
+from portacloud.providerkit import TRANSIENT_STATUSES
 from portacloud.providerkit.obstore import (
     is_obstore_error,
+    obstore_error,
     obstore_status,
-    obstore_summary,
     obstore_type_rules,
 )
 from portacloud_azure.errors import ERRORS, map_azure_error
 
 __all__ = ["OBSTORE_ERRORS", "map_obstore_error"]
 
-_R = ErrorRule
-_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
-
 #: Azure's table, with obstore's exception types in place of azure-core's.
 OBSTORE_ERRORS = dataclasses.replace(ERRORS, by_type=obstore_type_rules())
-
-
-def _rule(exc: BaseException, code: str | None, status: int | None, text: str) -> ErrorRule:
-    rule = OBSTORE_ERRORS.rule(code=code, exc=exc, status=status)
-    if rule is not None:
-        return rule
-    if "timed out" in text.lower() or "timeout" in text.lower():
-        return _R(pe.DeadlineExceededError, True)
-    # No answer from the service: refused, reset, or a body that ended early.
-    return _R(pe.UnavailableError, True)
 
 
 def map_obstore_error(exc: BaseException) -> pe.PortaCloudError | None:
@@ -60,11 +46,7 @@ def map_obstore_error(exc: BaseException) -> pe.PortaCloudError | None:
         return exc
     if not is_obstore_error(exc):
         return map_azure_error(exc)
-    text = obstore_summary(exc)
-    found = _CODE.search(text)
-    code = found.group(1) if found else None
-    status = obstore_status(exc)
-    error = _rule(exc, code, status, text).build(f"Azure (obstore): {text}")
+    error = obstore_error(exc, OBSTORE_ERRORS, "Azure")
     # A transient status is worth another try whatever the code says (as on the SDK engine).
-    error.retryable = error.retryable or status in TRANSIENT_STATUSES
+    error.retryable = error.retryable or obstore_status(exc) in TRANSIENT_STATUSES
     return error

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from portacloud import errors as pe
-from portacloud.providerkit.errors import ErrorRule
+from portacloud.providerkit.errors import ErrorRule, ErrorTable
 from portacloud.storage.driver import DriverWriter, WriteOptions
 from portacloud.storage.models import ObjectInfo
 
@@ -23,14 +23,18 @@ __all__ = [
     "CLIENT_OPTIONS",
     "SinglePutWriter",
     "is_obstore_error",
+    "obstore_error",
     "obstore_status",
     "obstore_summary",
     "obstore_type_rules",
+    "put_etag",
     "put_mode",
     "representable",
 ]
 
 _STATUS = re.compile(r"status code: (\d{3})")
+# The service's error code in the XML body obstore quotes (S3's and Azure's alike).
+_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
 
 #: obstore ``client_options`` for long transfers: obstore's default overall timeout (30 s) would
 #: cut them short; a stalled connection is caught by the read timeout instead, as the SDKs' is.
@@ -88,6 +92,23 @@ def obstore_status(exc: BaseException) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def obstore_error(exc: BaseException, table: ErrorTable, service: str) -> pe.PortaCloudError:
+    """The portacloud error for an obstore failure, looked up in ``table``.
+
+    The error code in the quoted body first, then obstore's exception type, then the status.
+    A failure with neither never reached an answer (refused, reset, a body cut short):
+    UNAVAILABLE, or DEADLINE_EXCEEDED for a timeout, both retryable.
+    """
+    text = obstore_summary(exc)
+    found = _CODE.search(text)
+    status = obstore_status(exc)
+    rule = table.rule(code=found.group(1) if found else None, exc=exc, status=status)
+    if rule is None:
+        timeout = "timed out" in text.lower() or "timeout" in text.lower()
+        rule = ErrorRule(pe.DeadlineExceededError if timeout else pe.UnavailableError, True)
+    return rule.build(f"{service} (obstore): {text}")
+
+
 def put_mode(options: WriteOptions, quote: Callable[[str], str]) -> Any:
     """obstore's ``put`` mode for ``options``: create-only, compare-and-swap or overwrite."""
     if options.if_none_match:
@@ -95,6 +116,20 @@ def put_mode(options: WriteOptions, quote: Callable[[str], str]) -> Any:
     if options.if_match is not None:
         return {"e_tag": quote(options.if_match)}
     return "overwrite"
+
+
+def put_etag(
+    obs: Any, store: Any, key: str, body: bytes, *, attributes: dict[str, str], mode: Any
+) -> str:
+    """One obstore PUT of ``body`` (never multipart); the etag the server answered.
+
+    Raises:
+        UnavailableError: the answer came without an ETag (its header block was cut short).
+    """
+    result = obs.put(store, key, body, attributes=attributes, mode=mode, use_multipart=False)
+    if not result.get("e_tag"):
+        raise pe.UnavailableError("the answer to the write was cut short: it has no ETag")
+    return str(result["e_tag"])
 
 
 class SinglePutWriter:

@@ -31,28 +31,26 @@ import importlib
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from portacloud.checksums import CRC32C_METADATA_KEY
-from portacloud.errors import PortaCloudError, UnavailableError
+from portacloud.errors import PortaCloudError
 from portacloud.providerkit import (
     CHUNK_SIZE,
     BytesStream,
     ChunkStream,
-    RetryPolicy,
-    call_mapped,
 )
 from portacloud.providerkit.obstore import (
     CLIENT_OPTIONS,
+    ObstoreDriverBase,
     SinglePutWriter,
     put_etag,
     put_mode,
     representable,
 )
-from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import (
     DriverWriter,
     ListOptions,
@@ -115,26 +113,20 @@ def obstore_store(sdk: S3Driver, session: Any, *, addressing: str) -> Any:
     )
 
 
-class ObstoreDriver:
-    """A bucket on S3 or an S3-compatible server, its data path on obstore.
+class ObstoreDriver(ObstoreDriverBase[S3Driver]):
+    """A bucket on S3 or an S3-compatible server, its data path on obstore's ``S3Store``.
 
     Attributes:
         provider: ``"s3"``.
         capabilities: The vendor profile's, as on the SDK engine.
-        sdk: The SDK driver the calls obstore cannot serve go to.
-        store: The obstore ``S3Store``.
-        retry: The policy of the retries this driver owns (streamed writes).
     """
 
     provider = "s3"
+    service = "S3"
 
     def __init__(self, sdk: S3Driver, store: Any) -> None:
         """Serve ``sdk``'s bucket through ``store`` where the semantics allow."""
-        self.sdk = sdk
-        self.store: Any = store
-        self.capabilities: StorageCapabilities = sdk.capabilities
-        self.retry: RetryPolicy = sdk.retry
-        self.obs: Any = importlib.import_module("obstore")
+        super().__init__(sdk, store)
         # Where keys are file paths, obstore's parsed listing is the server's own.
         self._list_on_obstore = not sdk.capabilities.key_empty_segments
         self._listings = _Listings()
@@ -148,21 +140,6 @@ class ObstoreDriver:
         return f"ObstoreDriver(bucket={self.sdk.bucket!r}, vendor={self.sdk.profile.name!r})"
 
     # ----------------------------------------------------------------- plumbing
-
-    def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
-        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
-
-        obstore's failures are mapped here; the SDK driver's ``run`` owns the retries.
-        """
-        return self.sdk.run(
-            lambda: call_mapped(fn, self.map_error, self._unmapped),
-            retry=retry,
-            conditional=conditional,
-        )
-
-    @staticmethod
-    def _unmapped(exc: Exception) -> PortaCloudError:
-        return UnavailableError(f"S3 request failed: {type(exc).__name__}")
 
     def _info(self, key: str, meta: Mapping[str, Any], attributes: Mapping[str, Any]) -> ObjectInfo:
         metadata: dict[str, str] = {}

@@ -26,7 +26,7 @@ client's: the connection string's account key or SAS, or the ``DefaultAzureCrede
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -37,19 +37,16 @@ from portacloud.providerkit import (
     BytesStream,
     ChunkStream,
     EmptyStream,
-    RetryPolicy,
-    call_mapped,
-    call_owned,
 )
 from portacloud.providerkit.obstore import (
     CLIENT_OPTIONS,
+    ObstoreDriverBase,
     SinglePutWriter,
     obstore_status,
     put_etag,
     put_mode,
     representable,
 )
-from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import DriverWriter, ListOptions, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_azure.driver import AzureBlobDriver
@@ -101,43 +98,19 @@ def obstore_store(service: Any, container: str) -> Any:
     )
 
 
-class ObstoreDriver:
-    """A container of a storage account, its data path on obstore.
+class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
+    """A container of a storage account, its data path on obstore's ``AzureStore``.
 
     Attributes:
         provider: ``"az"``.
         capabilities: The SDK driver's (Azure's or Azurite's).
-        sdk: The SDK driver the calls obstore cannot serve go to.
-        store: The obstore ``AzureStore``.
-        retry: The policy of the retries this driver owns (streamed writes).
     """
 
     provider = "az"
-
-    def __init__(self, sdk: AzureBlobDriver, store: Any) -> None:
-        """Serve ``sdk``'s container through ``store`` where the semantics allow."""
-        self.sdk = sdk
-        self.store: Any = store
-        self.capabilities: StorageCapabilities = sdk.capabilities
-        self.retry: RetryPolicy = sdk.retry
-        self.obs: Any = importlib.import_module("obstore")
+    service = "Azure"
 
     def __repr__(self) -> str:
         return f"ObstoreDriver({self.sdk!r})"
-
-    # ----------------------------------------------------------------- plumbing
-
-    def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
-        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``."""
-
-        def once() -> _T:
-            return call_mapped(fn, self.map_error, self._unmapped)
-
-        return call_owned(self.retry, once, retry=retry, conditional=conditional)
-
-    @staticmethod
-    def _unmapped(exc: Exception) -> PortaCloudError:
-        return UnavailableError(f"Azure request failed: {type(exc).__name__}")
 
     @staticmethod
     def _info(key: str, meta: Mapping[str, Any], attributes: Mapping[str, Any]) -> ObjectInfo:

@@ -12,15 +12,18 @@ import importlib
 import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from portacloud import errors as pe
-from portacloud.providerkit.errors import ErrorRule, ErrorTable
+from portacloud.providerkit.errors import ErrorRule, ErrorTable, call_mapped, call_owned
+from portacloud.retry import RetryPolicy
+from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import DriverWriter, WriteOptions
 from portacloud.storage.models import ObjectInfo
 
 __all__ = [
     "CLIENT_OPTIONS",
+    "ObstoreDriverBase",
     "SinglePutWriter",
     "is_obstore_error",
     "obstore_error",
@@ -33,6 +36,8 @@ __all__ = [
 ]
 
 _STATUS = re.compile(r"status code: (\d{3})")
+_T = TypeVar("_T")
+
 # The service's error code in the XML body obstore quotes (S3's and Azure's alike).
 _CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
 
@@ -184,3 +189,54 @@ class SinglePutWriter:
         self._buffer = bytearray()
         if self._handed is not None:
             self._handed.abort()
+
+
+class SDKDriver(Protocol):
+    """What an obstore driver needs of the SDK driver it wraps."""
+
+    capabilities: StorageCapabilities
+    retry: RetryPolicy
+
+
+_SDK = TypeVar("_SDK", bound=SDKDriver)
+
+
+class ObstoreDriverBase(Generic[_SDK]):
+    """A bucket driver whose data path is on obstore, the rest on the SDK driver it wraps.
+
+    Attributes:
+        capabilities: The SDK driver's.
+        sdk: The SDK driver the calls obstore cannot serve go to.
+        store: The obstore store (``S3Store``, ``AzureStore``...).
+        retry: The policy of the retries this driver owns (streamed writes).
+        obs: The ``obstore`` module.
+    """
+
+    #: The service's name in messages.
+    service = "the service"
+
+    def __init__(self, sdk: _SDK, store: Any) -> None:
+        """Serve ``sdk``'s bucket through ``store`` where the semantics allow (imports obstore)."""
+        self.sdk = sdk
+        self.store: Any = store
+        self.capabilities: StorageCapabilities = sdk.capabilities
+        self.retry: RetryPolicy = sdk.retry
+        self.obs: Any = importlib.import_module("obstore")
+
+    def map_error(self, exc: BaseException) -> pe.PortaCloudError | None:
+        """Translate a native failure; each provider's driver says how."""
+        raise NotImplementedError
+
+    def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
+        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
+
+        ``conditional`` marks a conditional write (see :func:`call_owned`).
+        """
+
+        def once() -> _T:
+            return call_mapped(fn, self.map_error, self._unmapped)
+
+        return call_owned(self.retry, once, retry=retry, conditional=conditional)
+
+    def _unmapped(self, exc: Exception) -> pe.PortaCloudError:
+        return pe.UnavailableError(f"{self.service} request failed: {type(exc).__name__}")

@@ -49,6 +49,8 @@ from portacloud.providerkit.obstore import (
     SinglePutWriter,
     put_etag,
     put_mode,
+    range_options,
+    range_refused,
     representable,
 )
 from portacloud.storage.driver import (
@@ -61,7 +63,7 @@ from portacloud.storage.driver import (
 )
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_aws.boto import is_aws_endpoint
-from portacloud_aws.obstore_errors import http_status, map_obstore_error
+from portacloud_aws.obstore_errors import map_obstore_error
 from portacloud_aws.s3_driver import S3Driver
 from portacloud_aws.s3_responses import quote_etag
 from portacloud_aws.vendors import VendorProfile
@@ -183,19 +185,11 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         """A GET, ranged or suffix; a range past the end reads as no bytes (as on the SDK)."""
         if not representable(key):
             return self.sdk.read(key, start=start, end=end)
-        options: dict[str, Any] = {}
-        if start < 0:
-            options["range"] = {"suffix": -start}
-        elif end is not None:
-            options["range"] = (start, end)
-        elif start > 0:
-            options["range"] = {"offset": start}
+        options = range_options(start, end)
         try:
             result = self.obs.get(self.store, key, options=options)
         except Exception as exc:
-            # 416 (past the end), and servers that answer a suffix of an empty object whole:
-            # the SDK driver's answers are the reference.
-            if options and (http_status(exc) == 416 or "non-partial" in str(exc)):
+            if options and range_refused(exc):
                 return self.sdk.read(key, start=start, end=end)
             raise
         info = self._info(key, result.meta, result.attributes)

@@ -45,6 +45,8 @@ from portacloud.providerkit.obstore import (
     obstore_status,
     put_etag,
     put_mode,
+    range_options,
+    range_refused,
     representable,
 )
 from portacloud.storage.driver import DriverWriter, ListOptions, StoredVersion, WriteOptions
@@ -158,17 +160,11 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
             return self.sdk.read(key, start=start, end=end)
         if start < 0:
             return self._read_tail(key, start)
-        options: dict[str, Any] = {}
-        if end is not None:
-            options["range"] = (start, end)
-        elif start > 0:
-            options["range"] = {"offset": start}
+        options = range_options(start, end)
         try:
             result = self.obs.get(self.store, key, options=options)
         except Exception as exc:
-            # A start past the end (416, or obstore's own check of the range it got): the SDK
-            # driver's answer is the reference.
-            if options and (obstore_status(exc) == 416 or "Wanted range" in str(exc)):
+            if options and range_refused(exc):
                 return self.sdk.read(key, start=start, end=end)
             raise
         return self._result(key, result)

@@ -32,6 +32,8 @@ __all__ = [
     "obstore_type_rules",
     "put_etag",
     "put_mode",
+    "range_options",
+    "range_refused",
     "representable",
 ]
 
@@ -112,6 +114,25 @@ def obstore_error(exc: BaseException, table: ErrorTable, service: str) -> pe.Por
         timeout = "timed out" in text.lower() or "timeout" in text.lower()
         rule = ErrorRule(pe.DeadlineExceededError if timeout else pe.UnavailableError, True)
     return rule.build(f"{service} (obstore): {text}")
+
+
+def range_options(start: int, end: int | None) -> dict[str, Any]:
+    """obstore's ``get`` options for bytes ``start`` to ``end`` (a negative start: a suffix)."""
+    if start < 0:
+        return {"range": {"suffix": -start}}
+    if end is not None:
+        return {"range": (start, end)}
+    return {"range": {"offset": start}} if start > 0 else {}
+
+
+def range_refused(exc: BaseException) -> bool:
+    """Whether a ranged ``get`` failed for its range, where the SDK driver's answer is the rule.
+
+    A 416 (a start past the end), obstore's own check finding a range other than the one asked
+    (Azure: a start at the end), or a server answering a suffix of an empty object whole.
+    """
+    text = str(exc)
+    return obstore_status(exc) == 416 or "Wanted range" in text or "non-partial" in text
 
 
 def put_mode(options: WriteOptions, quote: Callable[[str], str]) -> Any:

@@ -46,9 +46,6 @@ from portacloud.providerkit import (
 from portacloud.providerkit.obstore import (
     CLIENT_OPTIONS,
     ObstoreDriverBase,
-    SinglePutWriter,
-    put_etag,
-    put_mode,
     range_options,
     range_refused,
     representable,
@@ -206,25 +203,12 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         big = options.size_hint is not None and options.size_hint > self.sdk.part_size
         if clash or big or not representable(key):
             return self.sdk.open_writer(key, options)
-        # Up to one part is held; a stream (no size_hint) cannot be replayed by the portable
-        # Bucket, so its PUT is retried here, under the driver's policy.
-        return SinglePutWriter(
-            limit=self.sdk.part_size,
-            handoff=lambda: self.sdk.open_writer(key, options),
-            put=lambda body, crc32c: self._put(key, options, body, crc32c),
-        )
+        return self.put_writer(key, options, limit=self.sdk.part_size)
 
-    def _put(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
-        """One PUT (If-None-Match / If-Match as asked), the metadata and CRC32C with it."""
+    def put_single(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
+        """One PUT, the metadata (the CRC32C included) and the content type with it."""
         attributes = {**options.metadata, CRC32C_METADATA_KEY: crc32c}
-        if options.content_type:
-            attributes["Content-Type"] = options.content_type
-        mode = put_mode(options, quote_etag)
-
-        def once() -> str:
-            return put_etag(self.obs, self.store, key, body, attributes=attributes, mode=mode)
-
-        etag = self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
+        etag = self.put_request(key, options, body, attributes, quote_etag)
         return ObjectInfo(
             key=key,
             size=len(body),

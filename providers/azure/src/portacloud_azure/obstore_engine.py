@@ -41,10 +41,7 @@ from portacloud.providerkit import (
 from portacloud.providerkit.obstore import (
     CLIENT_OPTIONS,
     ObstoreDriverBase,
-    SinglePutWriter,
     obstore_status,
-    put_etag,
-    put_mode,
     range_options,
     range_refused,
     representable,
@@ -197,24 +194,12 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
         big = options.size_hint is not None and options.size_hint > self.sdk.block_size
         if big or not representable(key):
             return self.sdk.open_writer(key, options)
-        return SinglePutWriter(
-            limit=self.sdk.block_size,
-            handoff=lambda: self.sdk.open_writer(key, options),
-            put=lambda body, crc32c: self._put(key, options, body, crc32c),
-        )
+        return self.put_writer(key, options, limit=self.sdk.block_size)
 
-    def _put(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
-        """One Put Blob (If-None-Match / If-Match as asked), the metadata and CRC32C with it."""
+    def put_single(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
+        """One Put Blob, the metadata (the CRC32C included) and the content type with it."""
         metadata = encode_metadata(options.metadata, crc32c)
-        attributes: dict[str, str] = dict(metadata)
-        if options.content_type:
-            attributes["Content-Type"] = options.content_type
-        mode = put_mode(options, etag)
-
-        def once() -> str:
-            return put_etag(self.obs, self.store, key, body, attributes=attributes, mode=mode)
-
-        tag = self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
+        tag = self.put_request(key, options, body, dict(metadata), etag)
         return object_info(
             key,
             size=len(body),

@@ -259,5 +259,40 @@ class ObstoreDriverBase(Generic[_SDK]):
 
         return call_owned(self.retry, once, retry=retry, conditional=conditional)
 
+    def put_writer(self, key: str, options: WriteOptions, *, limit: int) -> SinglePutWriter:
+        """A writer holding up to ``limit`` bytes for :meth:`put_single`, else the SDK's."""
+        sdk: Any = self.sdk
+        return SinglePutWriter(
+            limit=limit,
+            handoff=lambda: sdk.open_writer(key, options),
+            put=lambda body, crc32c: self.put_single(key, options, body, crc32c),
+        )
+
+    def put_single(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
+        """One PUT of the whole object; each provider's driver says how."""
+        raise NotImplementedError
+
+    def put_request(
+        self,
+        key: str,
+        options: WriteOptions,
+        body: bytes,
+        attributes: dict[str, str],
+        quote: Callable[[str], str],
+    ) -> str:
+        """Send one PUT with ``attributes`` and the content type; the etag answered.
+
+        Create-only and compare-and-swap as ``options`` ask. A stream (no ``size_hint``) cannot
+        be replayed by the portable Bucket, so its PUT is retried here, under the policy.
+        """
+        if options.content_type:
+            attributes = {**attributes, "Content-Type": options.content_type}
+        mode = put_mode(options, quote)
+
+        def once() -> str:
+            return put_etag(self.obs, self.store, key, body, attributes=attributes, mode=mode)
+
+        return self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
+
     def _unmapped(self, exc: Exception) -> pe.PortaCloudError:
         return pe.UnavailableError(f"{self.service} request failed: {type(exc).__name__}")

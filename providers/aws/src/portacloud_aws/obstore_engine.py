@@ -38,16 +38,9 @@ from typing import Any, TypeVar
 
 from portacloud.checksums import CRC32C_METADATA_KEY
 from portacloud.errors import PortaCloudError
-from portacloud.providerkit import (
-    CHUNK_SIZE,
-    BytesStream,
-    ChunkStream,
-)
 from portacloud.providerkit.obstore import (
     CLIENT_OPTIONS,
     ObstoreDriverBase,
-    range_options,
-    range_refused,
     representable,
 )
 from portacloud.storage.driver import (
@@ -79,8 +72,6 @@ _ATTRIBUTES = {
     "storage-class": "Storage-Class",
 }
 _HEADERS = frozenset(_ATTRIBUTES.values())
-# Reads up to this size are fetched whole, in one call into Rust, rather than chunk by chunk.
-_WHOLE_READ = CHUNK_SIZE
 
 
 def obstore_store(sdk: S3Driver, session: Any, *, addressing: str) -> Any:
@@ -182,20 +173,13 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         """A GET, ranged or suffix; a range past the end reads as no bytes (as on the SDK)."""
         if not representable(key):
             return self.sdk.read(key, start=start, end=end)
-        options = range_options(start, end)
-        try:
-            result = self.obs.get(self.store, key, options=options)
-        except Exception as exc:
-            if options and range_refused(exc):
-                return self.sdk.read(key, start=start, end=end)
-            raise
+        result = self.get_range(key, start, end)
+        if result is None:
+            return self.sdk.read(key, start=start, end=end)
         info = self._info(key, result.meta, result.attributes)
         if start == 0 and end is None:
             info = self._with_native_crc(info)
-        first, last = result.range
-        if last - first <= _WHOLE_READ:
-            return info, BytesStream(bytes(result.bytes()))
-        return info, ChunkStream(result.stream(min_chunk_size=CHUNK_SIZE))
+        return info, self.body(result)
 
     def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
         """Begin a write: one obstore PUT, or the SDK's multipart upload past one part."""

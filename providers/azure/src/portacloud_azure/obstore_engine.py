@@ -33,7 +33,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from portacloud.errors import PortaCloudError, UnavailableError
 from portacloud.providerkit import (
-    CHUNK_SIZE,
     BytesStream,
     ChunkStream,
     EmptyStream,
@@ -42,8 +41,6 @@ from portacloud.providerkit.obstore import (
     CLIENT_OPTIONS,
     ObstoreDriverBase,
     obstore_status,
-    range_options,
-    range_refused,
     representable,
 )
 from portacloud.storage.driver import DriverWriter, ListOptions, StoredVersion, WriteOptions
@@ -134,14 +131,6 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
             raw_metadata=raw,
         )
 
-    def _result(self, key: str, result: Any) -> ReadResult:
-        info = self._info(key, result.meta, result.attributes)
-        first, last = result.range
-        if last - first <= CHUNK_SIZE:
-            # Small bodies in one call into Rust rather than chunk by chunk.
-            return info, BytesStream(bytes(result.bytes()))
-        return info, ChunkStream(result.stream(min_chunk_size=CHUNK_SIZE))
-
     # ----------------------------------------------------------------- BucketDriver
 
     def stat(self, key: str) -> ObjectInfo:
@@ -157,14 +146,10 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
             return self.sdk.read(key, start=start, end=end)
         if start < 0:
             return self._read_tail(key, start)
-        options = range_options(start, end)
-        try:
-            result = self.obs.get(self.store, key, options=options)
-        except Exception as exc:
-            if options and range_refused(exc):
-                return self.sdk.read(key, start=start, end=end)
-            raise
-        return self._result(key, result)
+        result = self.get_range(key, start, end)
+        if result is None:
+            return self.sdk.read(key, start=start, end=end)
+        return self._info(key, result.meta, result.attributes), self.body(result)
 
     def _read_tail(self, key: str, start: int) -> ReadResult:
         # Blob Storage has no suffix range: size the blob, then read from the offset, pinned
@@ -183,7 +168,7 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
                     "the object was replaced while it was being read", retryable=True
                 ) from exc
             raise
-        return info, self._result(key, result)[1]
+        return info, self.body(result)
 
     def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
         """Begin a write: one obstore Put Blob, or the SDK's staged blocks past one block.

@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from portacloud import errors as pe
 from portacloud.providerkit.errors import ErrorRule, ErrorTable, call_mapped, call_owned
+from portacloud.providerkit.streams import CHUNK_SIZE, BytesStream, ChunkStream
 from portacloud.retry import RetryPolicy
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import DriverWriter, WriteOptions
@@ -258,6 +259,28 @@ class ObstoreDriverBase(Generic[_SDK]):
             return call_mapped(fn, self.map_error, self._unmapped)
 
         return call_owned(self.retry, once, retry=retry, conditional=conditional)
+
+    def get_range(self, key: str, start: int, end: int | None) -> Any:
+        """obstore's ``get`` of bytes ``start`` to ``end`` (a negative start: a suffix).
+
+        Returns ``None`` where the range is refused (see :func:`range_refused`): the SDK
+        driver's answer is then the rule.
+        """
+        options = range_options(start, end)
+        try:
+            return self.obs.get(self.store, key, options=options)
+        except Exception as exc:
+            if options and range_refused(exc):
+                return None
+            raise
+
+    @staticmethod
+    def body(result: Any) -> BytesStream | ChunkStream:
+        """The body of a ``get``: small ones in one call into Rust, others chunk by chunk."""
+        first, last = result.range
+        if last - first <= CHUNK_SIZE:
+            return BytesStream(bytes(result.bytes()))
+        return ChunkStream(result.stream(min_chunk_size=CHUNK_SIZE))
 
     def put_writer(self, key: str, options: WriteOptions, *, limit: int) -> SinglePutWriter:
         """A writer holding up to ``limit`` bytes for :meth:`put_single`, else the SDK's."""

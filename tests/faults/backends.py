@@ -104,7 +104,8 @@ class Backend:
         upstream: The server's base URL.
         body_filter: Which responses carry object bytes (the only ones ``corrupt`` touches).
         upload_filter: Which requests carry object bytes, for upload corruption.
-        engine: The driver's engine option (``obstore`` for ``s3-obstore``), or ``None``.
+        engine: The driver's engine option (``obstore`` for ``s3-obstore`` and
+            ``azure-obstore``), or ``None``.
     """
 
     name: str
@@ -341,7 +342,8 @@ def s3_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
 def backend(name: str) -> Backend:
     """The backend ``name``, or skip (fail under CI) when its server is not running.
 
-    ``s3-obstore`` is ``s3`` with ``engine=obstore`` in every URL it opens.
+    ``s3-obstore`` (``azure-obstore``) is ``s3`` (``azure``) with ``engine=obstore`` in every
+    URL it opens.
     """
     if name in ("s3", "s3-obstore"):
         return Backend(
@@ -374,9 +376,10 @@ def backend(name: str) -> Backend:
         _azure_object_data,
         _azure_upload,
         _azure_conn=conn,
+        engine="obstore" if name == "azure-obstore" else None,
     )
 
 
 BACKENDS = ("s3", "gcs", "azure")
-#: The same backends, plus S3 through the obstore engine.
-ENGINES = (*BACKENDS, "s3-obstore")
+#: The same backends, plus S3 and Azure through the obstore engine.
+ENGINES = (*BACKENDS, "s3-obstore", "azure-obstore")

@@ -31,21 +31,18 @@ import importlib
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from portacloud.checksums import CRC32C_METADATA_KEY
-from portacloud.errors import InvalidArgumentError, PortaCloudError, UnavailableError
-from portacloud.providerkit import (
-    CHUNK_SIZE,
-    BytesStream,
-    ChunkStream,
-    RetryPolicy,
-    call_mapped,
+from portacloud.errors import PortaCloudError
+from portacloud.providerkit.obstore import (
+    CLIENT_OPTIONS,
+    ObstoreDriverBase,
+    representable,
 )
-from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import (
     DriverWriter,
     ListOptions,
@@ -56,12 +53,12 @@ from portacloud.storage.driver import (
 )
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_aws.boto import is_aws_endpoint
-from portacloud_aws.obstore_errors import http_status, map_obstore_error
+from portacloud_aws.obstore_errors import map_obstore_error
 from portacloud_aws.s3_driver import S3Driver
 from portacloud_aws.s3_responses import quote_etag
 from portacloud_aws.vendors import VendorProfile
 
-__all__ = ["ObstoreDriver", "ObstoreWriter", "obstore_store", "representable"]
+__all__ = ["ObstoreDriver", "obstore_store", "representable"]
 
 _T = TypeVar("_T")
 # Attributes obstore sends and reads as headers rather than as x-amz-meta-*; on writes it matches
@@ -75,17 +72,6 @@ _ATTRIBUTES = {
     "storage-class": "Storage-Class",
 }
 _HEADERS = frozenset(_ATTRIBUTES.values())
-# Reads up to this size are fetched whole, in one call into Rust, rather than chunk by chunk.
-_WHOLE_READ = CHUNK_SIZE
-
-
-def representable(key: str) -> bool:
-    """Whether ``object_store`` keeps ``key`` exactly as given (its ``Path::parse`` rules)."""
-    if not key or key.startswith("/") or key.endswith("/"):
-        return False
-    if any(ch < " " or ch == "\x7f" for ch in key):
-        return False
-    return all(part not in ("", ".", "..") for part in key.split("/"))
 
 
 def obstore_store(sdk: S3Driver, session: Any, *, addressing: str) -> Any:
@@ -109,15 +95,7 @@ def obstore_store(sdk: S3Driver, session: Any, *, addressing: str) -> Any:
         credentials, config["skip_signature"] = None, True
     return store_cls(
         sdk.bucket,
-        client_options={
-            "allow_http": endpoint.startswith("http://"),
-            # obstore's default overall timeout (30 s) would cut long transfers short; a stalled
-            # connection is caught by the read timeout instead, as botocore's is.
-            "timeout": timedelta(hours=24),
-            "read_timeout": timedelta(seconds=60),
-            "connect_timeout": timedelta(seconds=60),
-            "user_agent": "portacloud",
-        },
+        client_options={**CLIENT_OPTIONS, "allow_http": endpoint.startswith("http://")},
         # One retry owner: the portable Bucket (and this driver, for streamed writes).
         retry_config={"max_retries": 0},
         credential_provider=credentials,
@@ -125,26 +103,20 @@ def obstore_store(sdk: S3Driver, session: Any, *, addressing: str) -> Any:
     )
 
 
-class ObstoreDriver:
-    """A bucket on S3 or an S3-compatible server, its data path on obstore.
+class ObstoreDriver(ObstoreDriverBase[S3Driver]):
+    """A bucket on S3 or an S3-compatible server, its data path on obstore's ``S3Store``.
 
     Attributes:
         provider: ``"s3"``.
         capabilities: The vendor profile's, as on the SDK engine.
-        sdk: The SDK driver the calls obstore cannot serve go to.
-        store: The obstore ``S3Store``.
-        retry: The policy of the retries this driver owns (streamed writes).
     """
 
     provider = "s3"
+    service = "S3"
 
     def __init__(self, sdk: S3Driver, store: Any) -> None:
         """Serve ``sdk``'s bucket through ``store`` where the semantics allow."""
-        self.sdk = sdk
-        self.store: Any = store
-        self.capabilities: StorageCapabilities = sdk.capabilities
-        self.retry: RetryPolicy = sdk.retry
-        self.obs: Any = importlib.import_module("obstore")
+        super().__init__(sdk, store)
         # Where keys are file paths, obstore's parsed listing is the server's own.
         self._list_on_obstore = not sdk.capabilities.key_empty_segments
         self._listings = _Listings()
@@ -158,21 +130,6 @@ class ObstoreDriver:
         return f"ObstoreDriver(bucket={self.sdk.bucket!r}, vendor={self.sdk.profile.name!r})"
 
     # ----------------------------------------------------------------- plumbing
-
-    def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
-        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
-
-        obstore's failures are mapped here; the SDK driver's ``run`` owns the retries.
-        """
-        return self.sdk.run(
-            lambda: call_mapped(fn, self.map_error, self._unmapped),
-            retry=retry,
-            conditional=conditional,
-        )
-
-    @staticmethod
-    def _unmapped(exc: Exception) -> PortaCloudError:
-        return UnavailableError(f"S3 request failed: {type(exc).__name__}")
 
     def _info(self, key: str, meta: Mapping[str, Any], attributes: Mapping[str, Any]) -> ObjectInfo:
         metadata: dict[str, str] = {}
@@ -216,28 +173,13 @@ class ObstoreDriver:
         """A GET, ranged or suffix; a range past the end reads as no bytes (as on the SDK)."""
         if not representable(key):
             return self.sdk.read(key, start=start, end=end)
-        options: dict[str, Any] = {}
-        if start < 0:
-            options["range"] = {"suffix": -start}
-        elif end is not None:
-            options["range"] = (start, end)
-        elif start > 0:
-            options["range"] = {"offset": start}
-        try:
-            result = self.obs.get(self.store, key, options=options)
-        except Exception as exc:
-            # 416 (past the end), and servers that answer a suffix of an empty object whole:
-            # the SDK driver's answers are the reference.
-            if options and (http_status(exc) == 416 or "non-partial" in str(exc)):
-                return self.sdk.read(key, start=start, end=end)
-            raise
+        result = self.get_range(key, start, end)
+        if result is None:
+            return self.sdk.read(key, start=start, end=end)
         info = self._info(key, result.meta, result.attributes)
         if start == 0 and end is None:
             info = self._with_native_crc(info)
-        first, last = result.range
-        if last - first <= _WHOLE_READ:
-            return info, BytesStream(bytes(result.bytes()))
-        return info, ChunkStream(result.stream(min_chunk_size=CHUNK_SIZE))
+        return info, self.body(result)
 
     def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
         """Begin a write: one obstore PUT, or the SDK's multipart upload past one part."""
@@ -245,7 +187,20 @@ class ObstoreDriver:
         big = options.size_hint is not None and options.size_hint > self.sdk.part_size
         if clash or big or not representable(key):
             return self.sdk.open_writer(key, options)
-        return ObstoreWriter(self, key, options)
+        return self.put_writer(key, options, limit=self.sdk.part_size)
+
+    def put_single(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
+        """One PUT, the metadata (the CRC32C included) and the content type with it."""
+        attributes = {**options.metadata, CRC32C_METADATA_KEY: crc32c}
+        etag = self.put_request(key, options, body, attributes, quote_etag)
+        return ObjectInfo(
+            key=key,
+            size=len(body),
+            etag=quote_etag(etag),
+            content_type=options.content_type,
+            metadata=dict(options.metadata),
+            checksums={"crc32c": crc32c},
+        )
 
     def delete(self, key: str) -> None:
         """DELETE; S3 answers 204 for a missing key too."""
@@ -327,27 +282,25 @@ class ObstoreDriver:
         """Translate an obstore or boto3 failure (see :mod:`.obstore_errors`)."""
         return map_obstore_error(exc)
 
-    def collect_garbage(self, *, older_than: timedelta) -> list[str]:
-        """Abort stale multipart uploads (boto3)."""
-        return self.sdk.collect_garbage(older_than=older_than)
-
-    # Versions and uploads are control-plane listings: boto3 serves them on both engines.
-
     def list_versions(self, prefix: str) -> list[StoredVersion]:
-        """ListObjectVersions under ``prefix`` (boto3)."""
+        """Versions and delete markers under ``prefix``, for erase (boto3)."""
         return self.sdk.list_versions(prefix)
 
     def delete_versions(self, versions: Sequence[StoredVersion]) -> None:
-        """DeleteObjects with version IDs (boto3)."""
+        """Delete those versions for good, for erase (boto3)."""
         self.sdk.delete_versions(versions)
 
     def list_uploads(self, prefix: str) -> list[PendingUpload]:
-        """ListMultipartUploads under ``prefix`` (boto3)."""
+        """Unfinished multipart uploads under ``prefix``, for erase (boto3)."""
         return self.sdk.list_uploads(prefix)
 
     def abort_upload(self, upload: PendingUpload) -> None:
-        """AbortMultipartUpload (boto3)."""
+        """Abort one unfinished multipart upload, for erase (boto3)."""
         self.sdk.abort_upload(upload)
+
+    def collect_garbage(self, *, older_than: timedelta) -> list[str]:
+        """Abort stale multipart uploads (boto3)."""
+        return self.sdk.collect_garbage(older_than=older_than)
 
     def native(self) -> object | None:
         """The boto3 S3 client, as on the SDK engine (``store`` is the obstore one)."""
@@ -389,79 +342,3 @@ class _Listings:
             return options
         last_key = options.token.partition(":")[2]
         return replace(options, token=None, start_after=last_key)
-
-
-class ObstoreWriter:
-    """One object being written: one obstore PUT, or the SDK writer once it outgrows a part.
-
-    Up to ``part_size`` bytes are held; the next byte hands them to the SDK driver's multipart
-    writer, which keeps memory bounded from then on. A stream (no ``size_hint``) cannot be
-    replayed by the portable Bucket, so its PUT is retried here, under the driver's policy.
-    """
-
-    def __init__(self, driver: ObstoreDriver, key: str, options: WriteOptions) -> None:
-        self._driver = driver
-        self._key = key
-        self._options = options
-        self._buffer = bytearray()
-        self._handed: DriverWriter | None = None
-        self._finished = False
-
-    def write(self, data: bytes) -> None:
-        """Buffer ``data``; past one part, hand everything to the SDK's multipart writer."""
-        if self._finished:
-            raise InvalidArgumentError("write after the object was committed or aborted")
-        if self._handed is None and len(self._buffer) + len(data) > self._driver.sdk.part_size:
-            self._handed = self._driver.sdk.open_writer(self._key, self._options)
-            buffered, self._buffer = bytes(self._buffer), bytearray()
-            self._handed.write(buffered)
-        if self._handed is not None:
-            self._handed.write(data)
-            return
-        self._buffer += data
-
-    def commit(self, *, crc32c: str) -> ObjectInfo:
-        """PUT the object (If-None-Match / If-Match as asked) and describe it."""
-        if self._finished:
-            raise InvalidArgumentError("commit after the object was committed or aborted")
-        self._finished = True
-        if self._handed is not None:
-            return self._handed.commit(crc32c=crc32c)
-        body, self._buffer = bytes(self._buffer), bytearray()
-        options = self._options
-        attributes = {**options.metadata, CRC32C_METADATA_KEY: crc32c}
-        if options.content_type:
-            attributes["Content-Type"] = options.content_type
-        mode: Any = "overwrite"
-        if options.if_none_match:
-            mode = "create"
-        elif options.if_match is not None:
-            mode = {"e_tag": quote_etag(options.if_match)}
-        obs, store = self._driver.obs, self._driver.store
-
-        def once() -> str:
-            result = obs.put(
-                store, self._key, body, attributes=attributes, mode=mode, use_multipart=False
-            )
-            if not result.get("e_tag"):
-                raise UnavailableError("the answer to the write was cut short: it has no ETag")
-            return str(result["e_tag"])
-
-        etag = self._driver.run(
-            once, retry=options.size_hint is None, conditional=mode != "overwrite"
-        )
-        return ObjectInfo(
-            key=self._key,
-            size=len(body),
-            etag=quote_etag(etag),
-            content_type=options.content_type,
-            metadata=dict(options.metadata),
-            checksums={"crc32c": crc32c},
-        )
-
-    def abort(self) -> None:
-        """Discard the write (and the SDK writer's upload, if it was handed one)."""
-        self._finished = True
-        self._buffer = bytearray()
-        if self._handed is not None:
-            self._handed.abort()

@@ -12,9 +12,8 @@ from portacloud.providerkit import (
     BodyStream,
     EmptyStream,
     RetryPolicy,
-    call_conditional_with_retry,
     call_mapped,
-    call_with_retry,
+    call_owned,
 )
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import ListOptions, PendingUpload, StoredVersion, WriteOptions
@@ -105,11 +104,7 @@ class S3Driver:
         def once() -> _T:
             return call_mapped(fn, self.map_error, self._unmapped)
 
-        if not retry:
-            return once()
-        if conditional:
-            return call_conditional_with_retry(self.retry, once)
-        return call_with_retry(self.retry, once)
+        return call_owned(self.retry, once, retry=retry, conditional=conditional)
 
     def head_kwargs(self, key: str) -> dict[str, Any]:
         """HeadObject's (and GetObject's) arguments, asking for the native CRC32C if any."""

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from portacloud.providerkit import ByteCount, EndpointURL, NonEmptyStr, ProviderOptions
 
-__all__ = ["DEFAULT_BLOCK_SIZE", "DEFAULT_CONCURRENCY", "AzureOptions"]
+__all__ = ["DEFAULT_BLOCK_SIZE", "DEFAULT_CONCURRENCY", "DEFAULT_ENGINE", "ENGINES", "AzureOptions"]
 
 _MiB = 1024 * 1024
 DEFAULT_BLOCK_SIZE = 8 * _MiB
@@ -18,6 +18,10 @@ _MIN_BLOCK_SIZE = 64 * 1024
 _MAX_BLOCK_SIZE = 4000 * _MiB  # the service's limit for one Put Block
 _MAX_CONCURRENCY = 64
 _ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+#: The data paths of ``az://``: azure-storage-blob, or obstore (Rust ``object_store``) with the
+#: SDK for the rest.
+ENGINES = ("sdk", "obstore")
+DEFAULT_ENGINE = "sdk"
 
 
 def _account_name(value: str) -> str:
@@ -35,6 +39,12 @@ def _whole_number(value: object) -> object:
     return value
 
 
+def _engine(value: str) -> str:
+    if value not in ENGINES:
+        raise ValueError(f"must be one of {', '.join(ENGINES)}, not {value!r}")
+    return value
+
+
 class AzureOptions(ProviderOptions):
     """Options of ``az://container[/prefix]`` (URL query or keyword arguments).
 
@@ -46,6 +56,9 @@ class AzureOptions(ProviderOptions):
         api_version: Storage REST API version to send (Azurite may need an older one).
         block_size: Bytes per staged block (64 KiB to 4000 MiB, default 8 MiB).
         max_concurrency: Parallel block uploads per write (1 to 64, default 4).
+        engine: ``sdk`` (azure-storage-blob) or ``obstore`` (the data path on obstore, the SDK
+            for control calls and what obstore cannot do the same way; see
+            :mod:`.obstore_engine`).
     """
 
     account: Annotated[NonEmptyStr, AfterValidator(_account_name)] | None = None
@@ -57,3 +70,4 @@ class AzureOptions(ProviderOptions):
     max_concurrency: Annotated[
         int, BeforeValidator(_whole_number), Field(ge=1, le=_MAX_CONCURRENCY)
     ] = DEFAULT_CONCURRENCY
+    engine: Annotated[NonEmptyStr, AfterValidator(_engine)] = DEFAULT_ENGINE

@@ -20,13 +20,16 @@ How the portable semantics map onto Blob Storage, and where each part lives:
   which it holds in memory, with the policy given to ``open_bucket``. Reads
   (:mod:`portacloud_azure.reads`) are one plain Get Blob streamed as it arrives, not the SDK's
   downloader, which would re-send a request whose body broke off up to three times on its own.
+- ``engine=obstore`` (:mod:`portacloud_azure.obstore_engine`) sends reads, heads, single-request
+  writes and deletes through obstore (Rust ``object_store``) and the rest through the same SDK
+  client, storing objects exactly as the SDK engine does. obstore is imported only then.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote
 
 from portacloud.errors import InvalidArgumentError
@@ -38,6 +41,9 @@ from portacloud_azure.clients import service_client
 from portacloud_azure.driver import AzureBlobDriver
 from portacloud_azure.options import AzureOptions
 
+if TYPE_CHECKING:
+    from portacloud_azure.obstore_engine import ObstoreDriver
+
 __all__ = ["AzureBlobDriver", "AzureProvider", "provider"]
 
 _CONTAINER_NAME = re.compile(r"^(?:\$root|\$web|\$logs|[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9])$")
@@ -48,12 +54,12 @@ class AzureProvider:
 
     Its options (URL query or keyword arguments) are those of
     :class:`~portacloud_azure.options.AzureOptions`: ``account``, ``endpoint_url``,
-    ``api_version``, ``block_size`` and ``max_concurrency``.
+    ``api_version``, ``block_size``, ``max_concurrency`` and ``engine`` (sdk|obstore).
     """
 
     def open_bucket(
         self, url: SplitResult, options: Mapping[str, Any], *, retry: RetryPolicy | None = None
-    ) -> tuple[AzureBlobDriver, str]:
+    ) -> tuple[AzureBlobDriver | ObstoreDriver, str]:
         """Return a driver for the URL's container and the key prefix from its path.
 
         Args:
@@ -83,7 +89,13 @@ class AzureProvider:
             max_concurrency=parsed.max_concurrency,
             retry=retry,
         )
-        return driver, unquote(url.path.lstrip("/"))
+        prefix = unquote(url.path.lstrip("/"))
+        if parsed.engine != "obstore":
+            return driver, prefix
+        # obstore is imported only here, when a URL asks for its engine.
+        from portacloud_azure.obstore_engine import ObstoreDriver, obstore_store
+
+        return ObstoreDriver(driver, obstore_store(service, container)), prefix
 
 
 provider = AzureProvider()

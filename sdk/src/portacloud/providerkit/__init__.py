@@ -28,6 +28,7 @@ from portacloud.providerkit.errors import (
     ErrorRule,
     ErrorTable,
     call_mapped,
+    call_owned,
     status_rules,
 )
 from portacloud.providerkit.http import header, retry_after
@@ -81,6 +82,7 @@ __all__ = [
     "WriteOptions",
     "call_conditional_with_retry",
     "call_mapped",
+    "call_owned",
     "call_with_retry",
     "header",
     "lower_bound",

@@ -21,8 +21,16 @@ from portacloud.errors import (
     UnavailableError,
 )
 from portacloud.providerkit.secrets import scrub
+from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
 
-__all__ = ["TRANSIENT_STATUSES", "ErrorRule", "ErrorTable", "call_mapped", "status_rules"]
+__all__ = [
+    "TRANSIENT_STATUSES",
+    "ErrorRule",
+    "ErrorTable",
+    "call_mapped",
+    "call_owned",
+    "status_rules",
+]
 
 _T = TypeVar("_T")
 
@@ -135,3 +143,18 @@ def call_mapped(
         raise
     except Exception as exc:
         raise (map_error(exc) or otherwise(exc)) from exc
+
+
+def call_owned(
+    policy: RetryPolicy, once: Callable[[], _T], *, retry: bool, conditional: bool
+) -> _T:
+    """``once()``, retried under ``policy`` when the driver owns the call's retries (``retry``).
+
+    ``conditional`` marks a conditional write, whose retries must not turn its own lost answer
+    into a failed condition (:func:`portacloud.retry.call_conditional_with_retry`).
+    """
+    if not retry:
+        return once()
+    if conditional:
+        return call_conditional_with_retry(policy, once)
+    return call_with_retry(policy, once)

@@ -1,0 +1,321 @@
+"""What drivers on obstore (Rust ``object_store``) share, whatever the cloud.
+
+obstore is imported by :func:`obstore_type_rules` only, on first use: a provider imports this
+module freely and obstore only when a URL asks for its engine. Nothing here is re-exported from
+:mod:`portacloud.providerkit`, so importing the kit never imports it either.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Generic, Protocol, TypeVar
+
+from portacloud import errors as pe
+from portacloud.providerkit.errors import ErrorRule, ErrorTable, call_mapped, call_owned
+from portacloud.providerkit.streams import CHUNK_SIZE, BytesStream, ChunkStream
+from portacloud.retry import RetryPolicy
+from portacloud.storage.capabilities import StorageCapabilities
+from portacloud.storage.driver import DriverWriter, WriteOptions
+from portacloud.storage.models import ObjectInfo
+
+__all__ = [
+    "CLIENT_OPTIONS",
+    "ObstoreDriverBase",
+    "SinglePutWriter",
+    "is_obstore_error",
+    "obstore_error",
+    "obstore_status",
+    "obstore_summary",
+    "obstore_type_rules",
+    "put_etag",
+    "put_mode",
+    "range_options",
+    "range_refused",
+    "representable",
+]
+
+_STATUS = re.compile(r"status code: (\d{3})")
+_T = TypeVar("_T")
+
+# The service's error code in the XML body obstore quotes (S3's and Azure's alike).
+_CODE = re.compile(r"<Code>([A-Za-z0-9.]+)</Code>")
+
+#: obstore ``client_options`` for long transfers: obstore's default overall timeout (30 s) would
+#: cut them short; a stalled connection is caught by the read timeout instead, as the SDKs' is.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "timeout": timedelta(hours=24),
+    "read_timeout": timedelta(seconds=60),
+    "connect_timeout": timedelta(seconds=60),
+    "user_agent": "portacloud",
+}
+
+
+def representable(key: str) -> bool:
+    """Whether ``object_store`` keeps ``key`` exactly as given (its ``Path::parse`` rules)."""
+    if not key or key.startswith("/") or key.endswith("/"):
+        return False
+    if any(ch < " " or ch == "\x7f" for ch in key):
+        return False
+    return all(part not in ("", ".", "..") for part in key.split("/"))
+
+
+@functools.cache
+def obstore_type_rules() -> Sequence[tuple[type[BaseException], ErrorRule]]:
+    """``ErrorTable.by_type`` rows for obstore's exception types (imports obstore)."""
+    # obstore ships stubs only for its public modules; its exceptions are Any at this boundary.
+    exc: Any = importlib.import_module("obstore.exceptions")
+    return (
+        (FileNotFoundError, ErrorRule(pe.NotFoundError)),
+        (exc.AlreadyExistsError, ErrorRule(pe.FailedPreconditionError)),
+        (exc.PreconditionError, ErrorRule(pe.FailedPreconditionError)),
+        (exc.NotModifiedError, ErrorRule(pe.FailedPreconditionError)),
+        (exc.PermissionDeniedError, ErrorRule(pe.PermissionDeniedError)),
+        (exc.UnauthenticatedError, ErrorRule(pe.UnauthenticatedError)),
+        (exc.NotSupportedError, ErrorRule(pe.UnsupportedError)),
+        (exc.InvalidPathError, ErrorRule(pe.InvalidArgumentError)),
+        (exc.UnknownConfigurationKeyError, ErrorRule(pe.InvalidArgumentError)),
+        (exc.JoinError, ErrorRule(pe.InternalError)),
+        (TimeoutError, ErrorRule(pe.DeadlineExceededError)),
+    )
+
+
+def is_obstore_error(exc: BaseException) -> bool:
+    """Whether obstore raised ``exc`` (its own types, or the builtins it uses)."""
+    base: Any = importlib.import_module("obstore.exceptions").BaseError
+    return isinstance(exc, base | FileNotFoundError)
+
+
+def obstore_summary(exc: BaseException) -> str:
+    """``exc``'s message without the multi-line ``Debug source:`` dump obstore appends."""
+    return str(exc).split("\n\nDebug source:", 1)[0].strip()
+
+
+def obstore_status(exc: BaseException) -> int | None:
+    """The HTTP status an obstore failure names in its message, if any."""
+    found = _STATUS.search(obstore_summary(exc)) if is_obstore_error(exc) else None
+    return int(found.group(1)) if found else None
+
+
+def obstore_error(exc: BaseException, table: ErrorTable, service: str) -> pe.PortaCloudError:
+    """The portacloud error for an obstore failure, looked up in ``table``.
+
+    The error code in the quoted body first, then obstore's exception type, then the status.
+    A failure with neither never reached an answer (refused, reset, a body cut short):
+    UNAVAILABLE, or DEADLINE_EXCEEDED for a timeout, both retryable.
+    """
+    text = obstore_summary(exc)
+    found = _CODE.search(text)
+    status = obstore_status(exc)
+    rule = table.rule(code=found.group(1) if found else None, exc=exc, status=status)
+    if rule is None:
+        timeout = "timed out" in text.lower() or "timeout" in text.lower()
+        rule = ErrorRule(pe.DeadlineExceededError if timeout else pe.UnavailableError, True)
+    return rule.build(f"{service} (obstore): {text}")
+
+
+def range_options(start: int, end: int | None) -> dict[str, Any]:
+    """obstore's ``get`` options for bytes ``start`` to ``end`` (a negative start: a suffix)."""
+    if start < 0:
+        return {"range": {"suffix": -start}}
+    if end is not None:
+        return {"range": (start, end)}
+    return {"range": {"offset": start}} if start > 0 else {}
+
+
+def range_refused(exc: BaseException) -> bool:
+    """Whether a ranged ``get`` failed for its range, where the SDK driver's answer is the rule.
+
+    A 416 (a start past the end), obstore's own check finding a range other than the one asked
+    (Azure: a start at the end), or a server answering a suffix of an empty object whole.
+    """
+    text = str(exc)
+    return obstore_status(exc) == 416 or "Wanted range" in text or "non-partial" in text
+
+
+def put_mode(options: WriteOptions, quote: Callable[[str], str]) -> Any:
+    """obstore's ``put`` mode for ``options``: create-only, compare-and-swap or overwrite."""
+    if options.if_none_match:
+        return "create"
+    if options.if_match is not None:
+        return {"e_tag": quote(options.if_match)}
+    return "overwrite"
+
+
+def put_etag(
+    obs: Any, store: Any, key: str, body: bytes, *, attributes: dict[str, str], mode: Any
+) -> str:
+    """One obstore PUT of ``body`` (never multipart); the etag the server answered.
+
+    Raises:
+        UnavailableError: the answer came without an ETag (its header block was cut short).
+    """
+    result = obs.put(store, key, body, attributes=attributes, mode=mode, use_multipart=False)
+    if not result.get("e_tag"):
+        raise pe.UnavailableError("the answer to the write was cut short: it has no ETag")
+    return str(result["e_tag"])
+
+
+class SinglePutWriter:
+    """One object being written: one obstore PUT, or the SDK's writer once it outgrows ``limit``.
+
+    Up to ``limit`` bytes are held; the next byte hands them to ``handoff()`` (the SDK driver's
+    multipart or block writer), which keeps memory bounded from then on. ``put(body, crc32c)``
+    sends the single request at commit.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        handoff: Callable[[], DriverWriter],
+        put: Callable[[bytes, str], ObjectInfo],
+    ) -> None:
+        """Hold up to ``limit`` bytes for ``put``, else hand them to ``handoff()``'s writer."""
+        self._limit = limit
+        self._handoff = handoff
+        self._put = put
+        self._buffer = bytearray()
+        self._handed: DriverWriter | None = None
+        self._finished = False
+
+    def write(self, data: bytes) -> None:
+        """Buffer ``data``; past the limit, hand everything to the SDK's writer."""
+        if self._finished:
+            raise pe.InvalidArgumentError("write after the object was committed or aborted")
+        if self._handed is None and len(self._buffer) + len(data) > self._limit:
+            self._handed = self._handoff()
+            buffered, self._buffer = bytes(self._buffer), bytearray()
+            self._handed.write(buffered)
+        if self._handed is not None:
+            self._handed.write(data)
+            return
+        self._buffer += data
+
+    def commit(self, *, crc32c: str) -> ObjectInfo:
+        """Send the one PUT (or commit the SDK's writer) and describe the object."""
+        if self._finished:
+            raise pe.InvalidArgumentError("commit after the object was committed or aborted")
+        self._finished = True
+        if self._handed is not None:
+            return self._handed.commit(crc32c=crc32c)
+        body, self._buffer = bytes(self._buffer), bytearray()
+        return self._put(body, crc32c)
+
+    def abort(self) -> None:
+        """Discard the write (and the SDK writer's, if it was handed one)."""
+        self._finished = True
+        self._buffer = bytearray()
+        if self._handed is not None:
+            self._handed.abort()
+
+
+class SDKDriver(Protocol):
+    """What an obstore driver needs of the SDK driver it wraps."""
+
+    capabilities: StorageCapabilities
+    retry: RetryPolicy
+
+
+_SDK = TypeVar("_SDK", bound=SDKDriver)
+
+
+class ObstoreDriverBase(Generic[_SDK]):
+    """A bucket driver whose data path is on obstore, the rest on the SDK driver it wraps.
+
+    Attributes:
+        capabilities: The SDK driver's.
+        sdk: The SDK driver the calls obstore cannot serve go to.
+        store: The obstore store (``S3Store``, ``AzureStore``...).
+        retry: The policy of the retries this driver owns (streamed writes).
+        obs: The ``obstore`` module.
+    """
+
+    #: The service's name in messages.
+    service = "the service"
+
+    def __init__(self, sdk: _SDK, store: Any) -> None:
+        """Serve ``sdk``'s bucket through ``store`` where the semantics allow (imports obstore)."""
+        self.sdk = sdk
+        self.store: Any = store
+        self.capabilities: StorageCapabilities = sdk.capabilities
+        self.retry: RetryPolicy = sdk.retry
+        self.obs: Any = importlib.import_module("obstore")
+
+    def map_error(self, exc: BaseException) -> pe.PortaCloudError | None:
+        """Translate a native failure; each provider's driver says how."""
+        raise NotImplementedError
+
+    def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
+        """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
+
+        ``conditional`` marks a conditional write (see :func:`call_owned`).
+        """
+
+        def once() -> _T:
+            return call_mapped(fn, self.map_error, self._unmapped)
+
+        return call_owned(self.retry, once, retry=retry, conditional=conditional)
+
+    def get_range(self, key: str, start: int, end: int | None) -> Any:
+        """obstore's ``get`` of bytes ``start`` to ``end`` (a negative start: a suffix).
+
+        Returns ``None`` where the range is refused (see :func:`range_refused`): the SDK
+        driver's answer is then the rule.
+        """
+        options = range_options(start, end)
+        try:
+            return self.obs.get(self.store, key, options=options)
+        except Exception as exc:
+            if options and range_refused(exc):
+                return None
+            raise
+
+    @staticmethod
+    def body(result: Any) -> BytesStream | ChunkStream:
+        """The body of a ``get``: small ones in one call into Rust, others chunk by chunk."""
+        first, last = result.range
+        if last - first <= CHUNK_SIZE:
+            return BytesStream(bytes(result.bytes()))
+        return ChunkStream(result.stream(min_chunk_size=CHUNK_SIZE))
+
+    def put_writer(self, key: str, options: WriteOptions, *, limit: int) -> SinglePutWriter:
+        """A writer holding up to ``limit`` bytes for :meth:`put_single`, else the SDK's."""
+        sdk: Any = self.sdk
+        return SinglePutWriter(
+            limit=limit,
+            handoff=lambda: sdk.open_writer(key, options),
+            put=lambda body, crc32c: self.put_single(key, options, body, crc32c),
+        )
+
+    def put_single(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
+        """One PUT of the whole object; each provider's driver says how."""
+        raise NotImplementedError
+
+    def put_request(
+        self,
+        key: str,
+        options: WriteOptions,
+        body: bytes,
+        attributes: dict[str, str],
+        quote: Callable[[str], str],
+    ) -> str:
+        """Send one PUT with ``attributes`` and the content type; the etag answered.
+
+        Create-only and compare-and-swap as ``options`` ask. A stream (no ``size_hint``) cannot
+        be replayed by the portable Bucket, so its PUT is retried here, under the policy.
+        """
+        if options.content_type:
+            attributes = {**attributes, "Content-Type": options.content_type}
+        mode = put_mode(options, quote)
+
+        def once() -> str:
+            return put_etag(self.obs, self.store, key, body, attributes=attributes, mode=mode)
+
+        return self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
+
+    def _unmapped(self, exc: Exception) -> pe.PortaCloudError:
+        return pe.UnavailableError(f"{self.service} request failed: {type(exc).__name__}")

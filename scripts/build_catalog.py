@@ -43,287 +43,35 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from catalog_sources import (  # a sibling module: scripts/ is on sys.path when run
+    AWS_CPU_FAMILIES,
+    AWS_GPU_FAMILIES,
+    AWS_REGIONS,
+    AZURE_GPU_RENAMED,
+    AZURE_LEFT_OUT,
+    AZURE_LIBCLOUD_REGIONS,
+    AZURE_LIBCLOUD_SIZES,
+    AZURE_ROWS,
+    AZURE_SPOT_FILLED,
+    GCP_GPU_ROWS,
+    GCP_HOST_ROWS,
+    GCP_LEFT_OUT,
+    GCP_REGIONS,
+    GCP_SHAPES,
+    SKYPILOT_AZURE,
+    SKYPILOT_GCP,
+    TRANSCRIBED,
+)
+
 from portacloud.compute import catalog as catalog_module
 from portacloud.compute.gpus import taxonomy
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "sdk" / "src" / "portacloud" / "compute" / "data" / "catalog.csv"
 LIBCLOUD_VERSION = "3.9.1"
+
+
 # The day the skypilot-catalog rows below were read; their own snapshot dates are unknown.
-TRANSCRIBED = date(2026, 11, 27)
-SKYPILOT_GCP = "skypilot-catalog catalogs/v7/gcp/vms.csv@017e2502"
-SKYPILOT_AZURE = "skypilot-catalog catalogs/v6/azure/vms.csv@098741e7"
-
-AWS_REGIONS = (
-    "us-east-1",
-    "us-east-2",
-    "us-west-2",
-    "eu-west-1",
-    "eu-central-1",
-    "ap-northeast-1",
-    "ap-southeast-1",
-)
-AWS_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3", "p3dn", "p4d", "p4de", "p5")
-AWS_CPU_FAMILIES = ("m5", "m6i", "c6i", "r6i", "m7i", "c7i", "r7i")
-
-GCP_REGIONS = (
-    "us-central1",
-    "us-east1",
-    "us-east4",
-    "us-west1",
-    "europe-west1",
-    "europe-west4",
-    "asia-northeast1",
-    "asia-southeast1",
-)
-# Machine type prefix -> (libcloud gce_instances family, GiB per vCPU, vCPU sizes).
-GCP_SHAPES: dict[str, tuple[str, int, tuple[int, ...]]] = {
-    "n2-standard": ("n2", 4, (2, 4, 8, 16, 32, 48, 64, 80, 96, 128)),
-    # n2-highmem-128 has 864 GB, off the 8 GiB/vCPU rule, so the list stops at 96.
-    "n2-highmem": ("n2", 8, (2, 4, 8, 16, 32, 48, 64, 80, 96)),
-    "n2-highcpu": ("n2", 1, (2, 4, 8, 16, 32, 48, 64, 80, 96)),
-    "e2-standard": ("e2", 4, (2, 4, 8, 16, 32)),
-    "e2-highmem": ("e2", 8, (2, 4, 8, 16)),
-    "e2-highcpu": ("e2", 1, (2, 4, 8, 16, 32)),
-}
-
-# skypilot-catalog catalogs/v7/gcp/vms.csv@017e2502, host-VM rows (one zone per region; the
-# file repeats identical prices for every zone of these regions).
-GCP_HOST_ROWS = """\
-InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice
-a2-highgpu-1g,12.0,85.0,,,,us-central1,us-central1-a,0.73948,0.29576
-a2-highgpu-1g,12.0,85.0,,,,us-east1,us-east1-b,0.73948,0.29576
-a2-highgpu-1g,12.0,85.0,,,,us-west1,us-west1-b,0.73948,0.29576
-a2-highgpu-2g,24.0,170.0,,,,us-central1,us-central1-a,1.47895,0.59151
-a2-highgpu-2g,24.0,170.0,,,,us-east1,us-east1-b,1.47895,0.59151
-a2-highgpu-2g,24.0,170.0,,,,us-west1,us-west1-b,1.47895,0.59151
-a2-highgpu-4g,48.0,340.0,,,,us-central1,us-central1-a,2.95791,1.18302
-a2-highgpu-4g,48.0,340.0,,,,us-east1,us-east1-b,2.95791,1.18302
-a2-highgpu-4g,48.0,340.0,,,,us-west1,us-west1-b,2.95791,1.18302
-a2-highgpu-8g,96.0,680.0,,,,us-central1,us-central1-a,5.91582,2.36604
-a2-highgpu-8g,96.0,680.0,,,,us-east1,us-east1-b,5.91582,2.36604
-a2-highgpu-8g,96.0,680.0,,,,us-west1,us-west1-b,5.91582,2.36604
-a2-megagpu-16g,96.0,1360.0,,,,us-central1,us-central1-a,8.79698,3.51864
-a3-highgpu-1g,26.0,234.0,,,,europe-west1,europe-west1-b,1.30206,0.23426
-a3-highgpu-1g,26.0,234.0,,,,europe-west4,europe-west4-b,1.24163,0.2236
-a3-highgpu-1g,26.0,234.0,,,,us-east4,us-east4-a,1.18251,0.21294
-a3-highgpu-2g,52.0,468.0,,,,europe-west1,europe-west1-b,2.60412,0.46852
-a3-highgpu-2g,52.0,468.0,,,,europe-west4,europe-west4-b,2.48327,0.4472
-a3-highgpu-2g,52.0,468.0,,,,us-east4,us-east4-a,2.36502,0.42588
-a3-highgpu-4g,104.0,936.0,,,,europe-west1,europe-west1-b,5.20824,0.93704
-a3-highgpu-4g,104.0,936.0,,,,europe-west4,europe-west4-b,4.96653,0.8944
-a3-highgpu-4g,104.0,936.0,,,,us-east4,us-east4-a,4.73003,0.85176
-a3-highgpu-8g,208.0,1872.0,,,,europe-west1,europe-west1-b,10.41647,1.87408
-a3-highgpu-8g,208.0,1872.0,,,,europe-west4,europe-west4-b,9.93306,1.7888
-a3-highgpu-8g,208.0,1872.0,,,,us-east4,us-east4-a,9.46006,1.70352
-"""
-
-# The same file's GPU rows (empty InstanceType), for the regions above.
-GCP_GPU_ROWS = """\
-InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice
-,,,A100,1,,us-central1,us-central1-a,2.93391,1.1472
-,,,A100,1,,us-east1,us-east1-b,2.93391,1.1472
-,,,A100,1,,us-west1,us-west1-b,2.93391,1.1472
-,,,A100,2,,us-central1,us-central1-a,5.86782,2.2944
-,,,A100,2,,us-east1,us-east1-b,5.86782,2.2944
-,,,A100,2,,us-west1,us-west1-b,5.86782,2.2944
-,,,A100,4,,us-central1,us-central1-a,11.73563,4.5888
-,,,A100,4,,us-east1,us-east1-b,11.73563,4.5888
-,,,A100,4,,us-west1,us-west1-b,11.73563,4.5888
-,,,A100,8,,us-central1,us-central1-a,23.47126,9.1776
-,,,A100,8,,us-east1,us-east1-b,23.47126,9.1776
-,,,A100,8,,us-west1,us-west1-b,23.47126,9.1776
-,,,A100,16,,us-central1,us-central1-a,46.94253,18.3552
-,,,H100,1,,europe-west1,europe-west1-b,10.78698,1.9417
-,,,H100,1,,europe-west4,europe-west4-b,12.73552,2.2913
-,,,H100,1,,us-east4,us-east4-a,9.79655,1.7632
-,,,H100,2,,europe-west1,europe-west1-b,21.57396,3.8834
-,,,H100,2,,europe-west4,europe-west4-b,25.47103,4.5826
-,,,H100,2,,us-east4,us-east4-a,19.5931,3.5264
-,,,H100,4,,europe-west1,europe-west1-b,43.14792,7.7668
-,,,H100,4,,europe-west4,europe-west4-b,50.94206,9.1652
-,,,H100,4,,us-east4,us-east4-a,39.1862,7.0528
-,,,H100,8,,europe-west1,europe-west1-b,86.29584,15.5336
-,,,H100,8,,europe-west4,europe-west4-b,101.88413,18.3304
-,,,H100,8,,us-east4,us-east4-a,78.37241,14.1056
-"""
-
-# Left out of the GCP rows on purpose, with the reason (research note compute-anchors.md §3).
-GCP_LEFT_OUT = {
-    "H100 at 4.20076/GPU (us-central1, us-west1, us-west4, asia-southeast1, ...)": (
-        "the same SKU shows spot 10.01876 above on-demand 4.20076 in asia-northeast1 and "
-        "us-east4 prices H100 2.3x higher; not a list price"
-    ),
-    "A100-80GB (a2-ultragpu-*)": "us-central1 GPU row 1.8462/GPU 'looks low' (pain point 2)",
-    "H200 (a3-ultragpu-8g)": "GPU row 36.60258 for 8 is below the file's own H100 rate",
-    "B200 (a4-highgpu-8g)": "GPU rows exist but the snapshot has no a4 host row to add",
-    "L4 (g2-standard-*)": "host rows not transcribed yet",
-}
-
-# skypilot-catalog catalogs/v6/azure/vms.csv@098741e7, verbatim rows.
-AZURE_ROWS = """\
-InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,Generation
-Standard_D2_v5,,,2.0,8,,0.096,0.01056,eastus,"V1,V2"
-Standard_D2_v5,,,2.0,8,,0.096,0.01248,eastus2,"V1,V2"
-Standard_D2_v5,,,2.0,8,,0.096,0.01248,westus2,"V1,V2"
-Standard_D2_v5,,,2.0,8,,0.096,0.01056,westus3,"V1,V2"
-Standard_D4s_v5,,,4.0,16,,0.192,0.02112,eastus,"V1,V2"
-Standard_D4s_v5,,,4.0,16,,0.192,0.02496,eastus2,"V1,V2"
-Standard_D4s_v5,,,4.0,16,,0.192,0.02496,westus2,"V1,V2"
-Standard_D4s_v5,,,4.0,16,,0.192,0.02112,westus3,"V1,V2"
-Standard_D8s_v5,,,8.0,32,,0.384,0.04224,eastus,"V1,V2"
-Standard_D8s_v5,,,8.0,32,,0.384,0.04992,eastus2,"V1,V2"
-Standard_D8s_v5,,,8.0,32,,0.384,0.04992,westus2,"V1,V2"
-Standard_D8s_v5,,,8.0,32,,0.384,0.04224,westus3,"V1,V2"
-Standard_D32s_v5,,,32.0,128,,1.536,0.16896,eastus,"V1,V2"
-Standard_D32s_v5,,,32.0,128,,1.536,0.19968,eastus2,"V1,V2"
-Standard_D32s_v5,,,32.0,128,,1.536,0.19968,westus2,"V1,V2"
-Standard_D32s_v5,,,32.0,128,,1.536,0.16896,westus3,"V1,V2"
-Standard_D48s_v5,,,48.0,192,,2.304,0.25344,eastus,"V1,V2"
-Standard_D48s_v5,,,48.0,192,,2.304,0.29952,eastus2,"V1,V2"
-Standard_D48s_v5,,,48.0,192,,2.304,0.29952,westus2,"V1,V2"
-Standard_D48s_v5,,,48.0,192,,2.304,0.25344,westus3,"V1,V2"
-Standard_D64s_v5,,,64.0,256,,3.072,0.33792,eastus,"V1,V2"
-Standard_D64s_v5,,,64.0,256,,3.072,0.39936,eastus2,"V1,V2"
-Standard_D64s_v5,,,64.0,256,,3.072,0.39936,westus2,"V1,V2"
-Standard_D64s_v5,,,64.0,256,,3.072,0.33792,westus3,"V1,V2"
-Standard_D96s_v5,,,96.0,384,,4.608,0.50688,eastus,"V1,V2"
-Standard_D96s_v5,,,96.0,384,,4.608,0.59904,eastus2,"V1,V2"
-Standard_D96s_v5,,,96.0,384,,4.608,0.59904,westus2,"V1,V2"
-Standard_D96s_v5,,,96.0,384,,4.608,0.50688,westus3,"V1,V2"
-Standard_E8s_v5,,,8.0,64,,0.504,0.05544,eastus,"V1,V2"
-Standard_E8s_v5,,,8.0,64,,0.504,0.06552,eastus2,"V1,V2"
-Standard_E8s_v5,,,8.0,64,,0.504,0.06552,westus2,"V1,V2"
-Standard_E8s_v5,,,8.0,64,,0.504,0.05544,westus3,"V1,V2"
-Standard_E64_v5,,,64.0,512,,4.032,0.52416,westus2,"V1,V2"
-Standard_E64_v5,,,64.0,512,,4.032,0.44352,westus3,"V1,V2"
-Standard_E96s_v5,,,96.0,672,,6.048,0.66528,eastus,"V1,V2"
-Standard_E96s_v5,,,96.0,672,,6.048,0.78624,eastus2,"V1,V2"
-Standard_E96s_v5,,,96.0,672,,6.048,0.78624,westus2,"V1,V2"
-Standard_E96s_v5,,,96.0,672,,6.048,0.66528,westus3,"V1,V2"
-Standard_NC12s_v3,V100,2,12.0,224,V100,6.12,0.7956,eastus,"V1,V2"
-Standard_NC12s_v3,V100,2,12.0,224,V100,6.12,0.809676,eastus2,"V1,V2"
-Standard_NC12s_v3,V100,2,12.0,224,V100,6.12,0.70686,westus2,"V1,V2"
-Standard_NC12s_v3,V100,2,12.0,224,V100,6.12,0.6732,westus3,"V1,V2"
-Standard_NC16as_T4_v3,T4,1,16.0,110,T4,1.204,0.143517,eastus,"V1,V2"
-Standard_NC16as_T4_v3,T4,1,16.0,110,T4,1.204,0.13244,eastus2,"V1,V2"
-Standard_NC16as_T4_v3,T4,1,16.0,110,T4,1.204,0.140988,westus2,"V1,V2"
-Standard_NC16as_T4_v3,T4,1,16.0,110,T4,1.204,0.13244,westus3,"V1,V2"
-Standard_NC24ads_A100_v4,A100-80GB,1,24.0,220,A100-80GB,3.673,0.444433,eastus,V2
-Standard_NC24ads_A100_v4,A100-80GB,1,24.0,220,A100-80GB,3.673,0.47749,eastus2,V2
-Standard_NC24ads_A100_v4,A100-80GB,1,24.0,220,A100-80GB,3.673,0.615962,westus2,V2
-Standard_NC24ads_A100_v4,A100-80GB,1,24.0,220,A100-80GB,3.673,0.40403,westus3,V2
-Standard_NC24rs_v3,V100,4,24.0,448,V100,13.46,1.7498,eastus,"V1,V2"
-Standard_NC24rs_v3,V100,4,24.0,448,V100,13.464,1.781287,eastus2,"V1,V2"
-Standard_NC24rs_v3,V100,4,24.0,448,V100,13.46,1.55463,westus2,"V1,V2"
-Standard_NC24rs_v3,V100,4,24.0,448,V100,13.46,1.4806,westus3,"V1,V2"
-Standard_NC24s_v3,V100,4,24.0,448,V100,12.24,1.5912,eastus,"V1,V2"
-Standard_NC24s_v3,V100,4,24.0,448,V100,12.24,1.619352,eastus2,"V1,V2"
-Standard_NC24s_v3,V100,4,24.0,448,V100,12.24,1.41372,westus2,"V1,V2"
-Standard_NC24s_v3,V100,4,24.0,448,V100,12.24,1.3464,westus3,"V1,V2"
-Standard_NC40ads_H100_v5,H100,1,40.0,320,H100,6.98,6.98,eastus,V2
-Standard_NC40ads_H100_v5,H100,1,40.0,320,H100,6.98,6.98,eastus2,V2
-Standard_NC40ads_H100_v5,H100,1,40.0,320,H100,6.98,6.98,westus3,V2
-Standard_NC48ads_A100_v4,A100-80GB,2,48.0,440,A100-80GB,7.346,0.888866,eastus,V2
-Standard_NC48ads_A100_v4,A100-80GB,2,48.0,440,A100-80GB,7.346,0.95498,eastus2,V2
-Standard_NC48ads_A100_v4,A100-80GB,2,48.0,440,A100-80GB,7.346,1.231924,westus2,V2
-Standard_NC48ads_A100_v4,A100-80GB,2,48.0,440,A100-80GB,7.346,0.80806,westus3,V2
-Standard_NC4as_T4_v3,T4,1,4.0,28,T4,0.526,0.062699,eastus,"V1,V2"
-Standard_NC4as_T4_v3,T4,1,4.0,28,T4,0.526,0.05786,eastus2,"V1,V2"
-Standard_NC4as_T4_v3,T4,1,4.0,28,T4,0.526,0.061595,westus2,"V1,V2"
-Standard_NC4as_T4_v3,T4,1,4.0,28,T4,0.526,0.05786,westus3,"V1,V2"
-Standard_NC64as_T4_v3,T4,4,64.0,440,T4,4.352,0.518758,eastus,"V1,V2"
-Standard_NC64as_T4_v3,T4,4,64.0,440,T4,4.352,0.47872,eastus2,"V1,V2"
-Standard_NC64as_T4_v3,T4,4,64.0,440,T4,4.352,0.509619,westus2,"V1,V2"
-Standard_NC64as_T4_v3,T4,4,64.0,440,T4,4.352,0.47872,westus3,"V1,V2"
-Standard_NC6s_v3,V100,1,6.0,112,V100,3.06,0.3978,eastus,"V1,V2"
-Standard_NC6s_v3,V100,1,6.0,112,V100,3.06,0.404838,eastus2,"V1,V2"
-Standard_NC6s_v3,V100,1,6.0,112,V100,3.06,0.35343,westus2,"V1,V2"
-Standard_NC6s_v3,V100,1,6.0,112,V100,3.06,0.3366,westus3,"V1,V2"
-Standard_NC80adis_H100_v5,H100,2,80.0,640,H100,13.96,13.96,eastus,V2
-Standard_NC80adis_H100_v5,H100,2,80.0,640,H100,13.96,13.96,eastus2,V2
-Standard_NC80adis_H100_v5,H100,2,80.0,640,H100,13.96,13.96,westus3,V2
-Standard_NC8as_T4_v3,T4,1,8.0,56,T4,0.752,0.089638,eastus,"V1,V2"
-Standard_NC8as_T4_v3,T4,1,8.0,56,T4,0.752,0.08272,eastus2,"V1,V2"
-Standard_NC8as_T4_v3,T4,1,8.0,56,T4,0.752,0.088059,westus2,"V1,V2"
-Standard_NC8as_T4_v3,T4,1,8.0,56,T4,0.752,0.08272,westus3,"V1,V2"
-Standard_NC96ads_A100_v4,A100-80GB,4,96.0,880,A100-80GB,14.692,1.777732,eastus,V2
-Standard_NC96ads_A100_v4,A100-80GB,4,96.0,880,A100-80GB,14.692,1.90996,eastus2,V2
-Standard_NC96ads_A100_v4,A100-80GB,4,96.0,880,A100-80GB,14.692,2.463848,westus2,V2
-Standard_NC96ads_A100_v4,A100-80GB,4,96.0,880,A100-80GB,14.692,1.61612,westus3,V2
-Standard_ND40rs_v2,V100-32GB,8,40.0,672,V100-32GB,22.032,2.42352,eastus,V2
-Standard_ND40rs_v2,V100-32GB,8,40.0,672,V100-32GB,22.032,2.42352,westus2,V2
-Standard_ND96amsr_A100_v4,A100-80GB,8,96.0,1800,A100-80GB,32.77,3.6047,eastus,V2
-Standard_ND96amsr_A100_v4,A100-80GB,8,96.0,1800,A100-80GB,32.77,3.611254,eastus2,V2
-Standard_ND96asr_v4,A100,8,96.0,900,A100,27.197,2.99167,eastus,V2
-Standard_ND96asr_v4,A100,8,96.0,900,A100,32.63,3.5893,southcentralus,V2
-Standard_ND96asr_v4,A100,8,96.0,900,A100,27.197,2.99167,westus2,V2
-Standard_ND96isr_H100_v5,H100,12,96.0,1900,H100,98.32,98.32,eastus,V2
-Standard_ND96isr_H100_v5,H100,12,96.0,1900,H100,98.32,98.32,eastus2,V2
-Standard_NV36adms_A10_v5,A10,1,36.0,880,A10,4.52,1.13,eastus,"V1,V2"
-Standard_NV36adms_A10_v5,A10,1,36.0,880,A10,4.52,1.13,eastus2,"V1,V2"
-Standard_NV36adms_A10_v5,A10,1,36.0,880,A10,4.52,1.13,westus2,"V1,V2"
-Standard_NV36adms_A10_v5,A10,1,36.0,880,A10,4.52,1.13,westus3,"V1,V2"
-Standard_NV36ads_A10_v5,A10,1,36.0,440,A10,3.2,0.8,eastus,"V1,V2"
-Standard_NV36ads_A10_v5,A10,1,36.0,440,A10,3.2,0.8,eastus2,"V1,V2"
-Standard_NV36ads_A10_v5,A10,1,36.0,440,A10,3.2,0.8,westus2,"V1,V2"
-Standard_NV36ads_A10_v5,A10,1,36.0,440,A10,3.2,0.8,westus3,"V1,V2"
-Standard_NV72ads_A10_v5,A10,2,72.0,880,A10,6.52,1.63,eastus,"V1,V2"
-Standard_NV72ads_A10_v5,A10,2,72.0,880,A10,6.52,1.63,eastus2,"V1,V2"
-Standard_NV72ads_A10_v5,A10,2,72.0,880,A10,6.52,1.63,westus2,"V1,V2"
-Standard_NV72ads_A10_v5,A10,2,72.0,880,A10,6.52,1.63,westus3,"V1,V2"
-"""
-
-# Left out of the Azure rows on purpose, with the reason (research note compute-anchors.md §3).
-AZURE_LEFT_OUT = {
-    "Standard_ND96isr_H100_v5": (
-        "the file says 12 GPUs (the size has 8) and spot == on-demand == 98.32, which is the "
-        "AWS p5.48xlarge price: not a reading of Azure's price list"
-    ),
-}
-# SkyPilot fills a missing H100 spot price with the on-demand one "to enable launching"
-# (fetch_azure.py); such a value is not a spot price, so it is dropped.
-AZURE_SPOT_FILLED = ("Standard_NC40ads_H100_v5", "Standard_NC80adis_H100_v5")
-# SkyPilot names these H100; Azure documents them as H100 NVL (94 GB), as gpuhunt does.
-AZURE_GPU_RENAMED = {
-    "Standard_NC40ads_H100_v5": "H100-NVL",
-    "Standard_NC80adis_H100_v5": "H100-NVL",
-}
-
-# Sizes priced from libcloud's azure_linux in regions the transcribed rows do not cover; the
-# shape (vCPUs, GiB) is the one skypilot-catalog gives for the size in any region.
-AZURE_LIBCLOUD_SIZES: dict[str, tuple[float, float]] = {
-    "Standard_NC6s_v3": (6, 112),
-    "Standard_NC12s_v3": (12, 224),
-    "Standard_NC24s_v3": (24, 448),
-    "Standard_NC24rs_v3": (24, 448),
-    "Standard_ND40rs_v2": (40, 672),
-    "Standard_NC4as_T4_v3": (4, 28),
-    "Standard_NC64as_T4_v3": (64, 440),
-    "Standard_D4s_v4": (4, 16),
-    "Standard_D8s_v4": (8, 32),
-    "Standard_D32s_v4": (32, 128),
-    "Standard_D48s_v4": (48, 192),
-    "Standard_D64s_v4": (64, 256),
-    "Standard_E8s_v4": (8, 64),
-}
-AZURE_LIBCLOUD_REGIONS = (
-    "eastus",
-    "eastus2",
-    "westus2",
-    "westeurope",
-    "northeurope",
-    "uksouth",
-    "francecentral",
-    "japaneast",
-    "koreacentral",
-    "southeastasia",
-    "australiaeast",
-    "centralindia",
-    "canadacentral",
-)
-
-
 @dataclass(frozen=True)
 class Row:
     """One catalog row, as it is written."""

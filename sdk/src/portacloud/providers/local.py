@@ -45,6 +45,7 @@ from portacloud.errors import (
     UnavailableError,
 )
 from portacloud.os_errors import ERRNO_TABLE
+from portacloud.providerkit.options import reject_unknown_options
 from portacloud.providers import file_tmp
 from portacloud.providers.file_gc import collect
 from portacloud.providers.file_io import FileStream, FileWriter
@@ -58,7 +59,6 @@ from portacloud.providers.file_meta import (
     remove_sidecar,
     write_sidecar,
 )
-from portacloud.providers.options import reject_unknown_options
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import ListOptions, WriteOptions
 from portacloud.storage.listing import lower_bound, page_from_sorted

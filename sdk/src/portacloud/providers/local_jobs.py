@@ -34,7 +34,7 @@ from portacloud.private_files import (
     private_tree,
     state_dir,
 )
-from portacloud.providers.options import reject_unknown_options
+from portacloud.providerkit.options import reject_unknown_options
 
 __all__ = ["LocalJobDriver", "open_local_jobs"]
 

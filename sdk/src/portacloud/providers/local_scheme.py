@@ -7,9 +7,9 @@ from typing import Any
 from urllib.parse import SplitResult
 
 from portacloud.errors import InvalidArgumentError
+from portacloud.providerkit.options import reject_unknown_options
 from portacloud.providers.local_compute import LocalComputeDriver
 from portacloud.providers.local_jobs import LocalJobDriver, open_local_jobs
-from portacloud.providers.options import reject_unknown_options
 
 __all__ = ["LocalProvider", "provider"]
 

@@ -16,7 +16,7 @@ from portacloud.errors import (
     NotFoundError,
     PortaCloudError,
 )
-from portacloud.providers.options import reject_unknown_options
+from portacloud.providerkit.options import reject_unknown_options
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import ListOptions, WriteOptions
 from portacloud.storage.listing import lower_bound, page_from_sorted

@@ -11,10 +11,10 @@ import pytest
 from migrate_helpers import contents, events, file_etags, run_cli
 
 import portacloud
+from portacloud.costs.storage import estimate_cost, load_prices, write_requests
 from portacloud.migrate import Action, ObjectState, migrate
 from portacloud.migrate.journal import JournalRow, Listed
 from portacloud.migrate.plan import decide
-from portacloud.migrate.prices import estimate_cost, load_prices, write_requests
 
 Tree = Callable[[str], tuple[str, portacloud.Bucket]]
 

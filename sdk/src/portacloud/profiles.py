@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from portacloud.costs.models import Budget, CostPolicy, Rates
 from portacloud.errors import InvalidArgumentError, NotFoundError, UnsupportedError
 from portacloud.home import HOME_ENV, portacloud_home
 from portacloud.retry import RetryPolicy
@@ -49,6 +50,9 @@ class Profile(BaseModel):
         retry: The retry policy of every handle the profile opens (a TOML table
             ``[profiles.NAME.retry]`` with ``attempts``, ``initial_delay``, ``max_delay``),
             or ``None`` for the default policy.
+        rates: USD per GPU-hour and CPU-hour of queues without a list price (``local://``,
+            Ray, Slurm): ``[profiles.NAME.rates] gpu_hour_usd, cpu_hour_usd`` (default 0).
+        budget: ``[profiles.NAME.budget] monthly_usd, per_run_usd``, or ``None`` for none.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -58,6 +62,8 @@ class Profile(BaseModel):
     compute: str | None = None
     jobs: str | None = None
     retry: RetryPolicy | None = None
+    rates: Rates = Rates()
+    budget: Budget | None = None
 
     @field_validator("storage", "compute", "jobs")
     @classmethod
@@ -176,7 +182,11 @@ class Connection:
             outputs = None
             if self.profile.storage is not None:
                 outputs = self.profile.storage.split("?", 1)[0].rstrip("/") + "/jobs"
-            self._jobs = open_jobs(url, outputs=outputs, retry=self.profile.retry)
+            self._jobs = open_jobs(url, outputs=outputs, retry=self.profile.retry).use_costs(
+                CostPolicy(
+                    profile=self.profile.name, rates=self.profile.rates, budget=self.profile.budget
+                )
+            )
         return self._jobs
 
     @property
@@ -185,7 +195,11 @@ class Connection:
         if self._compute is None:
             from portacloud.openers import open_compute
 
-            self._compute = open_compute(self._url("compute"), retry=self.profile.retry)
+            self._compute = open_compute(self._url("compute"), retry=self.profile.retry).use_costs(
+                CostPolicy(
+                    profile=self.profile.name, rates=self.profile.rates, budget=self.profile.budget
+                )
+            )
         return self._compute
 
     def close(self) -> None:

@@ -142,7 +142,7 @@ def offers_command(
 
 def _table(rows: list[Offer], *, spot: bool) -> Table:
     table = new_table(
-        "cloud", "instance type", "region", "vCPUs", "memory", "GPUs", "$/h", "spot $/h"
+        "cloud", "instance type", "region", "vCPUs", "memory", "GPUs", "$/h", "spot $/h", "as of"
     )
     for offer in rows:
         gpus = (
@@ -160,6 +160,7 @@ def _table(rows: list[Offer], *, spot: bool) -> Table:
             escape(gpus),
             f"{offer.price_per_hour:.4f}",
             f"[bold]{spot_text}[/]" if spot else spot_text,
+            offer.as_of.isoformat(),
         )
     return table
 

@@ -27,14 +27,28 @@ _ON = click.option(
     metavar="URL",
     help="Compute URL (local://, aws://us-east-1...); default: the profile's.",
 )
-_COLUMNS = ("id", "name", "state", "billing", "type", "region", "managed", "created")
+_COLUMNS = (
+    "id",
+    "name",
+    "state",
+    "billing",
+    "type",
+    "region",
+    "managed",
+    "created",
+    "$/h",
+    "cost $",
+)
 
 
 def _open(url: str | None) -> Compute:
+    """The compute target at ``url`` (default: the profile's), priced and budgeted by the
+    profile."""
+    from portacloud.costs.policy import profile_policy
     from portacloud.openers import open_compute
     from portacloud.profiles import connect
 
-    return open_compute(url) if url else connect().compute
+    return open_compute(url).use_costs(profile_policy()) if url else connect().compute
 
 
 def _row(instance: Instance) -> list[str]:
@@ -51,6 +65,8 @@ def _row(instance: Instance) -> list[str]:
             instance.region or "",
             "yes" if instance.managed else "no",
             instance.created_at.isoformat(timespec="seconds") if instance.created_at else "",
+            "" if instance.price_per_hour is None else f"{instance.price_per_hour:.4f}",
+            "" if instance.cost is None else f"{instance.cost:.2f}",
         )
     ]
 
@@ -180,8 +196,10 @@ def create(
     with _open(compute_url) as handle:
         instance = handle.create(spec)
     click.echo(instance.id)
+    price = "" if instance.price_per_hour is None else f", ${instance.price_per_hour:.4f}/h"
     err_console.print(
-        f"{instance.name}: {instance.state.value} ({instance.instance_type}, {instance.region})"
+        f"{instance.name}: {instance.state.value} "
+        f"({instance.instance_type}, {instance.region}{price})"
     )
 
 

@@ -24,11 +24,22 @@ _QUEUE_OPTION = click.option(
 )
 
 
-def _queue(url: str | None) -> Any:
+def open_queue(url: str | None) -> Any:
+    """The queue at ``url`` (default: the profile's), priced and budgeted by the profile."""
+    from portacloud.costs.policy import profile_policy
     from portacloud.openers import open_jobs
     from portacloud.profiles import connect
 
-    return open_jobs(url) if url else connect().jobs
+    return open_jobs(url).use_costs(profile_policy()) if url else connect().jobs
+
+
+_queue = open_queue
+
+
+def _say_budget(status: Any) -> None:
+    """One line on stderr when a budget stopped the job."""
+    if status.reason is not None and status.reason.value == "BUDGET_EXCEEDED":
+        err_console.print(f"{escape(status.id)}: {escape(status.message or 'over budget')}")
 
 
 def load_spec_file(path: Path) -> dict[str, Any]:
@@ -79,6 +90,7 @@ def submit(spec_file: Path, queue_url: str | None, wait_seconds: float | None) -
         err_console.print(f"submitted {escape(job.id)}; outputs: {escape(str(job.output_uri))}")
         err_console.print(f"waiting up to {wait_seconds:g} s for {escape(job.id)} ...")
         status = queue.wait(job.id, timeout=wait_seconds)
+    _say_budget(status)
     click.echo(status.model_dump_json(indent=2))
     if status.state.value != "SUCCEEDED":
         sys.exit(1)
@@ -90,7 +102,9 @@ def submit(spec_file: Path, queue_url: str | None, wait_seconds: float | None) -
 def status(job_id: str, queue_url: str | None) -> None:
     """Print a job's status as JSON."""
     with _queue(queue_url) as queue:
-        click.echo(queue.status(job_id).model_dump_json(indent=2))
+        found = queue.status(job_id)
+    _say_budget(found)
+    click.echo(found.model_dump_json(indent=2))
 
 
 @jobs.command()
@@ -174,7 +188,7 @@ def ls(queue_url: str | None, state: str | None, name: str | None, as_json: bool
         for job in found:
             click.echo(job.model_dump_json())
         return
-    table = new_table("id", "name", "state", "reason", "exit", "attempt", "submitted")
+    table = new_table("id", "name", "state", "reason", "exit", "attempt", "submitted", "cost $")
     for job in found:
         table.add_row(
             escape(job.id),
@@ -184,6 +198,7 @@ def ls(queue_url: str | None, state: str | None, name: str | None, as_json: bool
             "" if job.exit_code is None else str(job.exit_code),
             str(job.attempt),
             job.submitted_at.isoformat(timespec="seconds") if job.submitted_at else "",
+            "" if job.cost is None else f"{job.cost:.2f}",
         )
     out_console.print(table)
 

@@ -14,6 +14,7 @@ import click
 from portacloud.cli.catalog_commands import catalog, offers_command
 from portacloud.cli.compute_commands import compute
 from portacloud.cli.conformance_commands import conformance
+from portacloud.cli.cost_commands import cost
 from portacloud.cli.erase_commands import erase
 from portacloud.cli.gc_commands import gc
 from portacloud.cli.jobs_commands import jobs
@@ -63,6 +64,7 @@ for command in (
     compute,
     catalog,
     offers_command,
+    cost,
 ):
     cli.add_command(command)
 

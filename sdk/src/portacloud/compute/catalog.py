@@ -14,7 +14,6 @@ The provider ``local`` is not part of the data: it is this machine, described wh
 
 from __future__ import annotations
 
-import math
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -194,9 +193,10 @@ def _cloud_offers(
 
 
 def _price_key(offer: Offer, *, spot: bool) -> tuple[float, str, str, str]:
-    cost = offer.spot_price_per_hour if spot else offer.price_per_hour
+    from portacloud.costs.pricing import offer_price
+
     return (
-        cost if cost is not None else math.inf,
+        offer_price(offer, spot=spot),
         offer.provider,
         offer.instance_type,
         offer.region,

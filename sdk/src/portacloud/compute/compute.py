@@ -7,7 +7,7 @@ import getpass
 import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from portacloud.compute.driver import ComputeDriver, LaunchRequest
 from portacloud.compute.models import (
@@ -27,6 +27,11 @@ from portacloud.resources import Resources
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.validation import validated
 from portacloud.waiting import poll_until
+
+if TYPE_CHECKING:
+    from portacloud.costs.instance_costs import InstanceCosts
+    from portacloud.costs.ledger import Ledger
+    from portacloud.costs.models import CostPolicy
 
 __all__ = ["Compute", "managed_tags", "parse_instance_spec"]
 
@@ -71,6 +76,32 @@ class Compute(DriverHandle[ComputeDriver]):
     ) -> None:
         super().__init__(driver, url=url, options=options)
         self._retry = retry or RetryPolicy()
+        self._costs: InstanceCosts | None = None
+
+    def use_costs(self, policy: CostPolicy, *, ledger: Ledger | None = None) -> Compute:
+        """Price, record and budget the instances of this handle under ``policy``.
+
+        From then on ``create`` refuses an instance whose first hour does not fit the budget
+        (RESOURCE_EXHAUSTED, before anything is created), the ledger records every start,
+        stop and termination, and ``get``/``list`` price instances and stop a managed one
+        that runs past the budget (docs/decisions/0010-budgets.md). Returns the handle.
+        """
+        from portacloud.costs.instance_costs import InstanceCosts
+
+        catalog = self.capabilities.catalog
+        self._costs = InstanceCosts(policy, target=self._url, catalog=catalog, ledger=ledger)
+        return self
+
+    def _priced(self, instance: Instance) -> Instance:
+        if self._costs is None:
+            return instance
+        return self._costs.priced(instance, halt=self._halt)
+
+    def _halt(self, instance_id: str) -> Instance:
+        """Stop spending on an instance: stop it, or terminate it where it cannot stop."""
+        if self.capabilities.stop:
+            return self._guarded("stop", instance_id, lambda: self._driver.stop(instance_id))
+        return self._retried("terminate", instance_id, lambda: self._driver.terminate(instance_id))
 
     def _reopen(self) -> ComputeDriver:
         from portacloud.registry import default_registry
@@ -115,10 +146,15 @@ class Compute(DriverHandle[ComputeDriver]):
             InvalidArgumentError: a bad spec, an unknown GPU name (with the closest known one),
                 or resources no type of this provider offers.
             UnsupportedError: spot or SSH keys where the backend has no such thing.
+            ResourceExhaustedError: with a cost policy, one hour of the instance is over the
+                budget; nothing was created.
         """
         parsed = parse_instance_spec(spec)
         self._check_supported(parsed)
         instance_type, gpu, gpu_count = self._choose_type(parsed)
+        price = None
+        if self._costs is not None:
+            price = self._costs.admit(parsed.name, instance_type, self.region, spot=parsed.spot)
         image = self._retried(
             "create", parsed.name, lambda: self._driver.resolve_image(parsed.image)
         )
@@ -132,7 +168,11 @@ class Compute(DriverHandle[ComputeDriver]):
             gpu=gpu,
             gpu_count=gpu_count,
         )
-        return self._guarded("create", parsed.name, lambda: self._driver.create(request))
+        created = self._guarded("create", parsed.name, lambda: self._driver.create(request))
+        if self._costs is None:
+            return created
+        self._costs.started(created, price)
+        return self._priced(created)
 
     def _check_supported(self, parsed: InstanceSpec) -> None:
         """Refuse a spec that is ambiguous or needs what the backend lacks."""
@@ -174,7 +214,9 @@ class Compute(DriverHandle[ComputeDriver]):
     def get(self, instance_id: str) -> Instance:
         """Describe an instance; NOT_FOUND for an unknown id."""
         self._check_id(instance_id)
-        return self._retried("get", instance_id, lambda: self._driver.get(instance_id))
+        return self._priced(
+            self._retried("get", instance_id, lambda: self._driver.get(instance_id))
+        )
 
     def list(
         self, *, tags: Mapping[str, str] | None = None, managed: bool = False
@@ -183,26 +225,37 @@ class Compute(DriverHandle[ComputeDriver]):
         wanted = dict(tags or {})
         if managed:
             wanted[MANAGED_TAG] = "true"
-        return self._retried("list", None, lambda: self._driver.list(wanted))
+        found = self._retried("list", None, lambda: self._driver.list(wanted))
+        return [self._priced(instance) for instance in found]
 
     def start(self, instance_id: str) -> Instance:
         """Start a stopped instance."""
         self._check_id(instance_id)
         if not self.capabilities.stop:
             raise self._unsupported("start", "start/stop", "stop")
-        return self._guarded("start", instance_id, lambda: self._driver.start(instance_id))
+        started = self._guarded("start", instance_id, lambda: self._driver.start(instance_id))
+        if self._costs is not None:
+            price = self._costs.price(started.instance_type, started.region, spot=started.spot)
+            self._costs.started(started, price)
+        return self._priced(started)
 
     def stop(self, instance_id: str) -> Instance:
         """Stop a running instance (it keeps its disk; see ``Instance.billing``)."""
         self._check_id(instance_id)
         if not self.capabilities.stop:
             raise self._unsupported("stop", "start/stop", "stop")
-        return self._guarded("stop", instance_id, lambda: self._driver.stop(instance_id))
+        stopped = self._guarded("stop", instance_id, lambda: self._driver.stop(instance_id))
+        if self._costs is not None:
+            self._costs.ended(instance_id, "stopped")
+        return self._priced(stopped)
 
     def terminate(self, instance_id: str) -> Instance:
         """Terminate an instance; terminating it again is not an error."""
         self._check_id(instance_id)
-        return self._retried("terminate", instance_id, lambda: self._driver.terminate(instance_id))
+        gone = self._retried("terminate", instance_id, lambda: self._driver.terminate(instance_id))
+        if self._costs is not None:
+            self._costs.ended(instance_id, "terminated")
+        return self._priced(gone)
 
     def wait(self, instance_id: str, state: InstanceState | str, *, timeout: float) -> Instance:
         """Poll until the instance reaches ``state``.

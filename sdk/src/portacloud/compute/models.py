@@ -90,6 +90,10 @@ class Instance(BaseModel):
         private_ip: Private address, if any.
         spot: Whether it is preemptible capacity.
         provider: The provider's short name.
+        price_per_hour: The catalog's USD per hour for its type, region and capacity
+            (on-demand or spot), or ``None`` when the catalog has no price for it.
+        cost: USD its runs cost so far, from the cost ledger; ``None`` when the ledger has
+            no record of it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -107,6 +111,8 @@ class Instance(BaseModel):
     private_ip: str | None = None
     spot: bool = False
     provider: str
+    price_per_hour: float | None = None
+    cost: float | None = None
 
     @property
     def managed(self) -> bool:

@@ -57,6 +57,7 @@ class JobReason(StrEnum):
     INVALID_SPEC = "INVALID_SPEC"
     INFRA_ERROR = "INFRA_ERROR"
     USER_CANCELLED = "USER_CANCELLED"
+    BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
 
 
 class JobSpec(BaseModel):
@@ -167,6 +168,9 @@ class JobStatus(BaseModel):
         ended_at: When its last task ended.
         output_uri: Where the job writes artifacts (``PORTACLOUD_OUTPUT_URI``).
         tasks: Per-task states, for array jobs.
+        price_per_hour: USD per hour while it runs (the profile's rates on queues without a
+            list price), when the job was submitted through a handle with a cost policy.
+        cost: USD so far, or in total once it ended; ``None`` where the price is unknown.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -183,6 +187,8 @@ class JobStatus(BaseModel):
     ended_at: datetime | None = None
     output_uri: str | None = None
     tasks: tuple[TaskStatus, ...] = ()
+    price_per_hour: float | None = None
+    cost: float | None = None
 
 
 class JobCapabilities(CapabilityTable):

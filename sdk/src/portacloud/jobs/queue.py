@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from portacloud.errors import (
     InvalidArgumentError,
@@ -19,6 +19,12 @@ from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.validation import validated
 from portacloud.waiting import poll_until
+
+if TYPE_CHECKING:
+    from portacloud.costs.job_costs import JobCosts
+    from portacloud.costs.ledger import Ledger
+    from portacloud.costs.models import CostPolicy
+    from portacloud.costs.pricing import Projection
 
 __all__ = ["Job", "JobQueue", "parse_spec"]
 
@@ -100,6 +106,29 @@ class JobQueue(DriverHandle[JobDriver]):
         super().__init__(driver, url=url, options=options)
         self._outputs = outputs.rstrip("/")
         self._retry = retry or RetryPolicy()
+        self._costs: JobCosts | None = None
+
+    def use_costs(self, policy: CostPolicy, *, ledger: Ledger | None = None) -> JobQueue:
+        """Price, record and budget what this queue runs under ``policy``; returns the queue.
+
+        From then on ``submit`` refuses a job whose projection is over the budget
+        (RESOURCE_EXHAUSTED, before anything is submitted), records it in the cost ledger,
+        and every status read prices it and cancels it once it runs past the budget
+        (reason BUDGET_EXCEEDED; docs/decisions/0010-budgets.md).
+        """
+        from portacloud.costs.job_costs import JobCosts
+
+        self._costs = JobCosts(policy, target=self._url, ledger=ledger)
+        return self
+
+    def estimate(self, spec: JobSpec | Mapping[str, Any]) -> Projection:
+        """What ``spec`` may cost on this queue: price x timeout x attempts, with the rates of
+        the queue's cost policy (none: zero)."""
+        from portacloud.costs.job_costs import JobCosts
+        from portacloud.costs.models import CostPolicy
+
+        costs = self._costs or JobCosts(CostPolicy(profile="-"), target=self._url)
+        return costs.estimate(parse_spec(spec))
 
     def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
         """A call that is safe to repeat, retried under the queue's policy."""
@@ -139,6 +168,8 @@ class JobQueue(DriverHandle[JobDriver]):
         Raises:
             InvalidArgumentError: the spec is invalid.
             UnsupportedError: the spec needs a capability the backend lacks (named).
+            ResourceExhaustedError: with a cost policy, the job's projected cost is over
+                the budget (the message names projection, budget and what was spent).
         """
         job = _absolute_workdir(parse_spec(spec), base_dir)
         self._require(job.resources.gpu_count > 0, "gpus", "requesting GPUs")
@@ -147,12 +178,15 @@ class JobQueue(DriverHandle[JobDriver]):
         self._require(job.retries > 0, "retries", "retries")
         self._require(job.timeout is not None, "timeouts", "timeouts")
         self._require(job.image is not None, "images", "container images")
+        price = self._costs.admit(job) if self._costs is not None else None
         token = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
         output_uri = f"{self._outputs}/{job.name}-{token}/"
         env = {**job.env, OUTPUT_ENV: output_uri}
         job_id = self._guarded(
             "submit", job.name, lambda: self._driver.submit(job, env=env, output_uri=output_uri)
         )
+        if self._costs is not None and price is not None:
+            self._costs.submitted(job_id, job, price)
         return Job(self, job_id=job_id, name=job.name, output_uri=output_uri)
 
     def get(self, job_id: str) -> Job:
@@ -163,7 +197,16 @@ class JobQueue(DriverHandle[JobDriver]):
     def status(self, job_id: str) -> JobStatus:
         """The job's state, reason, exit code, attempt and times."""
         self._check_id(job_id)
+        return self._priced(self._read_status(job_id))
+
+    def _read_status(self, job_id: str) -> JobStatus:
         return self._retried("status", job_id, lambda: self._driver.status(job_id))
+
+    def _priced(self, status: JobStatus) -> JobStatus:
+        """With a cost policy: the status with its price and cost, the budget enforced."""
+        if self._costs is None:
+            return status
+        return self._costs.priced(status, cancel=self.cancel, reread=self._read_status)
 
     def list(
         self, *, state: JobState | str | None = None, name: str | None = None
@@ -180,7 +223,7 @@ class JobQueue(DriverHandle[JobDriver]):
                 ) from None
         jobs = self._retried("list", None, self._driver.list)
         return [
-            j
+            self._priced(j)
             for j in jobs
             if (wanted is None or j.state == wanted) and (name is None or j.name == name)
         ]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from portacloud.costs.storage import estimate_cost, write_requests
 from portacloud.errors import FailedPreconditionError
 from portacloud.migrate.endpoints import Endpoints
 from portacloud.migrate.journal import Journal, JournalRow, Listed
@@ -18,7 +19,6 @@ from portacloud.migrate.models import (
     ObjectState,
     Phase,
 )
-from portacloud.migrate.prices import estimate_cost, write_requests
 from portacloud.migrate.reading import StreamedChecksum, checksum_of
 from portacloud.storage.bucket import Bucket
 from portacloud.storage.models import ObjectInfo, PrefixInfo

@@ -1,4 +1,4 @@
-"""The shipped price table and the cost estimate of a plan.
+"""Storage list prices (egress, requests) and the cost estimate of a migration plan.
 
 Figures are list prices, dated and sourced per row in ``prices.json``; an estimate is an order
 of magnitude for a go/no-go decision, not a bill.
@@ -11,8 +11,11 @@ import json
 import math
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from portacloud.migrate.models import CostEstimate, PriceRow
+if TYPE_CHECKING:
+    # Imported where used: portacloud.migrate imports this module while it initialises.
+    from portacloud.migrate.models import CostEstimate, PriceRow
 
 __all__ = [
     "PART_SIZE_ESTIMATE",
@@ -39,7 +42,9 @@ _ASSUMPTIONS = (
 @functools.cache
 def load_prices() -> dict[str, PriceRow]:
     """Return the shipped price rows by provider name, aliases included."""
-    raw = json.loads(resources.files("portacloud.migrate").joinpath("prices.json").read_text())
+    from portacloud.migrate.models import PriceRow
+
+    raw = json.loads(resources.files("portacloud.costs").joinpath("prices.json").read_text())
     rows = {row["provider"]: PriceRow(**row) for row in raw["providers"]}
     for alias, name in raw.get("aliases", {}).items():
         rows.setdefault(alias, rows[name])
@@ -92,6 +97,8 @@ def estimate_cost(
     Returns:
         The estimate; amounts are ``None`` where a provider has no price row.
     """
+    from portacloud.migrate.models import CostEstimate
+
     src_price, dst_price = price_for(src_provider), price_for(dst_provider)
     notes = list(_ASSUMPTIONS)
     billed_egress = _billed_egress(

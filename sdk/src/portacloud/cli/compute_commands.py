@@ -66,7 +66,7 @@ def _row(instance: Instance) -> list[str]:
             "yes" if instance.managed else "no",
             instance.created_at.isoformat(timespec="seconds") if instance.created_at else "",
             "" if instance.price_per_hour is None else f"{instance.price_per_hour:.4f}",
-            "" if instance.cost is None else f"{instance.cost:.2f}",
+            "" if instance.cost is None else f"{instance.cost:.4f}",
         )
     ]
 

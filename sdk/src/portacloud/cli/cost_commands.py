@@ -48,7 +48,7 @@ def report(profile: str | None, since: str | None, by: str, as_json: bool) -> No
             escape(line.key),
             str(line.runs),
             str(line.running),
-            f"{line.hours:.2f}",
+            f"{line.hours:.3f}",
             f"{line.cost_usd:.2f}",
         )
     out_console.print(table)

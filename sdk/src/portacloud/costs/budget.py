@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from portacloud.costs.ledger import Ledger
 from portacloud.costs.models import CostPolicy, LedgerEntry
-from portacloud.costs.pricing import Projection
+from portacloud.costs.pricing import Projection, usd
 from portacloud.errors import ResourceExhaustedError
 
 __all__ = ["check_budget", "month_start", "over_budget", "spent_this_month"]
@@ -39,18 +39,23 @@ def check_budget(policy: CostPolicy, ledger: Ledger, projection: Projection, *, 
         what: The run, for the message (``job 'train'``).
 
     Raises:
-        ResourceExhaustedError: the projection is over ``per_run_usd``, or over what is left
-            of ``monthly_usd``; the message names the projection, the budget and what was
-            spent. Not retryable: the same call fails until the budget or the spec changes.
+        ResourceExhaustedError: a bounded projection is over ``per_run_usd``, or the
+            projection (for an unbounded run: capped at ``per_run_usd``, which stops it) is
+            over what is left of ``monthly_usd``; the message names the projection, the
+            budget and what was spent. Not retryable: the same call fails until the budget
+            or the spec changes.
     """
     budget = policy.budget
     if budget is None:
         return
     cost = projection.total_usd
-    if budget.per_run_usd is not None and cost > budget.per_run_usd:
+    if not projection.bounded and budget.per_run_usd is not None:
+        # Nothing bounds the run but the per-run budget itself, enforced while it runs.
+        cost = min(cost, budget.per_run_usd)
+    elif budget.per_run_usd is not None and cost > budget.per_run_usd:
         raise ResourceExhaustedError(
-            f"{what} is projected at ${cost:.2f} ({projection.describe()}), over the "
-            f"per-run budget of ${budget.per_run_usd:.2f} of profile {policy.profile!r}",
+            f"{what} is projected at {usd(cost)} ({projection.describe()}), over the "
+            f"per-run budget of {usd(budget.per_run_usd)} of profile {policy.profile!r}",
             retryable=False,
         )
     if budget.monthly_usd is not None and cost > 0:
@@ -58,9 +63,9 @@ def check_budget(policy: CostPolicy, ledger: Ledger, projection: Projection, *, 
         if spent + cost > budget.monthly_usd:
             left = max(0.0, budget.monthly_usd - spent)
             raise ResourceExhaustedError(
-                f"{what} is projected at ${cost:.2f} ({projection.describe()}), but profile "
-                f"{policy.profile!r} has spent ${spent:.2f} of its monthly budget of "
-                f"${budget.monthly_usd:.2f} (${left:.2f} left)",
+                f"{what} is projected at {usd(cost)} ({projection.describe()}), but profile "
+                f"{policy.profile!r} has spent {usd(spent)} of its monthly budget of "
+                f"{usd(budget.monthly_usd)} ({usd(left)} left)",
                 retryable=False,
             )
 
@@ -73,14 +78,14 @@ def over_budget(policy: CostPolicy, ledger: Ledger, entry: LedgerEntry) -> str |
     cost = entry.cost()
     if budget.per_run_usd is not None and cost > budget.per_run_usd:
         return (
-            f"cost ${cost:.2f} is over the per-run budget of ${budget.per_run_usd:.2f} "
+            f"cost {usd(cost)} is over the per-run budget of {usd(budget.per_run_usd)} "
             f"of profile {policy.profile!r}"
         )
     if budget.monthly_usd is not None:
         spent = spent_this_month(ledger, policy.profile)
         if spent > budget.monthly_usd:
             return (
-                f"profile {policy.profile!r} has spent ${spent:.2f}, over its monthly "
-                f"budget of ${budget.monthly_usd:.2f}"
+                f"profile {policy.profile!r} has spent {usd(spent)}, over its monthly "
+                f"budget of {usd(budget.monthly_usd)}"
             )
     return None

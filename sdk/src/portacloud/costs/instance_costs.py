@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from portacloud.compute.models import Instance
+from portacloud.compute.models import Instance, InstanceState
 from portacloud.costs.budget import check_budget, over_budget
 from portacloud.costs.ledger import Ledger
 from portacloud.costs.models import BUDGET_EXCEEDED, CostPolicy
@@ -13,6 +13,15 @@ from portacloud.costs.pricing import instance_price, project_unbounded
 from portacloud.errors import FailedPreconditionError
 
 __all__ = ["InstanceCosts"]
+
+# States past running; one that still bills (an Azure VM stopped, not deallocated) still costs.
+_PAST_RUNNING = (
+    InstanceState.STOPPING,
+    InstanceState.STOPPED,
+    InstanceState.TERMINATING,
+    InstanceState.TERMINATED,
+    InstanceState.ERROR,
+)
 
 _log = logging.getLogger("portacloud.costs")
 KIND = "instance"
@@ -91,7 +100,7 @@ class InstanceCosts:
         stop)."""
         entry = self.ledger.latest(kind=KIND, id=instance.id)
         if entry is not None and entry.ended_at is None:
-            if not instance.billing:
+            if instance.state in _PAST_RUNNING and not instance.billing:
                 # Stopped or terminated behind this handle's back: it costs no more from now.
                 self.ledger.end(kind=KIND, id=instance.id, reason=instance.state.value.lower())
             elif instance.managed and (why := over_budget(self.policy, self.ledger, entry)):

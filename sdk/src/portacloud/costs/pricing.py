@@ -32,6 +32,7 @@ __all__ = [
     "offer_price",
     "project_job",
     "project_unbounded",
+    "usd",
 ]
 
 #: How long a run nothing bounds is projected to last when a budget is checked; the budget
@@ -66,8 +67,17 @@ class Projection(BaseModel):
     def describe(self) -> str:
         """``$4.00/h x 2 h x 3 attempts``, in words a refusal can quote."""
         attempts = f" x {self.attempts} attempts" if self.attempts > 1 else ""
-        how_long = f"{self.hours:g} h" if self.bounded else f"{self.hours:g} h (no timeout)"
-        return f"${self.price_per_hour:.2f}/h x {how_long}{attempts}"
+        how_long = f"{self.hours:.3g} h"
+        if not self.bounded:
+            how_long += " assumed, unbounded"
+        return f"${self.price_per_hour:.4g}/h x {how_long}{attempts}"
+
+
+def usd(amount: float) -> str:
+    """``$12.34``; small amounts keep their significant digits (``$0.00042``)."""
+    if amount == 0 or abs(amount) >= 0.01:
+        return f"${amount:.2f}"
+    return f"${amount:.2g}"
 
 
 def offer_price(offer: Offer, *, spot: bool = False) -> float:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 import portacloud
 from portacloud import JobReason, JobSpec, JobState, Resources
+from portacloud.costs.ledger import Ledger
+from portacloud.costs.models import Budget, CostPolicy, Rates
 from portacloud_conformance.jobs.support import WAIT, wait_until
 from portacloud_conformance.support import require
 
@@ -119,3 +122,22 @@ def test_wait_refuses_a_negative_timeout(queue: portacloud.JobQueue) -> None:
     with pytest.raises(portacloud.InvalidArgumentError):
         queue.wait(job.id, timeout=-1)
     queue.wait(job.id, timeout=WAIT)
+
+
+def test_run_past_its_budget_is_cancelled_as_budget_exceeded(
+    queue: portacloud.JobQueue, tmp_path: Path
+) -> None:
+    """A job that runs past the per-run budget of its cost policy is cancelled by the status
+    reads, whatever the backend, and says BUDGET_EXCEEDED (one dollar a CPU-second here)."""
+    policy = CostPolicy(
+        profile="conformance", rates=Rates(cpu_hour_usd=3600.0), budget=Budget(per_run_usd=1.0)
+    )
+    with portacloud.open_jobs(queue.url) as priced:
+        priced.use_costs(policy, ledger=Ledger(tmp_path / "ledger.sqlite3"))
+        job = priced.submit(JobSpec(name="over-budget", command="echo started; sleep 300"))
+        status = priced.wait(job.id, timeout=WAIT)
+        assert status.state is JobState.CANCELLED
+        assert status.reason is JobReason.BUDGET_EXCEEDED
+        assert status.cost is not None
+        assert status.cost > 1.0
+        assert priced.status(job.id).reason is JobReason.BUDGET_EXCEEDED

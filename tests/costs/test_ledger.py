@@ -20,20 +20,43 @@ RUNS_PER_WRITER = 40
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
+def _run(
+    ledger: Ledger,
+    id_: str,
+    *,
+    profile: str,
+    price: float,
+    start: datetime,
+    end: datetime | None = None,
+    kind: str = "job",
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Record one run (still going when ``end`` is None)."""
+    ledger.start(
+        profile=profile,
+        kind=kind,
+        id=id_,
+        name=id_,
+        target="x://",
+        price_per_hour=price,
+        tags=tags,
+        at=start,
+    )
+    if end is not None:
+        assert ledger.end(kind=kind, id=id_, reason="ended", at=end)
+
+
 def _writer(path: str, writer: int) -> None:
     ledger = Ledger(Path(path))
     for run in range(RUNS_PER_WRITER):
-        thing = f"w{writer}-r{run}"
-        ledger.start(
+        _run(
+            ledger,
+            f"w{writer}-r{run}",
             profile=f"p{writer % 2}",
-            kind="job",
-            id=thing,
-            name=thing,
-            target="local://",
-            price_per_hour=1.0,
-            at=T0,
+            price=1.0,
+            start=T0,
+            end=T0 + timedelta(hours=1),
         )
-        assert ledger.end(kind="job", id=thing, reason="ended", at=T0 + timedelta(hours=1))
 
 
 def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
@@ -61,18 +84,7 @@ def _ledger_with_runs(tmp_path: Path) -> Ledger:
         ("dev", "job", "j2", {}, 1.0, T0 + timedelta(hours=1), None),
     ]
     for profile, kind, id_, tags, price, start, end in rows:
-        ledger.start(
-            profile=profile,
-            kind=kind,
-            id=id_,
-            name=id_,
-            target="x://",
-            price_per_hour=price,
-            tags=tags,
-            at=start,
-        )
-        if end is not None:
-            ledger.end(kind=kind, id=id_, reason="ended", at=end)
+        _run(ledger, id_, profile=profile, price=price, start=start, end=end, kind=kind, tags=tags)
     return ledger
 
 
@@ -111,16 +123,7 @@ def test_ending_twice_and_unknown_are_harmless(tmp_path: Path) -> None:
 def test_budget_refusal_names_projection_budget_and_spent(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.sqlite3")
     start = max(month_start(), datetime.now(UTC) - timedelta(hours=10))
-    ledger.start(
-        profile="prod",
-        kind="job",
-        id="old",
-        name="old",
-        target="x://",
-        price_per_hour=4.0,
-        at=start,
-    )
-    ledger.end(kind="job", id="old", reason="ended", at=start + timedelta(hours=2))
+    _run(ledger, "old", profile="prod", price=4.0, start=start, end=start + timedelta(hours=2))
     policy = CostPolicy(profile="prod", budget=Budget(monthly_usd=10.0, per_run_usd=5.0))
     assert spent_this_month(ledger, "prod") == pytest.approx(8.0)
     with pytest.raises(ResourceExhaustedError) as per_run:
@@ -144,15 +147,7 @@ def test_budget_refusal_names_projection_budget_and_spent(tmp_path: Path) -> Non
 
 def test_over_budget_while_running(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.sqlite3")
-    ledger.start(
-        profile="p",
-        kind="job",
-        id="r",
-        name="r",
-        target="x://",
-        price_per_hour=3600.0,
-        at=datetime.now(UTC) - timedelta(seconds=3),
-    )
+    _run(ledger, "r", profile="p", price=3600.0, start=datetime.now(UTC) - timedelta(seconds=3))
     entry = ledger.latest(kind="job", id="r")
     assert entry is not None
     assert over_budget(CostPolicy(profile="p"), ledger, entry) is None

@@ -21,6 +21,8 @@ Where every number comes from, per provider:
 * GCP GPU (a2, a3): rows of skypilot-catalog ``catalogs/v7/gcp/vms.csv`` at commit 017e250,
   transcribed below verbatim. That file prices the host VM and the GPUs as separate rows;
   a catalog row is their sum (on-demand and spot alike; spot stays empty if either is).
+* AWS GPU types libcloud 3.9.1 does not know (p5en, 8x H200): rows of skypilot-catalog
+  ``catalogs/v7/aws/vms.csv`` at commit 001367d2, transcribed below verbatim (on-demand only).
 * Azure: rows of skypilot-catalog ``catalogs/v6/azure/vms.csv`` at commit 098741e,
   transcribed below verbatim (on-demand and spot), plus libcloud's ``compute.azure_linux``
   on-demand prices for the same sizes in regions that file does not cover.
@@ -47,6 +49,8 @@ from catalog_sources import (  # a sibling module: scripts/ is on sys.path when 
     AWS_CPU_FAMILIES,
     AWS_GPU_FAMILIES,
     AWS_REGIONS,
+    AWS_SKYPILOT_ROWS,
+    AWS_TRANSCRIBED,
     AZURE_GPU_RENAMED,
     AZURE_LEFT_OUT,
     AZURE_LIBCLOUD_REGIONS,
@@ -58,6 +62,7 @@ from catalog_sources import (  # a sibling module: scripts/ is on sys.path when 
     GCP_LEFT_OUT,
     GCP_REGIONS,
     GCP_SHAPES,
+    SKYPILOT_AWS,
     SKYPILOT_AZURE,
     SKYPILOT_GCP,
     TRANSCRIBED,
@@ -284,6 +289,26 @@ def gcp_gpu_rows() -> Iterator[Row]:
         )
 
 
+def aws_skypilot_rows() -> Iterator[Row]:
+    """The transcribed skypilot-catalog AWS rows of GPU types libcloud does not know."""
+    for raw in _read_csv(AWS_SKYPILOT_ROWS):
+        gpu = raw["AcceleratorName"]
+        yield Row(
+            provider="aws",
+            instance_type=raw["InstanceType"],
+            region=raw["Region"],
+            vcpus=float(raw["vCPUs"]),
+            memory_gb=float(raw["MemoryGiB"]),
+            gpu=gpu,
+            gpu_count=int(float(raw["AcceleratorCount"])),
+            gpu_memory_gb=_gpu_model_memory(gpu),
+            price_per_hour=float(raw["Price"]),
+            spot_price_per_hour=None,
+            as_of=AWS_TRANSCRIBED,
+            source=f"{SKYPILOT_AWS} row (Price); spot is per zone there, not transcribed",
+        )
+
+
 def azure_skypilot_rows() -> Iterator[Row]:
     """The transcribed skypilot-catalog Azure rows, minus the known-bad ones."""
     for raw in _read_csv(AZURE_ROWS):
@@ -404,6 +429,7 @@ def main() -> int:
     try:
         rows = [
             *aws_rows(root, version, updated),
+            *aws_skypilot_rows(),
             *gcp_cpu_rows(root, version, updated),
             *gcp_gpu_rows(),
             *azure_skypilot_rows(),

@@ -11,6 +11,9 @@ from datetime import date
 TRANSCRIBED = date(2026, 11, 27)
 SKYPILOT_GCP = "skypilot-catalog catalogs/v7/gcp/vms.csv@017e2502"
 SKYPILOT_AZURE = "skypilot-catalog catalogs/v6/azure/vms.csv@098741e7"
+SKYPILOT_AWS = "skypilot-catalog catalogs/v7/aws/vms.csv@001367d2"
+# The day the AWS rows below were read.
+AWS_TRANSCRIBED = date(2026, 12, 5)
 
 AWS_REGIONS = (
     "us-east-1",
@@ -23,6 +26,19 @@ AWS_REGIONS = (
 )
 AWS_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3", "p3dn", "p4d", "p4de", "p5")
 AWS_CPU_FAMILIES = ("m5", "m6i", "c6i", "r6i", "m7i", "c7i", "r7i")
+
+# skypilot-catalog catalogs/v7/aws/vms.csv@001367d2, verbatim rows of the 2026 GPU types that
+# libcloud 3.9.1 does not know (p5en: 8x H200), one zone per region of AWS_REGIONS: the file
+# repeats the on-demand price for every zone. Its spot prices are per zone and move by the
+# hour, so they are not transcribed. The GpuInfo cell, the same for every row, is replaced by
+# "(GpuInfo)" to keep lines short: 8x H200 with 144384 MiB each, 1155072 MiB in all.
+AWS_SKYPILOT_ROWS = """\
+InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone
+p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),106.0,32.617400,ap-northeast-1,apne1-az4
+p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),84.8,24.290200,us-east-1,use1-az2
+p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),84.8,17.219400,us-east-2,use2-az1
+p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),84.8,25.939700,us-west-2,usw2-az2
+"""
 
 GCP_REGIONS = (
     "us-central1",

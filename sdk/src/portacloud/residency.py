@@ -19,10 +19,16 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from portacloud.errors import PermissionDeniedError
 
-__all__ = ["RegionCache", "RegionPolicy"]
+__all__ = ["STORAGE_ACCESS", "Access", "RegionCache", "RegionPolicy"]
 
 #: What is checked: putting data somewhere, reading it, or starting something that runs.
 Access = Literal["write", "read", "run"]
+
+#: The bucket operations a policy checks, and as what; deletes and erasure never are.
+STORAGE_ACCESS: dict[str, Access] = {
+    **dict.fromkeys(("put", "copy"), "write"),
+    **dict.fromkeys(("get", "head", "list"), "read"),
+}
 
 
 class RegionPolicy(BaseModel):

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from portacloud.checksums import crc32c_hex
 from portacloud.errors import InvalidArgumentError, UnavailableError, UnsupportedError
 from portacloud.handle import DriverHandle
-from portacloud.residency import Access, RegionCache, RegionPolicy
+from portacloud.residency import STORAGE_ACCESS, Access, RegionCache, RegionPolicy
 from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import (
@@ -47,8 +47,6 @@ _T = TypeVar("_T")
 PutData = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
 
 _READ_BUFFER = 1024 * 1024
-#: The operations a region policy checks; deletes and erasure never are.
-_ACCESS: dict[str, Access] = {"put": "write", "copy": "write", "get": "read", "head": "read"}
 _DEFAULT_PAGE_SIZE = 1000
 
 
@@ -100,12 +98,8 @@ class Bucket(DriverHandle[BucketDriver]):
         return self._driver.capabilities
 
     def region(self) -> str | None:
-        """The region the provider reports for this bucket, asked for once per handle.
-
-        Returns:
-            The provider's own region name, lower-case (``eu-west-1``, ``europe-west4``), or
-            ``None`` where the backend cannot tell (capability ``location`` is false).
-        """
+        """The region the provider reports for this bucket (``eu-west-1``, ``europe-west4``),
+        asked for once per handle; ``None`` where it cannot tell (capability ``location``)."""
         driver = self._driver
         if not self.capabilities.location or not isinstance(driver, SupportsLocation):
             return None
@@ -149,7 +143,7 @@ class Bucket(DriverHandle[BucketDriver]):
     def _call(
         self, operation: str, resource: str | None, fn: Callable[[], _T], *, retry: bool = True
     ) -> _T:
-        access = _ACCESS.get(operation)
+        access = STORAGE_ACCESS.get(operation)
         if access is not None:
             self.check_region(access, resource, operation=operation)
 

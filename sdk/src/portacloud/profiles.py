@@ -212,7 +212,8 @@ class Connection:
             url = self._url("jobs")
             outputs = None
             if self.profile.storage is not None:
-                outputs = self.profile.storage.split("?", 1)[0].rstrip("/") + "/jobs"
+                base, mark, query = self.profile.storage.partition("?")
+                outputs = base.rstrip("/") + "/jobs" + mark + query
             self._jobs = open_jobs(url, outputs=outputs, profile=self.profile)
         return self._jobs
 

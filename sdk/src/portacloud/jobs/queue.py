@@ -110,7 +110,9 @@ class JobQueue(DriverHandle[JobDriver]):
         residency: RegionPolicy | None = None,
     ) -> None:
         super().__init__(driver, url=url, options=options)
-        self._outputs = outputs.rstrip("/")
+        # The job is told the bare URL; the options (endpoint_url...) serve this side's checks.
+        self._outputs = outputs.partition("?")[0].rstrip("/")
+        self._outputs_url = outputs
         self._retry = retry or RetryPolicy()
         self._outputs_region = RegionCache(residency)
 
@@ -185,7 +187,7 @@ class JobQueue(DriverHandle[JobDriver]):
             provider=self.provider,
             operation="submit",
         )
-        region = self._outputs_region.region(lambda: _bucket_region(self._outputs, self._retry))
+        region = self._outputs_region.region(lambda: _bucket_region(self._outputs_url, self._retry))
         policy.check(
             access="write",
             resource=f"the outputs of job {name!r} ({self._outputs})",

@@ -73,7 +73,8 @@ def _refused(done: subprocess.CompletedProcess[str], region: str = "us-east-1") 
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
-    assert "PERMISSION_DENIED" in lines[0] and f"region {region}" in lines[0], lines[0]
+    assert "PERMISSION_DENIED" in lines[0], lines[0]
+    assert f"region {region}" in lines[0], lines[0]
     assert "profile 'eu'" in lines[0] or "profile 'us-outputs'" in lines[0], lines[0]
 
 
@@ -134,9 +135,7 @@ def test_cli_cp_sync_and_migrate_refuse_before_writing(
     assert object_keys(client, names["eu"]) == ["f.txt"]
 
 
-def test_migrate_dry_run_shows_the_destination_region(
-    moto: dict[str, Any], tmp_path: Path
-) -> None:
+def test_migrate_dry_run_shows_the_destination_region(moto: dict[str, Any], tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()
     (source / "f.txt").write_bytes(b"data")
@@ -144,7 +143,8 @@ def test_migrate_dry_run_shows_the_destination_region(
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     plans = [e for e in events if e["event"] == "plan"]
-    assert plans and plans[0]["dst_region"] == "eu-west-1"
+    assert plans
+    assert plans[0]["dst_region"] == "eu-west-1"
     assert '"estimated_usd"' in done.stdout or '"cost"' in done.stdout  # beside the cost
 
 

@@ -50,7 +50,8 @@ def _outside(bucket: portacloud.Bucket) -> str:
 def test_bucket_reports_its_region(bucket: portacloud.Bucket) -> None:
     require(bucket, "location")
     region = bucket.region()
-    assert isinstance(region, str) and region
+    assert isinstance(region, str)
+    assert region
     assert region == region.lower()
     assert bucket.region() == region
 
@@ -80,7 +81,8 @@ def test_writes_outside_the_policy_are_refused_before_any_byte(
     with pytest.raises(PermissionDeniedError) as refused:
         outside.put("k", b"never written")
     message = str(refused.value)
-    assert "conformance-policy" in message and _outside(bucket) in message
+    assert "conformance-policy" in message
+    assert _outside(bucket) in message
     assert (bucket.region() or "does not report its region") in message
     with pytest.raises(PermissionDeniedError):
         outside.put("streamed", iter([b"a" * 1024, b"b"]))

@@ -42,13 +42,16 @@ _COLUMNS = (
 
 
 def _open(url: str | None) -> Compute:
-    """The compute target at ``url`` (default: the profile's), priced and budgeted by the
-    profile."""
+    """The compute target at ``url`` (default: the profile's), under the profile's region
+    policy, priced and budgeted by it."""
+    from portacloud.cli.targets import cli_profile
     from portacloud.costs.policy import profile_policy
     from portacloud.openers import open_compute
     from portacloud.profiles import connect
 
-    return open_compute(url).use_costs(profile_policy()) if url else connect().compute
+    if not url:
+        return connect().compute
+    return open_compute(url, profile=cli_profile()).use_costs(profile_policy())
 
 
 def _row(instance: Instance) -> list[str]:

@@ -25,12 +25,16 @@ _QUEUE_OPTION = click.option(
 
 
 def open_queue(url: str | None) -> Any:
-    """The queue at ``url`` (default: the profile's), priced and budgeted by the profile."""
+    """The queue at ``url`` (default: the profile's), under the profile's region policy,
+    priced and budgeted by it."""
+    from portacloud.cli.targets import cli_profile
     from portacloud.costs.policy import profile_policy
     from portacloud.openers import open_jobs
     from portacloud.profiles import connect
 
-    return open_jobs(url).use_costs(profile_policy()) if url else connect().jobs
+    if not url:
+        return connect().jobs
+    return open_jobs(url, profile=cli_profile()).use_costs(profile_policy())
 
 
 _queue = open_queue

@@ -425,8 +425,8 @@ def test_compute_offers_searches_its_provider_and_region() -> None:
 
 
 def test_the_catalog_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    catalog_rows.cache_clear()
-    catalog_data._regions.cache_clear()
+    catalog_data._rows.cache_clear()
+    catalog_data._regions_of.cache_clear()
     calls = []
     original = catalog_data.shipped_text
 

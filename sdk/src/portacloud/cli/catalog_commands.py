@@ -14,6 +14,7 @@ from portacloud.cli.output import err_console, new_table, out_console
 from portacloud.compute.catalog import (
     CATALOG_PROVIDERS,
     LOCAL_PROVIDER,
+    catalog_origin,
     catalog_region,
     catalog_rows,
     gpu_counts,
@@ -48,6 +49,56 @@ def lint(path: Path | None) -> None:
         err_console.print(f"[bold red]{len(problems)} problems[/] in {escape(name)}")
         sys.exit(1)
     err_console.print(f"{escape(name)}: no problems")
+
+
+@catalog.command("update")
+@click.option(
+    "--cloud",
+    "clouds",
+    multiple=True,
+    type=click.Choice(list(CATALOG_PROVIDERS)),
+    help="Only this cloud (repeatable); default all three.",
+)
+@click.option(
+    "--from",
+    "recorded",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Read saved responses (aws-REGION.json, azure-REGION-PAGE.json, gcp-skus-PAGE.json) "
+    "from this directory instead of the network.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON lines.")
+def update(clouds: tuple[str, ...], recorded: Path | None, as_json: bool) -> None:
+    """Refresh prices from the AWS Price List, the Azure Retail Prices API and the GCP Cloud
+    Billing Catalog API ($PORTACLOUD_GCP_API_KEY) into your catalog, lint it, and print what
+    changed against the shipped catalog: new types, and price moves above 5%."""
+    import os
+
+    from portacloud.compute.catalog_update import changes_by_type, update_catalog
+    from portacloud.compute.price_sources.models import directory_fetch, network_fetch
+
+    fetch = directory_fetch(recorded) if recorded else network_fetch()
+    key = os.environ.get("PORTACLOUD_GCP_API_KEY") or ("recorded" if recorded else None)
+    result = update_catalog(clouds=list(clouds) or CATALOG_PROVIDERS, fetch=fetch, gcp_key=key)
+    for note in result.notes:
+        err_console.print(f"note: {escape(note)}")
+    if as_json:
+        for change in result.changes:
+            click.echo(change.model_dump_json())
+    else:
+        for (provider, instance_type), where in changes_by_type(result.changes).items():
+            click.echo(f"new   {provider} {instance_type} in {', '.join(where)}")
+        for change in result.changes:
+            if change.kind == "price" and change.move is not None:
+                click.echo(
+                    f"price {change.provider} {change.instance_type} {change.region}: "
+                    f"{change.old:g} -> {change.new:g} ({change.move:+.1%})"
+                )
+    err_console.print(
+        f"wrote {result.rows} rows to {escape(str(result.path))} ({result.updated} priced today);"
+        " lint clean; offers and prices now read it (delete the file to go back to the shipped"
+        " catalog)"
+    )
 
 
 @catalog.command("gpus")
@@ -135,9 +186,11 @@ def offers_command(
         more = len(found) - len(shown)
         note = f" ({more} more: --limit 0 shows all)" if more else ""
         dates = sorted({o.as_of.isoformat() for o in shown})
+        origin = catalog_origin()
+        which = f"your catalog {origin}" if origin else "the shipped catalog"
         err_console.print(
-            f"{len(found)} offers{note}; list prices as of {dates[0]}..{dates[-1]}, "
-            "sources in --json"
+            f"{len(found)} offers{note}; list prices as of {dates[0]}..{dates[-1]} from "
+            f"{escape(which)}, sources in --json"
         )
     if policy is not None:
         err_console.print(

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from importlib import resources as importlib_resources
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,9 +27,11 @@ __all__ = [
     "KNOWN_FLAGS",
     "LOCAL_PROVIDER",
     "CatalogRow",
+    "catalog_origin",
     "catalog_region",
     "catalog_rows",
     "regions_for",
+    "user_catalog_path",
 ]
 
 CSV_COLUMNS = (
@@ -88,6 +91,20 @@ class CatalogRow(BaseModel):
         return Offer.model_validate(self.model_dump(exclude={"flags"}))
 
 
+def user_catalog_path() -> Path:
+    """Where ``portacloud catalog update`` writes the user's catalog; when the file exists it
+    is read instead of the shipped one."""
+    from portacloud.home import portacloud_home
+
+    return portacloud_home() / "catalog" / "catalog.csv"
+
+
+def catalog_origin() -> Path | None:
+    """The user's catalog when it is the one in use, ``None`` for the shipped one."""
+    path = user_catalog_path()
+    return path if path.is_file() else None
+
+
 def shipped_text() -> str:
     """The text of the shipped ``data/catalog.csv``."""
     data = importlib_resources.files("portacloud.compute").joinpath("data")
@@ -99,7 +116,9 @@ def cell(raw: Mapping[str, str | None], column: str) -> str:
     return (raw.get(column) or "").strip()
 
 
-def _row_from_csv(raw: Mapping[str, str | None]) -> CatalogRow:
+def row_from_csv(raw: Mapping[str, str | None]) -> CatalogRow:
+    """One catalog row from its CSV cells (pydantic's ValidationError when malformed)."""
+
     def optional(column: str) -> str | None:
         return cell(raw, column) or None
 
@@ -122,30 +141,53 @@ def _row_from_csv(raw: Mapping[str, str | None]) -> CatalogRow:
     )
 
 
-@functools.cache
+def _origin_key() -> tuple[str, int]:
+    """Which catalog file is in use, and its version: rows are re-read when it changes."""
+    path = user_catalog_path()
+    try:
+        return (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return ("", 0)
+
+
 def catalog_rows() -> tuple[CatalogRow, ...]:
-    """Every row of the shipped catalog, read once.
+    """Every row of the catalog in use (the user's, else the shipped one), read once.
 
     Raises:
-        InternalError: the shipped file is malformed (``portacloud catalog lint`` says where).
+        InternalError: the file is malformed (``portacloud catalog lint`` says where).
     """
+    return _rows(_origin_key())
+
+
+@functools.cache
+def _rows(origin: tuple[str, int]) -> tuple[CatalogRow, ...]:
+    path = origin[0]
+    name = path or "shipped catalog"
+    try:
+        text = Path(path).read_text("utf-8") if path else shipped_text()
+    except OSError as exc:
+        raise InternalError(f"cannot read the catalog {name}: {exc}") from None
     rows = []
-    reader = csv.DictReader(io.StringIO(shipped_text()))
+    reader = csv.DictReader(io.StringIO(text))
     for raw in reader:
         try:
-            rows.append(_row_from_csv(raw))
+            rows.append(row_from_csv(raw))
         except ValidationError as exc:
             raise InternalError(
-                f"shipped catalog line {reader.line_num} is malformed ({exc.error_count()} "
-                "problems); run 'portacloud catalog lint'"
+                f"{name} line {reader.line_num} is malformed ({exc.error_count()} "
+                f"problems); run 'portacloud catalog lint {path}'"
             ) from None
     return tuple(rows)
 
 
-@functools.cache
 def _regions() -> dict[str, tuple[str, ...]]:
+    return _regions_of(_origin_key())
+
+
+@functools.cache
+def _regions_of(origin: tuple[str, int]) -> dict[str, tuple[str, ...]]:
     found: dict[str, set[str]] = {}
-    for row in catalog_rows():
+    for row in _rows(origin):
         found.setdefault(row.provider, set()).add(row.region)
     return {provider: tuple(sorted(regions)) for provider, regions in found.items()}
 

@@ -217,29 +217,21 @@ def catalog_changes(
     old = {(r.provider, r.instance_type, r.region): r for r in before}
     changes = []
     for row in after:
-        key = (row.provider, row.instance_type, row.region)
-        was = old.get(key)
-        if was is None:
-            changes.append(
-                CatalogChange(
-                    kind="new",
-                    provider=key[0],
-                    instance_type=key[1],
-                    region=key[2],
-                    new=row.price_per_hour,
-                )
+        was = old.get((row.provider, row.instance_type, row.region))
+        if was is not None and not (
+            was.price_per_hour and abs(row.price_per_hour / was.price_per_hour - 1) > threshold
+        ):
+            continue
+        changes.append(
+            CatalogChange(
+                kind="new" if was is None else "price",
+                provider=row.provider,
+                instance_type=row.instance_type,
+                region=row.region,
+                old=None if was is None else was.price_per_hour,
+                new=row.price_per_hour,
             )
-        elif was.price_per_hour and abs(row.price_per_hour / was.price_per_hour - 1) > threshold:
-            changes.append(
-                CatalogChange(
-                    kind="price",
-                    provider=key[0],
-                    instance_type=key[1],
-                    region=key[2],
-                    old=was.price_per_hour,
-                    new=row.price_per_hour,
-                )
-            )
+        )
     return sorted(changes, key=lambda c: (c.kind, c.provider, c.instance_type, c.region))
 
 

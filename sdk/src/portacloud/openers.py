@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from portacloud.jobs.queue import JobQueue
     from portacloud.profiles import Profile
     from portacloud.residency import RegionPolicy
+    from portacloud.storage.async_bucket import AsyncBucket
     from portacloud.storage.bucket import Bucket
 
-__all__ = ["open_bucket", "open_compute", "open_jobs", "open_object"]
+__all__ = ["open_async_bucket", "open_bucket", "open_compute", "open_jobs", "open_object"]
 
 
 def _under(
@@ -69,6 +70,37 @@ def open_bucket(
     return Bucket(
         driver, url=url, prefix=prefix, retry=policy, options=options, residency=residency
     )
+
+
+def open_async_bucket(
+    url: str,
+    *,
+    max_workers: int = 16,
+    retry: RetryPolicy | None = None,
+    registry: Registry | None = None,
+    profile: str | Profile | None = None,
+    **options: Any,
+) -> AsyncBucket:
+    """Open the bucket a URL names for asyncio programs.
+
+    Args:
+        url: As for :func:`open_bucket`.
+        max_workers: Threads at most for the blocking calls (see
+            :class:`~portacloud.AsyncBucket`).
+        retry: As for :func:`open_bucket`.
+        registry: As for :func:`open_bucket`.
+        profile: As for :func:`open_bucket`.
+        **options: Provider options, as for :func:`open_bucket`.
+
+    Returns:
+        An :class:`~portacloud.AsyncBucket`. Opening is not a coroutine: like
+        :func:`open_bucket` it may make one blocking request (``s3://`` identifies the
+        server), so open buckets before the loop is busy, or with ``asyncio.to_thread``.
+    """
+    from portacloud.storage.async_bucket import AsyncBucket
+
+    bucket = open_bucket(url, retry=retry, registry=registry, profile=profile, **options)
+    return AsyncBucket(bucket, max_workers=max_workers)
 
 
 def open_object(

@@ -54,6 +54,9 @@ class StorageCapabilities(BaseModel):
         location: The provider reports the region a bucket lives in (S3
             ``GetBucketLocation``, a GCS bucket's location), so region policies can check it;
             ``False`` where it cannot tell (``file://``, emulators that ignore locations).
+        native_async: :class:`~portacloud.AsyncBucket` calls are native coroutines; ``False``
+            (every backend today) means they run the blocking driver on the async bucket's
+            bounded thread pool.
         notes: Where the backend departs from the real cloud it stands in for.
     """
 
@@ -84,4 +87,5 @@ class StorageCapabilities(BaseModel):
     versions: bool = False
     list_uploads: bool = False
     location: bool = False
+    native_async: bool = False
     notes: tuple[str, ...] = ()

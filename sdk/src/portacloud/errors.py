@@ -151,7 +151,8 @@ class UnauthenticatedError(PortaCloudError, code=ErrorCode.UNAUTHENTICATED):
 
 
 class ResourceExhaustedError(PortaCloudError, code=ErrorCode.RESOURCE_EXHAUSTED, retryable=True):
-    """Throttling or a quota: slow down and try again."""
+    """Throttling or a quota: slow down and try again. Also a profile's budget that a run
+    would exceed (docs/costs.md), raised with ``retryable=False``: waiting does not help."""
 
 
 class UnsupportedError(PortaCloudError, code=ErrorCode.UNSUPPORTED):

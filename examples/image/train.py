@@ -57,12 +57,19 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     xs, ys = dataset()
     k = FEATURES + 1
-    gram = [[sum(x[i] * x[j] for x in xs) + (RIDGE if i == j else 0.0) for j in range(k)]
-            for i in range(k)]
+    gram = [
+        [sum(x[i] * x[j] for x in xs) + (RIDGE if i == j else 0.0) for j in range(k)]
+        for i in range(k)
+    ]
     rhs = [sum(x[i] * y for x, y in zip(xs, ys, strict=True)) for i in range(k)]
     weights = solve(gram, rhs)
-    mse = sum((sum(w * v for w, v in zip(weights, x, strict=True)) - y) ** 2
-              for x, y in zip(xs, ys, strict=True)) / ROWS
+    mse = (
+        sum(
+            (sum(w * v for w, v in zip(weights, x, strict=True)) - y) ** 2
+            for x, y in zip(xs, ys, strict=True)
+        )
+        / ROWS
+    )
     # repr() of floats round-trips exactly, so equal models give equal bytes.
     model = {"weights": [repr(w) for w in weights], "ridge": RIDGE}
     metrics = {"rows": ROWS, "features": FEATURES, "mse": repr(mse)}

@@ -63,7 +63,9 @@ TASK_VARIABLES = (
 
 # The grammar of github.com/distribution/reference: [domain[:port]/]path[:tag][@digest].
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+_HOST = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+)
 _DOMAIN = rf"(?:{_HOST}|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
 _REFERENCE = re.compile(
     rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
@@ -99,9 +101,9 @@ def container_runtimes() -> tuple[str, ...]:
     return tuple(r for r in CONTAINER_RUNTIMES if shutil.which(r))
 
 
-def task_argv(command: str | Sequence[str], *, shell: str = "/bin/bash") -> list[str]:
-    """The argv of a spec's command: ``shell -c`` for a string, the list itself otherwise."""
-    return [shell, "-c", command] if isinstance(command, str) else list(command)
+def task_argv(command: str | Sequence[str], *, interpreter: str = "/bin/bash") -> list[str]:
+    """The argv of a spec's command: ``interpreter -c`` for a string, the list otherwise."""
+    return [interpreter, "-c", command] if isinstance(command, str) else list(command)
 
 
 def _output_dir(output_uri: str | None) -> str | None:
@@ -149,9 +151,13 @@ def container_command(
             f"__pc_infra={INFRA_EXIT_CODE}",
         ]
     )
-    return ["/bin/sh", "-c", f"{settings}\n{_SCRIPT}", "portacloud-image", *task_argv(
-        command, shell="/bin/sh"
-    )]
+    return [
+        "/bin/sh",
+        "-c",
+        f"{settings}\n{_SCRIPT}",
+        "portacloud-image",
+        *task_argv(command, shell="/bin/sh"),
+    ]
 
 
 def image_failure(image: str | None, exit_code: int | None) -> str | None:

@@ -156,7 +156,7 @@ def container_command(
         "-c",
         f"{settings}\n{_SCRIPT}",
         "portacloud-image",
-        *task_argv(command, shell="/bin/sh"),
+        *task_argv(command, interpreter="/bin/sh"),
     ]
 
 

@@ -90,6 +90,11 @@ def check_image_reference(reference: str) -> str:
             f"{reference!r} is not an image reference "
             "([registry[:port]/]name[:tag][@digest], lower-case name)"
         )
+    domain = match["domain"] or ""
+    # Like Docker: a first part with no dot, port or brackets is a path component.
+    plain = not re.search(r"[.:\[]", domain) and domain != "localhost"
+    if domain and plain and not re.fullmatch(_COMPONENT, domain):
+        raise ValueError(f"{reference!r}: image repository names are lower-case")
     name = reference.split("@", 1)[0].rsplit(":", 1)[0] if match["tag"] else match["path"]
     if len(name) > _MAX_NAME:
         raise ValueError(f"image name longer than {_MAX_NAME} characters")
@@ -113,7 +118,7 @@ def _output_dir(output_uri: str | None) -> str | None:
     parts = urlsplit(output_uri)
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         return None
-    path = unquote(parts.path)
+    path = unquote(parts.path).rstrip("/") or "/"
     return None if ":" in path else path  # podman's -v cannot name such a path
 
 

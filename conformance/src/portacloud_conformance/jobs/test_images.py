@@ -92,13 +92,7 @@ def test_image_job_writes_artifacts_to_its_output_uri(
 
 
 def test_cancel_stops_the_container(queue: portacloud.JobQueue, image: str) -> None:
-    spec = JobSpec(
-        name="img-cancel",
-        image=image,
-        command='out="${PORTACLOUD_OUTPUT_URI#file://}"; '
-        'while true; do date +%s >"$out/beat"; sleep 0.2; done',
-    )
-    job = queue.submit(spec)
+    job = queue.submit(_heartbeat("img-cancel", image))
     beat = output_dir(job.output_uri) / "beat"
     wait_until(queue, job.id, JobState.RUNNING)
     deadline = time.monotonic() + WAIT
@@ -114,20 +108,21 @@ def test_cancel_stops_the_container(queue: portacloud.JobQueue, image: str) -> N
 
 def test_timeout_stops_the_container(queue: portacloud.JobQueue, image: str) -> None:
     require(queue, "timeouts")
-    spec = JobSpec(
-        name="img-timeout",
-        image=image,
-        command='out="${PORTACLOUD_OUTPUT_URI#file://}"; '
-        'while true; do date +%s >"$out/beat"; sleep 0.2; done',
-        timeout=3,
-    )
-    job = queue.submit(spec)
+    job = queue.submit(_heartbeat("img-timeout", image, timeout=3))
     beat = output_dir(job.output_uri) / "beat"
     status = queue.wait(job.id, timeout=WAIT)
     assert status.state is JobState.FAILED
     assert status.reason is JobReason.TIMEOUT
     assert beat.exists()
     _assert_stopped(beat)
+
+
+def _heartbeat(name: str, image: str, *, timeout: float | None = None) -> JobSpec:
+    """A job whose container touches ``beat`` in its output directory five times a second."""
+    command = (
+        'out="${PORTACLOUD_OUTPUT_URI#file://}"; while true; do : >"$out/beat"; sleep 0.2; done'
+    )
+    return JobSpec(name=name, image=image, command=command, timeout=timeout)
 
 
 def _assert_stopped(beat: Path) -> None:

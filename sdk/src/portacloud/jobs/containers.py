@@ -231,9 +231,9 @@ __pc_stop() {
 trap __pc_stop TERM INT HUP
 podman run --rm --replace --name "$__pc_name" --network host --pull never "$@" </dev/null &
 __pc_pid=$!
-wait "$__pc_pid"
-__pc_code=$?
-while kill -0 "$__pc_pid" 2>/dev/null; do
+__pc_code=
+# A trapped signal interrupts wait: wait on until podman itself has ended.
+until [ -n "$__pc_code" ] && ! kill -0 "$__pc_pid" 2>/dev/null; do
   wait "$__pc_pid"
   __pc_code=$?
 done

@@ -19,8 +19,10 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import portacloud
 from portacloud import JobSpec, JobState
@@ -37,27 +39,33 @@ ENGINES = {
 }
 
 
-def _spec(kind: str, image: str, marks: Path) -> tuple[JobSpec, Path]:
-    """The job of ``kind`` (``image`` or ``by_hand``) and the file its container touches."""
-    mark = marks / f"{kind}-{uuid.uuid4().hex[:8]}"
-    touch = f"touch {shlex.quote(str(mark))}"
+def _spec(kind: str, image: str, marks: Path) -> tuple[JobSpec, Callable[[str | None], Path]]:
+    """The job of ``kind`` (``image`` or ``by_hand``), and where (given the job's output URI)
+    its container touches a file once it runs."""
     if kind == "image":
-        return JobSpec(name="bench-image", image=image, command=touch), mark
-    # What a user writes without image support: podman in the command, the directory mounted.
+        # The job's file:// output directory is mounted into its container.
+        touch = 'touch "${PORTACLOUD_OUTPUT_URI#file://}started"'
+        spec = JobSpec(name="bench-image", image=image, command=touch)
+        return spec, lambda output_uri: Path(urlsplit(output_uri or "").path) / "started"
+    # What a user writes without image support: podman in the command, a directory mounted.
+    mark = marks / f"by-hand-{uuid.uuid4().hex[:8]}"
     podman = shlex.join(
         [
             "podman", "run", "--rm", "--network", "host", "--tls-verify=false",
-            "-v", f"{marks}:{marks}", image, "/bin/sh", "-c", touch,
+            "-v", f"{marks}:{marks}", image, "/bin/sh", "-c", f"touch {mark}",
         ]
     )  # fmt: skip
     config = {n: os.environ[n] for n in PODMAN_CONFIG if os.environ.get(n)}
-    return JobSpec(name="bench-by-hand", command=podman, env=config), mark
+    return JobSpec(name="bench-by-hand", command=podman, env=config), lambda _uri: mark
 
 
-def _timed(queue: portacloud.JobQueue, spec: JobSpec, mark: Path) -> tuple[float, float]:
+def _timed(
+    queue: portacloud.JobQueue, spec: JobSpec, mark_of: Callable[[str | None], Path]
+) -> tuple[float, float]:
     """Seconds from submit to RUNNING (or later) and to the container's first action."""
     started = time.perf_counter()
     job = queue.submit(spec)
+    mark = mark_of(job.output_uri)
     running = container = None
     while running is None or container is None:
         now = time.perf_counter() - started
@@ -82,8 +90,8 @@ def _measure(url: str, image: str, marks: Path) -> dict[str, object]:
         for i in range(ROUNDS):
             order = ["image", "by_hand"] if i % 2 == 0 else ["by_hand", "image"]
             for kind in order:
-                spec, mark = _spec(kind, image, marks)
-                samples[kind].append(_timed(queue, spec, mark))
+                spec, mark_of = _spec(kind, image, marks)
+                samples[kind].append(_timed(queue, spec, mark_of))
     entry: dict[str, object] = {
         kind: {
             "to_running_s": statistics.median(v[0] for v in values),

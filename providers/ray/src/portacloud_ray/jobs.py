@@ -47,14 +47,17 @@ from portacloud.errors import (
     guarded_call,
 )
 from portacloud.home import portacloud_home
+from portacloud.jobs.containers import container_runtimes
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobStatus
 from portacloud.providerkit import ProviderOptions, parse_options
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud_ray.errors import map_ray_error
+from portacloud_ray.images import image_entrypoint
 from portacloud_ray.runner import CONFIG_ENV
 from portacloud_ray.states import RayStatus
 from portacloud_ray.status import (
     META_GPUS,
+    META_IMAGE,
     META_NAME,
     META_NONCE,
     META_OUTPUT_URI,
@@ -91,6 +94,9 @@ _CAPABILITIES = JobCapabilities(
         "machine; Ray keeps it PENDING until it can place it and stops it then",
         "logs are the driver's stdout and stderr in one stream, as Ray stores them "
         "(carriage returns become newlines)",
+        "images run with podman started by the job's entrypoint, not runtime_env image_uri "
+        "(docs/decisions/0008-container-jobs.md); the runtime is looked for on the "
+        "submitting machine's PATH, the nodes must have it too",
     ),
 )
 
@@ -229,7 +235,14 @@ class RayJobDriver:
 
     def _capabilities(self) -> JobCapabilities:
         most = max((int(n.gpus) for n in self._nodes), default=0)
-        return _CAPABILITIES.model_copy(update={"max_gpus_per_job": most})
+        runtimes = container_runtimes()
+        return _CAPABILITIES.model_copy(
+            update={
+                "max_gpus_per_job": most,
+                "images": bool(runtimes),
+                "container_runtimes": runtimes,
+            }
+        )
 
     def _never_fits(self, spec: JobSpec) -> str | None:
         """Why no node of the cluster could ever hold the job's entrypoint, or ``None``."""
@@ -264,11 +277,7 @@ class RayJobDriver:
             raise ResourceExhaustedError(why, retryable=False)
         job_id = f"{spec.name}-{uuid.uuid4().hex[:10]}"
         nonce = secrets.token_hex(8)
-        argv = (
-            ["/bin/bash", "-c", spec.command]
-            if isinstance(spec.command, str)
-            else list(spec.command)
-        )
+        argv, image_env = image_entrypoint(spec, output_uri=output_uri)
         config = {
             "job_id": job_id,
             "nonce": nonce,
@@ -281,6 +290,7 @@ class RayJobDriver:
         entrypoint = runner_entrypoint(self._python, argv)
         runtime_env: dict[str, Any] = {
             "env_vars": {
+                **image_env,
                 **env,
                 "PORTACLOUD_JOB_ID": job_id,
                 "PORTACLOUD_TASK_INDEX": "0",
@@ -298,6 +308,7 @@ class RayJobDriver:
             META_TASKS: str(spec.tasks),
             META_GPUS: str(spec.resources.gpu_count),
             META_NONCE: nonce,
+            **({META_IMAGE: spec.image} if spec.image else {}),
         }
         res = spec.resources
         self._submit_job(

@@ -55,6 +55,7 @@ from portacloud.errors import (
     guarded_call,
 )
 from portacloud.home import portacloud_home
+from portacloud.jobs.containers import container_runtimes
 from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobState, JobStatus
 from portacloud.providerkit import ProviderOptions, parse_options
@@ -83,8 +84,9 @@ from portacloud_slurm.states import TaskOutcome
 __all__ = ["SlurmJobDriver", "SlurmJobsProvider", "SlurmOptions", "provider"]
 
 _CAPABILITIES = JobCapabilities(
-    images=False,
     notes=(
+        "images run with podman from the batch script; the runtime is looked for on the "
+        "submitting machine's PATH, the nodes must have it too",
         "each job runs on one node (--nodes=1); GPUs come from Slurm's gres allocation",
         "timeouts (to the second) and retries are enforced by the batch script; --time is "
         "set as an upper bound for all attempts",
@@ -169,6 +171,8 @@ class SlurmJobDriver:
                 "max_gpus_per_job": max((n.gpu_count for n in self.nodes), default=0),
                 # GPU models can only be asked for where the nodes' gres name a type.
                 "gpu_types": any(t is not None for n in self.nodes for t in n.gpus),
+                "images": bool(runtimes := container_runtimes()),
+                "container_runtimes": runtimes,
             }
         )
 
@@ -202,6 +206,7 @@ class SlurmJobDriver:
                 array=spec.array is not None,
                 output_uri=output_uri,
                 submitted_at=time.time(),
+                image=spec.image,
             )
             write_atomic(job_dir / META, meta.dump())
             script = job_dir / "job.sh"

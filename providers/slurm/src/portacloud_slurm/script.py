@@ -18,6 +18,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
+from portacloud.jobs.containers import container_command
 from portacloud.jobs.models import JobSpec
 from portacloud_slurm.states import AttemptReport
 
@@ -90,8 +91,18 @@ exit "$__pc_code"
 """
 
 
-def _command(spec: JobSpec) -> str:
-    """The command line after ``setsid``: a shell for a string, the argv itself for a tuple."""
+def _command(spec: JobSpec, env: Mapping[str, str]) -> str:
+    """The command line after ``setsid``: a shell for a string, the argv itself for a tuple,
+    the podman wrapper for an image."""
+    if spec.image is not None:
+        argv = container_command(
+            spec.image,
+            spec.command,
+            env_names=spec.env,
+            output_uri=env.get("PORTACLOUD_OUTPUT_URI"),
+            timeout=spec.timeout,
+        )
+        return "-- " + shlex.join(argv)
     if isinstance(spec.command, str):
         return "/bin/bash -c " + shlex.quote(spec.command)
     return "-- " + shlex.join(spec.command)
@@ -130,7 +141,7 @@ def batch_script(spec: JobSpec, *, env: Mapping[str, str], job_dir: Path, gpus: 
         timeout=shlex.quote(f"{spec.timeout:g}") if spec.timeout is not None else "",
         tries=spec.retries + 1,
         workdir=workdir,
-        command=_command(spec),
+        command=_command(spec, env),
         grace=KILL_GRACE,
     )
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from portacloud.capability_table import CapabilityTable
+from portacloud.jobs.containers import check_image_reference
 from portacloud.resources import Resources
 
 __all__ = [
@@ -65,7 +66,9 @@ class JobSpec(BaseModel):
     Attributes:
         name: A short name (letters, digits, ``_.-``; up to 63 characters).
         command: A shell command line, or an argv list run without a shell.
-        image: A container image, for backends that run containers.
+        image: A container image (``registry[:port]/name[:tag][@digest]``) the command runs
+            in, on backends whose capability ``images`` is true; a string command then runs
+            under ``/bin/sh -c`` inside it (see :mod:`portacloud.jobs.containers`).
         resources: CPUs, memory and GPUs the job needs.
         env: Extra environment variables (names starting with ``PORTACLOUD_`` are reserved).
         workdir: The directory the command runs in, with the files it needs (``train.py``).
@@ -110,6 +113,11 @@ class JobSpec(BaseModel):
         if "\x00" in (value if isinstance(value, str) else "".join(value)):
             raise ValueError("the command contains NUL")
         return value
+
+    @field_validator("image")
+    @classmethod
+    def _check_image(cls, value: str | None) -> str | None:
+        return None if value is None else check_image_reference(value)
 
     @field_validator("env")
     @classmethod
@@ -195,7 +203,9 @@ class JobCapabilities(CapabilityTable):
         retries: Failed attempts are run again.
         timeouts: Attempts are killed after ``timeout`` seconds.
         cancel_pending: A job that has not started can be cancelled.
-        images: Container images.
+        images: Container images (``JobSpec.image``).
+        container_runtimes: The runtimes image jobs run with (``podman``), found where the
+            backend runs its tasks.
         follow_logs: Logs can be followed while the job runs.
         delete: Ended jobs can be removed, with their logs and work directories.
         max_gpus_per_job: The most GPUs one job can ever get here (0 when it has none),
@@ -209,6 +219,7 @@ class JobCapabilities(CapabilityTable):
     timeouts: bool = True
     cancel_pending: bool = True
     images: bool = False
+    container_runtimes: tuple[str, ...] = ()
     follow_logs: bool = True
     delete: bool = False
     max_gpus_per_job: int = 0

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import SplitResult
 
 from portacloud.errors import InvalidArgumentError, NotFoundError, PortaCloudError
+from portacloud.jobs.containers import container_runtimes
 from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
 from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
 from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
@@ -45,6 +46,7 @@ _CAPABILITIES = JobCapabilities(
         "CPU and memory requests are checked against the machine, not reserved",
         "GPUs are allocated exclusively through CUDA_VISIBLE_DEVICES",
         "workdir is copied at submit; each task runs in its own copy of it",
+        "images run with podman, found on this machine's PATH when the queue is opened",
     ),
 )
 
@@ -70,8 +72,13 @@ class LocalJobDriver:
         else:
             self.inventory = detect_gpus()
         self.store.set_inventory([i for i, _ in self.inventory])
+        runtimes = container_runtimes()
         self.capabilities = _CAPABILITIES.model_copy(
-            update={"max_gpus_per_job": len(self.inventory)}
+            update={
+                "max_gpus_per_job": len(self.inventory),
+                "images": bool(runtimes),
+                "container_runtimes": runtimes,
+            }
         )
 
     def _never_fits(self, spec: JobSpec) -> str | None:

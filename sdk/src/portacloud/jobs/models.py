@@ -68,11 +68,12 @@ class JobSpec(BaseModel):
         image: A container image, for backends that run containers.
         resources: CPUs, memory and GPUs the job needs.
         env: Extra environment variables (names starting with ``PORTACLOUD_`` are reserved).
-        workdir: The directory the command runs in, with the files it needs (``train.py``).
-            A relative path is resolved at submit, against the current directory (or the
-            spec file's). ``local://`` copies it at submit and runs each task in its own
-            copy; Ray and Slurm run in that directory on the node. ``None``: a fresh, empty
-            scratch directory.
+        workdir: A local directory, with the files the command needs (``train.py``), shipped
+            with the job: every task runs in its own copy of it, on every backend. A
+            relative path is resolved at submit, against the current directory (or the
+            spec file's). ``.gitignore`` and ``.portacloudignore`` patterns leave files out;
+            it may ship at most 100 MiB unless ``submit(workdir_limit_mb=...)`` says
+            otherwise. ``None``: a fresh, empty scratch directory.
         timeout: Seconds one attempt may run before it is killed (reason TIMEOUT).
         retries: How many times a failed attempt is run again (0 to 10).
         array: Run this many tasks, each seeing its ``PORTACLOUD_TASK_INDEX``.
@@ -198,6 +199,10 @@ class JobCapabilities(CapabilityTable):
         images: Container images.
         follow_logs: Logs can be followed while the job runs.
         delete: Ended jobs can be removed, with their logs and work directories.
+        workdir: A local ``workdir`` ships with the job to every task's working directory.
+        max_workdir_mb: The most MiB a workdir can ship here (0: no bound of the backend's
+            own; the queue's default limit still applies).
+        task_logs: One task's log can be read on its own (``logs(job_id, task=N)``).
         max_gpus_per_job: The most GPUs one job can ever get here (0 when it has none),
             read from the backend when the queue is opened.
     """
@@ -211,4 +216,7 @@ class JobCapabilities(CapabilityTable):
     images: bool = False
     follow_logs: bool = True
     delete: bool = False
+    workdir: bool = False
+    max_workdir_mb: int = 0
+    task_logs: bool = False
     max_gpus_per_job: int = 0

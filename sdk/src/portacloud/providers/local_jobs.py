@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult
 
-from portacloud.errors import InvalidArgumentError, NotFoundError, PortaCloudError
+from portacloud.errors import InvalidArgumentError, PortaCloudError
 from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
 from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
 from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatus
 from portacloud.jobs.supervisor import shipped_workdir
+from portacloud.jobs.workdir import scan_workdir, stage_workdir
 from portacloud.private_files import (
     is_private_dir,
     open_private,
@@ -41,6 +42,8 @@ __all__ = ["LocalJobDriver", "open_local_jobs"]
 _CAPABILITIES = JobCapabilities(
     gpu_types=True,
     delete=True,
+    workdir=True,
+    task_logs=True,
     notes=(
         "CPU and memory requests are checked against the machine, not reserved",
         "GPUs are allocated exclusively through CUDA_VISIBLE_DEVICES",
@@ -107,13 +110,9 @@ class LocalJobDriver:
     def _ship_workdir(self, source: Path, job_id: str) -> None:
         """Copy ``source`` now, as Ray uploads a working_dir: edits made to it after submit,
         while the job waits for GPUs, do not leak into the job."""
-        if not source.is_dir():
-            raise NotFoundError(f"workdir {str(source)!r} is not a directory", resource=job_id)
         target = shipped_workdir(self.root, job_id)
         try:
-            # Links are copied as links: a link to a large dataset ships as the link, not
-            # the data.
-            shutil.copytree(source, target, symlinks=True)
+            stage_workdir(scan_workdir(source), target, links="keep")
             private_dir(target)
         except OSError as exc:
             shutil.rmtree(target, ignore_errors=True)
@@ -177,11 +176,16 @@ class LocalJobDriver:
         return read_task_logs(self._log_files(job_id))
 
     def follow_logs(self, job_id: str) -> Iterator[str]:
-        return follow_task_logs(
-            self._log_files(job_id),
-            lambda: self.status(job_id).state.terminal,
-            interval=0.2,
-        )
+        return self._follow(job_id, self._log_files(job_id))
+
+    def task_logs(self, job_id: str, task: int) -> str:
+        return read_task_logs(self._log_files(job_id)[task : task + 1])
+
+    def follow_task_logs(self, job_id: str, task: int) -> Iterator[str]:
+        return self._follow(job_id, self._log_files(job_id)[task : task + 1])
+
+    def _follow(self, job_id: str, files: builtins.list[Path]) -> Iterator[str]:
+        return follow_task_logs(files, lambda: self.status(job_id).state.terminal, interval=0.2)
 
     def cancel(self, job_id: str) -> None:
         import signal

@@ -57,6 +57,7 @@ from portacloud.errors import (
 from portacloud.home import portacloud_home
 from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobState, JobStatus
+from portacloud.jobs.workdir import scan_workdir, stage_workdir
 from portacloud.providerkit import ProviderOptions, parse_options
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud_slurm.commands import (
@@ -77,19 +78,22 @@ from portacloud_slurm.errors import (
 )
 from portacloud_slurm.files import CANCEL_MARK, META, VERDICT, JobFiles, JobMeta, write_atomic
 from portacloud_slurm.partition import ClusterInfo, read_partition
-from portacloud_slurm.script import batch_script
+from portacloud_slurm.script import SHIPPED_WORKDIR, batch_script
 from portacloud_slurm.states import TaskOutcome
 
 __all__ = ["SlurmJobDriver", "SlurmJobsProvider", "SlurmOptions", "provider"]
 
 _CAPABILITIES = JobCapabilities(
     images=False,
+    workdir=True,
+    task_logs=True,
     notes=(
         "each job runs on one node (--nodes=1); GPUs come from Slurm's gres allocation",
         "timeouts (to the second) and retries are enforced by the batch script; --time is "
         "set as an upper bound for all attempts",
         "CPU and memory are reserved by Slurm; enforcing them needs the cluster's cgroups",
         "state_dir must be on a filesystem the nodes share",
+        "workdir is staged in the job's directory under state_dir; each task copies it",
     ),
 )
 _NOT_KNOWN = ("Invalid job id specified", "not found")
@@ -204,6 +208,10 @@ class SlurmJobDriver:
                 submitted_at=time.time(),
             )
             write_atomic(job_dir / META, meta.dump())
+            if spec.workdir is not None:
+                # state_dir is shared with the nodes already (logs, reports): the staged
+                # copy travels the same way (docs/decisions/0009-job-workdir.md).
+                stage_workdir(scan_workdir(spec.workdir), job_dir / SHIPPED_WORKDIR)
             script = job_dir / "job.sh"
             text = batch_script(spec, env=env, job_dir=job_dir, gpus=spec.resources.gpu_count)
             write_atomic(script, text, mode=0o700)
@@ -405,9 +413,16 @@ class SlurmJobDriver:
         return read_task_logs(self._log_files(job_id))
 
     def follow_logs(self, job_id: str) -> Iterator[str]:
-        return follow_task_logs(
-            self._log_files(job_id), lambda: self._ended(job_id), interval=_FOLLOW_INTERVAL
-        )
+        return self._follow(job_id, self._log_files(job_id))
+
+    def task_logs(self, job_id: str, task: int) -> str:
+        return read_task_logs(self._log_files(job_id)[task : task + 1])
+
+    def follow_task_logs(self, job_id: str, task: int) -> Iterator[str]:
+        return self._follow(job_id, self._log_files(job_id)[task : task + 1])
+
+    def _follow(self, job_id: str, files: builtins.list[Path]) -> Iterator[str]:
+        return follow_task_logs(files, lambda: self._ended(job_id), interval=_FOLLOW_INTERVAL)
 
     def _ended(self, job_id: str) -> bool:
         # Read between two polls of a log being followed: the portable queue cannot retry

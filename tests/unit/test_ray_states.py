@@ -335,15 +335,27 @@ def test_markers_of_another_job_are_output_and_the_runners_settings_are_hidden()
     assert (status.state, status.exit_code) == (F, 2)
 
 
-def test_default_workdir_is_a_fresh_scratch_dir_removed_afterwards(tmp_path: Path) -> None:
+def test_default_workdir_is_a_fresh_scratch_dir_removed_afterwards() -> None:
     out, _ = run_runner("pwd; touch here")
     scratch = parse_log(out, nonce=NONCE).output.strip()
     assert f"portacloud-{JOB_ID}-0-" in scratch
     assert not Path(scratch).exists()
-    workdir = tmp_path / "w" / "d"
-    out, _ = run_runner("pwd; touch here", workdir=str(workdir))
-    assert parse_log(out, nonce=NONCE).output.strip() == str(workdir)
-    assert (workdir / "here").exists()
+
+
+
+def test_each_task_runs_in_its_own_copy_of_the_shipped_workdir(tmp_path: Path) -> None:
+    workdir = tmp_path / "unpacked"  # where Ray unpacked the job's working_dir
+    workdir.mkdir()
+    (workdir / "data.txt").write_text("21\n")
+    # mkdir fails when the directory exists: a shared directory fails the second task
+    out, code = run_runner("cat data.txt && mkdir claimed && pwd", tasks=2, workdir=str(workdir))
+    assert code == 0, out
+    first, copy0, second, copy1 = parse_log(out, nonce=NONCE).output.split()
+    assert (first, second) == ("21", "21")
+    copies = [copy0, copy1]
+    assert copy0 != copy1
+    assert all(f"portacloud-{JOB_ID}-" in c and not Path(c).exists() for c in copies), copies
+    assert sorted(p.name for p in workdir.iterdir()) == ["data.txt"]  # Ray's copy untouched
 
 
 def test_a_stop_from_ray_kills_the_attempt_and_starts_nothing_new(tmp_path: Path) -> None:

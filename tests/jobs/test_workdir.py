@@ -97,7 +97,9 @@ def test_links_ship_as_links(queue: portacloud.JobQueue, project: Path, tmp_path
 
 def test_a_missing_workdir_fails_at_submit(queue: portacloud.JobQueue, tmp_path: Path) -> None:
     missing = tmp_path / "missing"
-    with pytest.raises(portacloud.InvalidArgumentError, match=f"workdir '{missing}' does not exist"):
+    with pytest.raises(
+        portacloud.InvalidArgumentError, match=f"workdir '{missing}' does not exist"
+    ):
         queue.submit(JobSpec(name="nowd", command="true", workdir=str(missing)))
     assert not missing.exists()
     assert queue.list(name="nowd") == []  # refused before the job existed

@@ -342,7 +342,6 @@ def test_default_workdir_is_a_fresh_scratch_dir_removed_afterwards() -> None:
     assert not Path(scratch).exists()
 
 
-
 def test_each_task_runs_in_its_own_copy_of_the_shipped_workdir(tmp_path: Path) -> None:
     workdir = tmp_path / "unpacked"  # where Ray unpacked the job's working_dir
     workdir.mkdir()
@@ -612,3 +611,11 @@ def test_what_is_not_a_ray_failure_is_left_alone(exc: BaseException) -> None:
 def test_portacloud_errors_pass_through() -> None:
     err = pe.ResourceExhaustedError("too big", retryable=False)
     assert map_ray_error(err) is err
+
+
+def test_one_task_of_an_array_log_reads_alone() -> None:
+    out, code = run_runner('echo "x $PORTACLOUD_TASK_INDEX"; printf "end"', tasks=3)
+    assert code == 0, out
+    assert parse_log(out, nonce=NONCE, task=1).output == "x 1\nend"
+    merged = parse_log(out, nonce=NONCE, prefix_tasks=True).output
+    assert "[task 1] x 1\n[task 1] end" in merged

@@ -86,7 +86,14 @@ class JobSpec(BaseModel):
     image: str | None = None
     resources: Resources = Field(default_factory=Resources)
     env: Mapping[str, str] = Field(default_factory=dict)
-    workdir: str | None = None
+    workdir: str | None = Field(
+        default=None,
+        description=(
+            "A local directory shipped to every task's working directory (relative: to the "
+            "spec file's directory). .gitignore and .portacloudignore patterns leave files "
+            "out; at most 100 MiB by default."
+        ),
+    )
     timeout: float | None = Field(default=None, gt=0, le=30 * 86400)
     retries: int = Field(default=0, ge=0, le=10)
     array: int | None = Field(default=None, ge=1, le=10_000)

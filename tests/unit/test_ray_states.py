@@ -342,21 +342,6 @@ def test_default_workdir_is_a_fresh_scratch_dir_removed_afterwards() -> None:
     assert not Path(scratch).exists()
 
 
-def test_each_task_runs_in_its_own_copy_of_the_shipped_workdir(tmp_path: Path) -> None:
-    workdir = tmp_path / "unpacked"  # where Ray unpacked the job's working_dir
-    workdir.mkdir()
-    (workdir / "data.txt").write_text("21\n")
-    # mkdir fails when the directory exists: a shared directory fails the second task
-    out, code = run_runner("cat data.txt && mkdir claimed && pwd", tasks=2, workdir=str(workdir))
-    assert code == 0, out
-    first, copy0, second, copy1 = parse_log(out, nonce=NONCE).output.split()
-    assert (first, second) == ("21", "21")
-    copies = [copy0, copy1]
-    assert copy0 != copy1
-    assert all(f"portacloud-{JOB_ID}-" in c and not Path(c).exists() for c in copies), copies
-    assert sorted(p.name for p in workdir.iterdir()) == ["data.txt"]  # Ray's copy untouched
-
-
 def test_a_stop_from_ray_kills_the_attempt_and_starts_nothing_new(tmp_path: Path) -> None:
     log = tmp_path / "log"
     config = {"job_id": JOB_ID, "nonce": NONCE, "tasks": 2, "retries": 3, "gpus": 0}
@@ -611,11 +596,3 @@ def test_what_is_not_a_ray_failure_is_left_alone(exc: BaseException) -> None:
 def test_portacloud_errors_pass_through() -> None:
     err = pe.ResourceExhaustedError("too big", retryable=False)
     assert map_ray_error(err) is err
-
-
-def test_one_task_of_an_array_log_reads_alone() -> None:
-    out, code = run_runner('echo "x $PORTACLOUD_TASK_INDEX"; printf "end"', tasks=3)
-    assert code == 0, out
-    assert parse_log(out, nonce=NONCE, task=1).output == "x 1\nend"
-    merged = parse_log(out, nonce=NONCE, prefix_tasks=True).output
-    assert "[task 1] x 1\n[task 1] end" in merged

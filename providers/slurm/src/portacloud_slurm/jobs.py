@@ -36,7 +36,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +55,7 @@ from portacloud.errors import (
     guarded_call,
 )
 from portacloud.home import portacloud_home
-from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
+from portacloud.jobs.logfiles import TaskLogFiles
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobState, JobStatus
 from portacloud.jobs.workdir import scan_workdir, stage_workdir
 from portacloud.providerkit import ProviderOptions, parse_options
@@ -97,7 +97,6 @@ _CAPABILITIES = JobCapabilities(
     ),
 )
 _NOT_KNOWN = ("Invalid job id specified", "not found")
-_FOLLOW_INTERVAL = 0.5
 
 
 def _blank_is_none(value: object) -> object:
@@ -141,7 +140,7 @@ def _check_id(job_id: str) -> str:
     return str(int(job_id))
 
 
-class SlurmJobDriver:
+class SlurmJobDriver(TaskLogFiles):
     """Submits and tracks jobs on one Slurm partition. Open it with ``open_jobs``.
 
     Attributes:
@@ -151,6 +150,7 @@ class SlurmJobDriver:
     """
 
     provider = "slurm"
+    follow_interval = 0.5  # each read of a followed log may ask slurmctld for the state
 
     def __init__(
         self,
@@ -409,22 +409,7 @@ class SlurmJobDriver:
             return [job_dir / f"slurm-{jid}_{i}.out" for i in range(meta.tasks)]
         return [job_dir / f"slurm-{jid}.out"]
 
-    def logs(self, job_id: str) -> str:
-        return read_task_logs(self._log_files(job_id))
-
-    def follow_logs(self, job_id: str) -> Iterator[str]:
-        return self._follow(job_id, self._log_files(job_id))
-
-    def task_logs(self, job_id: str, task: int) -> str:
-        return read_task_logs(self._log_files(job_id)[task : task + 1])
-
-    def follow_task_logs(self, job_id: str, task: int) -> Iterator[str]:
-        return self._follow(job_id, self._log_files(job_id)[task : task + 1])
-
-    def _follow(self, job_id: str, files: builtins.list[Path]) -> Iterator[str]:
-        return follow_task_logs(files, lambda: self._ended(job_id), interval=_FOLLOW_INTERVAL)
-
-    def _ended(self, job_id: str) -> bool:
+    def _log_ended(self, job_id: str) -> bool:
         # Read between two polls of a log being followed: the portable queue cannot retry
         # inside a generator, so this driver owns these reads, under the opener's policy.
         def read() -> JobStatus:

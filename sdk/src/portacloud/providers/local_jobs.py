@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from urllib.parse import SplitResult
 from portacloud.errors import InvalidArgumentError, PortaCloudError
 from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
 from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
-from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
+from portacloud.jobs.logfiles import TaskLogFiles
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatus
 from portacloud.jobs.supervisor import shipped_workdir
 from portacloud.jobs.workdir import scan_workdir, stage_workdir
@@ -52,7 +52,7 @@ _CAPABILITIES = JobCapabilities(
 )
 
 
-class LocalJobDriver:
+class LocalJobDriver(TaskLogFiles):
     """Runs each task under ``python -m portacloud.jobs.supervisor``."""
 
     provider = "local"
@@ -172,20 +172,8 @@ class LocalJobDriver:
         tasks = len(self.store.tasks(job_id))
         return [self.root / "logs" / job_id / f"task-{i}.log" for i in range(tasks)]
 
-    def logs(self, job_id: str) -> str:
-        return read_task_logs(self._log_files(job_id))
-
-    def follow_logs(self, job_id: str) -> Iterator[str]:
-        return self._follow(job_id, self._log_files(job_id))
-
-    def task_logs(self, job_id: str, task: int) -> str:
-        return read_task_logs(self._log_files(job_id)[task : task + 1])
-
-    def follow_task_logs(self, job_id: str, task: int) -> Iterator[str]:
-        return self._follow(job_id, self._log_files(job_id)[task : task + 1])
-
-    def _follow(self, job_id: str, files: builtins.list[Path]) -> Iterator[str]:
-        return follow_task_logs(files, lambda: self.status(job_id).state.terminal, interval=0.2)
+    def _log_ended(self, job_id: str) -> bool:
+        return self.status(job_id).state.terminal
 
     def cancel(self, job_id: str) -> None:
         import signal

@@ -52,7 +52,17 @@ def test_pickles_hold_no_live_client_or_lock(tmp_path: Path) -> None:
     bucket.put("k", b"v")  # the driver (with its locks) is open now
     state = bucket.__getstate__()
     assert state["_driver_obj"] is None
-    assert set(state) == {"_driver_obj", "_url", "_driver_url", "_options", "_prefix", "_retry"}
+    assert set(state) == {
+        "_driver_obj",
+        "_url",
+        "_driver_url",
+        "_options",
+        "_prefix",
+        "_retry",
+        "_regions",
+    }
+    # The region policy travels; the region asked for does not (the copy asks again).
+    assert state["_regions"].__getstate__() == {"policy": None, "_known": False, "_region": None}
 
 
 def test_credentials_and_live_objects_are_never_pickled() -> None:

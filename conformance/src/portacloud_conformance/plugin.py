@@ -13,7 +13,7 @@ import threading
 import uuid
 import warnings
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -26,6 +26,7 @@ STORAGE_OPTION = "--portacloud-storage"
 JOBS_OPTION = "--portacloud-jobs"
 COMPUTE_OPTION = "--portacloud-compute"
 TIMEOUT_OPTION = "--portacloud-test-timeout"
+FACE_OPTION = "--portacloud-face"
 #: Generous for the slowest test on a real cloud (a job or an instance that takes minutes to
 #: start), short enough that a server that stops answering, or a listing that never ends,
 #: fails one test instead of hanging the run.
@@ -56,6 +57,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         default=None,
         help="compute URL to run the portacloud compute conformance suite against",
+    )
+    group.addoption(
+        FACE_OPTION,
+        choices=("sync", "async"),
+        default="sync",
+        help="the storage face under test: Bucket (sync) or AsyncBucket (async), one suite",
     )
     group.addoption(
         "--portacloud-jobs-python",
@@ -161,11 +168,27 @@ def storage_url(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def root_bucket(storage_url: str) -> Iterator[portacloud.Bucket]:
-    """The bucket under test, opened once per session."""
+def root_bucket(pytestconfig: pytest.Config, storage_url: str) -> Iterator[portacloud.Bucket]:
+    """The bucket under test, opened once per session: a :class:`~portacloud.Bucket`, or with
+    ``--portacloud-face async`` an :class:`~portacloud.AsyncBucket` behind a blocking face."""
+    if pytestconfig.getoption(FACE_OPTION) == "async":
+        yield from _async_face(storage_url)
+        return
     bucket = portacloud.open_bucket(storage_url)
     yield bucket
     bucket.close()
+
+
+def _async_face(storage_url: str) -> Iterator[portacloud.Bucket]:
+    from portacloud_conformance.async_face import EventLoopThread, SyncFace
+
+    loop = EventLoopThread()
+    face = SyncFace(portacloud.open_async_bucket(storage_url), loop)
+    try:
+        yield cast("portacloud.Bucket", face)  # the suite's tests call Bucket's methods
+    finally:
+        face.close()
+        loop.close()
 
 
 @pytest.fixture

@@ -60,11 +60,12 @@ if TYPE_CHECKING:
         migrate,
         verify,
     )
-    from portacloud.openers import open_bucket, open_compute, open_jobs
+    from portacloud.openers import open_async_bucket, open_bucket, open_compute, open_jobs
     from portacloud.profiles import Connection, Profile, connect, load_profile, portacloud_home
     from portacloud.registry import available_schemes
     from portacloud.resources import Resources
     from portacloud.retry import RetryPolicy
+    from portacloud.storage.async_bucket import AsyncBucket
     from portacloud.storage.bucket import Bucket
     from portacloud.storage.capabilities import StorageCapabilities
     from portacloud.storage.erase import EraseResult
@@ -95,6 +96,7 @@ _LAZY: dict[str, str] = {
     "Resources": "portacloud.resources",
     "TaskStatus": "portacloud.jobs.models",
     "open_jobs": "portacloud.openers",
+    "AsyncBucket": "portacloud.storage.async_bucket",
     "Bucket": "portacloud.storage.bucket",
     "Connection": "portacloud.profiles",
     "EraseResult": "portacloud.storage.erase",
@@ -106,12 +108,14 @@ _LAZY: dict[str, str] = {
     "available_schemes": "portacloud.registry",
     "connect": "portacloud.profiles",
     "load_profile": "portacloud.profiles",
+    "open_async_bucket": "portacloud.openers",
     "open_bucket": "portacloud.openers",
     "portacloud_home": "portacloud.profiles",
 }
 
 __all__ = [
     "AlreadyExistsError",
+    "AsyncBucket",
     "Bucket",
     "CancelledError",
     "ChecksumMismatchError",
@@ -158,6 +162,7 @@ __all__ = [
     "connect",
     "load_profile",
     "migrate",
+    "open_async_bucket",
     "open_bucket",
     "open_compute",
     "open_jobs",

@@ -17,9 +17,24 @@ from portacloud.urls import parse_url
 if TYPE_CHECKING:
     from portacloud.compute.compute import Compute
     from portacloud.jobs.queue import JobQueue
+    from portacloud.profiles import Profile
+    from portacloud.residency import RegionPolicy
+    from portacloud.storage.async_bucket import AsyncBucket
     from portacloud.storage.bucket import Bucket
 
-__all__ = ["open_bucket", "open_compute", "open_jobs", "open_object"]
+__all__ = ["open_async_bucket", "open_bucket", "open_compute", "open_jobs", "open_object"]
+
+
+def _under(
+    profile: str | Profile | None, retry: RetryPolicy | None
+) -> tuple[RetryPolicy, RegionPolicy | None]:
+    """The retry policy and region policy of a handle opened under ``profile``."""
+    if profile is None:
+        return retry or RetryPolicy(), None
+    from portacloud.profiles import load_profile
+
+    found = load_profile(profile) if isinstance(profile, str) else profile
+    return retry or found.retry or RetryPolicy(), found.region_policy
 
 
 def open_bucket(
@@ -27,6 +42,7 @@ def open_bucket(
     *,
     retry: RetryPolicy | None = None,
     registry: Registry | None = None,
+    profile: str | Profile | None = None,
     **options: Any,
 ) -> Bucket:
     """Open the bucket a URL names.
@@ -34,8 +50,13 @@ def open_bucket(
     Args:
         url: ``memory://name``, ``file:///abs/path``, ``s3://bucket/prefix``... Query
             parameters are provider options (``s3://b?region=eu-west-1``).
-        retry: The retry policy for this bucket's calls, the provider's own included.
+        retry: The retry policy for this bucket's calls, the provider's own included
+            (default: the profile's, else the portable default).
         registry: The providers to open it with (default: the installed ones).
+        profile: A profile of ``portacloud.toml`` (its name, or a loaded
+            :class:`~portacloud.profiles.Profile`) whose region policy and retry policy bind
+            the bucket; ``None`` for neither. A provider option named ``profile`` (an AWS
+            named profile) goes in the URL: ``s3://b?profile=sso``.
         **options: Provider options; the same names as the query parameters.
 
     Returns:
@@ -43,14 +64,51 @@ def open_bucket(
     """
     from portacloud.storage.bucket import Bucket
 
-    policy = retry or RetryPolicy()
+    policy, residency = _under(profile, retry)
     found = registry or default_registry()
     driver, prefix = found.bucket_driver(url, retry=policy, options=options)
-    return Bucket(driver, url=url, prefix=prefix, retry=policy, options=options)
+    return Bucket(
+        driver, url=url, prefix=prefix, retry=policy, options=options, residency=residency
+    )
+
+
+def open_async_bucket(
+    url: str,
+    *,
+    max_workers: int = 16,
+    retry: RetryPolicy | None = None,
+    registry: Registry | None = None,
+    profile: str | Profile | None = None,
+    **options: Any,
+) -> AsyncBucket:
+    """Open the bucket a URL names for asyncio programs.
+
+    Args:
+        url: As for :func:`open_bucket`.
+        max_workers: Threads at most for the blocking calls (see
+            :class:`~portacloud.AsyncBucket`).
+        retry: As for :func:`open_bucket`.
+        registry: As for :func:`open_bucket`.
+        profile: As for :func:`open_bucket`.
+        **options: Provider options, as for :func:`open_bucket`.
+
+    Returns:
+        An :class:`~portacloud.AsyncBucket`. Opening is not a coroutine: like
+        :func:`open_bucket` it may make one blocking request (``s3://`` identifies the
+        server), so open buckets before the loop is busy, or with ``asyncio.to_thread``.
+    """
+    from portacloud.storage.async_bucket import AsyncBucket
+
+    bucket = open_bucket(url, retry=retry, registry=registry, profile=profile, **options)
+    return AsyncBucket(bucket, max_workers=max_workers)
 
 
 def open_object(
-    url: str, *, registry: Registry | None = None, **options: Any
+    url: str,
+    *,
+    registry: Registry | None = None,
+    profile: str | Profile | None = None,
+    **options: Any,
 ) -> tuple[Bucket, str]:
     """Open the bucket that holds the object a URL names, and return it with the key.
 
@@ -59,7 +117,7 @@ def open_object(
     themselves with ``split_object_url``.
     """
     bucket_url, key = (registry or default_registry()).split_object_url(url)
-    return open_bucket(bucket_url, registry=registry, **options), key
+    return open_bucket(bucket_url, registry=registry, profile=profile, **options), key
 
 
 def open_jobs(
@@ -68,6 +126,7 @@ def open_jobs(
     outputs: str | None = None,
     retry: RetryPolicy | None = None,
     registry: Registry | None = None,
+    profile: str | Profile | None = None,
     **options: Any,
 ) -> JobQueue:
     """Open the job queue a URL names.
@@ -78,6 +137,8 @@ def open_jobs(
             (default: ``file://$PORTACLOUD_HOME/job-outputs``).
         retry: The retry policy of the provider's own calls (status reads, listings).
         registry: The providers to open it with (default: the installed ones).
+        profile: A profile whose region policy (for the queue and its outputs) and retry
+            policy bind the queue, as in :func:`open_bucket`.
         **options: Provider options; the same names as the URL's query parameters.
     """
     from portacloud.home import portacloud_home
@@ -88,9 +149,11 @@ def open_jobs(
         outputs = (portacloud_home() / "job-outputs").as_uri()
     else:
         parse_url(outputs)  # refuse a malformed URL or one carrying credentials, up front
-    policy = retry or RetryPolicy()
+    policy, residency = _under(profile, retry)
     driver = (registry or default_registry()).jobs_driver(url, retry=policy, options=options)
-    return JobQueue(driver, url=url, outputs=outputs, options=options, retry=policy)
+    return JobQueue(
+        driver, url=url, outputs=outputs, options=options, retry=policy, residency=residency
+    )
 
 
 def open_compute(
@@ -98,6 +161,7 @@ def open_compute(
     *,
     retry: RetryPolicy | None = None,
     registry: Registry | None = None,
+    profile: str | Profile | None = None,
     **options: Any,
 ) -> Compute:
     """Open compute instances on the provider and region a URL names.
@@ -106,10 +170,12 @@ def open_compute(
         url: ``local://``, ``aws://us-east-1?endpoint_url=...``, ``libcloud+gce://zone``...
         retry: The retry policy of the provider's own calls (describes, listings).
         registry: The providers to open it with (default: the installed ones).
+        profile: A profile whose region policy and retry policy bind the handle, as in
+            :func:`open_bucket`: ``create`` and ``offers`` stay inside its regions.
         **options: Provider options; the same names as the URL's query parameters.
     """
     from portacloud.compute.compute import Compute
 
-    policy = retry or RetryPolicy()
+    policy, residency = _under(profile, retry)
     driver = (registry or default_registry()).compute_driver(url, retry=policy, options=options)
-    return Compute(driver, url=url, options=options, retry=policy)
+    return Compute(driver, url=url, options=options, retry=policy, residency=residency)

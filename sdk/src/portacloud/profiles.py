@@ -18,10 +18,11 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from portacloud.errors import InvalidArgumentError, NotFoundError, UnsupportedError
 from portacloud.home import HOME_ENV, portacloud_home
+from portacloud.residency import RegionPolicy
 from portacloud.retry import RetryPolicy
 from portacloud.urls import parse_url
 
@@ -49,6 +50,13 @@ class Profile(BaseModel):
         retry: The retry policy of every handle the profile opens (a TOML table
             ``[profiles.NAME.retry]`` with ``attempts``, ``initial_delay``, ``max_delay``),
             or ``None`` for the default policy.
+        regions: Glob patterns over the providers' region names (``["eu-*",
+            "europe-west4"]``) where the profile's data and machines may be; ``None`` for no
+            region policy. See :mod:`portacloud.residency`.
+        residency: ``"writes"`` (the default) checks writes, instances and jobs against
+            ``regions``; ``"strict"`` checks reads too.
+        unknown_region: Under a policy, what to do with a backend that cannot tell its
+            region: ``"deny"`` (the default) or ``"allow"``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -58,6 +66,9 @@ class Profile(BaseModel):
     compute: str | None = None
     jobs: str | None = None
     retry: RetryPolicy | None = None
+    regions: tuple[str, ...] | None = None
+    residency: Literal["writes", "strict"] = "writes"
+    unknown_region: Literal["deny", "allow"] = "deny"
 
     @field_validator("storage", "compute", "jobs")
     @classmethod
@@ -65,6 +76,31 @@ class Profile(BaseModel):
         if value is not None:
             parse_url(value)  # refuses user:password@ and secret-looking query options
         return value
+
+    @field_validator("regions")
+    @classmethod
+    def _some_patterns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if (value is not None and not all(p.strip() for p in value)) or value == ():
+            raise ValueError("regions must list at least one non-empty pattern")
+        return value
+
+    @model_validator(mode="after")
+    def _policy_is_whole(self) -> Profile:
+        if self.regions is None and (self.residency, self.unknown_region) != ("writes", "deny"):
+            raise ValueError("residency and unknown_region need a regions list")
+        return self
+
+    @property
+    def region_policy(self) -> RegionPolicy | None:
+        """The profile's :class:`~portacloud.residency.RegionPolicy`, or ``None``."""
+        if self.regions is None:
+            return None
+        return RegionPolicy(
+            profile=self.name,
+            regions=self.regions,
+            strict=self.residency == "strict",
+            unknown_region=self.unknown_region,
+        )
 
 
 def _config_files() -> list[Path]:
@@ -134,7 +170,8 @@ def _first_error(exc: ValidationError) -> str:
     if err["type"] == "extra_forbidden":
         return (
             f"unknown setting {where!r} "
-            "(profiles hold storage, compute and jobs URLs and a retry table)"
+            "(profiles hold storage, compute and jobs URLs, a retry table, regions, "
+            "residency and unknown_region)"
         )
     return f"{where}: {err['msg']}"
 
@@ -163,7 +200,7 @@ class Connection:
         if self._storage is None:
             from portacloud.openers import open_bucket
 
-            self._storage = open_bucket(self._url("storage"), retry=self.profile.retry)
+            self._storage = open_bucket(self._url("storage"), profile=self.profile)
         return self._storage
 
     @property
@@ -175,8 +212,9 @@ class Connection:
             url = self._url("jobs")
             outputs = None
             if self.profile.storage is not None:
-                outputs = self.profile.storage.split("?", 1)[0].rstrip("/") + "/jobs"
-            self._jobs = open_jobs(url, outputs=outputs, retry=self.profile.retry)
+                base, mark, query = self.profile.storage.partition("?")
+                outputs = base.rstrip("/") + "/jobs" + mark + query
+            self._jobs = open_jobs(url, outputs=outputs, profile=self.profile)
         return self._jobs
 
     @property
@@ -185,7 +223,7 @@ class Connection:
         if self._compute is None:
             from portacloud.openers import open_compute
 
-            self._compute = open_compute(self._url("compute"), retry=self.profile.retry)
+            self._compute = open_compute(self._url("compute"), profile=self.profile)
         return self._compute
 
     def close(self) -> None:

@@ -47,6 +47,7 @@ from portacloud.errors import (
     InvalidArgumentError,
     NotFoundError,
     PortaCloudError,
+    UnavailableError,
 )
 from portacloud.providerkit import ListingGuard, RetryPolicy, call_with_retry, parse_options
 from portacloud_aws.boto import client_config, is_aws_endpoint, utc
@@ -223,7 +224,14 @@ class EC2Driver:
                 f"endpoint {custom_endpoint} is not AWS: states, errors and images are the "
                 "server's own"
             )
-        self.capabilities = ComputeCapabilities(catalog="aws", notes=tuple(notes))
+        self.capabilities = ComputeCapabilities(catalog="aws", location=True, notes=tuple(notes))
+
+    def reported_region(self) -> str:
+        """The region EC2 itself names for the zones this client launches into."""
+        zones = self._ec2("describe_availability_zones").get("AvailabilityZones") or []
+        if not zones or not zones[0].get("RegionName"):
+            raise UnavailableError(f"EC2 in {self.region} reported no availability zones")
+        return str(zones[0]["RegionName"]).lower()
 
     # ------------------------------------------------------------------ plumbing
 

@@ -290,6 +290,10 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         """Delete those versions for good, for erase (boto3)."""
         self.sdk.delete_versions(versions)
 
+    def bucket_region(self) -> str:
+        """GetBucketLocation, a control call, on the vendor SDK."""
+        return self.sdk.bucket_region()
+
     def list_uploads(self, prefix: str) -> list[PendingUpload]:
         """Unfinished multipart uploads under ``prefix``, for erase (boto3)."""
         return self.sdk.list_uploads(prefix)

@@ -22,6 +22,7 @@ from portacloud_aws import s3_copy, uploads
 from portacloud_aws.boto import http_status, utc
 from portacloud_aws.options import DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE
 from portacloud_aws.s3_responses import (
+    bucket_region,
     content_length,
     object_info,
     quote_etag,
@@ -172,6 +173,10 @@ class S3Driver:
     def delete_versions(self, versions: Sequence[StoredVersion]) -> None:
         """DeleteObjects with version IDs (up to 1,000): those versions go for good."""
         uploads.delete_versions(self.client, self.bucket, versions)
+
+    def bucket_region(self) -> str:
+        """GetBucketLocation, with S3's legacy answers spelled as region names."""
+        return bucket_region(self.client, self.bucket)
 
     def list_uploads(self, prefix: str) -> list[PendingUpload]:
         """ListMultipartUploads under ``prefix``."""

@@ -18,6 +18,7 @@ from portacloud.storage.models import ObjectInfo
 from portacloud_aws.boto import utc
 
 __all__ = [
+    "bucket_region",
     "content_length",
     "etag_of",
     "object_info",
@@ -135,3 +136,14 @@ def object_info(
         metadata=metadata,
         checksums={"crc32c": crc} if crc else {},
     )
+
+
+# GetBucketLocation's legacy answers: no constraint is us-east-1, and ``EU`` is the oldest
+# name of eu-west-1.
+_LEGACY_LOCATIONS = {"": "us-east-1", "EU": "eu-west-1"}
+
+
+def bucket_region(client: Any, bucket: str) -> str:
+    """The bucket's region from GetBucketLocation, lower-case."""
+    constraint = client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or ""
+    return _LEGACY_LOCATIONS.get(constraint, constraint).lower()

@@ -85,7 +85,7 @@ def _untested(source: str) -> str:
 VENDORS: Mapping[str, VendorProfile] = {
     "aws": VendorProfile(
         name="aws",
-        capabilities=_caps(),
+        capabilities=_caps(location=True),
         native_crc32c=True,
         atomic_conditional_complete=True,
         checksum_calculation="when_supported",
@@ -104,6 +104,8 @@ VENDORS: Mapping[str, VendorProfile] = {
             "a delimiter listing keeps naming a directory after its last object is deleted "
             "(list_prefixes_exact=False)",
             _CONDITIONAL_NOTE,
+            "SeaweedFS answers GetBucketLocation with no constraint whatever region a bucket "
+            "was created for, so it cannot tell where a bucket is (location=False)",
             key_empty_segments=False,
             key_dot_segments=False,
             key_max_segment_bytes=255,
@@ -132,6 +134,7 @@ VENDORS: Mapping[str, VendorProfile] = {
             signed_url_checks_expiry=False,
             key_control_chars=False,
             cross_process_atomic=False,
+            location=True,
         ),
         copy_checks_source_if_match=False,
         checksum_calculation="when_supported",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from portacloud.errors import (
     FailedPreconditionError,
     PortaCloudError,
     UnavailableError,
+    UnsupportedError,
 )
 from portacloud.providerkit import ChunkStream, EmptyStream
 from portacloud.retry import RetryPolicy
@@ -62,6 +63,7 @@ class AzureBlobDriver:
         block_size: int = DEFAULT_BLOCK_SIZE,
         max_concurrency: int = DEFAULT_CONCURRENCY,
         retry: RetryPolicy | None = None,
+        locate: Callable[[], str] | None = None,
     ) -> None:
         """Wrap a ``BlobServiceClient``.
 
@@ -73,8 +75,10 @@ class AzureBlobDriver:
             block_size: Bytes per staged block.
             max_concurrency: Parallel block uploads per write.
             retry: The policy of the driver's own retries (default: ``RetryPolicy()``).
+            locate: Asks where the account lives (given a ``subscription_id``), or ``None``.
         """
         self._service = service
+        self._locate = locate
         self._container_name = container
         self._container: Any = service.get_container_client(container)
         self.capabilities = capabilities
@@ -144,6 +148,12 @@ class AzureBlobDriver:
 
     def list_page(self, options: ListOptions) -> ListPage:
         return listing.list_page(self._container, options)
+
+    def bucket_region(self) -> str:
+        """The account's location, from the management API (capability ``location``)."""
+        if self._locate is None:
+            raise UnsupportedError("the account's region needs the subscription_id option")
+        return self._locate()
 
     def list_versions(self, prefix: str) -> list[StoredVersion]:
         """Blobs, versions, snapshots and uncommitted blobs under ``prefix`` (for erase)."""

@@ -212,6 +212,10 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
         """One page through the SDK: its keys are the service's, its entries carry metadata."""
         return self.sdk.list_page(options)
 
+    def bucket_region(self) -> str:
+        """The account's location, from the management API (the SDK engine's)."""
+        return self.sdk.bucket_region()
+
     def list_versions(self, prefix: str) -> list[StoredVersion]:
         """Blobs, versions, snapshots and uncommitted blobs under ``prefix`` (the SDK's)."""
         return self.sdk.list_versions(prefix)

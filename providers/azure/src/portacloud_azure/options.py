@@ -59,6 +59,9 @@ class AzureOptions(ProviderOptions):
         engine: ``sdk`` (azure-storage-blob) or ``obstore`` (the data path on obstore, the SDK
             for control calls and what obstore cannot do the same way; see
             :mod:`.obstore_engine`).
+        subscription_id: The subscription that holds the account. With it, the account's
+            region is asked from Azure Resource Manager (capability ``location``), which
+            region policies need; without it the region is unknown.
     """
 
     account: Annotated[NonEmptyStr, AfterValidator(_account_name)] | None = None
@@ -71,3 +74,4 @@ class AzureOptions(ProviderOptions):
         int, BeforeValidator(_whole_number), Field(ge=1, le=_MAX_CONCURRENCY)
     ] = DEFAULT_CONCURRENCY
     engine: Annotated[NonEmptyStr, AfterValidator(_engine)] = DEFAULT_ENGINE
+    subscription_id: NonEmptyStr | None = None

@@ -39,6 +39,7 @@ from portacloud.retry import RetryPolicy
 from portacloud_azure.capabilities import capabilities_for
 from portacloud_azure.clients import service_client
 from portacloud_azure.driver import AzureBlobDriver
+from portacloud_azure.location import AccountLocator
 from portacloud_azure.options import AzureOptions
 
 if TYPE_CHECKING:
@@ -54,7 +55,8 @@ class AzureProvider:
 
     Its options (URL query or keyword arguments) are those of
     :class:`~portacloud_azure.options.AzureOptions`: ``account``, ``endpoint_url``,
-    ``api_version``, ``block_size``, ``max_concurrency`` and ``engine`` (sdk|obstore).
+    ``api_version``, ``block_size``, ``max_concurrency``, ``engine`` (sdk|obstore) and
+    ``subscription_id`` (to ask the account's region).
     """
 
     def open_bucket(
@@ -80,6 +82,12 @@ class AzureProvider:
         caps = capabilities_for(
             str(service.url), service.account_name, can_sign=signing is not None
         )
+        locate = None
+        if parsed.subscription_id is not None:
+            locate = AccountLocator(
+                subscription_id=parsed.subscription_id, account=service.account_name
+            )
+            caps = caps.model_copy(update={"location": True})
         driver = AzureBlobDriver(
             service=service,
             container=container,
@@ -88,6 +96,7 @@ class AzureProvider:
             block_size=parsed.block_size,
             max_concurrency=parsed.max_concurrency,
             retry=retry,
+            locate=locate,
         )
         prefix = unquote(url.path.lstrip("/"))
         if parsed.engine != "obstore":

@@ -60,6 +60,7 @@ def _gcs(*, can_sign: bool) -> Profile:
             presign_write=can_sign,
             key_control_chars=False,  # GCS refuses CR and LF in object names
             versions=True,
+            location=True,
             notes=(
                 *notes,
                 _UPLOADS_NOTE,
@@ -98,6 +99,8 @@ _FAKE_GCS = Profile(
             "still compares the stored CRC32C with the portable one)",
             "emulator: deleting a non-empty bucket gives 412, where GCS gives 409",
             "emulator: object names with CR/LF are accepted, which GCS refuses",
+            "emulator: every bucket reports location US-CENTRAL1 whatever it was created "
+            "with, so it cannot tell where a bucket is (location=False)",
         ),
     ),
     resumable_preconditions=False,

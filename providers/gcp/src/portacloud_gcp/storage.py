@@ -270,6 +270,12 @@ class GCSDriver:
         """Delete concurrently: the JSON batch endpoint is not used (fake-gcs-server lacks it)."""
         self._each(self.delete, keys)
 
+    def bucket_region(self) -> str:
+        """The bucket's location (a region such as ``europe-west4``, or a multi-region such
+        as ``eu``), lower-case."""
+        found = self.client.get_bucket(self.bucket_name, retry=None, timeout=TIMEOUT)
+        return str(found.location).lower()
+
     def list_versions(self, prefix: str) -> list[StoredVersion]:
         """Every generation, live and noncurrent, of the objects under ``prefix``."""
         blobs = self.client.list_blobs(

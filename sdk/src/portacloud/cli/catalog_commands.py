@@ -118,9 +118,12 @@ def offers_command(
     Prices are list prices from the shipped catalog, each with its as_of date and source:
     use them to order options, not to quote.
     """
+    from portacloud.profiles import load_profile
+
     resources = parse_resources(cpus=cpus, memory_gb=memory_gb, gpus=gpus)
     providers = list(clouds) or None
-    found = offers(resources, providers=providers, region=region, spot=spot)
+    policy = load_profile().region_policy
+    found = offers(resources, providers=providers, region=region, spot=spot, policy=policy)
     if limit is None:
         shown = found if as_json else found[:_DEFAULT_TABLE_ROWS]
     else:
@@ -135,6 +138,11 @@ def offers_command(
         err_console.print(
             f"{len(found)} offers{note}; list prices as of {dates[0]}..{dates[-1]}, "
             "sources in --json"
+        )
+    if policy is not None:
+        err_console.print(
+            f"only regions the policy of profile {policy.profile!r} allows: "
+            f"{escape(', '.join(policy.regions))}"
         )
     if not found:
         err_console.print(f"no offers: {escape(_why_none(providers, region))}")

@@ -31,10 +31,11 @@ _COLUMNS = ("id", "name", "state", "billing", "type", "region", "managed", "crea
 
 
 def _open(url: str | None) -> Compute:
+    from portacloud.cli.targets import cli_profile
     from portacloud.openers import open_compute
     from portacloud.profiles import connect
 
-    return open_compute(url) if url else connect().compute
+    return open_compute(url, profile=cli_profile()) if url else connect().compute
 
 
 def _row(instance: Instance) -> list[str]:

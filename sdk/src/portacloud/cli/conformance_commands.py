@@ -45,6 +45,12 @@ _KINDS = ("storage", "jobs", "compute")
     help="Write the JSON report here.",
 )
 @click.option("-k", "keyword", default=None, help="Only tests matching this pytest -k expression.")
+@click.option(
+    "--face",
+    type=click.Choice(["sync", "async"]),
+    default="sync",
+    help="Storage only: test Bucket (sync) or AsyncBucket (async) with the same suite.",
+)
 def run(
     *,
     storage_url: str | None,
@@ -52,6 +58,7 @@ def run(
     compute_url: str | None,
     report_path: Path | None,
     keyword: str | None,
+    face: str,
 ) -> None:
     """Run one suite (--storage, --jobs or --compute) against a target; print its skips
     and failures."""
@@ -63,9 +70,15 @@ def run(
     if len(given) != 1:
         raise click.UsageError("give exactly one of --storage URL, --jobs URL and --compute URL")
     kind, url = given[0]
+    if face == "async" and kind != "storage":
+        raise click.UsageError("--face async tests storage (AsyncBucket); give --storage URL")
     runner = _suite()
-    report = runner.run_suite(kind, url, extra_args=["-k", keyword] if keyword else [])
-    table = new_table("test", "outcome", "reason", title=f"{kind} conformance: {escape(url)}")
+    extra = ["-k", keyword] if keyword else []
+    if face == "async":
+        extra += ["--portacloud-face", "async"]
+    report = runner.run_suite(kind, url, extra_args=extra)
+    title = f"{kind} conformance{' (AsyncBucket)' if face == 'async' else ''}: {escape(url)}"
+    table = new_table("test", "outcome", "reason", title=title)
     for result in report.results:
         if result.outcome != "passed":
             style = "red" if result.outcome == "failed" else "yellow"

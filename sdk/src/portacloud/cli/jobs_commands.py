@@ -25,10 +25,11 @@ _QUEUE_OPTION = click.option(
 
 
 def _queue(url: str | None) -> Any:
+    from portacloud.cli.targets import cli_profile
     from portacloud.openers import open_jobs
     from portacloud.profiles import connect
 
-    return open_jobs(url) if url else connect().jobs
+    return open_jobs(url, profile=cli_profile()) if url else connect().jobs
 
 
 def load_spec_file(path: Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from portacloud.cli.output import err_console, out_console
-from portacloud.cli.targets import refuse_in_process_schemes
+from portacloud.cli.targets import cli_profile, refuse_in_process_schemes
 from portacloud.migrate.engine import DEFAULT_CONCURRENCY, DEFAULT_MAX_DELETE
 from portacloud.migrate.models import (
     MigrationEvent,
@@ -212,7 +212,9 @@ def plan_table(plan: MigrationPlan) -> Table:
     prices = "; ".join(
         f"{p.provider}: {p.service}, as of {p.as_of} ({p.source})" for p in cost.prices
     )
+    region = plan.dst_region or "unknown (the backend does not report it)"
     table.caption = (
+        f"destination region {region}\n"
         f"estimated cost {total} = egress {decimal(cost.egress_bytes)} {egress} + "
         f"{cost.source_requests + cost.destination_requests:,} requests {requests}\n"
         f"prices: {prices}" + "".join(f"\nwarning: {w}" for w in plan.warnings)
@@ -325,6 +327,7 @@ def migrate(
         "concurrency": concurrency,
         "journal": journal,
         "receipt": receipt,
+        "profile": cli_profile(),
     }
     if _json_mode(json_lines):
         sink = _JsonLines()

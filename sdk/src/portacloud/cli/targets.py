@@ -17,10 +17,12 @@ from urllib.parse import quote
 from portacloud.errors import InvalidArgumentError, PortaCloudError, UnsupportedError
 
 if TYPE_CHECKING:
+    from portacloud.profiles import Profile
     from portacloud.storage.bucket import Bucket
 
 __all__ = [
     "Target",
+    "cli_profile",
     "is_stdio",
     "is_url",
     "open_cli_bucket",
@@ -144,11 +146,19 @@ def open_cli_bucket(url: str) -> Bucket:
     return open_prefix(target, target.path)
 
 
+def cli_profile() -> Profile:
+    """The profile a command runs under (``--profile``, ``$PORTACLOUD_PROFILE`` or
+    ``default``): every bucket, queue and compute target it opens follows its region policy."""
+    from portacloud.profiles import load_profile
+
+    return load_profile()
+
+
 def open_prefix(target: Target, path: str) -> Bucket:
     """Open ``path`` of a target's bucket as a bucket of its own (keys relative to it)."""
     from portacloud.openers import open_bucket
 
-    return open_bucket(target.registry_url(path))
+    return open_bucket(target.registry_url(path), profile=cli_profile())
 
 
 def open_cli_object(url: str) -> tuple[Bucket, str]:
@@ -168,5 +178,5 @@ def open_target_object(target: Target) -> tuple[Bucket, str]:
     if not target.path or target.path.endswith("/"):
         raise InvalidArgumentError(f"{url!r} names a bucket or a prefix, not an object")
     if target.path_shaped:
-        return open_object(target.registry_url(target.path))
-    return open_bucket(target.bucket_url()), target.path
+        return open_object(target.registry_url(target.path), profile=cli_profile())
+    return open_bucket(target.bucket_url(), profile=cli_profile()), target.path

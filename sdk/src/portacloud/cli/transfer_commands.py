@@ -18,6 +18,7 @@ from portacloud.cli.progress import CountingReader, progress
 from portacloud.cli.storage_commands import as_directory, selected
 from portacloud.cli.targets import (
     Target,
+    cli_profile,
     is_stdio,
     is_url,
     open_cli_object,
@@ -182,7 +183,12 @@ def _run_tree(src: str, dst: str, *, delete: bool, max_delete: int, force: bool)
     from portacloud.migrate.engine import migrate
 
     result = migrate(
-        _tree_url(src), _tree_url(dst), delete=delete, max_delete=max_delete, force=force
+        _tree_url(src),
+        _tree_url(dst),
+        delete=delete,
+        max_delete=max_delete,
+        force=force,
+        profile=cli_profile(),
     )
     _report(result)
     if not result.ok:

@@ -35,6 +35,7 @@ from portacloud.compute.catalog_lint import lint_catalog
 from portacloud.compute.gpus import canonical_gpu, gpu_models
 from portacloud.compute.models import Offer
 from portacloud.errors import InvalidArgumentError
+from portacloud.residency import RegionPolicy
 from portacloud.resources import Resources
 from portacloud.validation import validated
 
@@ -133,6 +134,7 @@ def offers(
     providers: Sequence[str] | None = None,
     region: str | None = None,
     spot: bool = False,
+    policy: RegionPolicy | None = None,
 ) -> list[Offer]:
     """Instance types that satisfy ``resources``, cheapest first.
 
@@ -146,6 +148,8 @@ def offers(
         region: Only this region (a zone is read as its region). A region the catalog has no
             rows for gives an empty list; :func:`regions_for` lists the ones it has.
         spot: Only rows with a spot price, sorted by it.
+        policy: Only regions a profile's region policy allows (``local`` rows, which have no
+            region a provider reports, only where it allows unknown regions).
 
     Returns:
         Matching offers sorted by price (spot price with ``spot=True``).
@@ -168,7 +172,15 @@ def offers(
         here = local_offer()
         if _local_satisfies(here, resources, gpu):
             found.append(here)
+    if policy is not None:
+        found = [o for o in found if _inside(policy, o)]
     return sorted(found, key=lambda offer: _price_key(offer, spot=spot))
+
+
+def _inside(policy: RegionPolicy, offer: Offer) -> bool:
+    if offer.provider == LOCAL_PROVIDER:
+        return policy.unknown_region == "allow"
+    return policy.allows(offer.region)
 
 
 def _cloud_offers(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from portacloud.compute.driver import ComputeDriver, LaunchRequest
+from portacloud.compute.driver import ComputeDriver, LaunchRequest, SupportsLocation
 from portacloud.compute.models import (
     MANAGED_TAG,
     ComputeCapabilities,
@@ -23,6 +23,7 @@ from portacloud.errors import (
     InvalidArgumentError,
 )
 from portacloud.handle import DriverHandle, check_timeout
+from portacloud.residency import RegionCache, RegionPolicy
 from portacloud.resources import Resources
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.validation import validated
@@ -68,9 +69,11 @@ class Compute(DriverHandle[ComputeDriver]):
         url: str,
         options: Mapping[str, Any] | None = None,
         retry: RetryPolicy | None = None,
+        residency: RegionPolicy | None = None,
     ) -> None:
         super().__init__(driver, url=url, options=options)
         self._retry = retry or RetryPolicy()
+        self._regions = RegionCache(residency)
 
     def _reopen(self) -> ComputeDriver:
         from portacloud.registry import default_registry
@@ -88,6 +91,28 @@ class Compute(DriverHandle[ComputeDriver]):
         """The region (or zone) instances are created in."""
         return self._driver.region
 
+    def reported_region(self) -> str | None:
+        """The region the provider says it creates instances in, asked for once per handle;
+        ``None`` where it cannot tell (capability ``location`` is false)."""
+        driver = self._driver
+        if not self.capabilities.location or not isinstance(driver, SupportsLocation):
+            return None
+        located: SupportsLocation = driver
+        return self._regions.region(
+            lambda: self._retried("location", None, located.reported_region)
+        )
+
+    def _check_region(self, name: str) -> None:
+        policy = self._regions.policy
+        if policy is not None:
+            policy.check(
+                access="run",
+                resource=f"instance {name!r} on {self.url}",
+                region=self.reported_region(),
+                provider=self.provider,
+                operation="create",
+            )
+
     @property
     def capabilities(self) -> ComputeCapabilities:
         """What the backend can do."""
@@ -101,7 +126,11 @@ class Compute(DriverHandle[ComputeDriver]):
         if self.capabilities.catalog is None:
             raise self._unsupported("offers", "choosing types from resources", "catalog")
         return catalog.offers(
-            resources, providers=[self.capabilities.catalog], region=self.region, spot=spot
+            resources,
+            providers=[self.capabilities.catalog],
+            region=self.region,
+            spot=spot,
+            policy=self._regions.policy,
         )
 
     def create(self, spec: InstanceSpec | Mapping[str, Any]) -> Instance:
@@ -115,9 +144,12 @@ class Compute(DriverHandle[ComputeDriver]):
             InvalidArgumentError: a bad spec, an unknown GPU name (with the closest known one),
                 or resources no type of this provider offers.
             UnsupportedError: spot or SSH keys where the backend has no such thing.
+            PermissionDeniedError: the handle's region is outside the region policy it was
+                opened under; nothing is created.
         """
         parsed = parse_instance_spec(spec)
         self._check_supported(parsed)
+        self._check_region(parsed.name)
         instance_type, gpu, gpu_count = self._choose_type(parsed)
         image = self._retried(
             "create", parsed.name, lambda: self._driver.resolve_image(parsed.image)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from portacloud.compute.models import ComputeCapabilities, Instance
 from portacloud.errors import PortaCloudError
 
-__all__ = ["ComputeDriver", "LaunchRequest"]
+__all__ = ["ComputeDriver", "LaunchRequest", "SupportsLocation"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,3 +75,14 @@ class ComputeDriver(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class SupportsLocation(Protocol):
+    """Drivers that ask the provider which region they create instances in.
+
+    Used only where ``capabilities.location`` is true.
+    """
+
+    def reported_region(self) -> str:
+        """The region as the provider names it, lower-case (``eu-west-1``)."""

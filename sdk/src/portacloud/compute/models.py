@@ -159,6 +159,8 @@ class ComputeCapabilities(CapabilityTable):
         ssh_keys: An SSH public key can be installed.
         catalog: The catalog provider name whose rows apply (``aws``, ``gcp``, ``azure``,
             ``local``), or ``None`` when instance types must be named.
+        location: The provider reports the region it creates instances in (EC2's
+            ``DescribeAvailabilityZones``), so region policies can check it.
     """
 
     stop: bool = True
@@ -167,3 +169,4 @@ class ComputeCapabilities(CapabilityTable):
     tags: bool = True
     ssh_keys: bool = True
     catalog: str | None = None
+    location: bool = False

@@ -70,6 +70,8 @@ def _resolve_storage(kwargs: dict[str, Any]) -> dict[str, Any]:
         if resolved.storage is None:
             raise ValueError(f"profile {resolved.name!r} has no storage URL")
         kwargs["storage"] = resolved.storage
+        if resolved.regions is not None:
+            kwargs["region_profile"] = resolved.name
     return kwargs
 
 
@@ -104,6 +106,8 @@ class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # ty
         bucket: An open :class:`~portacloud.Bucket` to wrap, instead of either.
         block_size: Bytes per read-cache block and per streamed write part.
         max_concurrency: Threads for ``cat_ranges``.
+        region_profile: The profile whose region policy binds the bucket; set when the
+            storage comes from a profile that has one.
         **options: ``use_listings_cache``, ``listings_expiry_time``, ``max_paths`` (fsspec's
             listings cache); any other option goes to the provider, as in ``open_bucket``.
     """
@@ -123,6 +127,7 @@ class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # ty
     ) -> None:
         fsspec_options = {k: v for k, v in options.items() if k in _FSSPEC_OPTIONS}
         super().__init__(**fsspec_options)
+        self._region_profile: str | None = options.pop("region_profile", None)
         self._bucket = bucket
         self._storage = storage if bucket is None else bucket.url
         self._provider_options = {k: v for k, v in options.items() if k not in _FSSPEC_OPTIONS}
@@ -141,7 +146,9 @@ class PortaCloudFileSystem(AbstractFileSystem, metaclass=_ResolvingCache):  # ty
             from portacloud.openers import open_bucket
 
             assert self._storage is not None  # the metaclass resolved it
-            self._bucket = open_bucket(self._storage, **self._provider_options)
+            self._bucket = open_bucket(
+                self._storage, profile=self._region_profile, **self._provider_options
+            )
         return self._bucket
 
     @property

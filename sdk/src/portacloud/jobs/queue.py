@@ -16,6 +16,7 @@ from portacloud.handle import DriverHandle, check_timeout
 from portacloud.jobs.driver import JobDriver, SupportsDelete, SupportsTaskLogs
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
 from portacloud.jobs.workdir import absolute_workdir, check_workdir
+from portacloud.residency import RegionCache, RegionPolicy
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.validation import validated
 from portacloud.waiting import poll_until
@@ -25,6 +26,16 @@ __all__ = ["Job", "JobQueue", "parse_spec"]
 _T = TypeVar("_T")
 
 OUTPUT_ENV = "PORTACLOUD_OUTPUT_URI"
+
+
+def _bucket_region(url: str, retry: RetryPolicy) -> str | None:
+    """The region the provider reports for the bucket of a storage URL."""
+    from portacloud.registry import default_registry
+    from portacloud.storage.bucket import Bucket
+
+    driver, prefix = default_registry().bucket_driver(url, retry=retry, options={})
+    with Bucket(driver, url=url, prefix=prefix, retry=retry) as bucket:
+        return bucket.region()
 
 
 def parse_spec(spec: JobSpec | Mapping[str, Any]) -> JobSpec:
@@ -86,10 +97,14 @@ class JobQueue(DriverHandle[JobDriver]):
         outputs: str,
         options: Mapping[str, Any] | None = None,
         retry: RetryPolicy | None = None,
+        residency: RegionPolicy | None = None,
     ) -> None:
         super().__init__(driver, url=url, options=options)
-        self._outputs = outputs.rstrip("/")
+        # The job is told the bare URL; the options (endpoint_url...) serve this side's checks.
+        self._outputs = outputs.partition("?")[0].rstrip("/")
+        self._outputs_url = outputs
         self._retry = retry or RetryPolicy()
+        self._outputs_region = RegionCache(residency)
 
     def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
         """A call that is safe to repeat, retried under the queue's policy."""
@@ -134,6 +149,8 @@ class JobQueue(DriverHandle[JobDriver]):
                 directory, or bigger than the limit (its size, the limit and its biggest
                 files are named).
             UnsupportedError: the spec needs a capability the backend lacks (named).
+            PermissionDeniedError: the queue or its outputs are outside the region policy it
+                was opened under; nothing is submitted.
         """
         job = absolute_workdir(parse_spec(spec), base_dir)
         self._require(job.resources.gpu_count > 0, "gpus", "requesting GPUs")
@@ -144,6 +161,7 @@ class JobQueue(DriverHandle[JobDriver]):
         self._require(job.image is not None, "images", "container images")
         self._require(job.workdir is not None, "workdir", "shipping a workdir")
         check_workdir(job, self.capabilities, limit_mb=workdir_limit_mb)
+        self._check_region(job.name)
         token = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
         output_uri = f"{self._outputs}/{job.name}-{token}/"
         env = {**job.env, OUTPUT_ENV: output_uri}
@@ -151,6 +169,28 @@ class JobQueue(DriverHandle[JobDriver]):
             "submit", job.name, lambda: self._driver.submit(job, env=env, output_uri=output_uri)
         )
         return Job(self, job_id=job_id, name=job.name, output_uri=output_uri)
+
+    def _check_region(self, name: str) -> None:
+        """Refuse a job outside the region policy: where it runs, and where its outputs go."""
+        policy = self._outputs_region.policy
+        if policy is None:
+            return
+        # No job backend here reports the region it runs in (local, Ray and Slurm run where
+        # they are): the policy's unknown_region setting decides.
+        policy.check(
+            access="run",
+            resource=f"job {name!r} on {self.url}",
+            region=None,
+            provider=self.provider,
+            operation="submit",
+        )
+        region = self._outputs_region.region(lambda: _bucket_region(self._outputs_url, self._retry))
+        policy.check(
+            access="write",
+            resource=f"the outputs of job {name!r} ({self._outputs})",
+            region=region,
+            operation="submit",
+        )
 
     def get(self, job_id: str) -> Job:
         """A handle on an existing job; NOT_FOUND if the queue does not know it."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
 
 from portacloud.errors import (
@@ -18,6 +18,9 @@ from portacloud.openers import open_bucket
 from portacloud.storage.bucket import Bucket
 from portacloud.storage.driver import BucketDriver, ListOptions
 from portacloud.storage.models import ListPage
+
+if TYPE_CHECKING:
+    from portacloud.profiles import Profile
 
 __all__ = ["Endpoints", "open_endpoints"]
 
@@ -156,14 +159,14 @@ def _create_local_destination(dst: Bucket) -> None:
         ) from exc
 
 
-def _open(target: str | Bucket, role: str) -> tuple[Bucket, str, bool]:
+def _open(target: str | Bucket, role: str, profile: Profile | None) -> tuple[Bucket, str, bool]:
     if isinstance(target, Bucket):
         return target, target.url, False
     if not isinstance(target, str):
         raise InvalidArgumentError(
             f"the {role} must be a URL or a Bucket, not {type(target).__name__}"
         )
-    return open_bucket(target), target, True
+    return open_bucket(target, profile=profile), target, True
 
 
 class _NotYetMade:
@@ -196,7 +199,13 @@ def _planned_as_empty(bucket: Bucket) -> Bucket:
     return Bucket(stand_in, url=bucket.url, prefix=bucket.prefix)
 
 
-def open_endpoints(src: str | Bucket, dst: str | Bucket, *, dry_run: bool = False) -> Endpoints:
+def open_endpoints(
+    src: str | Bucket,
+    dst: str | Bucket,
+    *,
+    dry_run: bool = False,
+    profile: Profile | None = None,
+) -> Endpoints:
     """Open and check both sides of a migration.
 
     Nothing is written but a missing local destination directory, made just before it is
@@ -207,28 +216,33 @@ def open_endpoints(src: str | Bucket, dst: str | Bucket, *, dry_run: bool = Fals
     Raises:
         InvalidArgumentError: The two sides are the same, or overlap.
         NotFoundError: A bucket does not exist.
-        PermissionDeniedError: A bucket cannot be listed with these credentials.
+        PermissionDeniedError: A bucket cannot be listed with these credentials, or the
+            destination is outside the region policy of ``profile``.
         UnavailableError: A backend cannot be reached.
     """
-    src_bucket, src_url, own_src = _open(src, "source")
+    src_bucket, src_url, own_src = _open(src, "source", profile)
     owned: list[Bucket] = [src_bucket] if own_src else []
     try:
         if own_src:
             _check_local_source(src_bucket)
-        dst_bucket, dst_url, own_dst = _open(dst, "destination")
+        dst_bucket, dst_url, own_dst = _open(dst, "destination", profile)
         if own_dst:
             owned.append(dst_bucket)
             if dry_run:
                 dst_bucket = _planned_as_empty(dst_bucket)
         shared = _check_overlap(src_bucket, dst_bucket)
         _probe(src_bucket, "source")
+        if not dry_run:
+            # A destination outside the region policy is refused before the journal, the
+            # plan or any local directory is made.
+            dst_bucket.check_region("write", operation="migrate")
         if own_dst and not dry_run:
             _create_local_destination(dst_bucket)
         _probe(dst_bucket, "destination")
         ends = Endpoints(src=src_bucket, dst=dst_bucket, src_url=src_url, dst_url=dst_url, owned=())
         if shared is not None and own_src and own_dst and src_bucket.capabilities.server_side_copy:
             root_url, src_prefix, dst_prefix = shared
-            root = open_bucket(root_url)
+            root = open_bucket(root_url, profile=profile)
             owned.append(root)
             if root.prefix == "":
                 ends.root, ends.src_prefix, ends.dst_prefix = root, src_prefix, dst_prefix

@@ -30,6 +30,7 @@ from portacloud.migrate.plan import build_plan, refuse_deletions
 from portacloud.migrate.receipt import write_receipt
 from portacloud.migrate.verify import bounded_map, verify_buckets, verify_journal
 from portacloud.private_files import state_dir
+from portacloud.profiles import Profile, load_profile
 from portacloud.storage.bucket import Bucket
 
 __all__ = [
@@ -102,6 +103,7 @@ class _Settings:
     journal: str | os.PathLike[str] | None
     receipt: str | os.PathLike[str] | None
     on_event: EventCallback | None
+    profile: Profile | None = None
 
     def __post_init__(self) -> None:
         _check_options(concurrency=self.concurrency, max_delete=self.max_delete)
@@ -287,6 +289,7 @@ def migrate(
     journal: str | os.PathLike[str] | None = None,
     receipt: str | os.PathLike[str] | None = None,
     on_event: EventCallback | None = None,
+    profile: str | Profile | None = None,
 ) -> MigrationResult:
     """Migrate every object under ``src`` to ``dst``: plan, copy, verify, receipt.
 
@@ -311,6 +314,9 @@ def migrate(
         receipt: Where to write the receipt; by default beside the journal, with the suffix
             ``.receipt.jsonl``. Written only when every object verified.
         on_event: Called with progress events, on the engine's threads.
+        profile: A profile (name or :class:`~portacloud.profiles.Profile`) whose region
+            policy binds both sides: a destination outside it is refused before anything is
+            written (and, with ``residency = "strict"``, a source outside it too).
 
     Returns:
         What the run did. ``result.ok`` is False when some objects failed; their errors are in
@@ -333,6 +339,7 @@ def migrate(
         journal=journal,
         receipt=receipt,
         on_event=on_event,
+        profile=load_profile(profile) if isinstance(profile, str) else profile,
     )
     return _migrate(src, dst, settings)
 
@@ -340,7 +347,7 @@ def migrate(
 def _migrate(src: str | Bucket, dst: str | Bucket, settings: _Settings) -> MigrationResult:
     started = time.monotonic()
     sink = settings.sink
-    ends = open_endpoints(src, dst, dry_run=settings.dry_run)
+    ends = open_endpoints(src, dst, dry_run=settings.dry_run, profile=settings.profile)
     try:
         path = None
         if not settings.dry_run:

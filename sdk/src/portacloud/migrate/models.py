@@ -153,6 +153,8 @@ class MigrationPlan(BaseModel):
         conditional_writes: Writes are guarded by ``if_none_match`` / ``if_match`` on the
             destination (False when the backend cannot, and a head check stands in).
         cost: The estimated egress and request cost.
+        dst_region: The destination's region as its provider reports it, ``None`` where the
+            backend cannot tell.
         warnings: Things the user should know before running the plan.
     """
 
@@ -170,6 +172,7 @@ class MigrationPlan(BaseModel):
     server_side_copy: bool = False
     conditional_writes: bool = True
     cost: CostEstimate
+    dst_region: str | None = None
     warnings: tuple[str, ...] = ()
 
     @property

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from portacloud.errors import FailedPreconditionError
+from portacloud.errors import FailedPreconditionError, PortaCloudError
 from portacloud.migrate.endpoints import Endpoints
 from portacloud.migrate.journal import Journal, JournalRow, Listed
 from portacloud.migrate.models import (
@@ -236,12 +236,22 @@ def build_plan(
         server_side_copy=ends.root is not None,
         conditional_writes=caps.write_with_if_none_match and caps.write_with_if_match,
         cost=cost,
+        dst_region=_region_or_none(ends.dst),
         warnings=_warnings(
             ends, src_count=src_count, refused=refused, deletes=deletes, max_delete=max_delete
         ),
     )
     on_event(MigrationEvent(kind="plan", phase=Phase.PLAN, message=plan.model_dump_json()))
     return plan
+
+
+def _region_or_none(bucket: Bucket) -> str | None:
+    """The bucket's region for the plan, ``None`` where the backend cannot tell or the
+    credentials may not ask (``s3:GetBucketLocation``): a plan is made without it."""
+    try:
+        return bucket.region()
+    except PortaCloudError:
+        return None
 
 
 def _plan_source_keys(

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from portacloud.checksums import crc32c_hex
 from portacloud.errors import InvalidArgumentError, UnavailableError, UnsupportedError
 from portacloud.handle import DriverHandle
+from portacloud.residency import STORAGE_ACCESS, Access, RegionCache, RegionPolicy
 from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import (
@@ -23,14 +24,16 @@ from portacloud.storage.driver import (
     ReadStream,
     SupportsDeleteMany,
     SupportsGarbageCollection,
+    SupportsLocation,
     SupportsSignedURL,
     WriteOptions,
 )
-from portacloud.storage.keys import check_key, check_metadata
+from portacloud.storage.keys import check_key
 from portacloud.storage.listing import ListingGuard
 from portacloud.storage.models import ObjectInfo, PrefixInfo
 from portacloud.storage.ranges import expected_length, is_int, parse_range
 from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, chunks_of, verify_crc32c
+from portacloud.storage.write_checks import checked_signing, checked_write_options
 
 if TYPE_CHECKING:
     from portacloud.fsspec.filesystem import PortaCloudFileSystem
@@ -64,10 +67,12 @@ class Bucket(DriverHandle[BucketDriver]):
         prefix: str = "",
         retry: RetryPolicy | None = None,
         options: Mapping[str, Any] | None = None,
+        residency: RegionPolicy | None = None,
     ) -> None:
         super().__init__(driver, url=url, options=options)
         self._prefix = prefix
         self._retry = retry or RetryPolicy()
+        self._regions = RegionCache(residency)
         # The URL the driver was opened from: a child shares its parent's driver, and its
         # own URL would make some providers (file://) root a fresh driver elsewhere.
         self._driver_url = url
@@ -91,6 +96,15 @@ class Bucket(DriverHandle[BucketDriver]):
     def capabilities(self) -> StorageCapabilities:
         """What the backend can do."""
         return self._driver.capabilities
+
+    def region(self) -> str | None:
+        """The region the provider reports for this bucket (``eu-west-1``, ``europe-west4``),
+        asked for once per handle; ``None`` where it cannot tell (capability ``location``)."""
+        driver = self._driver
+        if not self.capabilities.location or not isinstance(driver, SupportsLocation):
+            return None
+        located: SupportsLocation = driver
+        return self._regions.region(lambda: self._call("location", None, located.bucket_region))
 
     @property
     def fs(self) -> PortaCloudFileSystem:
@@ -121,6 +135,7 @@ class Bucket(DriverHandle[BucketDriver]):
             options=self._options,
         )
         child._driver_url = self._driver_url
+        child._regions = self._regions  # one bucket, one region, asked for once
         return child
 
     # ----------------------------------------------------------------- plumbing
@@ -128,6 +143,10 @@ class Bucket(DriverHandle[BucketDriver]):
     def _call(
         self, operation: str, resource: str | None, fn: Callable[[], _T], *, retry: bool = True
     ) -> _T:
+        access = STORAGE_ACCESS.get(operation)
+        if access is not None:
+            self.check_region(access, resource, operation=operation)
+
         def once() -> _T:
             return self._guarded(operation, resource, fn)
 
@@ -148,42 +167,27 @@ class Bucket(DriverHandle[BucketDriver]):
             return info
         return info.model_copy(update={"key": info.key[len(self._prefix) :]})
 
-    def _write_options(
-        self,
-        operation: str,
-        *,
-        content_type: str | None,
-        metadata: Mapping[str, str] | None,
-        if_none_match: str | None,
-        if_match: str | None,
-        size_hint: int | None,
-    ) -> WriteOptions:
-        caps = self.capabilities
-        if if_none_match is not None and if_none_match != "*":
-            raise InvalidArgumentError(
-                f"if_none_match must be '*' (create-only), not {if_none_match!r}"
-            )
-        if if_none_match is not None and if_match is not None:
-            raise InvalidArgumentError("pass if_none_match or if_match, not both")
-        if if_match is not None and (not isinstance(if_match, str) or not if_match):
-            raise InvalidArgumentError("if_match must be a non-empty etag string")
-        if if_none_match and not caps.write_with_if_none_match:
-            raise self._unsupported(operation, "if_none_match", "write_with_if_none_match")
-        if if_match and not caps.write_with_if_match:
-            raise self._unsupported(operation, "if_match", "write_with_if_match")
-        if content_type is not None and not isinstance(content_type, str):
-            raise InvalidArgumentError("content_type must be a str")
-        if content_type and not caps.write_with_content_type:
-            raise self._unsupported(operation, "content_type", "write_with_content_type")
-        checked = check_metadata(metadata)
-        if checked and not caps.write_with_user_metadata:
-            raise self._unsupported(operation, "metadata", "write_with_user_metadata")
-        return WriteOptions(
-            content_type=content_type,
-            metadata=checked,
-            if_none_match=if_none_match == "*",
-            if_match=if_match,
-            size_hint=size_hint,
+    def _write_options(self, operation: str, **given: Any) -> WriteOptions:
+        self.check_region("write", None, operation=operation)
+        return checked_write_options(
+            self.capabilities, operation, unsupported=self._unsupported, **given
+        )
+
+    def check_region(
+        self, access: Access = "write", key: str | None = None, *, operation: str = "check"
+    ) -> None:
+        """Raise PERMISSION_DENIED now if the region policy the bucket was opened under
+        (``open_bucket(url, profile=...)``) refuses ``access``; a no-op without one."""
+        policy = self._regions.policy
+        if policy is None or not policy.applies_to(access):
+            return
+        where = self._url if key is None else self._url.split("?", 1)[0].rstrip("/") + "/" + key
+        policy.check(
+            access=access,
+            resource=where,
+            region=self.region(),
+            provider=self.provider,
+            operation=operation,
         )
 
     # ----------------------------------------------------------------- writes
@@ -543,11 +547,8 @@ class Bucket(DriverHandle[BucketDriver]):
             content_type: For PUT, the Content-Type the uploader must send.
         """
         full = self._full(key)
-        if method not in ("GET", "PUT"):
-            raise InvalidArgumentError(f"method must be 'GET' or 'PUT', not {method!r}")
-        lifetime = expires if isinstance(expires, timedelta) else timedelta(seconds=expires)
-        if not timedelta(seconds=1) <= lifetime <= timedelta(days=7):
-            raise InvalidArgumentError("expires must be between 1 second and 7 days")
+        lifetime = checked_signing(method, expires)
+        self.check_region("read" if method == "GET" else "write", key, operation="signed_url")
         capability = "presign_read" if method == "GET" else "presign_write"
         driver = self._driver
         if not getattr(self.capabilities, capability) or not isinstance(driver, SupportsSignedURL):

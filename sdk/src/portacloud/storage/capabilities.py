@@ -51,6 +51,12 @@ class StorageCapabilities(BaseModel):
             its verification see them; ``False`` where the backend keeps one version per key.
         list_uploads: Unfinished multipart uploads can be listed and aborted, so
             ``Bucket.erase`` removes them and its verification sees them.
+        location: The provider reports the region a bucket lives in (S3
+            ``GetBucketLocation``, a GCS bucket's location), so region policies can check it;
+            ``False`` where it cannot tell (``file://``, emulators that ignore locations).
+        native_async: :class:`~portacloud.AsyncBucket` calls are native coroutines; ``False``
+            (every backend today) means they run the blocking driver on the async bucket's
+            bounded thread pool.
         notes: Where the backend departs from the real cloud it stands in for.
     """
 
@@ -80,4 +86,6 @@ class StorageCapabilities(BaseModel):
     etag_is_md5: bool = False
     versions: bool = False
     list_uploads: bool = False
+    location: bool = False
+    native_async: bool = False
     notes: tuple[str, ...] = ()

@@ -27,6 +27,7 @@ __all__ = [
     "StoredVersion",
     "SupportsDeleteMany",
     "SupportsGarbageCollection",
+    "SupportsLocation",
     "SupportsSignedURL",
     "SupportsUploads",
     "SupportsVersions",
@@ -153,6 +154,17 @@ class SupportsDeleteMany(Protocol):
 
     def delete_many(self, keys: Sequence[str]) -> None:
         """Delete every key; missing keys are not errors."""
+
+
+@runtime_checkable
+class SupportsLocation(Protocol):
+    """Drivers that ask the provider where the bucket lives, for region policies.
+
+    Used only where ``capabilities.location`` is true.
+    """
+
+    def bucket_region(self) -> str:
+        """The bucket's region as the provider names it, lower-case (``eu-west-1``)."""
 
 
 @runtime_checkable

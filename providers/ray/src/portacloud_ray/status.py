@@ -79,8 +79,9 @@ def _count(meta: dict[str, str], key: str, default: int) -> int:
         return default
 
 
-def parse_job_log(details: JobDetails, raw: str) -> ParsedLog:
-    """Take the log of a portacloud job apart (see :func:`portacloud_ray.logs.parse_log`)."""
+def parse_job_log(details: JobDetails, raw: str, *, task: int | None = None) -> ParsedLog:
+    """Take the log of a portacloud job apart (see :func:`portacloud_ray.logs.parse_log`);
+    ``task``: keep only that task's output."""
     meta = details.metadata or {}
     drop = [f"Running entrypoint for job {details.submission_id}: {details.entrypoint}"]
     return parse_log(
@@ -88,6 +89,7 @@ def parse_job_log(details: JobDetails, raw: str) -> ParsedLog:
         nonce=meta.get(META_NONCE, ""),
         prefix_tasks=_count(meta, META_TASKS, 1) > 1,
         drop=drop,
+        task=task,
     )
 
 

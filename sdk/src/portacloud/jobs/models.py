@@ -71,11 +71,12 @@ class JobSpec(BaseModel):
             under ``/bin/sh -c`` inside it (see :mod:`portacloud.jobs.containers`).
         resources: CPUs, memory and GPUs the job needs.
         env: Extra environment variables (names starting with ``PORTACLOUD_`` are reserved).
-        workdir: The directory the command runs in, with the files it needs (``train.py``).
-            A relative path is resolved at submit, against the current directory (or the
-            spec file's). ``local://`` copies it at submit and runs each task in its own
-            copy; Ray and Slurm run in that directory on the node. ``None``: a fresh, empty
-            scratch directory.
+        workdir: A local directory, with the files the command needs (``train.py``), shipped
+            with the job: every task runs in its own copy of it, on every backend. A
+            relative path is resolved at submit, against the current directory (or the
+            spec file's). ``.gitignore`` and ``.portacloudignore`` patterns leave files out;
+            it may ship at most 100 MiB unless ``submit(workdir_limit_mb=...)`` says
+            otherwise. ``None``: a fresh, empty scratch directory.
         timeout: Seconds one attempt may run before it is killed (reason TIMEOUT).
         retries: How many times a failed attempt is run again (0 to 10).
         array: Run this many tasks, each seeing its ``PORTACLOUD_TASK_INDEX``.
@@ -88,7 +89,14 @@ class JobSpec(BaseModel):
     image: str | None = None
     resources: Resources = Field(default_factory=Resources)
     env: Mapping[str, str] = Field(default_factory=dict)
-    workdir: str | None = None
+    workdir: str | None = Field(
+        default=None,
+        description=(
+            "A local directory shipped to every task's working directory (relative: to the "
+            "spec file's directory). .gitignore and .portacloudignore patterns leave files "
+            "out; at most 100 MiB by default."
+        ),
+    )
     timeout: float | None = Field(default=None, gt=0, le=30 * 86400)
     retries: int = Field(default=0, ge=0, le=10)
     array: int | None = Field(default=None, ge=1, le=10_000)
@@ -208,6 +216,10 @@ class JobCapabilities(CapabilityTable):
             backend runs its tasks.
         follow_logs: Logs can be followed while the job runs.
         delete: Ended jobs can be removed, with their logs and work directories.
+        workdir: A local ``workdir`` ships with the job to every task's working directory.
+        max_workdir_mb: The most MiB a workdir can ship here (0: no bound of the backend's
+            own; the queue's default limit still applies).
+        task_logs: One task's log can be read on its own (``logs(job_id, task=N)``).
         max_gpus_per_job: The most GPUs one job can ever get here (0 when it has none),
             read from the backend when the queue is opened.
     """
@@ -222,4 +234,7 @@ class JobCapabilities(CapabilityTable):
     container_runtimes: tuple[str, ...] = ()
     follow_logs: bool = True
     delete: bool = False
+    workdir: bool = False
+    max_workdir_mb: int = 0
+    task_logs: bool = False
     max_gpus_per_job: int = 0

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_storage import Servers, isolate_aws_env  # siblings: benchmarks/ is on sys.path
-from storage_clients import SMALL
+from storage_clients import SMALL, s3_store
 
 import portacloud
 
@@ -36,20 +36,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 COUNT = 1000
 BODY = os.urandom(SMALL)
 IN_FLIGHT = 16
-
-
-def _store(endpoint: str, bucket: str) -> Any:
-    from obstore.store import S3Store
-
-    return S3Store(
-        bucket,
-        endpoint=endpoint,
-        access_key_id="testing",
-        secret_access_key="testing",
-        region="us-east-1",
-        virtual_hosted_style_request=False,
-        client_options={"allow_http": True},
-    )
 
 
 def _obstore_reader(store: Any, limit: int | None) -> Callable[[list[str]], Awaitable[None]]:
@@ -92,7 +78,7 @@ async def _median(
 
 async def _measure(endpoint: str, rounds: int) -> dict[str, float]:
     bucket = "bench-async"
-    store = _store(endpoint, bucket)
+    store = s3_store(endpoint, bucket)
     keys = [f"k/{i:05}" for i in range(COUNT)]
     url = f"s3://{bucket}?endpoint_url={endpoint}"
     async with portacloud.open_async_bucket(url, max_workers=IN_FLIGHT) as filler:

@@ -151,11 +151,11 @@ def boto3_client(endpoint: str, bucket: str) -> dict[str, Callable[..., Any]]:
     }
 
 
-def obstore_client(endpoint: str, bucket: str) -> dict[str, Callable[..., Any]]:
-    import obstore
+def s3_store(endpoint: str, bucket: str) -> Any:
+    """obstore's S3Store for a bucket of the benchmark's S3 server."""
     from obstore.store import S3Store
 
-    s = S3Store(
+    return S3Store(
         bucket,
         endpoint=endpoint,
         access_key_id="testing",
@@ -164,6 +164,12 @@ def obstore_client(endpoint: str, bucket: str) -> dict[str, Callable[..., Any]]:
         virtual_hosted_style_request=False,
         client_options={"allow_http": True},
     )
+
+
+def obstore_client(endpoint: str, bucket: str) -> dict[str, Callable[..., Any]]:
+    import obstore
+
+    s = s3_store(endpoint, bucket)
 
     def down(key: str) -> None:
         n = sum(len(chunk) for chunk in obstore.get(s, key).stream(min_chunk_size=CHUNK))

@@ -17,3 +17,27 @@ port_free() {  # port_free PORT: fail if something already listens there
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; then
     echo "port $1 is already in use" >&2; return 1; fi
 }
+containers_conf() {  # containers_conf LAB [REGISTRY_PORT]: write podman's config, export it
+  # runc, not crun (crun refuses this kernel's hybrid cgroups), and ulimits the machine
+  # grants (podman's defaults are refused without CAP_SYS_RESOURCE); the loopback registry
+  # speaks plain HTTP. Exported, so daemons started after it (the Ray head, slurmd) pass it
+  # on to the jobs they run. See ../shared/research/containers-and-services.md.
+  local dir="$1/containers" port="${2:-${PORTACLOUD_REGISTRY_PORT:-19300}}"
+  mkdir -p "$dir"
+  chmod a+rx "$1" "$dir"
+  cat >"$dir/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=10000:10000", "nproc=10000:10000"]
+[engine]
+runtime = "runc"
+CONF
+  cat >"$dir/registries.conf" <<CONF
+unqualified-search-registries = []
+[[registry]]
+location = "127.0.0.1:$port"
+insecure = true
+CONF
+  chmod a+r "$dir/containers.conf" "$dir/registries.conf"
+  export CONTAINERS_CONF="$dir/containers.conf"
+  export CONTAINERS_REGISTRIES_CONF="$dir/registries.conf"
+}

@@ -50,6 +50,8 @@ start() {
   # stays PENDING before Ray fails it. The venv's bin leads PATH so that job entrypoints run
   # the interpreter Ray itself runs on. setsid without job control does not fork, so $! is the
   # process group id of every daemon `ray start` leaves behind.
+  # Podman's configuration (runc, ulimits, the loopback registry), inherited by every job.
+  containers_conf "$LAB"
   PATH="$VENV/bin:$PATH" \
   RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 RAY_USAGE_STATS_ENABLED=0 \
   AUTOSCALER_METRIC_PORT=19119 DASHBOARD_METRIC_PORT=19120 RAY_JOB_START_TIMEOUT_SECONDS=30 \

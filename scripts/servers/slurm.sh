@@ -137,6 +137,9 @@ start() {
   install_packages
   write_config
   start_munge
+  # Podman's configuration (runc, ulimits, the loopback registry) for the daemons; jobs get
+  # the submitter's own through sbatch --export=ALL.
+  containers_conf "$LAB"
   # -f: our config, never /etc/slurm. slurmctld keeps StateSaveLocation across restarts, so
   # jobs of an earlier run stay known (as on a real cluster).
   slurmctld -f "$CONF"

@@ -5,7 +5,8 @@ its directives are separated by ``;``:
 
 - ``skip: REASON``: not run; the reason is required and printed by the test.
 - ``needs NAME[, NAME...]``: the block talks to these servers of ``scripts/services.sh``
-  (seaweedfs, moto, fake-gcs, azurite, ray, slurm); the vendor SDKs are pointed at them.
+  (seaweedfs, moto, fake-gcs, azurite, ray, slurm, registry); the vendor SDKs are pointed at
+  them, and ``registry`` sets ``TRAIN_IMAGE`` to the test Python image it holds.
 - ``buckets URL [URL...]``: buckets (``s3://``, ``gs://``, ``az://``) to create on those
   servers first; a URL with a path also gets a few small objects under that path.
 - ``group NAME``: blocks of one group run in order, in one directory.
@@ -32,6 +33,7 @@ SERVERS = {
     "azurite": "PORTACLOUD_TEST_AZURITE_CONNECTION_STRING",
     "ray": "PORTACLOUD_TEST_RAY_ADDRESS",
     "slurm": "PORTACLOUD_TEST_SLURM_CONF",
+    "registry": "PORTACLOUD_TEST_IMAGE_PYTHON",
 }
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _MARKER = re.compile(r"^\s*<!--\s*ci:(?P<body>.*?)-->\s*$")

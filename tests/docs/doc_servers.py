@@ -74,6 +74,8 @@ def block_env(root: Path, needs: list[str]) -> dict[str, str]:
             env["STORAGE_EMULATOR_HOST"] = address
         elif name == "azurite":
             env["AZURE_STORAGE_CONNECTION_STRING"] = address
+        elif name == "registry":
+            env["TRAIN_IMAGE"] = address  # podman's CONTAINERS_* settings pass through
     return env
 
 

@@ -174,3 +174,25 @@ def test_ls_table_prints_whole_ids_when_piped(tmp_path: Path) -> None:
     ).stdout
     assert job_id in table
     assert "\u2026" not in table  # no ellipsis anywhere
+
+
+def test_logs_task_prints_one_task_unprefixed(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, 'command: echo "i=$PORTACLOUD_TASK_INDEX"\narray: 3\n', name="arr")
+    queue = "local://cli"
+    job_id = json.loads(run("submit", str(spec), "--on", queue, "--wait", "60").stdout)["id"]
+    assert run("logs", job_id, "--task", "2", "--on", queue).stdout == "i=2\n"
+    assert run("logs", job_id, "--task", "1", "-f", "--on", queue).stdout == "i=1\n"
+    assert "[task 2] i=2\n" in run("logs", job_id, "--on", queue).stdout
+    done = run("logs", job_id, "--task", "3", "--on", queue, check=False)
+    assert done.returncode == 1
+    assert "has 3 task(s), indexes 0 to 2; there is no task 3" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_submit_workdir_limit_refuses_a_big_workdir(tmp_path: Path) -> None:
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 2 * 2**20)
+    spec = _spec(tmp_path, "command: 'true'\nworkdir: .\n", name="big")
+    done = run("submit", str(spec), "--on", "local://cli", "--workdir-limit", "1", check=False)
+    assert done.returncode == 1
+    assert "ships 2.0 MiB, over the limit of 1 MiB; biggest files: weights.bin" in done.stderr
+    assert run("submit", str(spec), "--on", "local://cli", "--workdir-limit", "3", "--wait", "60")

@@ -112,9 +112,15 @@ def test_state_is_shared_with_other_processes(queue: portacloud.JobQueue) -> Non
     assert json.loads(out.stdout)["state"] == "SUCCEEDED"
 
 
-def test_unsupported_spec_fields_name_the_capability(queue: portacloud.JobQueue) -> None:
-    with pytest.raises(portacloud.UnsupportedError, match="images"):
-        queue.submit(JobSpec(name="img", command="true", image="python:3.11"))
+def test_unsupported_spec_fields_name_the_capability(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Images are declared where a container runtime is on the PATH: here, none is.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with portacloud.open_jobs("local://unit?gpus=0") as queue:
+        assert queue.capabilities.container_runtimes == ()
+        with pytest.raises(portacloud.UnsupportedError, match="images"):
+            queue.submit(JobSpec(name="img", command="true", image="python:3.11"))
 
 
 def test_connect_sends_job_outputs_to_profile_storage(

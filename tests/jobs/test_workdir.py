@@ -96,9 +96,13 @@ def test_links_ship_as_links(queue: portacloud.JobQueue, project: Path, tmp_path
 
 
 def test_a_missing_workdir_fails_at_submit(queue: portacloud.JobQueue, tmp_path: Path) -> None:
-    with pytest.raises(portacloud.NotFoundError, match="workdir"):
-        queue.submit(JobSpec(name="nowd", command="true", workdir=str(tmp_path / "missing")))
-    assert not (tmp_path / "missing").exists()
+    missing = tmp_path / "missing"
+    with pytest.raises(
+        portacloud.InvalidArgumentError, match=f"workdir '{missing}' does not exist"
+    ):
+        queue.submit(JobSpec(name="nowd", command="true", workdir=str(missing)))
+    assert not missing.exists()
+    assert queue.list(name="nowd") == []  # refused before the job existed
 
 
 def test_without_a_workdir_the_job_gets_an_empty_scratch_dir(

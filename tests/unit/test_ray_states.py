@@ -335,15 +335,11 @@ def test_markers_of_another_job_are_output_and_the_runners_settings_are_hidden()
     assert (status.state, status.exit_code) == (F, 2)
 
 
-def test_default_workdir_is_a_fresh_scratch_dir_removed_afterwards(tmp_path: Path) -> None:
+def test_default_workdir_is_a_fresh_scratch_dir_removed_afterwards() -> None:
     out, _ = run_runner("pwd; touch here")
     scratch = parse_log(out, nonce=NONCE).output.strip()
     assert f"portacloud-{JOB_ID}-0-" in scratch
     assert not Path(scratch).exists()
-    workdir = tmp_path / "w" / "d"
-    out, _ = run_runner("pwd; touch here", workdir=str(workdir))
-    assert parse_log(out, nonce=NONCE).output.strip() == str(workdir)
-    assert (workdir / "here").exists()
 
 
 def test_a_stop_from_ray_kills_the_attempt_and_starts_nothing_new(tmp_path: Path) -> None:

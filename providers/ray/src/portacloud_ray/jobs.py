@@ -47,14 +47,17 @@ from portacloud.errors import (
     guarded_call,
 )
 from portacloud.home import portacloud_home
+from portacloud.jobs.containers import container_runtimes
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobStatus
 from portacloud.providerkit import ProviderOptions, parse_options
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud_ray.errors import map_ray_error
+from portacloud_ray.images import image_entrypoint
 from portacloud_ray.runner import CONFIG_ENV
 from portacloud_ray.states import RayStatus
 from portacloud_ray.status import (
     META_GPUS,
+    META_IMAGE,
     META_NAME,
     META_NONCE,
     META_OUTPUT_URI,
@@ -66,6 +69,7 @@ from portacloud_ray.status import (
     parse_job_log,
     status_from_ray,
 )
+from portacloud_ray.workdir import MAX_WORKDIR_MB, staged_working_dir
 
 if TYPE_CHECKING:
     from ray.job_submission import JobDetails, JobSubmissionClient
@@ -82,6 +86,9 @@ _FOLLOW_MIN, _FOLLOW_MAX = 0.2, 1.0
 _CHATTY_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 
 _CAPABILITIES = JobCapabilities(
+    workdir=True,
+    max_workdir_mb=MAX_WORKDIR_MB,
+    task_logs=True,
     notes=(
         "timeouts, retries and arrays are enforced by portacloud_ray.runner inside the Ray job",
         "array tasks run one after another inside one Ray job, each with all of its GPUs",
@@ -91,6 +98,11 @@ _CAPABILITIES = JobCapabilities(
         "machine; Ray keeps it PENDING until it can place it and stops it then",
         "logs are the driver's stdout and stderr in one stream, as Ray stores them "
         "(carriage returns become newlines)",
+        "images run with podman started by the job's entrypoint, not runtime_env image_uri "
+        "(docs/decisions/0008-container-jobs.md); the runtime is looked for on the "
+        "submitting machine's PATH, the nodes must have it too",
+        "workdir ships as runtime_env working_dir: links to files inside it ship as those "
+        "files, other links, .gitignore/.rayignore files and __pycache__ are left out",
     ),
 )
 
@@ -229,7 +241,14 @@ class RayJobDriver:
 
     def _capabilities(self) -> JobCapabilities:
         most = max((int(n.gpus) for n in self._nodes), default=0)
-        return _CAPABILITIES.model_copy(update={"max_gpus_per_job": most})
+        runtimes = container_runtimes()
+        return _CAPABILITIES.model_copy(
+            update={
+                "max_gpus_per_job": most,
+                "images": bool(runtimes),
+                "container_runtimes": runtimes,
+            }
+        )
 
     def _never_fits(self, spec: JobSpec) -> str | None:
         """Why no node of the cluster could ever hold the job's entrypoint, or ``None``."""
@@ -264,11 +283,7 @@ class RayJobDriver:
             raise ResourceExhaustedError(why, retryable=False)
         job_id = f"{spec.name}-{uuid.uuid4().hex[:10]}"
         nonce = secrets.token_hex(8)
-        argv = (
-            ["/bin/bash", "-c", spec.command]
-            if isinstance(spec.command, str)
-            else list(spec.command)
-        )
+        argv, image_env = image_entrypoint(spec, output_uri=output_uri)
         config = {
             "job_id": job_id,
             "nonce": nonce,
@@ -276,11 +291,13 @@ class RayJobDriver:
             "retries": spec.retries,
             "timeout": spec.timeout,
             "gpus": spec.resources.gpu_count,
-            "workdir": spec.workdir,
+            # Ray starts the runner in the unpacked working_dir; "." is that copy.
+            "workdir": "." if spec.workdir is not None else None,
         }
         entrypoint = runner_entrypoint(self._python, argv)
         runtime_env: dict[str, Any] = {
             "env_vars": {
+                **image_env,
                 **env,
                 "PORTACLOUD_JOB_ID": job_id,
                 "PORTACLOUD_TASK_INDEX": "0",
@@ -298,18 +315,20 @@ class RayJobDriver:
             META_TASKS: str(spec.tasks),
             META_GPUS: str(spec.resources.gpu_count),
             META_NONCE: nonce,
+            **({META_IMAGE: spec.image} if spec.image else {}),
         }
         res = spec.resources
-        self._submit_job(
-            job_id,
-            nonce,
-            entrypoint=entrypoint,
-            runtime_env=runtime_env,
-            metadata=metadata,
-            entrypoint_num_gpus=res.gpu_count or None,
-            entrypoint_num_cpus=res.cpus,
-            entrypoint_memory=int(res.memory_gb * _GIB) if res.memory_gb else None,
-        )
+        with staged_working_dir(spec) as shipped:  # Ray uploads it during the submit
+            self._submit_job(
+                job_id,
+                nonce,
+                entrypoint=entrypoint,
+                runtime_env={**runtime_env, **shipped},
+                metadata=metadata,
+                entrypoint_num_gpus=res.gpu_count or None,
+                entrypoint_num_cpus=res.cpus,
+                entrypoint_memory=int(res.memory_gb * _GIB) if res.memory_gb else None,
+            )
         return job_id
 
     def _submit_job(self, job_id: str, nonce: str, **request: Any) -> None:
@@ -391,20 +410,24 @@ class RayJobDriver:
     # -- logs --------------------------------------------------------------------------------
 
     @staticmethod
-    def _visible(details: JobDetails, raw: str, *, complete: bool) -> str:
-        """The user's output in a job log: all of it (``complete``), or the part that stays
-        the same as the log grows."""
+    def _visible(details: JobDetails, raw: str, *, complete: bool, task: int | None) -> str:
+        """The user's output in a job log (``task``: that task's only): all of it
+        (``complete``), or the part that stays the same as the log grows."""
         if not is_portacloud_job(details):
             return raw
-        parsed = parse_job_log(details, raw)
+        parsed = parse_job_log(details, raw, task=task)
         if not parsed.began:
             # Ray's own lines only, or, once Ray gave up on the job, why the runner never ran.
             return parsed.preamble if RayStatus(str(details.status.value)).terminal else ""
         return parsed.text + parsed.tail if complete else parsed.text
 
     def logs(self, job_id: str) -> str:
+        return self.task_logs(job_id, None)
+
+    def task_logs(self, job_id: str, task: int | None) -> str:
         details = self._client.get_job_info(job_id)
-        return self._visible(details, self._client.get_job_logs(job_id), complete=True)
+        raw = self._client.get_job_logs(job_id)
+        return self._visible(details, raw, complete=True, task=task)
 
     def _poll(self, job_id: str) -> tuple[JobDetails, str]:
         """The job's info, then its log: one poll of ``follow_logs``.
@@ -425,13 +448,16 @@ class RayJobDriver:
         return call_with_retry(self._retry, read)
 
     def follow_logs(self, job_id: str) -> Iterator[str]:
+        return self.follow_task_logs(job_id, None)
+
+    def follow_task_logs(self, job_id: str, task: int | None) -> Iterator[str]:
         emitted = 0
         delay = _FOLLOW_MIN
         while True:
             # Status first: once it says the job ended, the log read after it is complete.
             details, raw = self._poll(job_id)
             ended = self._status_from(details, raw).state.terminal
-            text = self._visible(details, raw, complete=ended)
+            text = self._visible(details, raw, complete=ended, task=task)
             if len(text) > emitted:
                 yield text[emitted:]
                 emitted = len(text)

@@ -61,13 +61,16 @@ def _event(line: str, tag: str) -> dict[str, Any] | None:
 class _Builder:
     """Collects the user's lines: each line's newline is held back until the next line."""
 
-    def __init__(self, *, prefix_tasks: bool) -> None:
-        self.prefix_tasks = prefix_tasks
+    def __init__(self, *, prefix_tasks: bool, only: int | None = None) -> None:
+        self.prefix_tasks = prefix_tasks and only is None
+        self.only = only
         self.task: int | None = None
         self.newline_held = False
         self.parts: list[str] = []
 
     def line(self, text: str, *, terminated: bool = True) -> None:
+        if self.only is not None and self.task != self.only:
+            return
         if self.newline_held:
             self.parts.append("\n")
         if self.prefix_tasks and self.task is not None:
@@ -76,7 +79,8 @@ class _Builder:
         self.newline_held = terminated
 
     def marker(self, event: dict[str, Any]) -> None:
-        if event.get("nl") and not self.prefix_tasks:
+        mine = self.only is None or self.task == self.only
+        if event.get("nl") and not self.prefix_tasks and mine:
             # The runner ended the user's unterminated line to write this marker.
             self.newline_held = False
         if event.get("event") == "start" and isinstance(event.get("task"), int):
@@ -89,7 +93,12 @@ class _Builder:
 
 
 def parse_log(
-    raw: str, *, nonce: str, prefix_tasks: bool = False, drop: Iterable[str] = ()
+    raw: str,
+    *,
+    nonce: str,
+    prefix_tasks: bool = False,
+    drop: Iterable[str] = (),
+    task: int | None = None,
 ) -> ParsedLog:
     """Take a Ray job log apart.
 
@@ -99,6 +108,7 @@ def parse_log(
         prefix_tasks: Prefix each line of output with ``[task N] `` (array jobs).
         drop: Exact lines (without newline) Ray writes into the log that are not the user's;
             each is removed once, wherever it landed, even in the middle of a user's line.
+        task: Keep only this task's output (unprefixed); the events are all kept.
 
     Returns:
         The user's output and the runner's events.
@@ -109,7 +119,7 @@ def parse_log(
     *lines, partial = raw.split("\n")
     preamble: list[str] = []
     events: list[dict[str, Any]] = []
-    out = _Builder(prefix_tasks=prefix_tasks)
+    out = _Builder(prefix_tasks=prefix_tasks, only=task)
     for line in lines:
         event = _event(line, tag)
         if event is not None:

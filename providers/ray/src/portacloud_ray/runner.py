@@ -227,8 +227,10 @@ class Runner:
         timeout = config.get("timeout")
         self.timeout = float(timeout) if timeout is not None else None
         self.gpus = int(config.get("gpus", 0))
+        # The shipped workdir: Ray unpacks it, shared by every job with the same files, and
+        # starts the runner in it ("."); each task runs in its own copy.
         workdir = config.get("workdir")
-        self.workdir = str(workdir) if workdir else None
+        self.workdir = os.path.abspath(str(workdir)) if workdir else None
         self.argv = list(argv)
         self.env = {k: v for k, v in env.items() if k != CONFIG_ENV}
         if self.gpus == 0:
@@ -268,12 +270,11 @@ class Runner:
 
     def run_task(self, index: int) -> int | None:
         """Run one task's attempts; ``None`` when one succeeded, else the last exit code."""
-        scratch = None
-        if self.workdir is None:
-            scratch = tempfile.mkdtemp(prefix=f"portacloud-{self.job_id}-{index}-")
-        cwd = self.workdir or scratch
-        assert cwd is not None
+        scratch = tempfile.mkdtemp(prefix=f"portacloud-{self.job_id}-{index}-")
+        cwd = scratch
         try:
+            if self.workdir is not None:
+                shutil.copytree(self.workdir, scratch, symlinks=True, dirs_exist_ok=True)
             for attempt in range(1, self.retries + 2):
                 if self.stop_requested:
                     raise _StopRequestedError(signal.SIGTERM)
@@ -293,9 +294,8 @@ class Runner:
                     return None
             return code
         finally:
-            if scratch is not None:
-                # Artifacts belong under PORTACLOUD_OUTPUT_URI; the scratch dir is not kept.
-                shutil.rmtree(scratch, ignore_errors=True)
+            # Artifacts belong under PORTACLOUD_OUTPUT_URI; the scratch dir is not kept.
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def run_attempt(self, index: int, attempt: int, cwd: str) -> tuple[str, int, dict[str, Any]]:
         env = {

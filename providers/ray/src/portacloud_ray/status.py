@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from portacloud.jobs.containers import image_failure
 from portacloud.jobs.models import JobReason, JobState, JobStatus, TaskStatus
 from portacloud_ray.logs import ParsedLog, parse_log
 from portacloud_ray.runner import OUTCOME_CANCELLED, OUTCOME_EXITED, OUTCOME_SIGNALLED
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "META_GPUS",
+    "META_IMAGE",
     "META_NAME",
     "META_NONCE",
     "META_OUTPUT_URI",
@@ -47,6 +49,7 @@ META_TIMEOUT = "portacloud.timeout"
 META_TASKS = "portacloud.tasks"
 META_GPUS = "portacloud.gpus"
 META_NONCE = "portacloud.nonce"
+META_IMAGE = "portacloud.image"
 
 _MESSAGE_LIMIT = 2000
 
@@ -76,8 +79,9 @@ def _count(meta: dict[str, str], key: str, default: int) -> int:
         return default
 
 
-def parse_job_log(details: JobDetails, raw: str) -> ParsedLog:
-    """Take the log of a portacloud job apart (see :func:`portacloud_ray.logs.parse_log`)."""
+def parse_job_log(details: JobDetails, raw: str, *, task: int | None = None) -> ParsedLog:
+    """Take the log of a portacloud job apart (see :func:`portacloud_ray.logs.parse_log`);
+    ``task``: keep only that task's output."""
     meta = details.metadata or {}
     drop = [f"Running entrypoint for job {details.submission_id}: {details.entrypoint}"]
     return parse_log(
@@ -85,6 +89,7 @@ def parse_job_log(details: JobDetails, raw: str) -> ParsedLog:
         nonce=meta.get(META_NONCE, ""),
         prefix_tasks=_count(meta, META_TASKS, 1) > 1,
         drop=drop,
+        task=task,
     )
 
 
@@ -155,6 +160,9 @@ def status_from_ray(details: JobDetails, raw: str, *, cancel: CancelRecord | Non
     exit_code, message = _exit_and_message(
         state, reason, details, failed_task, ours=ours, retries=retries
     )
+    why = image_failure(meta.get(META_IMAGE), failed_task.exit_code if failed_task else None)
+    if why is not None and reason is JobReason.USER_ERROR:
+        reason, message = JobReason.INFRA_ERROR, why
     if evidence is Evidence.CANCELLED_BEFORE_START:
         message = "cancelled before Ray placed the job; Ray stops it if it ever places it"
     ended_at = _utc(details.end_time) if state.terminal else None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from portacloud.jobs.containers import image_failure
 from portacloud.jobs.models import JobReason, JobState, JobStatus, TaskStatus
 from portacloud_slurm.commands import JobRecord
 from portacloud_slurm.files import JobMeta
@@ -109,6 +110,9 @@ def compose_status(
     """
     outcomes = [o for o, _, _ in tasks]
     state, reason, exit_code, message = _combine(outcomes, cancelling=cancelling)
+    why = image_failure(meta.image if meta else None, exit_code)
+    if why is not None and reason is JobReason.USER_ERROR:
+        reason, message = JobReason.INFRA_ERROR, why
     starts = [s for s in (_started(*t) for t in tasks) if s is not None]
     ends = [e for e in (_ended(*t) for t in tasks) if e is not None]
     if reason is JobReason.NO_CAPACITY and gave_up_at is not None:

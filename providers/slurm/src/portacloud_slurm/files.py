@@ -35,6 +35,7 @@ class JobMeta:
     output_uri: str | None
     submitted_at: float | None
     job_id: str | None = None
+    image: str | None = None
 
     def dump(self) -> str:
         """The JSON text of ``job.json``."""
@@ -48,6 +49,7 @@ class JobMeta:
                 "output_uri": self.output_uri,
                 "submitted_at": self.submitted_at,
                 "job_id": self.job_id,
+                "image": self.image,
             }
         )
 
@@ -64,6 +66,7 @@ class JobMeta:
                 output_uri=data.get("output_uri"),
                 submitted_at=data.get("submitted_at"),
                 job_id=data.get("job_id"),
+                image=data.get("image"),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None

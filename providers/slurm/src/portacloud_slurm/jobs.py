@@ -36,7 +36,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,8 +55,10 @@ from portacloud.errors import (
     guarded_call,
 )
 from portacloud.home import portacloud_home
-from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
+from portacloud.jobs.containers import container_runtimes
+from portacloud.jobs.logfiles import TaskLogFiles
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobState, JobStatus
+from portacloud.jobs.workdir import scan_workdir, stage_workdir
 from portacloud.providerkit import ProviderOptions, parse_options
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud_slurm.commands import (
@@ -77,23 +79,26 @@ from portacloud_slurm.errors import (
 )
 from portacloud_slurm.files import CANCEL_MARK, META, VERDICT, JobFiles, JobMeta, write_atomic
 from portacloud_slurm.partition import ClusterInfo, read_partition
-from portacloud_slurm.script import batch_script
+from portacloud_slurm.script import SHIPPED_WORKDIR, batch_script
 from portacloud_slurm.states import TaskOutcome
 
 __all__ = ["SlurmJobDriver", "SlurmJobsProvider", "SlurmOptions", "provider"]
 
 _CAPABILITIES = JobCapabilities(
-    images=False,
+    workdir=True,
+    task_logs=True,
     notes=(
+        "images run with podman from the batch script; the runtime is looked for on the "
+        "submitting machine's PATH, the nodes must have it too",
         "each job runs on one node (--nodes=1); GPUs come from Slurm's gres allocation",
         "timeouts (to the second) and retries are enforced by the batch script; --time is "
         "set as an upper bound for all attempts",
         "CPU and memory are reserved by Slurm; enforcing them needs the cluster's cgroups",
         "state_dir must be on a filesystem the nodes share",
+        "workdir is staged in the job's directory under state_dir; each task copies it",
     ),
 )
 _NOT_KNOWN = ("Invalid job id specified", "not found")
-_FOLLOW_INTERVAL = 0.5
 
 
 def _blank_is_none(value: object) -> object:
@@ -137,7 +142,7 @@ def _check_id(job_id: str) -> str:
     return str(int(job_id))
 
 
-class SlurmJobDriver:
+class SlurmJobDriver(TaskLogFiles):
     """Submits and tracks jobs on one Slurm partition. Open it with ``open_jobs``.
 
     Attributes:
@@ -147,6 +152,7 @@ class SlurmJobDriver:
     """
 
     provider = "slurm"
+    follow_interval = 0.5  # each read of a followed log may ask slurmctld for the state
 
     def __init__(
         self,
@@ -169,6 +175,8 @@ class SlurmJobDriver:
                 "max_gpus_per_job": max((n.gpu_count for n in self.nodes), default=0),
                 # GPU models can only be asked for where the nodes' gres name a type.
                 "gpu_types": any(t is not None for n in self.nodes for t in n.gpus),
+                "images": bool(runtimes := container_runtimes()),
+                "container_runtimes": runtimes,
             }
         )
 
@@ -202,8 +210,13 @@ class SlurmJobDriver:
                 array=spec.array is not None,
                 output_uri=output_uri,
                 submitted_at=time.time(),
+                image=spec.image,
             )
             write_atomic(job_dir / META, meta.dump())
+            if spec.workdir is not None:
+                # state_dir is shared with the nodes already (logs, reports): the staged
+                # copy travels the same way (docs/decisions/0009-job-workdir.md).
+                stage_workdir(scan_workdir(spec.workdir), job_dir / SHIPPED_WORKDIR)
             script = job_dir / "job.sh"
             text = batch_script(spec, env=env, job_dir=job_dir, gpus=spec.resources.gpu_count)
             write_atomic(script, text, mode=0o700)
@@ -401,15 +414,7 @@ class SlurmJobDriver:
             return [job_dir / f"slurm-{jid}_{i}.out" for i in range(meta.tasks)]
         return [job_dir / f"slurm-{jid}.out"]
 
-    def logs(self, job_id: str) -> str:
-        return read_task_logs(self._log_files(job_id))
-
-    def follow_logs(self, job_id: str) -> Iterator[str]:
-        return follow_task_logs(
-            self._log_files(job_id), lambda: self._ended(job_id), interval=_FOLLOW_INTERVAL
-        )
-
-    def _ended(self, job_id: str) -> bool:
+    def _log_ended(self, job_id: str) -> bool:
         # Read between two polls of a log being followed: the portable queue cannot retry
         # inside a generator, so this driver owns these reads, under the opener's policy.
         def read() -> JobStatus:

@@ -72,7 +72,20 @@ def jobs() -> None:
 @click.option(
     "--wait", "wait_seconds", type=float, default=None, help="Wait this long for the end."
 )
-def submit(spec_file: Path, queue_url: str | None, wait_seconds: float | None) -> None:
+@click.option(
+    "--workdir-limit",
+    "workdir_limit_mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="MIB",
+    help="The most MiB the spec's workdir may ship (default 100).",
+)
+def submit(
+    spec_file: Path,
+    queue_url: str | None,
+    wait_seconds: float | None,
+    workdir_limit_mb: float | None,
+) -> None:
     """Submit the job in SPEC_FILE (YAML) and print its id.
 
     With --wait, stdout is the final status as JSON (its "id" included) and the exit code is
@@ -86,7 +99,7 @@ def submit(spec_file: Path, queue_url: str | None, wait_seconds: float | None) -
         check_timeout(wait_seconds, operation="wait")
     spec = parse_spec(load_spec_file(spec_file))
     with _queue(queue_url) as queue:
-        job = queue.submit(spec, base_dir=spec_file.parent)
+        job = queue.submit(spec, base_dir=spec_file.parent, workdir_limit_mb=workdir_limit_mb)
         if wait_seconds is None:
             click.echo(job.id)
             err_console.print(f"outputs: {escape(str(job.output_uri))}")
@@ -120,13 +133,20 @@ def status(job_id: str, queue_url: str | None) -> None:
     is_flag=True,
     help="Keep printing output until the job ends; exit 1 unless it succeeded.",
 )
-def logs(job_id: str, queue_url: str | None, follow: bool) -> None:
+@click.option(
+    "--task",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Only task N of an array job, without the [task N] prefixes.",
+)
+def logs(job_id: str, queue_url: str | None, follow: bool, task: int | None) -> None:
     """Print a job's stdout and stderr."""
     with _queue(queue_url) as queue:
         if not follow:
-            sys.stdout.write(queue.logs(job_id))
+            sys.stdout.write(queue.logs(job_id, task=task))
             return
-        for chunk in queue.logs(job_id, follow=True):
+        for chunk in queue.logs(job_id, task=task, follow=True):
             sys.stdout.write(chunk)
             sys.stdout.flush()
         final = queue.status(job_id)

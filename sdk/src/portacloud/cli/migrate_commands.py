@@ -406,6 +406,7 @@ def verify(
         "concurrency": concurrency,
         "receipt": receipt,
         "receipt_sha256": receipt_sha256,
+        "profile": cli_profile(),
     }
     result: VerifyResult
     if _json_mode(json_lines):

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 from portacloud.errors import PortaCloudError
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobStatus
 
-__all__ = ["JobDriver", "SupportsDelete"]
+__all__ = ["JobDriver", "SupportsDelete", "SupportsTaskLogs"]
 
 
 class JobDriver(Protocol):
@@ -72,3 +72,17 @@ class SupportsDelete(Protocol):
         Raise NOT_FOUND for an unknown id and FAILED_PRECONDITION for a job that has not
         ended.
         """
+
+
+@runtime_checkable
+class SupportsTaskLogs(Protocol):
+    """A backend that can read one task's log on its own (capability ``task_logs``).
+
+    The portable queue has checked that ``task`` is one of the job's task indexes.
+    """
+
+    def task_logs(self, job_id: str, task: int) -> str:
+        """Task ``task``'s stdout and stderr so far, without the ``[task N] `` prefixes."""
+
+    def follow_task_logs(self, job_id: str, task: int) -> Iterator[str]:
+        """Yield task ``task``'s log text as it is written, ending when the job has ended."""

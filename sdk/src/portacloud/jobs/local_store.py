@@ -249,6 +249,13 @@ class LocalJobStore:
             )
             db.execute("DELETE FROM gpu_alloc WHERE job_id = ? AND idx = ?", (job_id, idx))
 
+    def note(self, job_id: str, message: str) -> None:
+        """Record why the job ended, unless an earlier explanation stands."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE jobs SET message = ? WHERE id = ? AND message IS NULL", (message, job_id)
+            )
+
     # ------------------------------------------------------------------ GPUs
 
     def try_allocate(

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from portacloud.capability_table import CapabilityTable
+from portacloud.jobs.containers import check_image_reference
 from portacloud.resources import Resources
 
 __all__ = [
@@ -66,14 +67,17 @@ class JobSpec(BaseModel):
     Attributes:
         name: A short name (letters, digits, ``_.-``; up to 63 characters).
         command: A shell command line, or an argv list run without a shell.
-        image: A container image, for backends that run containers.
+        image: A container image (``registry[:port]/name[:tag][@digest]``) the command runs
+            in, on backends whose capability ``images`` is true; a string command then runs
+            under ``/bin/sh -c`` inside it (see :mod:`portacloud.jobs.containers`).
         resources: CPUs, memory and GPUs the job needs.
         env: Extra environment variables (names starting with ``PORTACLOUD_`` are reserved).
-        workdir: The directory the command runs in, with the files it needs (``train.py``).
-            A relative path is resolved at submit, against the current directory (or the
-            spec file's). ``local://`` copies it at submit and runs each task in its own
-            copy; Ray and Slurm run in that directory on the node. ``None``: a fresh, empty
-            scratch directory.
+        workdir: A local directory, with the files the command needs (``train.py``), shipped
+            with the job: every task runs in its own copy of it, on every backend. A
+            relative path is resolved at submit, against the current directory (or the
+            spec file's). ``.gitignore`` and ``.portacloudignore`` patterns leave files out;
+            it may ship at most 100 MiB unless ``submit(workdir_limit_mb=...)`` says
+            otherwise. ``None``: a fresh, empty scratch directory.
         timeout: Seconds one attempt may run before it is killed (reason TIMEOUT).
         retries: How many times a failed attempt is run again (0 to 10).
         array: Run this many tasks, each seeing its ``PORTACLOUD_TASK_INDEX``.
@@ -86,7 +90,14 @@ class JobSpec(BaseModel):
     image: str | None = None
     resources: Resources = Field(default_factory=Resources)
     env: Mapping[str, str] = Field(default_factory=dict)
-    workdir: str | None = None
+    workdir: str | None = Field(
+        default=None,
+        description=(
+            "A local directory shipped to every task's working directory (relative: to the "
+            "spec file's directory). .gitignore and .portacloudignore patterns leave files "
+            "out; at most 100 MiB by default."
+        ),
+    )
     timeout: float | None = Field(default=None, gt=0, le=30 * 86400)
     retries: int = Field(default=0, ge=0, le=10)
     array: int | None = Field(default=None, ge=1, le=10_000)
@@ -111,6 +122,11 @@ class JobSpec(BaseModel):
         if "\x00" in (value if isinstance(value, str) else "".join(value)):
             raise ValueError("the command contains NUL")
         return value
+
+    @field_validator("image")
+    @classmethod
+    def _check_image(cls, value: str | None) -> str | None:
+        return None if value is None else check_image_reference(value)
 
     @field_validator("env")
     @classmethod
@@ -201,9 +217,15 @@ class JobCapabilities(CapabilityTable):
         retries: Failed attempts are run again.
         timeouts: Attempts are killed after ``timeout`` seconds.
         cancel_pending: A job that has not started can be cancelled.
-        images: Container images.
+        images: Container images (``JobSpec.image``).
+        container_runtimes: The runtimes image jobs run with (``podman``), found where the
+            backend runs its tasks.
         follow_logs: Logs can be followed while the job runs.
         delete: Ended jobs can be removed, with their logs and work directories.
+        workdir: A local ``workdir`` ships with the job to every task's working directory.
+        max_workdir_mb: The most MiB a workdir can ship here (0: no bound of the backend's
+            own; the queue's default limit still applies).
+        task_logs: One task's log can be read on its own (``logs(job_id, task=N)``).
         max_gpus_per_job: The most GPUs one job can ever get here (0 when it has none),
             read from the backend when the queue is opened.
     """
@@ -215,6 +237,10 @@ class JobCapabilities(CapabilityTable):
     timeouts: bool = True
     cancel_pending: bool = True
     images: bool = False
+    container_runtimes: tuple[str, ...] = ()
     follow_logs: bool = True
     delete: bool = False
+    workdir: bool = False
+    max_workdir_mb: int = 0
+    task_logs: bool = False
     max_gpus_per_job: int = 0

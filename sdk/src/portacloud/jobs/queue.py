@@ -7,15 +7,15 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from portacloud.errors import (
     InvalidArgumentError,
 )
 from portacloud.handle import DriverHandle, check_timeout
-from portacloud.jobs.driver import JobDriver, SupportsDelete
+from portacloud.jobs.driver import JobDriver, SupportsDelete, SupportsTaskLogs
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
+from portacloud.jobs.workdir import absolute_workdir, check_workdir
 from portacloud.residency import RegionCache, RegionPolicy
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.validation import validated
@@ -49,16 +49,6 @@ def parse_spec(spec: JobSpec | Mapping[str, Any]) -> JobSpec:
     return validated(JobSpec, spec, what="job spec")
 
 
-def _absolute_workdir(spec: JobSpec, base_dir: str | os.PathLike[str] | None) -> JobSpec:
-    """Pin a relative ``workdir`` down now: the backend runs elsewhere, in another directory."""
-    if spec.workdir is None:
-        return spec
-    workdir = Path(spec.workdir).expanduser()
-    if not workdir.is_absolute():
-        workdir = Path(base_dir if base_dir is not None else Path.cwd()).absolute() / workdir
-    return spec.model_copy(update={"workdir": os.path.normpath(workdir)})
-
-
 class Job:
     """A submitted job. Its methods are shortcuts for the queue's.
 
@@ -85,9 +75,9 @@ class Job:
         """Block until the job ends or ``timeout`` seconds pass (DEADLINE_EXCEEDED)."""
         return self._queue.wait(self.id, timeout=timeout)
 
-    def logs(self) -> str:
-        """The job's output so far."""
-        return self._queue.logs(self.id)
+    def logs(self, *, task: int | None = None) -> str:
+        """The job's output so far (``task``: only that task's)."""
+        return self._queue.logs(self.id, task=task)
 
     def cancel(self) -> None:
         """Cancel the job (idempotent)."""
@@ -168,6 +158,7 @@ class JobQueue(DriverHandle[JobDriver]):
         spec: JobSpec | Mapping[str, Any],
         *,
         base_dir: str | os.PathLike[str] | None = None,
+        workdir_limit_mb: float | None = None,
     ) -> Job:
         """Submit a job.
 
@@ -175,26 +166,32 @@ class JobQueue(DriverHandle[JobDriver]):
             spec: A :class:`JobSpec`, or a mapping with its fields (as loaded from YAML).
             base_dir: What a relative ``workdir`` is relative to: the directory of the spec
                 file it came from, say. Default: the current directory.
+            workdir_limit_mb: The most MiB the ``workdir`` may ship (default 100; a backend
+                may bound it lower: ``capabilities.max_workdir_mb``).
 
         Returns:
             The job handle; ``job.output_uri`` is where the job's ``PORTACLOUD_OUTPUT_URI``
             points.
 
         Raises:
-            InvalidArgumentError: the spec is invalid.
+            InvalidArgumentError: the spec is invalid, or its workdir is missing, not a
+                directory, or bigger than the limit (its size, the limit and its biggest
+                files are named).
             UnsupportedError: the spec needs a capability the backend lacks (named).
             ResourceExhaustedError: with a cost policy, the job's projected cost is over
                 the budget (the message names projection, budget and what was spent).
             PermissionDeniedError: the queue or its outputs are outside the region policy it
                 was opened under; nothing is submitted.
         """
-        job = _absolute_workdir(parse_spec(spec), base_dir)
+        job = absolute_workdir(parse_spec(spec), base_dir)
         self._require(job.resources.gpu_count > 0, "gpus", "requesting GPUs")
         self._require(job.resources.gpu_type is not None, "gpu_types", "requesting a GPU model")
         self._require(job.array is not None, "arrays", "array jobs")
         self._require(job.retries > 0, "retries", "retries")
         self._require(job.timeout is not None, "timeouts", "timeouts")
         self._require(job.image is not None, "images", "container images")
+        self._require(job.workdir is not None, "workdir", "shipping a workdir")
+        check_workdir(job, self.capabilities, limit_mb=workdir_limit_mb)
         self._check_region(job.name)
         price = self._costs.admit(job) if self._costs is not None else None
         token = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
@@ -269,21 +266,57 @@ class JobQueue(DriverHandle[JobDriver]):
         ]
 
     @overload
-    def logs(self, job_id: str, *, follow: Literal[False] = False) -> str: ...
+    def logs(
+        self, job_id: str, *, task: int | None = None, follow: Literal[False] = False
+    ) -> str: ...
 
     @overload
-    def logs(self, job_id: str, *, follow: Literal[True]) -> Iterator[str]: ...
+    def logs(
+        self, job_id: str, *, task: int | None = None, follow: Literal[True]
+    ) -> Iterator[str]: ...
 
-    def logs(self, job_id: str, *, follow: bool = False) -> str | Iterator[str]:
+    def logs(
+        self, job_id: str, *, task: int | None = None, follow: bool = False
+    ) -> str | Iterator[str]:
         """The job's stdout and stderr: a string, or with ``follow`` an iterator of new text
-        that ends when the job does."""
+        that ends when the job does.
+
+        Args:
+            job_id: The job.
+            task: Only this task's output, unprefixed (an array job's merged log prefixes
+                each line with ``[task N] ``).
+            follow: Yield new text until the job ends.
+
+        Raises:
+            InvalidArgumentError: ``task`` is not one of the job's task indexes.
+            UnsupportedError: the backend cannot read one task's log (``task_logs``).
+        """
         self._check_id(job_id)
+        if task is not None:
+            return self._task_logs(job_id, task, follow=follow)
         if follow:
-            return self._follow(job_id)
+            return self._follow(job_id, self._driver.follow_logs)
         return self._retried("logs", job_id, lambda: self._driver.logs(job_id))
 
-    def _follow(self, job_id: str) -> Iterator[str]:
-        chunks = self._guarded("logs", job_id, lambda: self._driver.follow_logs(job_id))
+    def _task_logs(self, job_id: str, task: int, *, follow: bool) -> str | Iterator[str]:
+        driver = self._driver
+        if not self.capabilities.task_logs or not isinstance(driver, SupportsTaskLogs):
+            raise self._unsupported("logs", "reading one task's log", "task_logs")
+        if isinstance(task, bool) or not isinstance(task, int):
+            raise InvalidArgumentError(f"a task index must be an int, not {task!r}")
+        count = len(self.status(job_id).tasks) or 1
+        if not 0 <= task < count:
+            raise InvalidArgumentError(
+                f"job {job_id} has {count} task(s), indexes 0 to {count - 1}; there is no "
+                f"task {task}",
+                resource=job_id,
+            )
+        if follow:
+            return self._follow(job_id, lambda j: driver.follow_task_logs(j, task))
+        return self._retried("logs", job_id, lambda: driver.task_logs(job_id, task))
+
+    def _follow(self, job_id: str, start: Callable[[str], Iterator[str]]) -> Iterator[str]:
+        chunks = self._guarded("logs", job_id, lambda: start(job_id))
         while True:
             chunk = self._guarded("logs", job_id, lambda: next(chunks, None))
             if chunk is None:

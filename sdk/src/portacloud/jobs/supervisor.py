@@ -17,6 +17,7 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+from portacloud.jobs.containers import container_command, image_failure, task_argv
 from portacloud.jobs.local_store import LocalJobStore
 from portacloud.jobs.models import JobReason, JobSpec, JobState
 from portacloud.private_files import open_private, private_dir
@@ -126,8 +127,24 @@ class _Supervisor:
             elif code == 128 + signal.SIGKILL:
                 # Nothing of ours sent SIGKILL: on Linux that is the OOM killer's signature.
                 self.finish(JobState.FAILED, JobReason.OOM, code)
+            elif (why := image_failure(spec.image, code)) is not None:
+                self.store.note(self.job_id, why)
+                self.finish(JobState.FAILED, JobReason.INFRA_ERROR, code)
             else:
                 self.finish(JobState.FAILED, JobReason.USER_ERROR, code)
+
+    def argv(self) -> list[str]:
+        """The task's command; for an image, the podman wrapper that runs it inside."""
+        spec = self.spec
+        if spec.image is None:
+            return task_argv(spec.command)
+        return container_command(
+            spec.image,
+            spec.command,
+            env_names=spec.env,
+            output_uri=self.env.get("PORTACLOUD_OUTPUT_URI"),
+            timeout=spec.timeout,
+        )
 
     def attempt(self, gpus: list[int], attempt: int) -> tuple[str, int]:
         spec = self.spec
@@ -139,11 +156,7 @@ class _Supervisor:
             "PORTACLOUD_ATTEMPT": str(attempt),
             "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in gpus),
         }
-        argv = (
-            ["/bin/bash", "-c", spec.command]
-            if isinstance(spec.command, str)
-            else list(spec.command)
-        )
+        argv = self.argv()
         with open_private(self.log_path, "ab") as log:
             try:
                 proc = subprocess.Popen(

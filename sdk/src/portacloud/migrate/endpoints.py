@@ -159,7 +159,9 @@ def _create_local_destination(dst: Bucket) -> None:
         ) from exc
 
 
-def _open(target: str | Bucket, role: str, profile: Profile | None) -> tuple[Bucket, str, bool]:
+def _open(
+    target: str | Bucket, role: str, profile: str | Profile | None
+) -> tuple[Bucket, str, bool]:
     if isinstance(target, Bucket):
         return target, target.url, False
     if not isinstance(target, str):
@@ -204,7 +206,7 @@ def open_endpoints(
     dst: str | Bucket,
     *,
     dry_run: bool = False,
-    profile: Profile | None = None,
+    profile: str | Profile | None = None,
 ) -> Endpoints:
     """Open and check both sides of a migration.
 

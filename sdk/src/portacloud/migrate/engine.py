@@ -30,7 +30,7 @@ from portacloud.migrate.plan import build_plan, refuse_deletions
 from portacloud.migrate.receipt import write_receipt
 from portacloud.migrate.verify import bounded_map, verify_buckets, verify_journal
 from portacloud.private_files import state_dir
-from portacloud.profiles import Profile, load_profile
+from portacloud.profiles import Profile
 from portacloud.storage.bucket import Bucket
 
 __all__ = [
@@ -103,7 +103,7 @@ class _Settings:
     journal: str | os.PathLike[str] | None
     receipt: str | os.PathLike[str] | None
     on_event: EventCallback | None
-    profile: Profile | None = None
+    profile: str | Profile | None = None
 
     def __post_init__(self) -> None:
         _check_options(concurrency=self.concurrency, max_delete=self.max_delete)
@@ -293,19 +293,17 @@ def migrate(
 ) -> MigrationResult:
     """Migrate every object under ``src`` to ``dst``: plan, copy, verify, receipt.
 
-    Rerunning the same call after a crash or a ``kill -9`` continues where it stopped: objects
-    already verified are not copied again, and the run ends with the destination complete and
-    verified. Every write is conditional on the destination version the plan saw, and every
-    copy reads exactly one source version; sources that change during the run are planned
-    again.
+    Rerunning the same call after a crash or a ``kill -9`` continues where it stopped: verified
+    objects are not copied again, and the run ends with the destination complete and verified.
+    Every write is conditional on the destination version the plan saw, and every copy reads
+    exactly one source version; sources that change during the run are planned again.
 
     Args:
         src: The source, as a URL (``s3://bucket/prefix``) or an open :class:`Bucket`.
         dst: The destination, likewise.
         dry_run: Only plan: list both sides, count and price the work, write nothing (no
             journal either).
-        delete: Delete destination objects that are not at the source (after the copies are
-            verified).
+        delete: Delete destination objects not at the source, once the copies are verified.
         max_delete: Refuse to start when the plan deletes more objects than this...
         force: ...unless this is set.
         concurrency: Objects copied (and checksums computed) at a time.
@@ -314,9 +312,7 @@ def migrate(
         receipt: Where to write the receipt; by default beside the journal, with the suffix
             ``.receipt.jsonl``. Written only when every object verified.
         on_event: Called with progress events, on the engine's threads.
-        profile: A profile (name or :class:`~portacloud.profiles.Profile`) whose region
-            policy binds both sides: a destination outside it is refused before anything is
-            written (and, with ``residency = "strict"``, a source outside it too).
+        profile: A profile (or its name) whose region policy binds both sides.
 
     Returns:
         What the run did. ``result.ok`` is False when some objects failed; their errors are in
@@ -325,8 +321,7 @@ def migrate(
     Raises:
         InvalidArgumentError: Same or overlapping source and destination, bad options.
         NotFoundError: A bucket, or the directory of ``journal``, does not exist.
-        PermissionDeniedError: Listing, reading or writing is not allowed (the run stops at
-            the first such error).
+        PermissionDeniedError: Listing, reading or writing is not allowed (the run stops).
         FailedPreconditionError: The plan deletes more than ``max_delete`` objects without
             ``force``, or another process runs the same journal.
     """
@@ -339,7 +334,7 @@ def migrate(
         journal=journal,
         receipt=receipt,
         on_event=on_event,
-        profile=load_profile(profile) if isinstance(profile, str) else profile,
+        profile=profile,
     )
     return _migrate(src, dst, settings)
 
@@ -436,6 +431,7 @@ def verify(
     receipt: str | os.PathLike[str] | None = None,
     receipt_sha256: str | None = None,
     on_event: EventCallback | None = None,
+    profile: str | Profile | None = None,
 ) -> VerifyResult:
     """Re-check a finished migration: every source object must be at the destination, same
     size, same CRC32C of its bytes.
@@ -443,13 +439,12 @@ def verify(
     Args:
         src: The source URL or bucket; ``None`` to check only against ``receipt``.
         dst: The destination URL or bucket.
-        deep: Read and hash every destination object rather than trusting the CRC32C it
-            records (which a corrupted file or a stale sidecar would not reveal).
+        deep: Read and hash every destination object, not trusting its recorded CRC32C.
         concurrency: Objects read at a time.
-        receipt: A receipt written by :func:`migrate`; each of its objects must be at the
-            destination with the size, CRC32C and version it lists.
+        receipt: A receipt of :func:`migrate`: each object must be there as it lists it.
         receipt_sha256: The SHA-256 printed with the receipt; the file must still have it.
         on_event: Called with progress events.
+        profile: A profile (or its name) whose region policy binds both sides.
 
     Returns:
         The mismatches, each naming the key and both checksums; ``result.ok`` when none.
@@ -461,7 +456,7 @@ def verify(
     if src is not None:
         # Opened as a dry run does: verify writes nothing, so a missing file:// destination
         # is not created but checked as the empty place it is (every object "missing").
-        ends = open_endpoints(src, dst, dry_run=True)
+        ends = open_endpoints(src, dst, dry_run=True, profile=profile)
         owned = ends.owned
         src_bucket: Bucket | None = ends.src
         dst_bucket = ends.dst
@@ -469,7 +464,7 @@ def verify(
     else:
         from portacloud.openers import open_bucket
 
-        dst_bucket = dst if isinstance(dst, Bucket) else open_bucket(dst)
+        dst_bucket = dst if isinstance(dst, Bucket) else open_bucket(dst, profile=profile)
         owned = () if isinstance(dst, Bucket) else (dst_bucket,)
         src_bucket = None
     try:

@@ -222,7 +222,6 @@ def build_plan(
         dst_deletes=deletes,
         server_side=ends.root is not None,
     )
-    caps = ends.dst.capabilities
     plan = MigrationPlan(
         src=ends.src_url,
         dst=ends.dst_url,
@@ -234,7 +233,7 @@ def build_plan(
         max_delete=max_delete,
         delete_refused=refused,
         server_side_copy=ends.root is not None,
-        conditional_writes=caps.write_with_if_none_match and caps.write_with_if_match,
+        conditional_writes=_conditional(ends.dst),
         cost=cost,
         dst_region=_region_or_none(ends.dst),
         warnings=_warnings(
@@ -243,6 +242,12 @@ def build_plan(
     )
     on_event(MigrationEvent(kind="plan", phase=Phase.PLAN, message=plan.model_dump_json()))
     return plan
+
+
+def _conditional(bucket: Bucket) -> bool:
+    """Whether writes to ``bucket`` can be guarded by create-only and compare-and-swap."""
+    caps = bucket.capabilities
+    return caps.write_with_if_none_match and caps.write_with_if_match
 
 
 def _region_or_none(bucket: Bucket) -> str | None:

@@ -15,18 +15,20 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult
 
-from portacloud.errors import InvalidArgumentError, NotFoundError, PortaCloudError
+from portacloud.errors import InvalidArgumentError, PortaCloudError
+from portacloud.jobs.containers import container_runtimes
 from portacloud.jobs.gpus import detect_gpus, gpu_name_matches
 from portacloud.jobs.local_store import STARTUP_GRACE, LocalJobStore, pid_alive
-from portacloud.jobs.logfiles import follow_task_logs, read_task_logs
+from portacloud.jobs.logfiles import TaskLogFiles
 from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobStatus
 from portacloud.jobs.supervisor import shipped_workdir
+from portacloud.jobs.workdir import scan_workdir, stage_workdir
 from portacloud.private_files import (
     is_private_dir,
     open_private,
@@ -41,15 +43,18 @@ __all__ = ["LocalJobDriver", "open_local_jobs"]
 _CAPABILITIES = JobCapabilities(
     gpu_types=True,
     delete=True,
+    workdir=True,
+    task_logs=True,
     notes=(
         "CPU and memory requests are checked against the machine, not reserved",
         "GPUs are allocated exclusively through CUDA_VISIBLE_DEVICES",
         "workdir is copied at submit; each task runs in its own copy of it",
+        "images run with podman, found on this machine's PATH when the queue is opened",
     ),
 )
 
 
-class LocalJobDriver:
+class LocalJobDriver(TaskLogFiles):
     """Runs each task under ``python -m portacloud.jobs.supervisor``."""
 
     provider = "local"
@@ -70,8 +75,13 @@ class LocalJobDriver:
         else:
             self.inventory = detect_gpus()
         self.store.set_inventory([i for i, _ in self.inventory])
+        runtimes = container_runtimes()
         self.capabilities = _CAPABILITIES.model_copy(
-            update={"max_gpus_per_job": len(self.inventory)}
+            update={
+                "max_gpus_per_job": len(self.inventory),
+                "images": bool(runtimes),
+                "container_runtimes": runtimes,
+            }
         )
 
     def _never_fits(self, spec: JobSpec) -> str | None:
@@ -107,13 +117,9 @@ class LocalJobDriver:
     def _ship_workdir(self, source: Path, job_id: str) -> None:
         """Copy ``source`` now, as Ray uploads a working_dir: edits made to it after submit,
         while the job waits for GPUs, do not leak into the job."""
-        if not source.is_dir():
-            raise NotFoundError(f"workdir {str(source)!r} is not a directory", resource=job_id)
         target = shipped_workdir(self.root, job_id)
         try:
-            # Links are copied as links: a link to a large dataset ships as the link, not
-            # the data.
-            shutil.copytree(source, target, symlinks=True)
+            stage_workdir(scan_workdir(source), target, links="keep")
             private_dir(target)
         except OSError as exc:
             shutil.rmtree(target, ignore_errors=True)
@@ -173,15 +179,8 @@ class LocalJobDriver:
         tasks = len(self.store.tasks(job_id))
         return [self.root / "logs" / job_id / f"task-{i}.log" for i in range(tasks)]
 
-    def logs(self, job_id: str) -> str:
-        return read_task_logs(self._log_files(job_id))
-
-    def follow_logs(self, job_id: str) -> Iterator[str]:
-        return follow_task_logs(
-            self._log_files(job_id),
-            lambda: self.status(job_id).state.terminal,
-            interval=0.2,
-        )
+    def _log_ended(self, job_id: str) -> bool:
+        return self.status(job_id).state.terminal
 
     def cancel(self, job_id: str) -> None:
         import signal

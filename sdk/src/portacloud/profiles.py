@@ -97,6 +97,11 @@ class Profile(BaseModel):
         return self
 
     @property
+    def cost_policy(self) -> CostPolicy:
+        """The profile's rates and budget, for the handles it opens."""
+        return CostPolicy(profile=self.name, rates=self.rates, budget=self.budget)
+
+    @property
     def region_policy(self) -> RegionPolicy | None:
         """The profile's :class:`~portacloud.residency.RegionPolicy`, or ``None``."""
         if self.regions is None:
@@ -221,9 +226,7 @@ class Connection:
                 base, mark, query = self.profile.storage.partition("?")
                 outputs = base.rstrip("/") + "/jobs" + mark + query
             self._jobs = open_jobs(url, outputs=outputs, profile=self.profile).use_costs(
-                CostPolicy(
-                    profile=self.profile.name, rates=self.profile.rates, budget=self.profile.budget
-                )
+                self.profile.cost_policy
             )
         return self._jobs
 
@@ -234,9 +237,7 @@ class Connection:
             from portacloud.openers import open_compute
 
             self._compute = open_compute(self._url("compute"), profile=self.profile).use_costs(
-                CostPolicy(
-                    profile=self.profile.name, rates=self.profile.rates, budget=self.profile.budget
-                )
+                self.profile.cost_policy
             )
         return self._compute
 

@@ -24,4 +24,4 @@ def profile_policy(name: str | None = None, *, missing_ok: bool = False) -> Cost
         if not missing_ok or name is None:
             raise
         return CostPolicy(profile=name)
-    return CostPolicy(profile=found.name, rates=found.rates, budget=found.budget)
+    return found.cost_policy

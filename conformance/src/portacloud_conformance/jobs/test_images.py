@@ -162,6 +162,17 @@ def test_missing_image_fails_with_infra_error_naming_it(
     assert missing in queue.logs(job.id)
 
 
+def test_each_task_of_an_array_names_a_missing_image_as_infra_error(
+    queue: portacloud.JobQueue, image: str
+) -> None:
+    require(queue, "arrays")
+    missing = image.rsplit(":", 1)[0] + "-missing:none"
+    job = queue.submit(JobSpec(name="img-missing-array", image=missing, command="true", array=2))
+    status = queue.wait(job.id, timeout=WAIT)
+    assert status.reason is JobReason.INFRA_ERROR
+    assert [t.reason for t in status.tasks] == [JobReason.INFRA_ERROR] * 2
+
+
 def test_malformed_image_reference_is_refused_at_submit(queue: portacloud.JobQueue) -> None:
     with pytest.raises(portacloud.InvalidArgumentError, match="image"):
         queue.submit({"name": "img-bad", "command": "true", "image": "Upper/Case Name"})

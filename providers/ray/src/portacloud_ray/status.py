@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from portacloud.jobs.containers import image_failure
+from portacloud.jobs.image_failures import image_failure, image_reason
 from portacloud.jobs.models import JobReason, JobState, JobStatus, TaskStatus
 from portacloud_ray.logs import ParsedLog, parse_log
 from portacloud_ray.runner import OUTCOME_CANCELLED, OUTCOME_EXITED, OUTCOME_SIGNALLED
@@ -181,7 +181,9 @@ def status_from_ray(details: JobDetails, raw: str, *, cancel: CancelRecord | Non
         started_at=_utc_seconds(min(starts)) if starts else None,
         ended_at=ended_at,
         output_uri=meta.get(META_OUTPUT_URI) or None,
-        tasks=_task_statuses(tasks, state, reason, ray_status) if count > 1 else (),
+        tasks=_task_statuses(tasks, state, reason, ray_status, meta.get(META_IMAGE))
+        if count > 1
+        else (),
     )
 
 
@@ -255,7 +257,11 @@ def _exit_and_message(
 
 
 def _task_statuses(
-    tasks: list[_Task], state: JobState, reason: JobReason | None, ray_status: RayStatus
+    tasks: list[_Task],
+    state: JobState,
+    reason: JobReason | None,
+    ray_status: RayStatus,
+    image: str | None,
 ) -> tuple[TaskStatus, ...]:
     result = []
     for task in tasks:
@@ -275,7 +281,7 @@ def _task_statuses(
             TaskStatus(
                 index=task.index,
                 state=t_state,
-                reason=t_reason,
+                reason=image_reason(image, t_reason, task.exit_code),
                 exit_code=task.exit_code,
                 attempt=task.attempt,
             )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from portacloud.jobs.containers import image_failure
+from portacloud.jobs.image_failures import image_failure, image_reason
 from portacloud.jobs.models import JobReason, JobState, JobStatus, TaskStatus
 from portacloud_slurm.commands import JobRecord
 from portacloud_slurm.files import JobMeta
@@ -132,16 +132,20 @@ def compose_status(
         started_at=min(starts) if starts else None,
         ended_at=max(ends) if state.terminal and ends else None,
         output_uri=meta.output_uri if meta else None,
-        tasks=_task_statuses(outcomes),
+        tasks=_task_statuses(outcomes, meta.image if meta else None),
     )
 
 
-def _task_statuses(outcomes: Sequence[TaskOutcome]) -> tuple[TaskStatus, ...]:
+def _task_statuses(outcomes: Sequence[TaskOutcome], image: str | None) -> tuple[TaskStatus, ...]:
     if len(outcomes) <= 1:
         return ()
     return tuple(
         TaskStatus(
-            index=i, state=o.state, reason=o.reason, exit_code=o.exit_code, attempt=o.attempt
+            index=i,
+            state=o.state,
+            reason=image_reason(image, o.reason, o.exit_code),
+            exit_code=o.exit_code,
+            attempt=o.attempt,
         )
         for i, o in enumerate(outcomes)
     )

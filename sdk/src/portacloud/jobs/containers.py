@@ -18,9 +18,9 @@ command is a POSIX shell script around ``podman run`` that
   a session of its own, so the stop completes even when the backend then SIGKILLs the task's
   process group; a spec timeout also bounds the container itself (``podman run --timeout``).
 
-Backends turn :data:`INFRA_EXIT_CODE` of an image task into reason INFRA_ERROR with
-:func:`image_failure`'s message. A string command runs under ``/bin/sh -c`` inside the image
-(images rarely have bash); docs/decisions/0008-container-jobs.md gives the reasons.
+Backends turn :data:`INFRA_EXIT_CODE` of an image task into reason INFRA_ERROR (see
+:mod:`portacloud.jobs.image_failures`). A string command runs under ``/bin/sh -c`` inside
+the image (images rarely have bash); docs/decisions/0008-container-jobs.md gives the reasons.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ __all__ = [
     "check_image_reference",
     "container_command",
     "container_runtimes",
-    "image_failure",
     "task_argv",
 ]
 
@@ -163,21 +162,6 @@ def container_command(
         "portacloud-image",
         *task_argv(command, interpreter="/bin/sh"),
     ]
-
-
-def image_failure(image: str | None, exit_code: int | None) -> str | None:
-    """Why an image task that exited ``exit_code`` failed for want of its image, or ``None``.
-
-    Args:
-        image: The spec's image (``None`` for a plain command, which never has this failure).
-        exit_code: The task's exit code.
-    """
-    if image is None or exit_code != INFRA_EXIT_CODE:
-        return None
-    return (
-        f"image {image}: podman could not pull or start it (exit {INFRA_EXIT_CODE}); "
-        "the job's log has podman's message"
-    )
 
 
 # The body of the wrapper; container_command puts its settings (__pc_*) before it. POSIX sh:

@@ -17,7 +17,8 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-from portacloud.jobs.containers import container_command, image_failure, task_argv
+from portacloud.jobs.containers import container_command, task_argv
+from portacloud.jobs.image_failures import image_failure
 from portacloud.jobs.local_store import LocalJobStore
 from portacloud.jobs.models import JobReason, JobSpec, JobState
 from portacloud.private_files import open_private, private_dir

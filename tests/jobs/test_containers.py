@@ -18,8 +18,8 @@ from portacloud.jobs.containers import (
     INFRA_EXIT_CODE,
     check_image_reference,
     container_command,
-    image_failure,
 )
+from portacloud.jobs.image_failures import image_failure, image_reason
 
 IMAGE = "127.0.0.1:19300/portacloud/busybox:abc"
 
@@ -155,3 +155,12 @@ def test_slurm_batch_script_runs_the_image_wrapper(tmp_path: Path) -> None:
     text = batch_script(spec, env={"PORTACLOUD_OUTPUT_URI": "file:///o/"}, job_dir=tmp_path, gpus=0)
     assert "podman run --rm --replace" in text
     assert f"__pc_img={IMAGE}" in text
+
+
+def test_only_a_user_error_with_podmans_exit_code_becomes_infra_error() -> None:
+    from portacloud import JobReason
+
+    assert image_reason(IMAGE, JobReason.USER_ERROR, INFRA_EXIT_CODE) is JobReason.INFRA_ERROR
+    assert image_reason(IMAGE, JobReason.USER_ERROR, 1) is JobReason.USER_ERROR
+    assert image_reason(None, JobReason.USER_ERROR, INFRA_EXIT_CODE) is JobReason.USER_ERROR
+    assert image_reason(IMAGE, JobReason.TIMEOUT, INFRA_EXIT_CODE) is JobReason.TIMEOUT

@@ -367,6 +367,12 @@ def parse_args() -> argparse.Namespace:
         help="also copy one object this large (0: skip), to show memory does not grow with it",
     )
     parser.add_argument("--local-only", action="store_true", help="only file:// -> file://")
+    parser.add_argument(
+        "--engine",
+        choices=("sdk", "obstore"),
+        default="sdk",
+        help="portacloud's S3 and Azure engine; obstore writes migrate-obstore.{json,md}",
+    )
     return parser.parse_args()
 
 
@@ -400,7 +406,9 @@ def run_pairs(args: argparse.Namespace, work: Path) -> tuple[list[dict[str, Any]
         skipped.append("server pairs: Azurite is not installed (scripts/services.sh start)")
     elif not args.local_only:
         with servers(work / "lab") as ends:
-            results += run_server_pairs(ends, work, config, args.concurrency, args.rounds)
+            results += run_server_pairs(
+                ends, work, config, args.concurrency, args.rounds, engine=args.engine
+            )
             if args.big_object_mib:
                 big = run_big_object(ends, work, config, args.concurrency, args.big_object_mib)
                 results.append(big)
@@ -422,6 +430,7 @@ def new_report(
             "platform": platform.platform(),
         },
         "rclone": rclone,
+        "engine": args.engine,
         "concurrency": args.concurrency,
         "work": f"{SMALL_COUNT} objects of 1-64 KiB + {LARGE_COUNT} of {LARGE_SIZE // MiB} MiB "
         f"({total / MiB:.1f} MiB)",
@@ -448,8 +457,9 @@ def main() -> None:
         results, skipped, total = run_pairs(args, Path(tmp))
     report = new_report(args, rclone_version, results, skipped, total)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "migrate.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "migrate.md").write_text(markdown(report))
+    name = "migrate" if args.engine == "sdk" else f"migrate-{args.engine}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(report))
     print(
         json.dumps(
             [{k: r[k] for k in ("pair", "time_ratio", "max_peak_rss_mib")} for r in results],
@@ -465,7 +475,13 @@ def _azurite_available() -> bool:
 
 
 def run_server_pairs(
-    ends: dict[str, str], work: Path, config: Path, concurrency: int, rounds: int
+    ends: dict[str, str],
+    work: Path,
+    config: Path,
+    concurrency: int,
+    rounds: int,
+    *,
+    engine: str = "sdk",
 ) -> list[dict[str, Any]]:
     rclone_config(config, ends)
     env = tool_env(ends, config, work / "home")
@@ -473,9 +489,11 @@ def run_server_pairs(
     source = make_s3_bucket(ends["seaweedfs"])
     src_url = f"s3://{source}?endpoint_url={ends['seaweedfs']}"
     fill(src_url)
+    src_url += f"&engine={engine}"
 
     def containers() -> tuple[str, str]:
-        return f"az://{make_container(ends['azurite'])}", f"azemu:{make_container(ends['azurite'])}"
+        name = make_container(ends["azurite"])
+        return f"az://{name}?engine={engine}", f"azemu:{make_container(ends['azurite'])}"
 
     def gcs_buckets() -> tuple[str, str]:
         pc, rc = make_gcs_bucket(ends["gcs"]), make_gcs_bucket(ends["gcs"])
@@ -529,7 +547,8 @@ def markdown(report: dict[str, Any]) -> str:
         "# portacloud migrate vs rclone copy --checksum",
         "",
         f"{report['date']}, {report['machine']['cpus']} CPUs, {report['rclone']}, "
-        f"concurrency {report['concurrency']}.",
+        f"concurrency {report['concurrency']}, portacloud's S3/Azure engine "
+        f"{report.get('engine', 'sdk')}.",
         f"Work: {report['work']}.",
         "",
         "| pair | portacloud s | rclone s | time ratio | portacloud peak RSS MiB "

@@ -1,8 +1,7 @@
 """The s3:// provider against real servers: SeaweedFS and moto (scripts/servers/*.sh).
 
-Every test runs against both servers. Buckets are created, and state is inspected, with boto3
-directly, behind the driver's back; the requests the driver makes are seen through spies on its
-own boto3 client (``Bucket.as_native``).
+Every test runs against both servers. Buckets are made and inspected with boto3, behind the
+driver's back; the driver's requests are seen through spies on its client (``as_native``).
 """
 
 from __future__ import annotations

@@ -222,6 +222,10 @@ def open_endpoints(
             destination is outside the region policy of ``profile``.
         UnavailableError: A backend cannot be reached.
     """
+    if isinstance(profile, str):
+        from portacloud.profiles import load_profile
+
+        profile = load_profile(profile)  # read once, not once per bucket opened
     src_bucket, src_url, own_src = _open(src, "source", profile)
     owned: list[Bucket] = [src_bucket] if own_src else []
     try:

@@ -115,8 +115,9 @@ class AsyncBucket:
 
     @property
     def capabilities(self) -> StorageCapabilities:
-        """What the backend can do; ``native_async`` is false: calls run on threads."""
-        return self._bucket.capabilities.model_copy(update={"native_async": False})
+        """What the backend can do; ``native_async`` (false everywhere today) says whether
+        calls are native coroutines or run on threads."""
+        return self._bucket.capabilities
 
     def child(self, prefix: str) -> AsyncBucket:
         """An async bucket relative to ``prefix`` inside this one, on the same thread pool."""

@@ -14,6 +14,7 @@ from portacloud.errors import (
     PermissionDeniedError,
     PortaCloudError,
 )
+from portacloud.migrate.models import KeyRange
 from portacloud.openers import open_bucket
 from portacloud.storage.bucket import Bucket
 from portacloud.storage.driver import BucketDriver, ListOptions
@@ -39,6 +40,7 @@ class Endpoints:
         src_prefix: The source's key prefix inside ``root``.
         dst_prefix: The destination's key prefix inside ``root``.
         owned: Buckets this module opened and must close.
+        key_range: The keys this run covers (one shard of a sharded migration); ``None``: all.
     """
 
     src: Bucket
@@ -49,6 +51,7 @@ class Endpoints:
     src_prefix: str = ""
     dst_prefix: str = ""
     owned: tuple[Bucket, ...] = ()
+    key_range: KeyRange | None = None
 
     def close(self) -> None:
         """Close the buckets opened from URLs."""

@@ -18,6 +18,7 @@ from portacloud.migrate.events import EventSink, failed, object_done, phase_star
 from portacloud.migrate.journal import Journal, JournalRow
 from portacloud.migrate.models import (
     Action,
+    KeyRange,
     MigrationEvent,
     MigrationPlan,
     MigrationResult,
@@ -104,6 +105,7 @@ class _Settings:
     receipt: str | os.PathLike[str] | None
     on_event: EventCallback | None
     profile: str | Profile | None = None
+    key_range: KeyRange | None = None
 
     def __post_init__(self) -> None:
         _check_options(concurrency=self.concurrency, max_delete=self.max_delete)
@@ -290,6 +292,7 @@ def migrate(
     receipt: str | os.PathLike[str] | None = None,
     on_event: EventCallback | None = None,
     profile: str | Profile | None = None,
+    key_range: KeyRange | None = None,
 ) -> MigrationResult:
     """Migrate every object under ``src`` to ``dst``: plan, copy, verify, receipt.
 
@@ -313,6 +316,8 @@ def migrate(
             ``.receipt.jsonl``. Written only when every object verified.
         on_event: Called with progress events, on the engine's threads.
         profile: A profile (or its name) whose region policy binds both sides.
+        key_range: Only the keys in this range, on both sides (one shard of a sharded
+            migration: :mod:`portacloud.migrate.cluster`); deletions too stay inside it.
 
     Returns:
         What the run did. ``result.ok`` is False when some objects failed; their errors are in
@@ -335,6 +340,7 @@ def migrate(
         receipt=receipt,
         on_event=on_event,
         profile=profile,
+        key_range=key_range,
     )
     return _migrate(src, dst, settings)
 
@@ -343,6 +349,7 @@ def _migrate(src: str | Bucket, dst: str | Bucket, settings: _Settings) -> Migra
     started = time.monotonic()
     sink = settings.sink
     ends = open_endpoints(src, dst, dry_run=settings.dry_run, profile=settings.profile)
+    ends.key_range = settings.key_range
     try:
         path = None
         if not settings.dry_run:

@@ -10,6 +10,7 @@ __all__ = [
     "Action",
     "ActionTotals",
     "CostEstimate",
+    "KeyRange",
     "MigrationEvent",
     "MigrationPlan",
     "MigrationResult",
@@ -182,6 +183,25 @@ class MigrationPlan(BaseModel):
             objects=self.copies.objects + self.overwrites.objects,
             bytes=self.copies.bytes + self.overwrites.bytes,
         )
+
+
+class KeyRange(BaseModel):
+    """The keys ``after < key <= upto`` (in UTF-8 byte order) that one shard of a migration owns.
+
+    Attributes:
+        after: Keys strictly after this one; ``None``: from the first key.
+        upto: Keys up to and including this one; ``None``: to the last key.
+    """
+
+    model_config = _FROZEN
+
+    after: str | None = None
+    upto: str | None = None
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        return (self.after is None or key > self.after) and (self.upto is None or key <= self.upto)
 
 
 class ObjectFailure(BaseModel):

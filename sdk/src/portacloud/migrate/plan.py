@@ -14,6 +14,7 @@ from portacloud.migrate.journal import Journal, JournalRow, Listed
 from portacloud.migrate.models import (
     Action,
     ActionTotals,
+    KeyRange,
     MigrationEvent,
     MigrationPlan,
     ObjectState,
@@ -30,11 +31,24 @@ EventSink = Callable[[MigrationEvent], None]
 _COMPARE_BATCH = 256
 
 
-def objects_of(bucket: Bucket) -> Iterator[ObjectInfo]:
-    """Every object of a bucket, recursively."""
-    for entry in bucket.list():
-        if not isinstance(entry, PrefixInfo):
+def objects_of(bucket: Bucket, key_range: KeyRange | None = None) -> Iterator[ObjectInfo]:
+    """Every object of a bucket, recursively; only those in ``key_range`` when one is given.
+
+    Where listings are sorted the listing starts at the range (``start_after``) and stops past
+    its end, so shards list in parallel; elsewhere (SeaweedFS lists in file-tree order) the
+    whole listing is read and filtered.
+    """
+    if key_range is None:
+        yield from (e for e in bucket.list() if not isinstance(e, PrefixInfo))
+        return
+    ordered = bucket.capabilities.list_sorted
+    for entry in bucket.list(start_after=key_range.after if ordered else None):
+        if isinstance(entry, PrefixInfo):
+            continue
+        if entry.key in key_range:
             yield entry
+        elif ordered and key_range.upto is not None and entry.key > key_range.upto:
+            return
 
 
 def decide(src: Listed, dst: Listed | None, old: JournalRow | None) -> JournalRow | None:
@@ -201,8 +215,8 @@ def build_plan(
         The plan's totals and cost estimate. The rows are in the journal.
     """
     on_event(MigrationEvent(kind="phase", phase=Phase.PLAN))
-    src_count, _ = journal.load_listing("src", objects_of(ends.src))
-    dst_count, _ = journal.load_listing("dst", objects_of(ends.dst))
+    src_count, _ = journal.load_listing("src", objects_of(ends.src, ends.key_range))
+    dst_count, _ = journal.load_listing("dst", objects_of(ends.dst, ends.key_range))
     tally = _Tally()
     journal.begin_plan()
     _plan_source_keys(ends, journal, tally, concurrency=concurrency)

@@ -152,8 +152,8 @@ def verify_journal(
     once per run (``second_chances`` holds the keys that had theirs), before it fails.
     """
     chances = set() if second_chances is None else second_chances
-    journal.load_listing("src", objects_of(ends.src))
-    journal.load_listing("dst", objects_of(ends.dst))
+    journal.load_listing("src", objects_of(ends.src, ends.key_range))
+    journal.load_listing("dst", objects_of(ends.dst, ends.key_range))
     verifier = _JournalVerifier(ends, journal, concurrency, on_event, chances)
     verifier.confirm_listed()
     verifier.check_the_rest()

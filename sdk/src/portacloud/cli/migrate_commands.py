@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from portacloud.cli.output import err_console, out_console
+from portacloud.cli.shard_commands import run_sharded_command, sharding_options
 from portacloud.cli.targets import cli_profile, refuse_in_process_schemes
 from portacloud.migrate.engine import DEFAULT_CONCURRENCY, DEFAULT_MAX_DELETE
 from portacloud.migrate.models import (
@@ -297,6 +298,7 @@ _JSON_OPTION = click.option(
     help="Receipt file (JSON lines); default: beside the journal.",
 )
 @_JSON_OPTION
+@sharding_options
 def migrate(
     *,
     src: str,
@@ -309,14 +311,28 @@ def migrate(
     journal: Path | None,
     receipt: Path | None,
     json_lines: bool,
+    **sharding: Any,
 ) -> None:
     """Copy every object under SRC to DST: plan, copy, verify, receipt.
 
     SRC and DST are bucket URLs of any two backends, prefixes allowed. Rerunning the same
-    command after an interruption (even kill -9) continues where it stopped.
+    command after an interruption (even kill -9) continues where it stopped. With --on QUEUE
+    the source is split into --shards key ranges run as a job array there
+    (docs/sharded-migrations.md).
     """
     for url in (src, dst):
         refuse_in_process_schemes(url)
+    if sharding["on"] or sharding["status"]:
+        if delete or journal is not None:
+            raise click.UsageError("--delete and --journal do not go with --on or --status")
+        run_sharded_command(
+            src=src,
+            dst=dst,
+            options={**sharding, "dry_run": dry_run, "concurrency": concurrency},
+            json_lines=_json_mode(json_lines),
+            receipt=receipt,
+        )
+        return
     from portacloud.migrate.engine import migrate as run_migration
 
     options: dict[str, Any] = {

@@ -22,7 +22,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from portacloud.cli.output import err_console, out_console
-from portacloud.cli.shard_commands import run_sharded_command, sharding_options
+from portacloud.cli.shard_commands import (
+    refuse_without_queue,
+    run_sharded_command,
+    sharding_options,
+)
 from portacloud.cli.targets import cli_profile, refuse_in_process_schemes
 from portacloud.migrate.engine import DEFAULT_CONCURRENCY, DEFAULT_MAX_DELETE
 from portacloud.migrate.models import (
@@ -333,6 +337,7 @@ def migrate(
             receipt=receipt,
         )
         return
+    refuse_without_queue(sharding)
     from portacloud.migrate.engine import migrate as run_migration
 
     options: dict[str, Any] = {

@@ -24,7 +24,10 @@ from portacloud.cli.shard_display import (
 )
 from portacloud.migrate.cluster import DEFAULT_RETRIES
 
-__all__ = ["run_sharded_command", "sharding_options"]
+#: Shards when --on is given without --shards.
+DEFAULT_SHARDS = 4
+
+__all__ = ["refuse_without_queue", "run_sharded_command", "sharding_options"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -38,9 +41,7 @@ _OPTIONS = (
     click.option(
         "--shards",
         type=click.IntRange(min=1, max=1000),
-        default=4,
-        show_default=True,
-        help="Key ranges (tasks) for --on; a rerun keeps the first run's ranges.",
+        help="Key ranges (tasks) for --on (default 4); a rerun keeps the first run's ranges.",
     ),
     click.option(
         "--state",
@@ -79,6 +80,14 @@ _OPTIONS = (
 )
 
 
+def refuse_without_queue(options: dict[str, Any]) -> None:
+    """The sharding options mean nothing without --on (or --status)."""
+    given = [n for n in ("shards", "state", "forward_env", "shared_state") if options[n]]
+    if given:
+        named = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise click.UsageError(f"{named} go(es) with --on QUEUE (or --status)")
+
+
 def sharding_options(fn: _F) -> _F:
     """Add the options above to a command."""
     for option in reversed(_OPTIONS):
@@ -99,13 +108,11 @@ def run_sharded_command(
         found = shard_status(src, dst, state=options["state"], profile=profile)
         print_status(found, json_lines=json_lines)
         return
-    if not options["on"]:
-        raise click.UsageError("--shards, --state and --forward-env go with --on QUEUE")
     names = [n.strip() for n in options["forward_env"].split(",") if n.strip()]
     shown = masked(forwarded_values(names))
     kwargs: dict[str, Any] = {
         "on": options["on"],
-        "shards": options["shards"],
+        "shards": options["shards"] or DEFAULT_SHARDS,
         "state": options["state"],
         "forward_env": names,
         "python": options["python"],

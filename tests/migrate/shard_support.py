@@ -1,4 +1,4 @@
-"""Helpers of the sharded-migration tests: real buckets, the CLI, worker processes, receipts."""
+"""Helpers of the sharded-migration tests: the CLI, worker processes, receipts."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,81 +21,13 @@ from migrate_helpers import RUNNER, json_lines
 import portacloud
 from portacloud.checksums import crc32c_hex
 
-SEAWEEDFS = "PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT"
-AZURITE = "PORTACLOUD_TEST_AZURITE_CONNECTION_STRING"
 WORKER = "portacloud.migrate.shard_worker"
 
 
-def require(variable: str, server: str) -> str:
-    """The variable's value; skip without it, or fail under CI=true."""
-    value = os.environ.get(variable)
-    if value:
-        return value
-    message = f"{server} is not running ({variable} is unset): scripts/services.sh start"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _name() -> str:
-    return f"pcshard-{uuid.uuid4().hex[:12]}"
-
-
-@contextmanager
-def seaweed_bucket() -> Iterator[str]:
-    """A fresh SeaweedFS bucket (removed after), as a portacloud URL."""
-    endpoint = require(SEAWEEDFS, "SeaweedFS")
-    pytest.importorskip("portacloud_aws", reason="portacloud-aws is not installed")
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",  # the local server's throw-away identity
-        aws_secret_access_key="testing",
-    )
-    name = _name()
-    client.create_bucket(Bucket=name)
-    try:
-        yield f"s3://{name}?endpoint_url={endpoint}"
-    finally:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                client.delete_objects(Bucket=name, Delete={"Objects": keys})
-        client.delete_bucket(Bucket=name)
-
-
-@contextmanager
-def azurite_container() -> Iterator[str]:
-    """A fresh Azurite container (removed after), as a portacloud URL."""
-    conn = require(AZURITE, "Azurite")
-    pytest.importorskip("portacloud_azure", reason="portacloud-azure is not installed")
-    from azure.storage.blob import BlobServiceClient
-
-    service = BlobServiceClient.from_connection_string(conn)
-    name = _name()
-    service.create_container(name)
-    try:
-        yield f"az://{name}"
-    finally:
-        service.delete_container(name)
-
-
 def server_env(home: Path) -> dict[str, str]:
-    """The environment the CLI (and the tasks that inherit it) runs with."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        PORTACLOUD_HOME=str(home),
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    if AZURITE in os.environ:
-        env["AZURE_STORAGE_CONNECTION_STRING"] = os.environ[AZURITE]
+    """The environment the CLI (and the tasks that inherit it) runs with: this one (where the
+    bucket fixtures put the servers' credentials) with its own ``PORTACLOUD_HOME``."""
+    env = {**os.environ, "PORTACLOUD_HOME": str(home)}
     if "PORTACLOUD_TEST_SLURM_CONF" in os.environ:
         env["SLURM_CONF"] = os.environ["PORTACLOUD_TEST_SLURM_CONF"]
     return env
@@ -141,10 +71,26 @@ def run(args: list[str], env: dict[str, str], timeout: float = 300) -> tuple[int
     return done.returncode, json_lines(done.stdout)
 
 
-def progress_file(state: Path, index: int) -> dict[str, Any] | None:
-    """A shard's progress.json in a file:// state folder (the only migration in it)."""
-    found = list(state.glob(f"*/shard-{index:04d}/progress.json"))
-    return json.loads(found[0].read_text()) if found else None
+def state_objects(state: str) -> dict[str, bytes]:
+    """Every object of a state folder (any backend), by key."""
+    with portacloud.open_bucket(state) as bucket:
+        return {
+            o.key: bucket.get(o.key) for o in bucket.list() if isinstance(o, portacloud.ObjectInfo)
+        }
+
+
+def progress_file(state: str | Path, index: int) -> dict[str, Any] | None:
+    """A shard's progress.json in a state folder (holding one migration), or ``None``."""
+    url = state.as_uri() if isinstance(state, Path) else state
+    suffix = f"/shard-{index:04d}/progress.json"
+    with portacloud.open_bucket(url) as bucket:
+        for entry in bucket.list():
+            if entry.key.endswith(suffix):
+                try:
+                    return dict(json.loads(bucket.get(entry.key)))
+                except portacloud.NotFoundError:
+                    return None  # replaced between the listing and the read
+    return None
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:

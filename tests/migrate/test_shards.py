@@ -9,15 +9,13 @@ one computed from the bytes written to the source, and the one of a single-proce
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
+from server_buckets import azure_container, require, s3_bucket
 from shard_support import (
-    AZURITE,
-    azurite_container,
     expected_digest,
     files_containing,
     fill,
@@ -25,10 +23,9 @@ from shard_support import (
     migrate_args,
     progress_file,
     receipt_digest,
-    require,
     run,
-    seaweed_bucket,
     server_env,
+    state_objects,
     wait_until,
     worker_pids,
 )
@@ -47,21 +44,30 @@ def _summary(lines: list[dict[str, object]]) -> dict[str, object]:
 
 
 def _queue(kind: str) -> str:
+    if kind == "local":
+        return "local://"
     variable = {"ray": "PORTACLOUD_JOBS_TARGET_RAY", "slurm": "PORTACLOUD_JOBS_TARGET_SLURM"}
     return require(variable[kind], f"the {kind} cluster")
 
 
-@pytest.mark.parametrize("kind", ["ray", "slurm"])
-def test_2000_objects_in_4_shards_verified(kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["local", "ray", "slurm"])
+def test_2000_objects_in_4_shards_verified(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     on = _queue(kind)
-    state = tmp_path / "state"
-    state.mkdir()
-    env = server_env(tmp_path / "home")
-    with seaweed_bucket() as src, azurite_container() as dst:
+    with (
+        s3_bucket(monkeypatch) as src,
+        azure_container(monkeypatch) as dst,
+        s3_bucket(monkeypatch) as state_bucket,
+    ):
+        # The state in a bucket of its own: portable storage every worker reaches.
+        base, query = state_bucket.split("?")
+        state = f"{base}/migrations?{query}"
+        env = server_env(tmp_path / "home")
         data = fill(src, 2000, seed=17)
         # Ray's workers do not inherit this environment: the credentials are forwarded by name.
         names = "AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AZURE_STORAGE_CONNECTION_STRING"
-        args = migrate_args(src, dst, "--on", on, "--shards", "4", "--state", state.as_uri())
+        args = migrate_args(src, dst, "--on", on, "--shards", "4", "--state", state)
         code, lines = run([*args, "--forward-env", names], env)
         assert code == 0, lines[-3:]
         summary = _summary(lines)
@@ -73,20 +79,32 @@ def test_2000_objects_in_4_shards_verified(kind: str, tmp_path: Path) -> None:
         progress = [progress_file(state, i) for i in range(4)]
         assert all(p is not None and p["state"] == "done" for p in progress)
         assert sum(p["objects"] for p in progress if p) == 2000
-    # The credentials are nowhere on disk: not in the state, the job store, the logs.
-    for root in (state, tmp_path / "home"):
-        assert files_containing(root, AZURITE_KEY) == []
+        # The credentials are nowhere: not in the state folder's journals, progress, receipts.
+        kept = state_objects(state)
+        assert any(k.endswith("/journal.sqlite") for k in kept)
+        assert [k for k, v in kept.items() if AZURITE_KEY in v] == []
+    # Nor on disk: the job store (the local store, the Slurm job directories and their batch
+    # scripts), the logs, the merged receipt.
+    written = [p for p in (tmp_path / "home").rglob("*") if p.is_file()]
+    assert written, "nothing was written under PORTACLOUD_HOME: the check is empty"
+    assert files_containing(tmp_path / "home", AZURITE_KEY) == []
     if kind == "ray":
         url = on.replace("ray://", "http://") + "/api/jobs/"
         with urllib.request.urlopen(url, timeout=30) as answer:
             assert AZURITE_KEY not in answer.read()
 
 
-def test_killed_task_is_retried_and_matches_a_single_process_run(tmp_path: Path) -> None:
+def test_killed_task_is_retried_and_matches_a_single_process_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    env = server_env(tmp_path / "home")
-    with seaweed_bucket() as src, azurite_container() as dst, azurite_container() as single:
+    with (
+        s3_bucket(monkeypatch) as src,
+        azure_container(monkeypatch) as dst,
+        azure_container(monkeypatch) as single,
+    ):
+        env = server_env(tmp_path / "home")
         data = fill(src, 600, seed=23)
         args = migrate_args(src, dst, "--on", "local://", "--shards", "3", "-j", "1")
         coordinator = subprocess.Popen(
@@ -111,7 +129,6 @@ def test_killed_task_is_retried_and_matches_a_single_process_run(tmp_path: Path)
         assert retried is not None
         assert retried["attempt"] == 2
         assert retried["state"] == "done"
-        os.environ.setdefault("AZURE_STORAGE_CONNECTION_STRING", os.environ[AZURITE])
         alone = migrate(src, single, journal=tmp_path / "single.sqlite")
         assert alone.ok
         assert alone.receipt is not None
@@ -119,11 +136,13 @@ def test_killed_task_is_retried_and_matches_a_single_process_run(tmp_path: Path)
         assert receipt_digest(alone.receipt) == expected_digest(data)
 
 
-def test_killed_coordinator_is_replaced_by_the_same_command(tmp_path: Path) -> None:
+def test_killed_coordinator_is_replaced_by_the_same_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    env = server_env(tmp_path / "home")
-    with seaweed_bucket() as src, azurite_container() as dst:
+    with s3_bucket(monkeypatch) as src, azure_container(monkeypatch) as dst:
+        env = server_env(tmp_path / "home")
         data = fill(src, 400, seed=29)
         args = migrate_args(src, dst, "--on", "local://", "--shards", "2", "-j", "2")
         args += ["--state", state.as_uri()]

@@ -27,6 +27,7 @@ from portacloud.cli.shard_commands import (
     run_sharded_command,
     sharding_options,
 )
+from portacloud.cli.shard_display import migration_progress
 from portacloud.cli.targets import cli_profile, refuse_in_process_schemes
 from portacloud.migrate.engine import DEFAULT_CONCURRENCY, DEFAULT_MAX_DELETE
 from portacloud.migrate.models import (
@@ -133,26 +134,8 @@ class _Terminal:
     """Events drawn with rich on stderr: a bar per phase, failures as they happen."""
 
     def __init__(self, *, show_plan: bool = True) -> None:
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
         self._show_plan = show_plan
-        self.progress = Progress(
-            TextColumn("[progress.description]{task.description:<8}"),
-            BarColumn(),
-            TextColumn("{task.fields[objects]:>7}/{task.fields[objects_total]} objects"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=False,
-        )
+        self.progress = migration_progress(label_width=8)
         self._task: Any = None
         self._lock = threading.Lock()
         self._objects = 0
@@ -320,19 +303,16 @@ def migrate(
     """Copy every object under SRC to DST: plan, copy, verify, receipt.
 
     SRC and DST are bucket URLs of any two backends, prefixes allowed. Rerunning the same
-    command after an interruption (even kill -9) continues where it stopped. With --on QUEUE
-    the source is split into --shards key ranges run as a job array there
-    (docs/sharded-migrations.md).
+    command after an interruption (even kill -9) continues where it stopped. --on: a job array.
     """
     for url in (src, dst):
         refuse_in_process_schemes(url)
     if sharding["on"] or sharding["status"]:
-        if delete or journal is not None:
-            raise click.UsageError("--delete and --journal do not go with --on or --status")
         run_sharded_command(
             src=src,
             dst=dst,
             options={**sharding, "dry_run": dry_run, "concurrency": concurrency},
+            single_process_only={"--delete": delete, "--journal": journal is not None},
             json_lines=_json_mode(json_lines),
             receipt=receipt,
         )

@@ -22,7 +22,7 @@ from portacloud.cli.shard_display import (
     print_status,
     shard_plan_record,
 )
-from portacloud.migrate.cluster import DEFAULT_RETRIES
+from portacloud.migrate.cluster import DEFAULT_RETRIES, ShardedResult
 
 #: Shards when --on is given without --shards.
 DEFAULT_SHARDS = 4
@@ -96,9 +96,21 @@ def sharding_options(fn: _F) -> _F:
 
 
 def run_sharded_command(
-    *, src: str, dst: str, options: dict[str, Any], json_lines: bool, receipt: Path | None
+    *,
+    src: str,
+    dst: str,
+    options: dict[str, Any],
+    single_process_only: dict[str, bool],
+    json_lines: bool,
+    receipt: Path | None,
 ) -> None:
-    """Run (or show, with ``--status``) a sharded migration; exit 1 when it did not finish."""
+    """Run (or show, with ``--status``) a sharded migration; exit 1 when it did not finish.
+
+    ``single_process_only`` names the options given that a sharded run does not take.
+    """
+    refused = [name for name, given in single_process_only.items() if given]
+    if refused:
+        raise click.UsageError(f"{', '.join(refused)} do(es) not go with --on or --status")
     from portacloud.cli.targets import cli_profile
     from portacloud.migrate.cluster import migrate_on, shard_status
     from portacloud.migrate.forwarding import forwarded_values, masked
@@ -124,18 +136,7 @@ def run_sharded_command(
         "profile": profile,
     }
     if json_lines:
-        sink = JsonShards()
-        if shown:
-            sink.write({"event": "forward-env", "env": shown})
-        result = migrate_on(src, dst, on_progress=sink, **kwargs)
-        if result.dry_run:
-            sink.write(shard_plan_record(result.plan))
-        summary = result.model_dump(mode="json", exclude={"plan", "shards"})
-        sink.write({"event": "summary", **summary, "ok": result.ok})
-        if result.receipt:
-            sink.write(
-                {"event": "receipt", "path": result.receipt, "sha256": result.receipt_sha256}
-            )
+        result = _run_json(src, dst, kwargs, shown)
     else:
         if shown:
             err_console.print("forwarding: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
@@ -144,3 +145,20 @@ def run_sharded_command(
         print_result(result)
     if not result.ok:
         sys.exit(1)
+
+
+def _run_json(src: str, dst: str, kwargs: dict[str, Any], shown: dict[str, str]) -> ShardedResult:
+    """The run with JSON lines on stdout."""
+    from portacloud.migrate.cluster import migrate_on
+
+    sink = JsonShards()
+    if shown:
+        sink.write({"event": "forward-env", "env": shown})
+    result = migrate_on(src, dst, on_progress=sink, **kwargs)
+    if result.dry_run:
+        sink.write(shard_plan_record(result.plan))
+    summary = result.model_dump(mode="json", exclude={"plan", "shards"})
+    sink.write({"event": "summary", **summary, "ok": result.ok})
+    if result.receipt:
+        sink.write({"event": "receipt", "path": result.receipt, "sha256": result.receipt_sha256})
+    return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.filesize import decimal
 from rich.markup import escape
@@ -21,7 +21,17 @@ from portacloud.migrate.cluster import ShardedResult
 from portacloud.migrate.shard_watch import ShardsProgress
 from portacloud.migrate.shards import ShardPlan
 
-__all__ = ["JsonShards", "TerminalShards", "print_result", "print_status", "shard_plan_table"]
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+__all__ = [
+    "JsonShards",
+    "TerminalShards",
+    "migration_progress",
+    "print_result",
+    "print_status",
+    "shard_plan_table",
+]
 
 _PROGRESS_EVERY_S = 5.0
 _FAILURES_SHOWN = 20
@@ -61,29 +71,34 @@ class JsonShards:
             _write(progress_record(progress))
 
 
+def migration_progress(*, label_width: int) -> Progress:
+    """The bars of a migration: label, bar, objects done/total, bytes, rate, time left."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn(f"[progress.description]{{task.description:<{label_width}}}"),
+        BarColumn(),
+        TextColumn("{task.fields[objects]:>7}/{task.fields[objects_total]} objects"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
+
+
 class TerminalShards:
     """Progress drawn with rich on stderr: all shards together, then one bar per shard."""
 
     def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[progress.description]{task.description:<18}"),
-            BarColumn(),
-            TextColumn("{task.fields[objects]:>7}/{task.fields[objects_total]} objects"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=False,
-        )
+        self.progress = migration_progress(label_width=18)
         self._tasks: dict[int, Any] = {}
 
     def __enter__(self) -> TerminalShards:

@@ -33,6 +33,7 @@ from portacloud.migrate.engine import DEFAULT_CONCURRENCY, default_journal_path
 from portacloud.migrate.models import ObjectFailure
 from portacloud.migrate.plan import objects_of
 from portacloud.migrate.shard_state import (
+    RunRecord,
     ShardProgress,
     ShardState,
     check_placement,
@@ -264,6 +265,12 @@ def shard_status(
         plan = store.read("plan.json", ShardPlan)
         if plan is None:
             return None
-        return watch_job(store, plan, queue=None, job_id=None, once=True)
+        run = store.read("run.json", RunRecord)
+        if run is None:
+            return watch_job(store, plan, queue=None, job_id=None, once=True)
+        from portacloud.openers import open_jobs
+
+        with open_jobs(run.on, profile=chosen) as queue:
+            return watch_job(store, plan, queue=queue, job_id=run.job_id, once=True)
     finally:
         store.close()

@@ -40,6 +40,7 @@ __all__ = [
     "MAX_ROUNDS",
     "default_journal_path",
     "migrate",
+    "migrate_range",
     "verify",
 ]
 
@@ -96,14 +97,14 @@ def _ignore(event: MigrationEvent) -> None:
 class _Settings:
     """The options of one :func:`migrate` call, checked when they are gathered."""
 
-    dry_run: bool
-    delete: bool
-    max_delete: int
-    force: bool
-    concurrency: int
     journal: str | os.PathLike[str] | None
     receipt: str | os.PathLike[str] | None
     on_event: EventCallback | None
+    dry_run: bool = False
+    delete: bool = False
+    max_delete: int = DEFAULT_MAX_DELETE
+    force: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
     profile: str | Profile | None = None
     key_range: KeyRange | None = None
 
@@ -292,7 +293,6 @@ def migrate(
     receipt: str | os.PathLike[str] | None = None,
     on_event: EventCallback | None = None,
     profile: str | Profile | None = None,
-    key_range: KeyRange | None = None,
 ) -> MigrationResult:
     """Migrate every object under ``src`` to ``dst``: plan, copy, verify, receipt.
 
@@ -316,8 +316,6 @@ def migrate(
             ``.receipt.jsonl``. Written only when every object verified.
         on_event: Called with progress events, on the engine's threads.
         profile: A profile (or its name) whose region policy binds both sides.
-        key_range: Only the keys in this range, on both sides (one shard of a sharded
-            migration: :mod:`portacloud.migrate.cluster`); deletions too stay inside it.
 
     Returns:
         What the run did. ``result.ok`` is False when some objects failed; their errors are in
@@ -340,9 +338,43 @@ def migrate(
         receipt=receipt,
         on_event=on_event,
         profile=profile,
-        key_range=key_range,
     )
     return _migrate(src, dst, settings)
+
+
+def migrate_range(
+    src: str,
+    dst: str,
+    key_range: KeyRange,
+    *,
+    journal: str | os.PathLike[str],
+    receipt: str | os.PathLike[str],
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_event: EventCallback | None = None,
+) -> MigrationResult:
+    """:func:`migrate` restricted to the keys of ``key_range``, on both sides: one shard of a
+    sharded migration (:mod:`portacloud.migrate.shard_worker`). Nothing is deleted.
+
+    Args:
+        src: The source URL.
+        dst: The destination URL.
+        key_range: The keys this run owns.
+        journal: The shard's journal file.
+        receipt: Where to write the shard's receipt.
+        concurrency: Objects copied at a time.
+        on_event: Called with progress events, on the engine's threads.
+    """
+    return _migrate(
+        src,
+        dst,
+        _Settings(
+            journal=journal,
+            receipt=receipt,
+            on_event=on_event,
+            concurrency=concurrency,
+            key_range=key_range,
+        ),
+    )
 
 
 def _migrate(src: str | Bucket, dst: str | Bucket, settings: _Settings) -> MigrationResult:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from portacloud.errors import PortaCloudError
-from portacloud.migrate.engine import migrate
+from portacloud.migrate.engine import migrate_range
 from portacloud.migrate.models import MigrationEvent, MigrationPlan, MigrationResult, Phase
 from portacloud.migrate.shard_state import ShardProgress, ShardState
 from portacloud.migrate.shards import ShardPlan
@@ -132,13 +132,13 @@ def run_shard(state: ShardState, plan: ShardPlan, index: int, workdir: Path) -> 
     reporter.sync()
     reporter.thread.start()
     try:
-        result = migrate(
+        result = migrate_range(
             plan.src,
             plan.dst,
+            spec.key_range,
             journal=journal,
             receipt=workdir / "receipt.jsonl",
             concurrency=plan.concurrency,
-            key_range=spec.key_range,
             on_event=reporter,
         )
     except BaseException:

@@ -147,7 +147,7 @@ class ControlledServiceDriver:
 
     def _read_status(self, path: Path, desired: Desired) -> ServiceStatus:
         try:
-            return ServiceStatus.model_validate_json((path / STATUS_FILE).read_text())
+            status = ServiceStatus.model_validate_json((path / STATUS_FILE).read_text())
         except (FileNotFoundError, ValueError):
             return ServiceStatus(
                 name=desired.spec.name,
@@ -156,6 +156,18 @@ class ControlledServiceDriver:
                 desired_replicas=desired.replicas,
                 spec=desired.spec,
             )
+        behind = (status.version, status.desired_replicas) != (desired.version, desired.replicas)
+        if behind and status.state is not ServiceState.STOPPED and not desired.deleted:
+            # Written before the controller saw the last change: never READY on old news.
+            changes = {
+                "state": ServiceState.UPDATING,
+                "reason": "the controller is applying the change",
+                "version": desired.version,
+                "desired_replicas": desired.replicas,
+                "spec": desired.spec,
+            }
+            status = status.model_copy(update=changes)
+        return status
 
     # ------------------------------------------------------------------ the Protocol
 

@@ -47,15 +47,3 @@ def replica_pids(name: str) -> list[int]:
     state = ControllerState.load(service_dir(name))
     assert state is not None
     return [int(r.token.split(":")[0]) for r in state.replicas if r.token]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

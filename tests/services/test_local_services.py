@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from svc_helpers import app_spec, fetch, pid_alive, replica_pids
+from svc_helpers import app_spec, fetch, replica_pids
 
 import portacloud
 from portacloud.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from portacloud.jobs.local_store import pid_alive
 from portacloud.services.models import ServiceState
 from portacloud.services.services import Services
 

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from svc_helpers import app_spec, fetch, pid_alive, replica_pids, service_dir
+from svc_helpers import app_spec, fetch, replica_pids, service_dir
 
 import portacloud
+from portacloud.jobs.local_store import pid_alive
 from portacloud.services.models import ServiceState
 from portacloud.services.services import Services
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import Counter
 
 import pytest
 from svc_helpers import app_spec, fetch
@@ -13,37 +11,7 @@ from svc_helpers import app_spec, fetch
 from portacloud.errors import FailedPreconditionError
 from portacloud.services.models import ServiceState
 from portacloud.services.services import Services
-
-
-class _Load:
-    """Requests the endpoint back to back; counts answers by version and failures."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.versions: Counter[str] = Counter()
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                code, body = fetch(self.url + "/")
-            except OSError as exc:
-                self.failures.append(repr(exc))
-                continue
-            if code != 200:
-                self.failures.append(f"HTTP {code}: {body[:100]!r}")
-            else:
-                self.versions[json.loads(body)["version"]] += 1
-
-    def __enter__(self) -> _Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+from portacloud_conformance.services.support import RequestLoop
 
 
 @pytest.mark.parametrize(("surge", "unavailable"), [(1, 0), (0, 1)])
@@ -53,7 +21,7 @@ def test_rolling_update_drops_no_request(services: Services, surge: int, unavail
     status = services.wait("roll", timeout=30)
     assert status.endpoint_url is not None
     lowest = 2
-    with _Load(status.endpoint_url) as load:
+    with RequestLoop(status.endpoint_url) as load:
         time.sleep(0.3)
         new = app_spec("roll", replicas=2, update=update, env={"APP_VERSION": "2"})
         assert services.update(new).version == 2

@@ -89,6 +89,13 @@ class ControlledServiceDriver:
 
     # ------------------------------------------------------------------ helpers
 
+    def _check_runs(self, spec: ServiceSpec) -> None:
+        why = self._never_runs(spec)
+        if why is not None:
+            raise InvalidArgumentError(
+                f"service {spec.name!r} {why}", provider=self.provider, resource=spec.name
+            )
+
     def _dir(self, name: str) -> Path:
         return self.root / name
 
@@ -173,11 +180,7 @@ class ControlledServiceDriver:
 
     def deploy(self, spec: ServiceSpec) -> ServiceStatus:
         """Write the service's ``desired.json`` and start its controller."""
-        why = self._never_runs(spec)
-        if why is not None:
-            raise InvalidArgumentError(
-                f"service {spec.name!r} {why}", provider=self.provider, resource=spec.name
-            )
+        self._check_runs(spec)
         path = self._dir(spec.name)
         try:
             path.mkdir(mode=0o700)
@@ -200,11 +203,7 @@ class ControlledServiceDriver:
 
     def update(self, spec: ServiceSpec) -> ServiceStatus:
         """Write version + 1 with ``spec``; the controller rolls onto it."""
-        why = self._never_runs(spec)
-        if why is not None:
-            raise InvalidArgumentError(
-                f"service {spec.name!r} {why}", provider=self.provider, resource=spec.name
-            )
+        self._check_runs(spec)
         path = self._known(spec.name)
         with self._locked(path):
             current = read_desired(path)
@@ -219,13 +218,8 @@ class ControlledServiceDriver:
         path = self._known(name)
         with self._locked(path):
             current = read_desired(path)
-            changed = current.model_copy(update={"replicas": replicas})
-            why = self._never_runs(current.spec.model_copy(update={"replicas": replicas}))
-            if why is not None:
-                raise InvalidArgumentError(
-                    f"service {name!r} {why}", provider=self.provider, resource=name
-                )
-            self._write_desired(path, changed)
+            self._check_runs(current.spec.model_copy(update={"replicas": replicas}))
+            self._write_desired(path, current.model_copy(update={"replicas": replicas}))
         return self.get(name)
 
     def get(self, name: str) -> ServiceStatus:

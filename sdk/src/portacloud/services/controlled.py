@@ -35,6 +35,7 @@ from portacloud.private_files import open_private, private_dir
 from portacloud.services.controller import load_launcher, teardown
 from portacloud.services.controller_state import (
     DESIRED_FILE,
+    PID_FILE,
     STATUS_FILE,
     Desired,
     ensure_dirs,
@@ -47,8 +48,6 @@ from portacloud.services.router import write_json
 from portacloud.services.service_logs import follow_service_logs, read_service_logs
 
 __all__ = ["ControlledServiceDriver"]
-
-_PID_FILE = "controller.pid"
 
 
 class ControlledServiceDriver:
@@ -130,7 +129,7 @@ class ControlledServiceDriver:
 
     def _controller_alive(self, path: Path) -> bool:
         try:
-            token = (path / _PID_FILE).read_text().strip()
+            token = (path / PID_FILE).read_text().strip()
         except FileNotFoundError:
             return False
         return bool(token) and token_alive(token)
@@ -148,7 +147,7 @@ class ControlledServiceDriver:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # the service outlives the process that deployed it
             )
-        (path / _PID_FILE).write_text(process_token(proc.pid))
+        (path / PID_FILE).write_text(process_token(proc.pid))
         # Reap it when it ends so it never lingers as a zombie of a long-lived caller.
         threading.Thread(target=proc.wait, daemon=True).start()
 
@@ -248,7 +247,7 @@ class ControlledServiceDriver:
         while self._controller_alive(path) and time.monotonic() < deadline:
             time.sleep(0.05)
         with suppress(FileNotFoundError):
-            token = (path / _PID_FILE).read_text().strip()
+            token = (path / PID_FILE).read_text().strip()
             if token:
                 stop_group(token, grace=1.0)  # stuck past the deadline: it must not race us
         # Whatever the controller left (it was killed, or stuck) is stopped from its records.

@@ -168,3 +168,58 @@ def test_rolling_update_needs_the_capability() -> None:
     with pytest.raises(portacloud.UnsupportedError, match="rolling_update"):
         services.update({"name": "api", "command": "serve"})
     assert driver.calls == []
+
+
+def _priced_handle(tmp_path: Any, **budget: float) -> tuple[Services, _Driver, Any]:
+    from portacloud.costs.ledger import Ledger
+    from portacloud.costs.models import Budget, CostPolicy, Rates
+
+    policy = CostPolicy(
+        profile="p",
+        rates=Rates(gpu_hour_usd=2.0, cpu_hour_usd=0.5),
+        budget=Budget(**budget) if budget else None,
+    )
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    services, driver = _handle(gpus=True)
+    return services.use_costs(policy, ledger=ledger), driver, ledger
+
+
+def test_a_service_is_priced_per_replica_and_recorded(tmp_path: Any) -> None:
+    services, driver, ledger = _priced_handle(tmp_path)
+    spec = {"name": "api", "command": "serve", "replicas": 2, "resources": {"cpus": 2}}
+    assert services.estimate(spec).price_per_hour == pytest.approx(2.0)
+    services.deploy(spec)
+    entry = ledger.latest(kind="service", id="api@fake://")
+    assert entry is not None
+    assert entry.price_per_hour == pytest.approx(2.0)
+    driver.states = [ServiceStatus(name="api", state=ServiceState.READY)]
+    status = services.get("api")
+    assert status.price_per_hour == pytest.approx(2.0)
+    assert status.cost is not None
+    services.delete("api")
+    closed = ledger.latest(kind="service", id="api@fake://")
+    assert closed is not None
+    assert closed.end_reason == "deleted"
+
+
+def test_a_deploy_over_the_budget_starts_nothing(tmp_path: Any) -> None:
+    services, driver, _ = _priced_handle(tmp_path, monthly_usd=1.0)
+    with pytest.raises(portacloud.ResourceExhaustedError, match="service 'big'"):
+        services.deploy({"name": "big", "command": "serve", "resources": {"gpus": 1}})
+    assert driver.calls == []
+
+
+def test_a_service_past_its_budget_is_deleted(tmp_path: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    services, driver, ledger = _priced_handle(tmp_path, per_run_usd=5.0)
+    services.deploy({"name": "api", "command": "serve", "resources": {"gpus": 1}})
+    ledger.restart(kind="service", id="api@fake://", at=datetime.now(UTC) - timedelta(hours=3))
+    driver.states = [ServiceStatus(name="api", state=ServiceState.READY)]
+    status = services.get("api")
+    assert status.state is ServiceState.STOPPED
+    assert (status.reason or "").startswith("BUDGET_EXCEEDED")
+    assert "delete api" in driver.calls
+    entry = ledger.latest(kind="service", id="api@fake://")
+    assert entry is not None
+    assert entry.end_reason == "BUDGET_EXCEEDED"

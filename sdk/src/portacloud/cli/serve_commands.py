@@ -33,15 +33,17 @@ _WAIT_OPTION = click.option(
 )
 
 
-def _services(url: str | None) -> Any:
-    """The backend at ``url`` (default: the profile's), under the profile's region policy."""
+def open_services_handle(url: str | None) -> Any:
+    """The backend at ``url`` (default: the profile's), under the profile's region policy,
+    priced and budgeted by it."""
     from portacloud.cli.targets import cli_profile
+    from portacloud.costs.policy import profile_policy
     from portacloud.openers import open_services
     from portacloud.profiles import connect
 
     if not url:
         return connect().services
-    return open_services(url, profile=cli_profile())
+    return open_services(url, profile=cli_profile()).use_costs(profile_policy())
 
 
 def _spec(path: Path) -> Any:
@@ -77,7 +79,7 @@ def deploy(spec_file: Path, backend_url: str | None, wait_seconds: float | None)
     if wait_seconds is not None:
         check_timeout(wait_seconds, operation="wait")
     spec = _spec(spec_file)
-    with _services(backend_url) as services:
+    with open_services_handle(backend_url) as services:
         started = services.deploy(spec, base_dir=spec_file.parent)
         _finish(services, spec.name, wait_seconds, started)
 
@@ -93,7 +95,7 @@ def update(spec_file: Path, backend_url: str | None, wait_seconds: float | None)
     if wait_seconds is not None:
         check_timeout(wait_seconds, operation="wait")
     spec = _spec(spec_file)
-    with _services(backend_url) as services:
+    with open_services_handle(backend_url) as services:
         started = services.update(spec, base_dir=spec_file.parent)
         _finish(services, spec.name, wait_seconds, started)
 
@@ -105,7 +107,7 @@ def update(spec_file: Path, backend_url: str | None, wait_seconds: float | None)
 @_WAIT_OPTION
 def scale(name: str, replicas: int, backend_url: str | None, wait_seconds: float | None) -> None:
     """Set the service NAME's replica count."""
-    with _services(backend_url) as services:
+    with open_services_handle(backend_url) as services:
         _finish(services, name, wait_seconds, services.scale(name, replicas))
 
 
@@ -114,7 +116,7 @@ def scale(name: str, replicas: int, backend_url: str | None, wait_seconds: float
 @_ON_OPTION
 def status(name: str, backend_url: str | None) -> None:
     """Print a service's status (state, endpoint, version, replicas) as JSON."""
-    with _services(backend_url) as services:
+    with open_services_handle(backend_url) as services:
         click.echo(services.get(name).model_dump_json(indent=2))
 
 
@@ -123,7 +125,7 @@ def status(name: str, backend_url: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 def ls(backend_url: str | None, as_json: bool) -> None:
     """List the backend's services."""
-    with _services(backend_url) as services:
+    with open_services_handle(backend_url) as services:
         found = services.list()
     if as_json:
         for service in found:
@@ -149,7 +151,7 @@ def ls(backend_url: str | None, as_json: bool) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the service is deleted.")
 def logs(name: str, backend_url: str | None, replica: str | None, follow: bool) -> None:
     """Print the replicas' stdout and stderr."""
-    with _services(backend_url) as services:
+    with open_services_handle(backend_url) as services:
         if not follow:
             sys.stdout.write(services.logs(name, replica=replica))
             return
@@ -163,7 +165,7 @@ def logs(name: str, backend_url: str | None, replica: str | None, follow: bool) 
 @_ON_OPTION
 def delete(name: str, backend_url: str | None) -> None:
     """Stop serving and stop every replica of NAME, freeing its ports and GPUs."""
-    with _services(backend_url) as services:
+    with open_services_handle(backend_url) as services:
         services.delete(name)
     err_console.print(f"deleted {escape(name)}")
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from svc_helpers import app_spec, fetch
 
 from portacloud.errors import FailedPreconditionError
+from portacloud.jobs.local_store import pid_alive
 from portacloud.services.models import ServiceState
 from portacloud.services.services import Services
 from portacloud_conformance.services.support import RequestLoop
@@ -90,3 +92,19 @@ def test_a_failing_update_leaves_the_old_version_serving(services: Services) -> 
     assert sum(1 for r in now.replicas if r.version == 1 and r.state is ServiceState.READY) == 2
     codes = {fetch(status.endpoint_url + "/")[0] for _ in range(4)}  # type: ignore[operator]
     assert codes == {200}
+
+
+def test_what_a_crashed_replica_left_in_its_group_is_stopped(
+    services: Services, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "worker.pid"
+    # The replica's first process starts a worker in its group, then dies before listening.
+    command = f"sleep 300 & echo $! > {pidfile}; exit 3"
+    services.deploy({**app_spec("orphans"), "command": command, "max_start_failures": 1})
+    with pytest.raises(FailedPreconditionError, match="exited with code 3"):
+        services.wait("orphans", timeout=30)
+    worker = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while pid_alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(worker)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
 import subprocess
+from contextlib import suppress
 from pathlib import Path
 
 from portacloud.jobs.containers import container_command, task_argv
@@ -127,6 +129,10 @@ class LocalLauncher:
             if code is None:
                 return Launched(state=LaunchState.RUNNING, url=url)
             del self._children[token]
+            # What the replica left in its group (workers of a server whose master died)
+            # would hold its GPUs and files: the group goes with its leader.
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
             code = 128 - code if code < 0 else code
             return Launched(state=LaunchState.EXITED, url=url, exit_code=code)
         if token.startswith("0:") or not token_alive(token):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -108,3 +110,46 @@ def test_what_a_crashed_replica_left_in_its_group_is_stopped(
     while pid_alive(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not pid_alive(worker)
+
+
+_SLOW_APP = """
+import os, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Slow(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(3)
+        body = os.environ["PORTACLOUD_REPLICA"].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Slow).serve_forever()
+"""
+
+
+def test_a_replaced_replica_finishes_its_requests_in_flight(
+    services: Services, tmp_path: Path
+) -> None:
+    app = tmp_path / "slow.py"
+    app.write_text(_SLOW_APP)
+    spec = {**app_spec("slow"), "command": [sys.executable, str(app)], "env": {"V": "1"}}
+    status = services.deploy(spec)
+    status = services.wait("slow", timeout=30)
+    answers: list[tuple[int, bytes]] = []
+    slow = threading.Thread(target=lambda: answers.append(fetch(f"{status.endpoint_url}/slow")))
+    slow.start()
+    time.sleep(0.5)  # the request is in flight to the only replica, v1
+    services.update({**spec, "env": {"V": "2"}})
+    slow.join(timeout=30)
+    # The old replica left traffic at once but was stopped only after its answer went out.
+    assert answers == [(200, b"slow-v1-1")]
+    done = services.wait("slow", timeout=30)
+    assert [r.version for r in done.replicas] == [2]

@@ -60,11 +60,25 @@ if TYPE_CHECKING:
         migrate,
         verify,
     )
-    from portacloud.openers import open_async_bucket, open_bucket, open_compute, open_jobs
+    from portacloud.openers import (
+        open_async_bucket,
+        open_bucket,
+        open_compute,
+        open_jobs,
+        open_services,
+    )
     from portacloud.profiles import Connection, Profile, connect, load_profile, portacloud_home
     from portacloud.registry import available_schemes
     from portacloud.resources import Resources
     from portacloud.retry import RetryPolicy
+    from portacloud.services.models import (
+        ReplicaStatus,
+        ServiceCapabilities,
+        ServiceSpec,
+        ServiceState,
+        ServiceStatus,
+    )
+    from portacloud.services.services import Services
     from portacloud.storage.async_bucket import AsyncBucket
     from portacloud.storage.bucket import Bucket
     from portacloud.storage.capabilities import StorageCapabilities
@@ -96,6 +110,13 @@ _LAZY: dict[str, str] = {
     "Resources": "portacloud.resources",
     "TaskStatus": "portacloud.jobs.models",
     "open_jobs": "portacloud.openers",
+    "ReplicaStatus": "portacloud.services.models",
+    "ServiceCapabilities": "portacloud.services.models",
+    "ServiceSpec": "portacloud.services.models",
+    "ServiceState": "portacloud.services.models",
+    "ServiceStatus": "portacloud.services.models",
+    "Services": "portacloud.services.services",
+    "open_services": "portacloud.openers",
     "AsyncBucket": "portacloud.storage.async_bucket",
     "Bucket": "portacloud.storage.bucket",
     "Connection": "portacloud.profiles",
@@ -147,9 +168,15 @@ __all__ = [
     "PortaCloudError",
     "PrefixInfo",
     "Profile",
+    "ReplicaStatus",
     "ResourceExhaustedError",
     "Resources",
     "RetryPolicy",
+    "ServiceCapabilities",
+    "ServiceSpec",
+    "ServiceState",
+    "ServiceStatus",
+    "Services",
     "StorageCapabilities",
     "TaskStatus",
     "UnauthenticatedError",
@@ -166,6 +193,7 @@ __all__ = [
     "open_bucket",
     "open_compute",
     "open_jobs",
+    "open_services",
     "portacloud_home",
     "verify",
 ]

@@ -19,10 +19,18 @@ if TYPE_CHECKING:
     from portacloud.jobs.queue import JobQueue
     from portacloud.profiles import Profile
     from portacloud.residency import RegionPolicy
+    from portacloud.services.services import Services
     from portacloud.storage.async_bucket import AsyncBucket
     from portacloud.storage.bucket import Bucket
 
-__all__ = ["open_async_bucket", "open_bucket", "open_compute", "open_jobs", "open_object"]
+__all__ = [
+    "open_async_bucket",
+    "open_bucket",
+    "open_compute",
+    "open_jobs",
+    "open_object",
+    "open_services",
+]
 
 
 def _under(
@@ -154,6 +162,32 @@ def open_jobs(
     return JobQueue(
         driver, url=url, outputs=outputs, options=options, retry=policy, residency=residency
     )
+
+
+def open_services(
+    url: str,
+    *,
+    retry: RetryPolicy | None = None,
+    registry: Registry | None = None,
+    profile: str | Profile | None = None,
+    **options: Any,
+) -> Services:
+    """Open the service backend a URL names.
+
+    Args:
+        url: ``local://``, ``local://?gpus=2``, ``ray://127.0.0.1:8265``, ``slurm://debug``...
+        retry: The retry policy of the backend's own calls (status reads, listings).
+        registry: The providers to open it with (default: the installed ones).
+        profile: A profile whose region and retry policies bind the handle, as in
+            :func:`open_bucket`.
+        **options: Provider options; the same names as the URL's query parameters.
+    """
+    from portacloud.services.services import Services
+
+    parse_url(url)
+    policy, residency = _under(profile, retry)
+    driver = (registry or default_registry()).services_driver(url, retry=policy, options=options)
+    return Services(driver, url=url, options=options, retry=policy, residency=residency)
 
 
 def open_compute(

@@ -30,6 +30,7 @@ from portacloud.urls import parse_url
 if TYPE_CHECKING:
     from portacloud.compute.compute import Compute
     from portacloud.jobs.queue import JobQueue
+    from portacloud.services.services import Services
     from portacloud.storage.bucket import Bucket
 
 __all__ = ["HOME_ENV", "Connection", "Profile", "connect", "load_profile", "portacloud_home"]
@@ -48,6 +49,7 @@ class Profile(BaseModel):
         storage: A storage URL (``s3://bucket/prefix``), or ``None``.
         compute: A compute URL (``aws://us-east-1``), or ``None``.
         jobs: A job queue URL (``ray://host:8265``), or ``None``.
+        services: A service backend URL (``ray://host:8265``, ``slurm://debug``), or ``None``.
         retry: The retry policy of every handle the profile opens (a TOML table
             ``[profiles.NAME.retry]`` with ``attempts``, ``initial_delay``, ``max_delay``),
             or ``None`` for the default policy.
@@ -69,6 +71,7 @@ class Profile(BaseModel):
     storage: str | None = None
     compute: str | None = None
     jobs: str | None = None
+    services: str | None = None
     retry: RetryPolicy | None = None
     rates: Rates = Rates()
     budget: Budget | None = None
@@ -76,7 +79,7 @@ class Profile(BaseModel):
     residency: Literal["writes", "strict"] = "writes"
     unknown_region: Literal["deny", "allow"] = "deny"
 
-    @field_validator("storage", "compute", "jobs")
+    @field_validator("storage", "compute", "jobs", "services")
     @classmethod
     def _no_secrets(cls, value: str | None) -> str | None:
         if value is not None:
@@ -130,7 +133,11 @@ def _default_profile(name: str = DEFAULT_PROFILE) -> Profile:
         storage=(portacloud_home() / "storage").as_uri(),
         jobs="local://",
         compute="local://",
+        services="local://",
     )
+
+
+_TARGETS = ("storage", "compute", "jobs", "services")
 
 
 def _with_defaults(profile: Profile) -> Profile:
@@ -139,7 +146,7 @@ def _with_defaults(profile: Profile) -> Profile:
     A profile that names only its storage still runs jobs and instances on this machine, as a
     profile-less program does; naming a target is how a profile moves it elsewhere.
     """
-    missing = {k for k in ("storage", "compute", "jobs") if getattr(profile, k) is None}
+    missing = {k for k in _TARGETS if getattr(profile, k) is None}
     if not missing:
         return profile
     default = _default_profile(profile.name)
@@ -181,7 +188,7 @@ def _first_error(exc: ValidationError) -> str:
     if err["type"] == "extra_forbidden":
         return (
             f"unknown setting {where!r} "
-            "(profiles hold storage, compute and jobs URLs, a retry table, regions, "
+            "(profiles hold storage, compute, jobs and services URLs, a retry table, regions, "
             "residency and unknown_region)"
         )
     return f"{where}: {err['msg']}"
@@ -195,11 +202,12 @@ class Connection:
         self._storage: Bucket | None = None
         self._jobs: JobQueue | None = None
         self._compute: Compute | None = None
+        self._services: Services | None = None
 
     def __repr__(self) -> str:
         return f"Connection(profile={self.profile.name!r})"
 
-    def _url(self, kind: Literal["storage", "jobs", "compute"]) -> str:
+    def _url(self, kind: Literal["storage", "jobs", "compute", "services"]) -> str:
         url: str | None = getattr(self.profile, kind)
         if url is None:
             raise UnsupportedError(f"profile {self.profile.name!r} has no {kind} URL")
@@ -241,9 +249,20 @@ class Connection:
             )
         return self._compute
 
+    @property
+    def services(self) -> Services:
+        """The profile's service backend (``local://`` unless the profile names one)."""
+        if self._services is None:
+            from portacloud.openers import open_services
+
+            self._services = open_services(self._url("services"), profile=self.profile).use_costs(
+                self.profile.cost_policy
+            )
+        return self._services
+
     def close(self) -> None:
-        """Close whatever was opened."""
-        for handle in (self._storage, self._jobs, self._compute):
+        """Close whatever was opened (services keep running)."""
+        for handle in (self._storage, self._jobs, self._compute, self._services):
             if handle is not None:
                 handle.close()
 

@@ -21,6 +21,7 @@ from portacloud.providerkit.contracts import (
     ComputeProvider,
     JobsProvider,
     ObjectURLSplitter,
+    ServicesProvider,
     StorageProvider,
 )
 from portacloud.providerkit.options import merge_options
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from portacloud.compute.driver import ComputeDriver
     from portacloud.jobs.driver import JobDriver
     from portacloud.retry import RetryPolicy
+    from portacloud.services.driver import ServiceDriver
     from portacloud.storage.driver import BucketDriver
 
 __all__ = [
@@ -134,6 +136,11 @@ class Registry:
         provider: JobsProvider = self._typed(scheme, JobsProvider, "run jobs")
         return provider
 
+    def services(self, scheme: str) -> ServicesProvider:
+        """The provider of ``scheme``, checked to run services."""
+        provider: ServicesProvider = self._typed(scheme, ServicesProvider, "run services")
+        return provider
+
     def compute(self, scheme: str) -> ComputeProvider:
         """The provider of ``scheme``, checked to manage instances."""
         provider: ComputeProvider = self._typed(scheme, ComputeProvider, "manage instances")
@@ -177,6 +184,17 @@ class Registry:
         provider = self.jobs(parts.scheme)
         merged = merge_options(query, options)
         driver: JobDriver = _open(provider.open_jobs, parts, merged, retry, "open_jobs", url)
+        return driver
+
+    def services_driver(
+        self, url: str, *, retry: RetryPolicy, options: Mapping[str, Any]
+    ) -> ServiceDriver:
+        """The driver of the service backend a URL names."""
+        parts, query = parse_url(url)
+        provider = self.services(parts.scheme)
+        merged = merge_options(query, options)
+        opener = provider.open_services
+        driver: ServiceDriver = _open(opener, parts, merged, retry, "open_services", url)
         return driver
 
     def compute_driver(

@@ -20,9 +20,10 @@ import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pathspec
+from pydantic import BaseModel
 
 from portacloud.errors import InvalidArgumentError
 from portacloud.jobs.models import JobCapabilities, JobSpec
@@ -43,6 +44,7 @@ DEFAULT_WORKDIR_LIMIT_MB = 100.0
 #: The file, at the workdir's root, whose ``.gitignore``-style patterns leave files out.
 IGNORE_FILE = ".portacloudignore"
 _MIB = 2**20
+_Spec = TypeVar("_Spec", bound=BaseModel)
 _NEVER = pathspec.GitIgnoreSpec.from_lines([".git/"])
 _BIGGEST = 5
 
@@ -202,17 +204,18 @@ def stage_workdir(workdir: Workdir, target: Path, *, links: LinkPolicy = "keep")
             shutil.copy2(workdir.root / entry.inside, dest, follow_symlinks=False)
 
 
-def absolute_workdir(spec: JobSpec, base_dir: str | os.PathLike[str] | None) -> JobSpec:
+def absolute_workdir(spec: _Spec, base_dir: str | os.PathLike[str] | None) -> _Spec:
     """Pin a relative ``workdir`` down now: the backend runs elsewhere, in another directory.
 
     Args:
-        spec: The validated spec.
+        spec: The validated spec (a job's or a service's).
         base_dir: What a relative ``workdir`` is relative to (the spec file's directory);
             ``None``: the current directory.
     """
-    if spec.workdir is None:
+    given: str | None = getattr(spec, "workdir", None)
+    if given is None:
         return spec
-    workdir = Path(spec.workdir).expanduser()
+    workdir = Path(given).expanduser()
     if not workdir.is_absolute():
         workdir = Path(base_dir if base_dir is not None else Path.cwd()).absolute() / workdir
     return spec.model_copy(update={"workdir": os.path.normpath(workdir)})

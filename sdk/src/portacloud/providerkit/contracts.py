@@ -15,9 +15,16 @@ from urllib.parse import SplitResult
 if TYPE_CHECKING:
     from portacloud.compute.driver import ComputeDriver
     from portacloud.jobs.driver import JobDriver
+    from portacloud.services.driver import ServiceDriver
     from portacloud.storage.driver import BucketDriver
 
-__all__ = ["ComputeProvider", "JobsProvider", "ObjectURLSplitter", "StorageProvider"]
+__all__ = [
+    "ComputeProvider",
+    "JobsProvider",
+    "ObjectURLSplitter",
+    "ServicesProvider",
+    "StorageProvider",
+]
 
 
 @runtime_checkable
@@ -46,6 +53,14 @@ class JobsProvider(Protocol):
 
     def open_jobs(self, url: SplitResult, options: Mapping[str, Any]) -> JobDriver:
         """Return a driver for the queue the URL names."""
+
+
+@runtime_checkable
+class ServicesProvider(Protocol):
+    """A provider of long-running services (``local://``, ``ray://``, ``slurm://``)."""
+
+    def open_services(self, url: SplitResult, options: Mapping[str, Any]) -> ServiceDriver:
+        """Return a driver for the service backend the URL names."""
 
 
 @runtime_checkable

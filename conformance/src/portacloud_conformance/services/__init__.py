@@ -1,0 +1,1 @@
+"""The services conformance suite (``--portacloud-services URL``)."""

@@ -1,0 +1,1 @@
+"""Portable services: long-running HTTP replicas behind one endpoint."""

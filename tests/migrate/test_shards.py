@@ -68,7 +68,8 @@ def test_objects_in_4_shards_verified(
         data = fill(src, count, seed=17)
         # Ray's workers do not inherit this environment: the credentials are forwarded by name.
         names = "AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY,AZURE_STORAGE_CONNECTION_STRING"
-        args = migrate_args(src, dst, "--on", on, "--shards", "4", "--state", state)
+        # -j 4: four tasks keep Azurite at the 16 requests at a time of a single-process run.
+        args = migrate_args(src, dst, "--on", on, "--shards", "4", "-j", "4", "--state", state)
         code, lines = run([*args, "--forward-env", names], env)
         assert code == 0, lines[-3:]
         summary = _summary(lines)

@@ -135,7 +135,7 @@ class _Terminal:
 
     def __init__(self, *, show_plan: bool = True) -> None:
         self._show_plan = show_plan
-        self.progress = migration_progress(label_width=8)
+        self.progress = migration_progress(label_width=8, console=err_console)
         self._task: Any = None
         self._lock = threading.Lock()
         self._objects = 0

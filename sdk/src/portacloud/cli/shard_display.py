@@ -22,6 +22,7 @@ from portacloud.migrate.shard_watch import ShardsProgress
 from portacloud.migrate.shards import ShardPlan
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 __all__ = [
@@ -71,8 +72,9 @@ class JsonShards:
             _write(progress_record(progress))
 
 
-def migration_progress(*, label_width: int) -> Progress:
-    """The bars of a migration: label, bar, objects done/total, bytes, rate, time left."""
+def migration_progress(*, label_width: int, console: Console) -> Progress:
+    """The bars of a migration on ``console``: label, bar, objects done/total, bytes, rate,
+    time left."""
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -89,7 +91,7 @@ def migration_progress(*, label_width: int) -> Progress:
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=console,
         transient=False,
     )
 
@@ -98,7 +100,7 @@ class TerminalShards:
     """Progress drawn with rich on stderr: all shards together, then one bar per shard."""
 
     def __init__(self) -> None:
-        self.progress = migration_progress(label_width=18)
+        self.progress = migration_progress(label_width=18, console=err_console)
         self._tasks: dict[int, Any] = {}
 
     def __enter__(self) -> TerminalShards:

@@ -123,20 +123,25 @@ class Partition:
         if self.nodes and not fits:
             raise InvalidArgumentError(f"asks for {_asked(resources)}; {self.inventory()}")
 
-    def sbatch_args(self, spec: JobSpec, job_dir: Path) -> list[str]:
-        """The ``sbatch`` options of ``spec``, its output going to ``job_dir``."""
-        log = "slurm-%A_%a.out" if spec.array is not None else "slurm-%j.out"
-        args = [
+    def batch_args(self, *, name: str, chdir: Path, output: Path) -> list[str]:
+        """The ``sbatch`` options of every portacloud submission to this partition."""
+        return [
             "--parsable",
-            f"--job-name={spec.name}",
+            f"--job-name={name}",
             f"--partition={self.name}",
             "--nodes=1",
             "--ntasks=1",
-            f"--chdir={job_dir}",  # Slurm's WorkDir leads back to the job's directory
-            f"--output={job_dir / log}",  # no --error: stderr goes to the same file
+            f"--chdir={chdir}",
+            f"--output={output}",  # no --error: stderr goes to the same file
             "--open-mode=append",  # a requeued task keeps the earlier attempts' output
             "--export=ALL",  # the job's own variables are in the script, quoted
         ]
+
+    def sbatch_args(self, spec: JobSpec, job_dir: Path) -> list[str]:
+        """The ``sbatch`` options of ``spec``, its output going to ``job_dir``."""
+        log = "slurm-%A_%a.out" if spec.array is not None else "slurm-%j.out"
+        # Slurm's WorkDir leads back to the job's directory.
+        args = self.batch_args(name=spec.name, chdir=job_dir, output=job_dir / log)
         if spec.array is not None:
             args.append(f"--array=0-{spec.array - 1}")
         return args + self.resource_args(spec.resources, time=self.time_limit(spec))

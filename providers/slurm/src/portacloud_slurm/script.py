@@ -15,14 +15,22 @@ Nothing is written to the job's log, so the log holds only what the command prin
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from portacloud.jobs.containers import container_command
 from portacloud.jobs.models import JobSpec
 from portacloud_slurm.states import AttemptReport
 
-__all__ = ["KILL_GRACE", "SHIPPED_WORKDIR", "batch_script", "read_report", "status_path"]
+__all__ = [
+    "KILL_GRACE",
+    "SHIPPED_WORKDIR",
+    "batch_script",
+    "export_lines",
+    "read_report",
+    "shell_command",
+    "status_path",
+]
 
 #: Seconds between the timeout's SIGTERM and the SIGKILL that follows it.
 KILL_GRACE = 5
@@ -99,6 +107,18 @@ exit "$__pc_code"
 """
 
 
+def shell_command(command: str | Sequence[str]) -> str:
+    """The command line after ``setsid``: a shell for a string, the argv itself otherwise."""
+    if isinstance(command, str):
+        return "/bin/bash -c " + shlex.quote(command)
+    return "-- " + shlex.join(command)
+
+
+def export_lines(env: Mapping[str, str]) -> str:
+    """``export NAME=value`` lines, quoted so that any value survives."""
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
+
+
 def _command(spec: JobSpec, env: Mapping[str, str]) -> str:
     """The command line after ``setsid``: a shell for a string, the argv itself for a tuple,
     the podman wrapper for an image."""
@@ -111,9 +131,7 @@ def _command(spec: JobSpec, env: Mapping[str, str]) -> str:
             timeout=spec.timeout,
         )
         return "-- " + shlex.join(argv)
-    if isinstance(spec.command, str):
-        return "/bin/bash -c " + shlex.quote(spec.command)
-    return "-- " + shlex.join(spec.command)
+    return shell_command(spec.command)
 
 
 def batch_script(spec: JobSpec, *, env: Mapping[str, str], job_dir: Path, gpus: int) -> str:
@@ -126,7 +144,7 @@ def batch_script(spec: JobSpec, *, env: Mapping[str, str], job_dir: Path, gpus: 
         gpus: How many GPUs each task asked for; with none, ``CUDA_VISIBLE_DEVICES`` is set
             empty, so a job without GPUs never sees the node's.
     """
-    exports = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
+    exports = export_lines(env)
     if spec.array is not None:
         ids = (
             'export PORTACLOUD_JOB_ID="$SLURM_ARRAY_JOB_ID"\n'

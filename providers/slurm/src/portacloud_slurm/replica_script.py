@@ -44,7 +44,11 @@ if [ -z "$PORT" ]; then
   PORT=$("$__pc_py" -c 'import socket
 s = socket.socket()
 s.bind(("", 0))
-print(s.getsockname()[1])') || {{ echo "portacloud: found no free port on $(hostname)" >&2; exit 1; }}
+print(s.getsockname()[1])') || PORT=
+fi
+if [ -z "$PORT" ]; then
+  echo "portacloud: found no free port on $(hostname)" >&2
+  exit 1
 fi
 export PORT
 printf '%s %s %s\n' "$SLURM_JOB_ID" "$(hostname)" "$PORT" >"$__pc_addr.tmp" &&

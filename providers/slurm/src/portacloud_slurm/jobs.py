@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import SplitResult
 
 from pydantic import BeforeValidator
@@ -68,7 +68,16 @@ from portacloud_slurm.script import SHIPPED_WORKDIR, batch_script
 from portacloud_slurm.states import TaskOutcome
 from portacloud_slurm.submit import sbatch
 
-__all__ = ["SlurmJobDriver", "SlurmJobsProvider", "SlurmOptions", "provider"]
+if TYPE_CHECKING:
+    from portacloud_slurm.services import SlurmServiceDriver
+
+__all__ = [
+    "SlurmJobDriver",
+    "SlurmJobsProvider",
+    "SlurmOptions",
+    "checked_location",
+    "provider",
+]
 
 _CAPABILITIES = JobCapabilities(
     workdir=True,
@@ -380,8 +389,27 @@ class SlurmJobDriver(TaskLogFiles):
         """Nothing to release: jobs run on after the queue is closed."""
 
 
+def checked_location(url: SplitResult, opts: SlurmOptions) -> Path:
+    """Check a ``slurm://`` URL and its ``conf``; return the absolute ``state_dir``."""
+    if url.path not in ("", "/"):
+        raise InvalidArgumentError("slurm:// URLs name a partition only: slurm://PARTITION")
+    # A missing slurm.conf makes every client command retry for 60 s before failing.
+    for source, path in (("conf=", opts.conf), ("SLURM_CONF", os.environ.get("SLURM_CONF"))):
+        if path and not os.path.isfile(path):
+            raise InvalidArgumentError(f"{source}{path}: no such slurm.conf")
+        if path:
+            break
+    state_dir = Path(opts.state_dir or portacloud_home() / "slurm")
+    if "%" in str(state_dir):
+        raise InvalidArgumentError(
+            f"state_dir {state_dir}: '%' would be read as a Slurm filename pattern"
+        )
+    return state_dir.expanduser().absolute()
+
+
 class SlurmJobsProvider:
-    """Opens ``slurm://PARTITION`` job queues (``slurm://`` for the default partition)."""
+    """Opens ``slurm://PARTITION`` job queues and services (``slurm://`` for the default
+    partition)."""
 
     def open_jobs(
         self,
@@ -404,24 +432,12 @@ class SlurmJobsProvider:
             UnavailableError: the controller cannot be reached.
         """
         opts = parse_options(SlurmOptions, "slurm", options)
-        if url.path not in ("", "/"):
-            raise InvalidArgumentError("slurm:// URLs name a partition only: slurm://PARTITION")
-        # A missing slurm.conf makes every client command retry for 60 s before failing.
-        for source, path in (("conf=", opts.conf), ("SLURM_CONF", os.environ.get("SLURM_CONF"))):
-            if path and not os.path.isfile(path):
-                raise InvalidArgumentError(f"{source}{path}: no such slurm.conf")
-            if path:
-                break
-        state_dir = Path(opts.state_dir or portacloud_home() / "slurm")
-        if "%" in str(state_dir):
-            raise InvalidArgumentError(
-                f"state_dir {state_dir}: '%' would be read as a Slurm filename pattern"
-            )
+        state_dir = checked_location(url, opts)
         return guarded_call(
             lambda: SlurmJobDriver.open(
                 SlurmCommands(conf=opts.conf),
                 partition=url.netloc or None,
-                state_dir=state_dir.expanduser().absolute(),
+                state_dir=state_dir,
                 account=opts.account,
                 qos=opts.qos,
                 retry=retry,
@@ -431,6 +447,12 @@ class SlurmJobsProvider:
             operation="open_jobs",
             resource=url.netloc or None,
         )
+
+    def open_services(self, url: SplitResult, options: Mapping[str, Any]) -> SlurmServiceDriver:
+        """Services on ``slurm://PARTITION``: see :mod:`portacloud_slurm.services`."""
+        from portacloud_slurm.services import open_slurm_services  # it builds on this module
+
+        return open_slurm_services(url, options)
 
 
 provider = SlurmJobsProvider()

@@ -107,13 +107,16 @@ class Partition:
         if cpus is not None and self.nodes and math.ceil(cpus) > max(n.cpus for n in self.nodes):
             raise InvalidArgumentError(f"asks for {cpus:g} CPUs; {self.inventory()}")
 
-    def check_node_fits(self, resources: Resources) -> None:
-        """Refuse resources no single node of the partition has (CPUs, memory, GPUs).
+    def misfit(self, resources: Resources) -> str | None:
+        """Why no single node of the partition could run ``resources``, or ``None``.
 
         For requests whose failure would otherwise only show in a detached process (a
         service's controller), where a refusal before anything starts is the only clear one.
         """
-        self.gres(resources)  # an unknown GPU model
+        try:
+            self.gres(resources)  # an unknown GPU model
+        except InvalidArgumentError as exc:
+            return exc.message
         fits = any(
             (resources.cpus is None or math.ceil(resources.cpus) <= n.cpus)
             and (resources.memory_gb is None or resources.memory_gb * 1024 <= n.memory_mb)
@@ -121,7 +124,8 @@ class Partition:
             for n in self.nodes
         )
         if self.nodes and not fits:
-            raise InvalidArgumentError(f"asks for {_asked(resources)}; {self.inventory()}")
+            return f"asks for {_asked(resources)}; {self.inventory()}"
+        return None
 
     def batch_args(self, *, name: str, chdir: Path, output: Path) -> list[str]:
         """The ``sbatch`` options of every portacloud submission to this partition."""

@@ -18,6 +18,7 @@ import math
 import time
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from portacloud.errors import FailedPreconditionError, NotFoundError
 from portacloud.services.launcher import Launched, LaunchState, ReplicaPlan
@@ -30,7 +31,7 @@ from portacloud_slurm.replica_script import read_address, replica_script
 from portacloud_slurm.states import SLURM_STATES, is_hopeless, parse_exit_code, slurm_state
 from portacloud_slurm.submit import sbatch
 
-__all__ = ["WARN_BEFORE_END", "SlurmLauncher"]
+__all__ = ["WARN_BEFORE_END", "SlurmLauncher", "make_launcher", "warning_lead", "whole_minutes"]
 
 #: Seconds before the walltime at which Slurm sends the replica SIGTERM (``--signal``).
 WARN_BEFORE_END = 60
@@ -40,6 +41,17 @@ _POLL = 0.25
 # States in which the job's processes run (COMPLETING: they are being reaped, so the replica
 # no longer serves and its port is being freed: it counts as ended).
 _SERVING = frozenset({"RUNNING", "SIGNALING", "STOPPED", "STAGE_OUT"})
+
+
+def whole_minutes(seconds: float) -> int:
+    """``--time`` has whole minutes: the walltime rounded down, never below one."""
+    return max(1, math.floor(seconds / 60))
+
+
+def warning_lead(walltime: float) -> float:
+    """Seconds before the walltime at which a replica gets SIGTERM: a minute, or half of a
+    shorter walltime (never at the job's start)."""
+    return min(float(WARN_BEFORE_END), walltime / 2)
 
 
 class SlurmLauncher:
@@ -60,8 +72,7 @@ class SlurmLauncher:
         self.partition = info.partition
         self.reader = RecordReader(commands, info.accounting)
         limit = walltime if walltime is not None else self.partition.max_time
-        # --time has whole minutes; never more than the partition allows.
-        self.time_minutes = max(1, math.floor(limit / 60)) if limit is not None else None
+        self.time_minutes = whole_minutes(limit) if limit is not None else None
 
     @classmethod
     def open(
@@ -90,9 +101,7 @@ class SlurmLauncher:
         )
         args += self.partition.resource_args(plan.spec.resources, time=self.time_minutes)
         if self.time_minutes is not None:
-            # Never at the job's start, however short the walltime.
-            warn = min(WARN_BEFORE_END, self.time_minutes * 30)
-            args.append(f"--signal=B:TERM@{warn}")
+            args.append(f"--signal=B:TERM@{warning_lead(self.time_minutes * 60):g}")
         return args
 
     def start(self, plan: ReplicaPlan) -> str:
@@ -179,3 +188,22 @@ class SlurmLauncher:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(_POLL)
+
+
+def make_launcher(state: Path, options: dict[str, Any]) -> SlurmLauncher:
+    """The launcher the services controller runs with
+    ``--launcher portacloud_slurm.replicas:make_launcher``.
+
+    Options (the driver's, as JSON): ``partition``, ``conf``, ``walltime`` (seconds),
+    ``account``, ``qos``. ``state`` (the service's directory) is not needed: every replica's
+    files live beside its log.
+    """
+    del state
+    walltime = options.get("walltime")
+    return SlurmLauncher.open(
+        partition=options.get("partition"),
+        conf=options.get("conf"),
+        walltime=float(walltime) if walltime is not None else None,
+        account=options.get("account"),
+        qos=options.get("qos"),
+    )

@@ -22,9 +22,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import portacloud
+from portacloud import ServiceState, ServiceStatus
 from portacloud.services.launcher import Launched, LaunchState, ReplicaPlan
 from portacloud.services.models import ServiceSpec
+from portacloud_conformance.services.support import RequestLoop
 from portacloud_slurm.commands import parse_pairs, parse_time_limit
+from portacloud_slurm.jobs import provider
 from portacloud_slurm.replicas import SlurmLauncher
 
 pytestmark = pytest.mark.integration
@@ -133,7 +137,8 @@ def test_replica_runs_as_a_job_on_a_port_it_picked(
     running = poll_until(launcher, token, plan, lambda s: s.url, "address")
     assert running.state is LaunchState.RUNNING
     assert running.expires_at is None  # the partition has no MaxTime and none was asked for
-    answer = get_json(running.url + "/")
+    url = running.url or ""
+    answer = get_json(url + "/")
     assert answer["replica"] == plan.replica
     assert answer["gpus"] == ""  # no GPUs asked for: none of the node's are visible
     record = scontrol_job(slurm_conf, token)
@@ -146,10 +151,10 @@ def test_replica_runs_as_a_job_on_a_port_it_picked(
     ended = launcher.poll(token, plan)
     assert ended.state is LaunchState.EXITED
     assert ended.exit_code == 128 + 15  # the replica got SIGTERM
-    assert refused(running.url), "the replica's port is free once stop returns"
+    assert refused(url), "the replica's port is free once stop returns"
     assert scontrol_job(slurm_conf, token)["JobState"] in ("CANCELLED", "FAILED", "COMPLETED")
     log = plan.log_path.read_text()
-    assert f"serving on port {urlsplit(running.url).port}" in log
+    assert f"serving on port {urlsplit(url).port}" in log
 
 
 def test_a_crashing_replica_exits_with_its_code(
@@ -192,7 +197,7 @@ def test_a_stale_address_file_is_not_read(
     # The script writes its own address at once: either it is there, or nothing is.
     assert running.url is None or not running.url.endswith(":1")
     running = poll_until(launcher, token, plan, lambda s: s.url, "address")
-    assert not running.url.endswith(":1")
+    assert not (running.url or "").endswith(":1")
 
 
 def test_stopping_a_queued_or_ended_replica(
@@ -205,3 +210,127 @@ def test_stopping_a_queued_or_ended_replica(
     assert ended.url is None
     launcher.stop(token, grace=1)  # stopping an ended one is not an error
     assert scontrol_job(slurm_conf, token)["JobState"] in ("CANCELLED", "COMPLETED")
+
+
+# ---------------------------------------------------------------------- slurm:// services
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PORTACLOUD_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def app_spec(replicas: int = 1, **fields: Any) -> ServiceSpec:
+    return ServiceSpec(
+        name=f"s{uuid.uuid4().hex[:6]}",
+        command=APP,
+        replicas=replicas,
+        readiness={"path": "/healthz", "period": 0.3, "timeout": 2.0},
+        **fields,
+    )
+
+
+def test_each_replica_is_a_job_behind_the_router(slurm_conf: str, home: Path) -> None:
+    with portacloud.open_services(f"slurm://{PARTITION}", conf=slurm_conf) as services:
+        spec = app_spec(replicas=2)
+        services.deploy(spec)
+        try:
+            status = services.wait(spec.name, timeout=WAIT)
+            assert status.endpoint_url is not None
+            seen = {get_json(status.endpoint_url + "/")["replica"] for _ in range(8)}
+            assert seen == {r.id for r in status.replicas}
+            jobs = controller_tokens(home, spec.name)
+            assert sorted(jobs) == sorted(r.id for r in status.replicas)
+            for replica, job_id in jobs.items():
+                record = scontrol_job(slurm_conf, job_id)
+                assert (record["JobName"], record["JobState"]) == (replica, "RUNNING")
+        finally:
+            services.delete(spec.name)
+        for job_id in jobs.values():
+            assert scontrol_job(slurm_conf, job_id)["JobState"] in ("CANCELLED", "FAILED")
+        assert all(refused(r.url) for r in status.replicas if r.url is not None)
+
+
+def controller_tokens(home: Path, name: str) -> dict[str, str]:
+    """Replica id -> Slurm job id, from the controller's own records."""
+    (path,) = home.glob(f"slurm/*/services/{PARTITION}/{name}/controller.json")
+    replicas = json.loads(path.read_text())["replicas"]
+    return {r["id"]: r["token"] for r in replicas if r.get("token")}
+
+
+def test_replicas_are_renewed_before_their_walltime(slurm_conf: str, home: Path) -> None:
+    """With a one-minute walltime the successor starts 45 s before the end (the default
+    margin: the replica gets SIGTERM 30 s before), and traffic never fails."""
+    url = f"slurm://{PARTITION}?walltime=1"
+    driver = provider.open_services(urlsplit(url), {"conf": slurm_conf, "walltime": "1"})
+    assert (driver.walltime, driver.renew_margin) == (60.0, 45.0)
+    with portacloud.open_services(url, conf=slurm_conf) as services:
+        spec = app_spec()
+        services.deploy(spec)
+        try:
+            first = services.wait(spec.name, timeout=WAIT)
+            (old,) = first.replicas
+            old_job = controller_tokens(home, spec.name)[old.id]
+            expires = datetime.fromisoformat(scontrol_job(slurm_conf, old_job)["EndTime"])
+            assert first.endpoint_url is not None
+            with RequestLoop(first.endpoint_url) as loop:
+                renewed = wait_renewed(services, spec.name, old.id, WAIT)
+                time.sleep(2)
+            assert loop.failures == []
+            assert loop.ok > 0
+            (new,) = renewed.replicas
+            assert new.id != old.id
+            # The old job was stopped by the controller, before Slurm's walltime ended it.
+            record = scontrol_job(slurm_conf, old_job)
+            assert record["JobState"] in ("CANCELLED", "FAILED", "COMPLETED")
+            ended = datetime.fromisoformat(record["EndTime"])
+            assert ended < expires
+        finally:
+            services.delete(spec.name)
+
+
+def wait_renewed(
+    services: portacloud.Services, name: str, old: str, timeout: float
+) -> ServiceStatus:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = services.get(name)
+        ids = [r.id for r in status.replicas]
+        if status.state is ServiceState.READY and ids and old not in ids:
+            return status
+        assert time.monotonic() < deadline, f"not renewed: {status}"
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("walltime=1&renew_margin=10", "renew_margin"),
+        ("walltime=1&renew_margin=60", "renew_margin"),
+        ("walltime=soon", "walltime"),
+        ("walltime=0:30", "walltime"),
+    ],
+)
+def test_walltime_options_are_checked(slurm_conf: str, home: Path, query: str, words: str) -> None:
+    with pytest.raises(portacloud.InvalidArgumentError, match=words):
+        portacloud.open_services(f"slurm://{PARTITION}?{query}", conf=slurm_conf)
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"resources": {"cpus": 64}}, "64 CPUs"),
+        ({"resources": {"gpus": 3}}, "3 GPU"),
+        ({"resources": {"gpus": 2}, "replicas": 2}, "4 GPU"),
+        ({"resources": {"memory_gb": 100}}, "100 GB"),
+    ],
+)
+def test_requests_no_node_can_run_are_refused_before_anything_starts(
+    slurm_conf: str, home: Path, fields: dict[str, Any], words: str
+) -> None:
+    with portacloud.open_services(f"slurm://{PARTITION}", conf=slurm_conf) as services:
+        spec = app_spec(**fields)
+        with pytest.raises(portacloud.InvalidArgumentError, match=words):
+            services.deploy(spec)
+        assert not list(home.glob(f"slurm/*/services/{PARTITION}/{spec.name}"))

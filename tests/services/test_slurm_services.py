@@ -182,7 +182,8 @@ def test_walltime_sets_time_signal_and_expires_at(
     assert running.expires_at is not None
     start = datetime.fromisoformat(record["StartTime"]).astimezone(UTC)
     assert abs((running.expires_at - start).total_seconds() - 120) <= 1
-    assert "--signal=B:TERM@60" in launcher.sbatch_args(plan)
+    # Under ten minutes no early warning: Slurm may send it a minute before it was asked for.
+    assert not any(a.startswith("--signal") for a in launcher.sbatch_args(plan))
 
 
 def test_a_stale_address_file_is_not_read(
@@ -260,11 +261,11 @@ def controller_tokens(home: Path, name: str) -> dict[str, str]:
 
 
 def test_replicas_are_renewed_before_their_walltime(slurm_conf: str, home: Path) -> None:
-    """With a one-minute walltime the successor starts 45 s before the end (the default
-    margin: the replica gets SIGTERM 30 s before), and traffic never fails."""
+    """With a one-minute walltime the successor starts 30 s before the end (the default
+    margin), is ready before the old job is stopped, and traffic never fails."""
     url = f"slurm://{PARTITION}?walltime=1"
     driver = provider.open_services(urlsplit(url), {"conf": slurm_conf, "walltime": "1"})
-    assert (driver.walltime, driver.renew_margin) == (60.0, 45.0)
+    assert (driver.walltime, driver.renew_margin) == (60.0, 30.0)
     with portacloud.open_services(url, conf=slurm_conf) as services:
         spec = app_spec()
         services.deploy(spec)
@@ -306,8 +307,8 @@ def wait_renewed(
 @pytest.mark.parametrize(
     ("query", "words"),
     [
-        ("walltime=1&renew_margin=10", "renew_margin"),
-        ("walltime=1&renew_margin=60", "renew_margin"),
+        ("walltime=1&renew_margin=60", "renew_margin"),  # renewed as soon as it is ready
+        ("walltime=10&renew_margin=100", "over 120 s"),  # the warning may come 2 min early
         ("walltime=soon", "walltime"),
         ("walltime=0:30", "walltime"),
     ],

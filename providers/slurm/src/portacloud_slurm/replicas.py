@@ -31,10 +31,24 @@ from portacloud_slurm.replica_script import read_address, replica_script
 from portacloud_slurm.states import SLURM_STATES, is_hopeless, parse_exit_code, slurm_state
 from portacloud_slurm.submit import sbatch
 
-__all__ = ["WARN_BEFORE_END", "SlurmLauncher", "make_launcher", "warning_lead", "whole_minutes"]
+__all__ = [
+    "WARN_BEFORE_END",
+    "SlurmLauncher",
+    "earliest_warning",
+    "make_launcher",
+    "warning_lead",
+    "whole_minutes",
+]
 
 #: Seconds before the walltime at which Slurm sends the replica SIGTERM (``--signal``).
 WARN_BEFORE_END = 60
+#: How much earlier than asked Slurm may send that signal (its timer's resolution, per the
+#: sbatch manual; a one-minute job here got it 11 s after it started).
+SIGNAL_SLACK = 60
+#: The shortest walltime whose replicas get that warning: on shorter ones its slack would
+#: end them long before the controller's renewal, so Slurm's own TERM at the end (then KILL
+#: after the cluster's KillWait) is the only one.
+WARN_MIN_WALLTIME = 600
 #: Seconds :meth:`SlurmLauncher.stop` waits for Slurm to end a job it killed.
 _KILL_WAIT = 15.0
 _POLL = 0.25
@@ -48,10 +62,16 @@ def whole_minutes(seconds: float) -> int:
     return max(1, math.floor(seconds / 60))
 
 
-def warning_lead(walltime: float) -> float:
-    """Seconds before the walltime at which a replica gets SIGTERM: a minute, or half of a
-    shorter walltime (never at the job's start)."""
-    return min(float(WARN_BEFORE_END), walltime / 2)
+def warning_lead(walltime: float) -> int | None:
+    """``--signal=B:TERM@N``'s N for a walltime, or ``None`` for no warning signal."""
+    return WARN_BEFORE_END if walltime >= WARN_MIN_WALLTIME else None
+
+
+def earliest_warning(walltime: float) -> float:
+    """How long before its walltime a replica may get SIGTERM: its successor must be ready
+    by then (Slurm's own TERM comes at the walltime itself)."""
+    lead = warning_lead(walltime)
+    return 0.0 if lead is None else float(lead + SIGNAL_SLACK)
 
 
 class SlurmLauncher:
@@ -100,8 +120,9 @@ class SlurmLauncher:
             name=plan.replica, chdir=plan.workdir, output=plan.log_path
         )
         args += self.partition.resource_args(plan.spec.resources, time=self.time_minutes)
-        if self.time_minutes is not None:
-            args.append(f"--signal=B:TERM@{warning_lead(self.time_minutes * 60):g}")
+        lead = warning_lead(self.time_minutes * 60) if self.time_minutes is not None else None
+        if lead is not None:
+            args.append(f"--signal=B:TERM@{lead}")
         return args
 
     def start(self, plan: ReplicaPlan) -> str:

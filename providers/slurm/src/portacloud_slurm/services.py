@@ -9,10 +9,12 @@ service's endpoint (on that same machine). The service's directory,
 directories and address files, so ``state_dir`` must be on a filesystem the nodes share.
 
 Walltimes: with a ``walltime`` option (Slurm's syntax: ``90``, ``2:00:00``, ``1-00:00:00``)
-or a partition MaxTime, every replica job gets that ``--time`` and a ``SIGTERM`` a minute
-before its end; the controller starts a replacement ``renew_margin`` seconds before (default
-a quarter of the walltime, at most ten minutes), waits until it is ready and only then stops
-the old replica, so a service runs on for longer than any one job may.
+or a partition MaxTime, every replica job gets that ``--time`` (and, from ten minutes on, a
+``SIGTERM`` one to two minutes before its end: Slurm's timer has a minute's slack); the
+controller starts a replacement ``renew_margin`` seconds before the end (default a quarter
+of the walltime, at least 30 s more than the warning may come early, at most ten minutes),
+waits until it is ready and only then stops the old replica, so a service runs on for
+longer than any one job may.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from portacloud_slurm.commands import SlurmCommands, parse_time_limit
 from portacloud_slurm.errors import map_slurm_error
 from portacloud_slurm.jobs import SlurmOptions, checked_location
 from portacloud_slurm.partition import ClusterInfo, read_partition
-from portacloud_slurm.replicas import warning_lead, whole_minutes
+from portacloud_slurm.replicas import earliest_warning, whole_minutes
 
 __all__ = ["SlurmServiceDriver", "SlurmServiceOptions", "open_slurm_services"]
 
@@ -40,6 +42,8 @@ __all__ = ["SlurmServiceDriver", "SlurmServiceOptions", "open_slurm_services"]
 LAUNCHER = "portacloud_slurm.replicas:make_launcher"
 #: The longest default renewal margin: time for the successor to wait in the queue and start.
 _MAX_DEFAULT_MARGIN = 600.0
+#: The least default margin: time for the successor to start and pass its probe.
+_START_UP = 30.0
 
 _CAPABILITIES = ServiceCapabilities(
     gpus=False,
@@ -92,21 +96,20 @@ class SlurmServiceOptions(SlurmOptions):
 def _renew_margin(walltime: float | None, asked: float | None) -> float | None:
     """How long before a replica's walltime its successor starts.
 
-    It must start before the replica gets its warning SIGTERM, and after the replica
+    It must start before the replica may get its warning SIGTERM, and after the replica
     started, or every replica would be renewed as soon as it is ready.
     """
     if walltime is None:
         return asked
-    lead = warning_lead(walltime)
+    earliest = earliest_warning(walltime)
     margin = asked
     if margin is None:
-        margin = min(_MAX_DEFAULT_MARGIN, max(walltime / 4, lead + 30))
-        if margin >= walltime:
-            margin = (lead + walltime) / 2
-    if not lead < margin < walltime:
+        margin = min(_MAX_DEFAULT_MARGIN, max(walltime / 4, earliest + _START_UP))
+    if not earliest < margin < walltime:
+        floor = f"over {earliest:g} s (replicas may get SIGTERM then) and " if earliest else ""
         raise InvalidArgumentError(
-            f"renew_margin {margin:g} s: with a walltime of {walltime:g} s it must be over "
-            f"{lead:g} s (replicas get SIGTERM then) and under {walltime:g} s"
+            f"renew_margin {margin:g} s: with a walltime of {walltime:g} s it must be "
+            f"{floor}under {walltime:g} s"
         )
     return margin
 

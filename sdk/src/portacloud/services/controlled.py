@@ -35,6 +35,7 @@ from portacloud.private_files import open_private, private_dir
 from portacloud.services.controller import load_launcher, teardown
 from portacloud.services.controller_state import (
     DESIRED_FILE,
+    PID_FILE,
     STATUS_FILE,
     Desired,
     ensure_dirs,
@@ -47,8 +48,6 @@ from portacloud.services.router import write_json
 from portacloud.services.service_logs import follow_service_logs, read_service_logs
 
 __all__ = ["ControlledServiceDriver"]
-
-_PID_FILE = "controller.pid"
 
 
 class ControlledServiceDriver:
@@ -89,6 +88,13 @@ class ControlledServiceDriver:
 
     # ------------------------------------------------------------------ helpers
 
+    def _check_runs(self, spec: ServiceSpec) -> None:
+        why = self._never_runs(spec)
+        if why is not None:
+            raise InvalidArgumentError(
+                f"service {spec.name!r} {why}", provider=self.provider, resource=spec.name
+            )
+
     def _dir(self, name: str) -> Path:
         return self.root / name
 
@@ -123,7 +129,7 @@ class ControlledServiceDriver:
 
     def _controller_alive(self, path: Path) -> bool:
         try:
-            token = (path / _PID_FILE).read_text().strip()
+            token = (path / PID_FILE).read_text().strip()
         except FileNotFoundError:
             return False
         return bool(token) and token_alive(token)
@@ -141,13 +147,13 @@ class ControlledServiceDriver:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # the service outlives the process that deployed it
             )
-        (path / _PID_FILE).write_text(process_token(proc.pid))
+        (path / PID_FILE).write_text(process_token(proc.pid))
         # Reap it when it ends so it never lingers as a zombie of a long-lived caller.
         threading.Thread(target=proc.wait, daemon=True).start()
 
     def _read_status(self, path: Path, desired: Desired) -> ServiceStatus:
         try:
-            return ServiceStatus.model_validate_json((path / STATUS_FILE).read_text())
+            status = ServiceStatus.model_validate_json((path / STATUS_FILE).read_text())
         except (FileNotFoundError, ValueError):
             return ServiceStatus(
                 name=desired.spec.name,
@@ -156,16 +162,24 @@ class ControlledServiceDriver:
                 desired_replicas=desired.replicas,
                 spec=desired.spec,
             )
+        behind = (status.version, status.desired_replicas) != (desired.version, desired.replicas)
+        if behind and status.state is not ServiceState.STOPPED and not desired.deleted:
+            # Written before the controller saw the last change: never READY on old news.
+            changes = {
+                "state": ServiceState.UPDATING,
+                "reason": "the controller is applying the change",
+                "version": desired.version,
+                "desired_replicas": desired.replicas,
+                "spec": desired.spec,
+            }
+            status = status.model_copy(update=changes)
+        return status
 
     # ------------------------------------------------------------------ the Protocol
 
     def deploy(self, spec: ServiceSpec) -> ServiceStatus:
         """Write the service's ``desired.json`` and start its controller."""
-        why = self._never_runs(spec)
-        if why is not None:
-            raise InvalidArgumentError(
-                f"service {spec.name!r} {why}", provider=self.provider, resource=spec.name
-            )
+        self._check_runs(spec)
         path = self._dir(spec.name)
         try:
             path.mkdir(mode=0o700)
@@ -188,11 +202,7 @@ class ControlledServiceDriver:
 
     def update(self, spec: ServiceSpec) -> ServiceStatus:
         """Write version + 1 with ``spec``; the controller rolls onto it."""
-        why = self._never_runs(spec)
-        if why is not None:
-            raise InvalidArgumentError(
-                f"service {spec.name!r} {why}", provider=self.provider, resource=spec.name
-            )
+        self._check_runs(spec)
         path = self._known(spec.name)
         with self._locked(path):
             current = read_desired(path)
@@ -207,13 +217,8 @@ class ControlledServiceDriver:
         path = self._known(name)
         with self._locked(path):
             current = read_desired(path)
-            changed = current.model_copy(update={"replicas": replicas})
-            why = self._never_runs(current.spec.model_copy(update={"replicas": replicas}))
-            if why is not None:
-                raise InvalidArgumentError(
-                    f"service {name!r} {why}", provider=self.provider, resource=name
-                )
-            self._write_desired(path, changed)
+            self._check_runs(current.spec.model_copy(update={"replicas": replicas}))
+            self._write_desired(path, current.model_copy(update={"replicas": replicas}))
         return self.get(name)
 
     def get(self, name: str) -> ServiceStatus:
@@ -242,7 +247,7 @@ class ControlledServiceDriver:
         while self._controller_alive(path) and time.monotonic() < deadline:
             time.sleep(0.05)
         with suppress(FileNotFoundError):
-            token = (path / _PID_FILE).read_text().strip()
+            token = (path / PID_FILE).read_text().strip()
             if token:
                 stop_group(token, grace=1.0)  # stuck past the deadline: it must not race us
         # Whatever the controller left (it was killed, or stuck) is stopped from its records.

@@ -35,12 +35,14 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from portacloud.private_files import private_dir
 from portacloud.services.controller_state import (
+    PID_FILE,
     STATUS_FILE,
     ControllerState,
     Desired,
@@ -55,6 +57,7 @@ from portacloud.services.launcher import Launched, LaunchState, ReplicaLauncher,
 from portacloud.services.models import PORT_ENV, ServiceSpec, ServiceState
 from portacloud.services.placement import Placement, Placer
 from portacloud.services.probes import Prober, ProbeResult
+from portacloud.services.processes import process_token
 from portacloud.services.rollout import plan_moves
 from portacloud.services.router import BACKENDS_FILE, write_json
 from portacloud.services.router_process import RouterProcess
@@ -139,6 +142,7 @@ class Controller:
         self.stopping = False
         self._backends: list[str] | None = None
         self._status: str | None = None
+        self._saved: dict[str, object] | None = None
 
     def run(self) -> None:
         """Reconcile until the service is deleted (or the controller is told to stop)."""
@@ -152,7 +156,11 @@ class Controller:
                 if desired.deleted:
                     self.delete(desired)
                     return
-                self.tick(desired)
+                try:
+                    self.tick(desired)
+                except Exception:  # noqa: BLE001 - one bad tick must not stop the service
+                    traceback.print_exc()
+                    time.sleep(1.0)
                 time.sleep(self.timing.tick)
         finally:
             self.prober.close()
@@ -184,7 +192,10 @@ class Controller:
             elif replica.phase is Phase.DRAINING and now >= (replica.drain_until or 0):
                 self._stop(replica)
         self._write_backends()
-        self.cstate.save(self.dir)
+        record = self.cstate.to_json()
+        if record != self._saved:  # twenty ticks a second: write only what changed
+            self.cstate.save(self.dir)
+            self._saved = record
         self._write_status(service_status(self.dir, self.cstate, desired, pending=self.pending))
 
     def delete(self, desired: Desired) -> None:
@@ -412,6 +423,8 @@ def main(argv: list[str] | None = None) -> None:
     if held is None:
         print("another controller runs this service; exiting", file=sys.stderr)
         return
+    # The one that holds the lock says so, whoever started it (two clients may race).
+    (state / PID_FILE).write_text(process_token(os.getpid()))
     launcher = load_launcher(args.launcher, state, json.loads(args.launcher_options))
     timing = Timing(
         drain_grace=args.drain_grace, stop_grace=args.stop_grace, renew_margin=args.renew_margin

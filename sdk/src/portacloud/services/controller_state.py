@@ -28,6 +28,7 @@ from portacloud.services.router import write_json
 __all__ = [
     "CONTROLLER_FILE",
     "DESIRED_FILE",
+    "PID_FILE",
     "STATUS_FILE",
     "ControllerState",
     "Desired",
@@ -41,6 +42,8 @@ __all__ = [
 DESIRED_FILE = "desired.json"
 CONTROLLER_FILE = "controller.json"
 STATUS_FILE = "status.json"
+#: The running controller's ``PID:STARTTIME`` token.
+PID_FILE = "controller.pid"
 
 
 class Desired(BaseModel):
@@ -176,14 +179,17 @@ class ControllerState:
 
     def save(self, state: Path) -> None:
         """Write ``controller.json`` atomically."""
-        data = {
+        write_json(state / CONTROLLER_FILE, self.to_json())
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return {
             "pid": self.pid,
             "replicas": [r.to_json() for r in self.replicas],
             "next_index": self.next_index,
             "router_token": self.router_token,
             "ever_ready": self.ever_ready,
         }
-        write_json(state / CONTROLLER_FILE, data)
 
     def new_replica(self, name: str, version: int) -> Replica:
         """Add a WAITING replica of ``version`` with a fresh id."""

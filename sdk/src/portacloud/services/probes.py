@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 __all__ = ["ProbeResult", "Prober", "probe"]
 
+
 @dataclass(frozen=True)
 class ProbeResult:
     """One probe's outcome.

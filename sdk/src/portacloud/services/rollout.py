@@ -8,7 +8,7 @@ from processes and clocks:
 - kept replicas above the desired count are drained, the not-ready and newest first;
 - outgoing replicas that are not ready are drained at once (they carry no traffic);
 - a ready outgoing replica is drained only while the ready count stays at or above
-  ``replicas - max_unavailable``;
+  ``replicas - max_unavailable`` (``replicas`` for one being renewed);
 - new replicas start while kept ones are missing, and, while any replica is outgoing, only
   while the live ones (draining included: they still hold ports and GPUs) number at most
   ``replicas + max_surge``.
@@ -59,8 +59,9 @@ def plan_moves(replicas: list[Replica], *, version: int, count: int, update: Upd
     ready = sum(1 for r in live if r.phase is Phase.READY and r not in drain)
     floor = count - update.max_unavailable
     for replica in sorted((r for r in outgoing if r.phase is Phase.READY), key=_drain_order):
-        if ready - 1 < floor:
-            break
+        # A renewal is the backend's business, not an update: it never costs capacity.
+        if ready - 1 < (count if replica.renewing else floor):
+            continue
         drain.append(replica)
         ready -= 1
     missing = max(0, count - len(kept))

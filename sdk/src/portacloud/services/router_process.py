@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from portacloud.private_files import open_private
@@ -12,6 +13,8 @@ from portacloud.services.processes import process_token, stop_group, token_alive
 from portacloud.services.router import ROUTER_FILE
 
 __all__ = ["RouterProcess"]
+
+_QUICK_DEATH = 5.0
 
 
 class RouterProcess:
@@ -28,6 +31,7 @@ class RouterProcess:
         self._host = host
         self.token = token
         self._proc: subprocess.Popen[bytes] | None = None
+        self._started = float("-inf")
 
     def _port(self) -> int:
         try:
@@ -45,7 +49,10 @@ class RouterProcess:
         """Start the router unless it runs; return whether it was (re)started."""
         if self.alive():
             return False
-        port = self._port()  # the endpoint keeps its URL across a router restart
+        # The endpoint keeps its URL across a restart, unless that port cannot be had: a
+        # router that died within seconds of its start gets any free port instead.
+        port = self._port() if time.monotonic() - self._started > _QUICK_DEATH else 0
+        self._started = time.monotonic()
         (self._state / ROUTER_FILE).unlink(missing_ok=True)
         argv = [sys.executable, "-m", "portacloud.services.router", "--state", str(self._state)]
         argv += ["--host", self._host, "--port", str(port)]

@@ -38,16 +38,6 @@ WAIT = 90.0
 APP = (sys.executable, "-m", "portacloud_conformance.services.app")
 
 
-@pytest.fixture(scope="module")
-def slurm_conf() -> str:
-    conf = os.environ.get("PORTACLOUD_TEST_SLURM_CONF")
-    if conf:
-        return conf
-    if os.environ.get("CI") == "true":
-        pytest.fail("slurm not running: scripts/services.sh start (PORTACLOUD_TEST_SLURM_CONF)")
-    pytest.skip("slurm not running: scripts/services.sh start")
-
-
 def scontrol_job(slurm_conf: str, job_id: str) -> dict[str, str]:
     """Slurm's own record of a job, behind the launcher's back."""
     done = subprocess.run(
@@ -94,6 +84,13 @@ def started(launcher: SlurmLauncher, tmp_path: Path) -> Iterator[list[str]]:
         launcher.stop(token, grace=1)
 
 
+def launch(launcher: SlurmLauncher, started: list[str], plan: ReplicaPlan) -> str:
+    """Start a replica; the ``started`` fixture stops it after the test, whatever happens."""
+    token = launcher.start(plan)
+    started.append(token)
+    return token
+
+
 def poll_until(
     launcher: SlurmLauncher, token: str, plan: ReplicaPlan, done: Any, what: str
 ) -> Launched:
@@ -131,8 +128,7 @@ def test_replica_runs_as_a_job_on_a_port_it_picked(
     launcher: SlurmLauncher, started: list[str], tmp_path: Path, slurm_conf: str
 ) -> None:
     plan = make_plan(tmp_path)
-    token = launcher.start(plan)
-    started.append(token)
+    token = launch(launcher, started, plan)
     assert token.isdigit()
     running = poll_until(launcher, token, plan, lambda s: s.url, "address")
     assert running.state is LaunchState.RUNNING
@@ -145,7 +141,7 @@ def test_replica_runs_as_a_job_on_a_port_it_picked(
     assert record["JobState"] == "RUNNING"
     assert record["JobName"] == plan.replica
     assert record["Partition"] == PARTITION
-    assert record["TimeLimit"] == "UNLIMITED"
+    assert record["TimeLimit"] == "UNLIMITED", record
 
     launcher.stop(token, grace=5)
     ended = launcher.poll(token, plan)
@@ -161,8 +157,7 @@ def test_a_crashing_replica_exits_with_its_code(
     launcher: SlurmLauncher, started: list[str], tmp_path: Path
 ) -> None:
     plan = make_plan(tmp_path, command="echo starting; echo 'bad config' >&2; exit 3")
-    token = launcher.start(plan)
-    started.append(token)
+    token = launch(launcher, started, plan)
     ended = poll_until(launcher, token, plan, lambda s: s.state is LaunchState.EXITED, "the crash")
     assert ended.exit_code == 3
     assert ended.url is None
@@ -174,8 +169,7 @@ def test_walltime_sets_time_signal_and_expires_at(
 ) -> None:
     launcher = SlurmLauncher.open(partition=PARTITION, conf=slurm_conf, walltime=150)
     plan = make_plan(tmp_path)
-    token = launcher.start(plan)
-    started.append(token)
+    token = launch(launcher, started, plan)
     running = poll_until(launcher, token, plan, lambda s: s.url, "address")
     record = scontrol_job(slurm_conf, token)
     assert parse_time_limit(record["TimeLimit"]) == 120  # whole minutes, never above it
@@ -191,8 +185,7 @@ def test_a_stale_address_file_is_not_read(
 ) -> None:
     """A replica restarted under the same id never gets its previous job's port."""
     plan = make_plan(tmp_path, command="sleep 60")
-    token = launcher.start(plan)
-    started.append(token)
+    token = launch(launcher, started, plan)
     SlurmLauncher.address_file(plan).write_text("1 vm 1\n")
     running = poll_until(launcher, token, plan, lambda s: s.state is LaunchState.RUNNING, "running")
     # The script writes its own address at once: either it is there, or nothing is.

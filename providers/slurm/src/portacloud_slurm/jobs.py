@@ -45,7 +45,6 @@ from urllib.parse import SplitResult
 from pydantic import BeforeValidator
 
 from portacloud.errors import (
-    FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
     PortaCloudError,
@@ -66,7 +65,7 @@ from portacloud_slurm.partition import ClusterInfo, read_partition
 from portacloud_slurm.records import RecordReader
 from portacloud_slurm.script import SHIPPED_WORKDIR, batch_script
 from portacloud_slurm.states import TaskOutcome
-from portacloud_slurm.submit import sbatch
+from portacloud_slurm.submit import sbatch, scancel
 
 if TYPE_CHECKING:
     from portacloud_slurm.services import SlurmServiceDriver
@@ -369,13 +368,7 @@ class SlurmJobDriver(TaskLogFiles):
                 raise NotFoundError(f"Slurm has no job {jid}", resource=job_id)
         if job_dir is not None:
             (job_dir / CANCEL_MARK).touch()
-        try:
-            self.commands.run("scancel", jid)
-        except SlurmCommandError as exc:
-            mapped = map_slurm_error(exc)
-            # Ended, or already forgotten by the controller: nothing is left to cancel.
-            if not isinstance(mapped, NotFoundError | FailedPreconditionError):
-                raise
+        scancel(self.commands, jid)
 
     # ------------------------------------------------------------------ plumbing
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portacloud.services.models import ServiceSpec
-from portacloud_slurm.script import export_lines, shell_command
+from portacloud_slurm.script import WAIT_FOR_CHILD, export_lines, shell_command
 
 __all__ = ["ReplicaAddress", "read_address", "replica_script"]
 
@@ -58,13 +58,7 @@ __pc_child=
 trap '[ -n "$__pc_child" ] && kill -TERM -- "-$__pc_child" 2>/dev/null' TERM INT
 setsid {command} </dev/null &
 __pc_child=$!
-wait "$__pc_child"
-__pc_code=$?
-# A trapped signal interrupts wait; wait again until the command itself has ended.
-while kill -0 "$__pc_child" 2>/dev/null; do
-  wait "$__pc_child"
-  __pc_code=$?
-done
+{wait_child}
 exit "$__pc_code"
 """
 
@@ -98,6 +92,7 @@ def replica_script(
         python=shlex.quote(sys.executable),
         port=port if port is not None else "",
         command=shell_command(spec.command),
+        wait_child=WAIT_FOR_CHILD,
     )
 
 

@@ -20,16 +20,15 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from portacloud.errors import FailedPreconditionError, NotFoundError
 from portacloud.services.launcher import Launched, LaunchState, ReplicaPlan
 from portacloud_slurm.commands import JobRecord, SlurmCommands
-from portacloud_slurm.errors import SlurmCommandError, map_slurm_error
+from portacloud_slurm.errors import SlurmCommandError
 from portacloud_slurm.files import write_atomic
 from portacloud_slurm.partition import ClusterInfo, read_partition
 from portacloud_slurm.records import RecordReader
 from portacloud_slurm.replica_script import read_address, replica_script
 from portacloud_slurm.states import SLURM_STATES, is_hopeless, parse_exit_code, slurm_state
-from portacloud_slurm.submit import sbatch
+from portacloud_slurm.submit import sbatch, scancel
 
 __all__ = [
     "WARN_BEFORE_END",
@@ -163,7 +162,7 @@ class SlurmLauncher:
         if portable is not None and not portable.terminal and base != "COMPLETING":
             if is_hopeless(record.reason):
                 # It would wait forever: end it, so that the controller counts a failed start.
-                self._cancel(token)
+                scancel(self.commands, token)
                 return Launched(
                     state=LaunchState.EXITED, reason=f"Slurm can never start it: {record.reason}"
                 )
@@ -180,7 +179,7 @@ class SlurmLauncher:
         seconds, and return once Slurm has ended the job (or after a bounded wait)."""
         live = self.reader.live(token)
         if not live or slurm_state(live[0].state) not in _SERVING:
-            self._cancel(token)  # queued (no process to signal yet), ending, or ended
+            scancel(self.commands, token)  # queued (no process to signal yet), ending, or ended
             self._wait_ended(token, _KILL_WAIT)
             return
         with suppress(SlurmCommandError):  # it may end between the read and the signal
@@ -188,17 +187,8 @@ class SlurmLauncher:
         if not self._wait_ended(token, grace):
             with suppress(SlurmCommandError):
                 self.commands.run("scancel", "--signal=KILL", "--full", token)
-        self._cancel(token)
+        scancel(self.commands, token)
         self._wait_ended(token, _KILL_WAIT)
-
-    def _cancel(self, token: str) -> None:
-        try:
-            self.commands.run("scancel", token)
-        except SlurmCommandError as exc:
-            mapped = map_slurm_error(exc)
-            # Ended, or already forgotten by the controller: nothing is left to cancel.
-            if not isinstance(mapped, NotFoundError | FailedPreconditionError):
-                raise
 
     def _wait_ended(self, token: str, seconds: float) -> bool:
         deadline = time.monotonic() + seconds

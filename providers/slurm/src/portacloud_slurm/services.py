@@ -45,19 +45,11 @@ _MAX_DEFAULT_MARGIN = 600.0
 #: The least default margin: time for the successor to start and pass its probe.
 _START_UP = 30.0
 
+# GPUs and GPU types are the partition's (see SlurmServiceDriver); the rest are the defaults:
+# rolling updates, restarts, logs, the router as endpoint, services that outlive the client.
 _CAPABILITIES = ServiceCapabilities(
-    gpus=False,
-    gpu_types=False,
-    images=False,
     workdir=True,
-    autoscaling=False,
-    rolling_update=True,
-    restarts=True,
-    replica_logs=True,
-    follow_logs=True,
     max_replicas=100,
-    outlives_client=True,
-    endpoint="portacloud router",
     notes=(
         "each replica is one batch job (--nodes=1); it picks a free port on its node and "
         "must listen on an address the deploying machine reaches",
@@ -71,7 +63,7 @@ _CAPABILITIES = ServiceCapabilities(
 
 def _walltime(value: object) -> object:
     # Slurm's own syntax; a number is minutes, as for sbatch --time.
-    if value is None or value == "":
+    if value in (None, ""):
         return None
     seconds = parse_time_limit(str(value))
     if seconds is None or seconds < 60:

@@ -1,4 +1,4 @@
-"""Running ``sbatch`` once: the one submission path of jobs and service replicas."""
+"""Running ``sbatch`` once and ``scancel``: how jobs and service replicas start and end."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from portacloud.errors import InternalError, InvalidArgumentError, UnavailableError
+from portacloud.errors import (
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnavailableError,
+)
 from portacloud_slurm.commands import SlurmCommands, first_field
 from portacloud_slurm.errors import (
     MAYBE_APPLIED,
@@ -16,7 +22,7 @@ from portacloud_slurm.errors import (
 )
 from portacloud_slurm.partition import Partition
 
-__all__ = ["sbatch"]
+__all__ = ["sbatch", "scancel"]
 
 
 def _outcome_unknown(what: str, check: str) -> UnavailableError:
@@ -63,3 +69,14 @@ def sbatch(
     if not job_id.isdigit():
         raise InternalError(f"sbatch printed {out.strip()!r} instead of a job id")
     return job_id
+
+
+def scancel(commands: SlurmCommands, job_id: str) -> None:
+    """Cancel a job; one that ended, or that the controller forgot, is not an error."""
+    try:
+        commands.run("scancel", job_id)
+    except SlurmCommandError as exc:
+        mapped = map_slurm_error(exc)
+        # Ended, or already forgotten by the controller: nothing is left to cancel.
+        if not isinstance(mapped, NotFoundError | FailedPreconditionError):
+            raise

@@ -316,7 +316,8 @@ def test_walltime_options_are_checked(slurm_conf: str, home: Path, query: str, w
     [
         ({"resources": {"cpus": 64}}, "64 CPUs"),
         ({"resources": {"gpus": 3}}, "3 GPU"),
-        ({"resources": {"gpus": 2}, "replicas": 2}, "4 GPU"),
+        ({"resources": {"gpus": 2}, "replicas": 2}, "2 replicas; .* at most 1 of them"),
+        ({"replicas": 90}, "90 replicas; .* at most"),  # a CPU each: more than the node has
         ({"resources": {"memory_gb": 100}}, "100 GB"),
     ],
 )

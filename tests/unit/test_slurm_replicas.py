@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from portacloud.resources import Resources
 from portacloud.services.launcher import LaunchState, ReplicaPlan
 from portacloud.services.models import ServiceSpec
-from portacloud_slurm.commands import SlurmCommands
+from portacloud_slurm.commands import NodeInfo, SlurmCommands
 from portacloud_slurm.errors import SlurmCommandError
 from portacloud_slurm.partition import ClusterInfo, Partition
 from portacloud_slurm.replicas import SlurmLauncher
@@ -131,3 +132,16 @@ def test_walltime_in_whole_minutes_with_a_warning_only_when_long(tmp_path: Path)
     hour = launcher(None, max_time=3600).sbatch_args(plan(tmp_path))
     assert "--time=60" in hour
     assert "--signal=B:TERM@60" in hour
+
+
+def test_capacity_counts_replicas_that_fit_at_once() -> None:
+    nodes = (
+        NodeInfo(name="a", cpus=8, memory_mb=4000, gpus={"a100": 2}),
+        NodeInfo(name="b", cpus=2, memory_mb=64000, gpus={}),
+    )
+    partition = Partition(name="p", nodes=nodes)
+    assert partition.capacity(Resources()) == 10  # one CPU each
+    assert partition.capacity(Resources(cpus=3)) == 2
+    assert partition.capacity(Resources(memory_gb=2)) == 1 + 2
+    assert partition.capacity(Resources(gpus=1)) == 2
+    assert partition.capacity(Resources(gpus=2, cpus=1)) == 1

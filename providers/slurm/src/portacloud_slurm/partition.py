@@ -127,6 +127,20 @@ class Partition:
             return f"asks for {_asked(resources)}; {self.inventory()}"
         return None
 
+    def capacity(self, resources: Resources) -> int:
+        """How many jobs of ``resources`` (one CPU when unsaid) the nodes hold at once."""
+        cpus = math.ceil(resources.cpus or 1)
+        memory = math.ceil(resources.memory_gb * 1024) if resources.memory_gb else None
+        gpus = resources.gpu_count
+        return sum(
+            min(
+                node.cpus // cpus,
+                node.memory_mb // memory if memory else node.cpus,
+                node.gpu_count // gpus if gpus else node.cpus,
+            )
+            for node in self.nodes
+        )
+
     def batch_args(self, *, name: str, chdir: Path, output: Path) -> list[str]:
         """The ``sbatch`` options of every portacloud submission to this partition."""
         return [

@@ -161,13 +161,12 @@ class SlurmServiceDriver(ControlledServiceDriver):
         why = partition.misfit(spec.resources)
         if why is not None:
             return why
-        # Replicas are separate jobs; together they can never hold more GPUs than exist.
-        total = spec.resources.gpu_count * spec.initial_replicas
-        have = sum(n.gpu_count for n in partition.nodes)
-        if total > have:
+        # Replicas are separate jobs: more than the nodes hold at once would wait forever.
+        room = partition.capacity(spec.resources)
+        if partition.nodes and spec.initial_replicas > room:
             return (
-                f"asks for {total} GPU(s) ({spec.initial_replicas} replicas of "
-                f"{spec.resources.gpu_count}); partition {partition.name} has {have}"
+                f"asks for {spec.initial_replicas} replicas; partition {partition.name} holds "
+                f"at most {room} of them at once"
             )
         return None
 

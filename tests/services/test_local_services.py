@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -114,9 +116,20 @@ def test_logs_of_all_replicas_and_of_one(services: Services) -> None:
     with pytest.raises(NotFoundError):
         services.logs("logged", replica="logged-v9-9")
     follow = services.logs("logged", follow=True)
-    assert "serving on port" in next(follow)
+    first = next(follow) + next(follow)  # one chunk per replica's log so far
+    assert first.count("serving on port") == 2
+    rest: list[str] = []
+    reader = threading.Thread(target=lambda: rest.extend(follow), daemon=True)
+    reader.start()
+    with suppress(OSError):
+        fetch(f"{status.replicas[0].url}/crash")  # its restart's lines reach the follower
+    deadline = time.monotonic() + 10
+    while "serving on port" not in "".join(rest) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "serving on port" in "".join(rest)  # the restarted replica's first line
     services.delete("logged")
-    assert list(follow) == [] or all(isinstance(t, str) for t in follow)  # it ends
+    reader.join(timeout=10)
+    assert not reader.is_alive()  # following ends with the service
 
 
 def test_gpus_are_given_exclusively_and_impossible_asks_refused(services: Services) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from svc_helpers import app_spec, fetch
 
 from portacloud.errors import FailedPreconditionError
+from portacloud.jobs.local_store import pid_alive
 from portacloud.services.models import ServiceState
 from portacloud.services.services import Services
 from portacloud_conformance.services.support import RequestLoop
@@ -90,3 +94,62 @@ def test_a_failing_update_leaves_the_old_version_serving(services: Services) -> 
     assert sum(1 for r in now.replicas if r.version == 1 and r.state is ServiceState.READY) == 2
     codes = {fetch(status.endpoint_url + "/")[0] for _ in range(4)}  # type: ignore[operator]
     assert codes == {200}
+
+
+def test_what_a_crashed_replica_left_in_its_group_is_stopped(
+    services: Services, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "worker.pid"
+    # The replica's first process starts a worker in its group, then dies before listening.
+    command = f"sleep 300 & echo $! > {pidfile}; exit 3"
+    services.deploy({**app_spec("orphans"), "command": command, "max_start_failures": 1})
+    with pytest.raises(FailedPreconditionError, match="exited with code 3"):
+        services.wait("orphans", timeout=30)
+    worker = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while pid_alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(worker)
+
+
+_SLOW_APP = """
+import os, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Slow(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(3)
+        body = os.environ["PORTACLOUD_REPLICA"].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Slow).serve_forever()
+"""
+
+
+def test_a_replaced_replica_finishes_its_requests_in_flight(
+    services: Services, tmp_path: Path
+) -> None:
+    app = tmp_path / "slow.py"
+    app.write_text(_SLOW_APP)
+    spec = {**app_spec("slow"), "command": [sys.executable, str(app)], "env": {"V": "1"}}
+    status = services.deploy(spec)
+    status = services.wait("slow", timeout=30)
+    answers: list[tuple[int, bytes]] = []
+    slow = threading.Thread(target=lambda: answers.append(fetch(f"{status.endpoint_url}/slow")))
+    slow.start()
+    time.sleep(0.5)  # the request is in flight to the only replica, v1
+    services.update({**spec, "env": {"V": "2"}})
+    slow.join(timeout=30)
+    # The old replica left traffic at once but was stopped only after its answer went out.
+    assert answers == [(200, b"slow-v1-1")]
+    done = services.wait("slow", timeout=30)
+    assert [r.version for r in done.replicas] == [2]

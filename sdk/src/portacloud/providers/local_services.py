@@ -38,6 +38,7 @@ _CAPABILITIES = ServiceCapabilities(
         "GPUs are allocated exclusively through CUDA_VISIBLE_DEVICES, shared with local jobs",
         "workdir is copied at deploy and update; each replica runs in its own copy",
         "CPU and memory requests are checked against the machine, not reserved",
+        "images run with podman on the host network, found on PATH when the backend is opened",
     ),
 )
 
@@ -61,7 +62,8 @@ class LocalServiceDriver(ControlledServiceDriver):
         )
         self._jobs = jobs
         gpus = len(jobs.inventory)
-        self.capabilities = _CAPABILITIES.model_copy(update={"gpus": gpus > 0})
+        images = "podman" in jobs.capabilities.container_runtimes
+        self.capabilities = _CAPABILITIES.model_copy(update={"gpus": gpus > 0, "images": images})
 
     def _never_runs(self, spec: ServiceSpec) -> str | None:
         # The jobs' own rule for one replica, then all replicas at once: a service whose

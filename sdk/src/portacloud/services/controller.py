@@ -16,7 +16,8 @@ Each tick (about 20 a second) the controller:
    replacement;
 5. asks :func:`~portacloud.services.rollout.plan_moves` what to start and drain (rolling
    updates, scaling, renewals), starts WAITING replicas whose backoff is over and stops
-   DRAINING ones whose drain grace is over;
+   DRAINING ones whose drain grace is over and to which the router has no request in flight
+   (``inflight.json``);
 6. writes ``backends.json`` (READY replicas only), ``controller.json`` and ``status.json``.
 
 Everything it needs to find its replicas again (launcher tokens, ports, GPUs) is in
@@ -59,7 +60,7 @@ from portacloud.services.placement import Placement, Placer
 from portacloud.services.probes import Prober, ProbeResult
 from portacloud.services.processes import process_token
 from portacloud.services.rollout import plan_moves
-from portacloud.services.router import BACKENDS_FILE, write_json
+from portacloud.services.router import BACKENDS_FILE, IN_FLIGHT_FILE, write_json
 from portacloud.services.router_process import RouterProcess
 
 __all__ = ["LAUNCHERS", "Controller", "Timing", "load_launcher", "main", "teardown"]
@@ -79,6 +80,8 @@ class Timing:
         backoff_base: The first restart delay; it doubles with each crash in a row.
         backoff_cap: The longest restart delay.
         renew_margin: How long before a reported walltime ends a replacement starts.
+        max_drain: How long after its grace a drained replica may still wait for the
+            requests the router has in flight to it.
     """
 
     tick: float = 0.05
@@ -87,6 +90,7 @@ class Timing:
     backoff_base: float = 1.0
     backoff_cap: float = 30.0
     renew_margin: float = 120.0
+    max_drain: float = 60.0
 
 
 def load_launcher(name: str, state: Path, options: dict[str, Any]) -> ReplicaLauncher:
@@ -189,7 +193,7 @@ class Controller:
             if replica.phase is Phase.WAITING and now >= replica.next_start_at:
                 if replica.version == desired.version:
                     self._launch(replica, desired)
-            elif replica.phase is Phase.DRAINING and now >= (replica.drain_until or 0):
+            elif replica.phase is Phase.DRAINING and self._drained(replica, now):
                 self._stop(replica)
         self._write_backends()
         record = self.cstate.to_json()
@@ -358,6 +362,18 @@ class Controller:
         replica.reason = "taken out of traffic; stopping"
         self.prober.forget(replica.id)
 
+    def _drained(self, replica: Replica, now: float) -> bool:
+        """Whether a replica out of traffic may stop: its grace is over and the router has
+        no request of it in flight (or it has waited ``max_drain`` for them)."""
+        until = replica.drain_until or 0.0
+        if now < until or replica.url is None or now >= until + self.timing.max_drain:
+            return now >= until
+        try:
+            data = json.loads((self.dir / IN_FLIGHT_FILE).read_text())
+        except (OSError, ValueError):
+            return True
+        return not data.get("in_flight", {}).get(replica.url)
+
     def _stop(self, replica: Replica) -> None:
         if replica.token is not None:
             self.launcher.stop(replica.token, grace=self.timing.stop_grace)
@@ -412,6 +428,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--drain-grace", type=float, default=Timing.drain_grace)
     parser.add_argument("--stop-grace", type=float, default=Timing.stop_grace)
     parser.add_argument("--renew-margin", type=float, default=Timing.renew_margin)
+    parser.add_argument("--max-drain", type=float, default=Timing.max_drain)
     return parser
 
 
@@ -427,7 +444,10 @@ def main(argv: list[str] | None = None) -> None:
     (state / PID_FILE).write_text(process_token(os.getpid()))
     launcher = load_launcher(args.launcher, state, json.loads(args.launcher_options))
     timing = Timing(
-        drain_grace=args.drain_grace, stop_grace=args.stop_grace, renew_margin=args.renew_margin
+        drain_grace=args.drain_grace,
+        stop_grace=args.stop_grace,
+        renew_margin=args.renew_margin,
+        max_drain=args.max_drain,
     )
     controller = Controller(state, launcher, router_host=args.router_host, timing=timing)
 

@@ -1,5 +1,8 @@
 """The ``local://`` replica launcher: each replica a subprocess in its own process group.
 
+A replica with an ``image`` runs under podman exactly as an image job does (the wrapper of
+:mod:`portacloud.jobs.containers`), on the host's network.
+
 Replicas listen on a free port the launcher picks (``$PORT``) and get GPUs from the same
 allocation table as ``local://`` jobs of the same queue (``jobs/NAME/jobs.db``), so a service
 and a job never share a GPU. A token is ``PID:STARTTIME`` (the kernel's start time of the
@@ -9,12 +12,15 @@ the same pid.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import signal
 import socket
 import subprocess
+from contextlib import suppress
 from pathlib import Path
 
-from portacloud.jobs.containers import task_argv
+from portacloud.jobs.containers import container_command, task_argv
 from portacloud.jobs.local_store import LocalJobStore
 from portacloud.private_files import open_private
 from portacloud.services.launcher import Launched, LaunchState, ReplicaPlan
@@ -72,16 +78,34 @@ class LocalLauncher:
             self._store.release(gpu_owner(self._dir, replica), 0)
 
     def start(self, plan: ReplicaPlan) -> str:
-        """Run the spec's command in ``plan.workdir``, in a new session, logging to a file."""
+        """Run the spec's command in ``plan.workdir``, in a new session, logging to a file.
+
+        An image runs through the jobs' podman wrapper (:func:`container_command`): host
+        network (so ``$PORT`` is the replica's port), the workdir bind-mounted, the spec's
+        variables and the replica's own passed by name, GPUs as CDI devices.
+        """
         env = {
             **os.environ,
             **plan.env,
             "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in plan.gpus),
         }
+        argv = task_argv(plan.spec.command)
+        if plan.spec.image is not None:
+            argv = container_command(
+                plan.spec.image,
+                plan.spec.command,
+                env_names=plan.env,
+                output_uri=None,
+                timeout=None,
+            )
+            # The wrapper names the container after this: one name per replica, so a start
+            # replaces a container its previous start left behind, never another replica's.
+            digest = hashlib.sha256(str(self._dir).encode()).hexdigest()[:8]
+            env["PORTACLOUD_JOB_ID"] = f"svc-{digest}-{plan.replica}"
         with open_private(plan.log_path, "ab") as log:
             try:
                 proc = subprocess.Popen(
-                    task_argv(plan.spec.command),
+                    argv,
                     cwd=plan.workdir,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -105,6 +129,10 @@ class LocalLauncher:
             if code is None:
                 return Launched(state=LaunchState.RUNNING, url=url)
             del self._children[token]
+            # What the replica left in its group (workers of a server whose master died)
+            # would hold its GPUs and files: the group goes with its leader.
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
             code = 128 - code if code < 0 else code
             return Launched(state=LaunchState.EXITED, url=url, exit_code=code)
         if token.startswith("0:") or not token_alive(token):

@@ -74,6 +74,8 @@ from portacloud_ray.workdir import MAX_WORKDIR_MB, staged_working_dir
 if TYPE_CHECKING:
     from ray.job_submission import JobDetails, JobSubmissionClient
 
+    from portacloud.services.driver import ServiceDriver
+
 __all__ = ["RayJobDriver", "RayJobsProvider", "RayOptions", "provider"]
 
 _DEFAULT_PORT = 8265
@@ -447,7 +449,8 @@ def _state_dir(netloc: str) -> Path:
 
 
 class RayJobsProvider:
-    """Opens ``ray://host[:dashboard_port]?python=INTERPRETER&tls=false`` job queues."""
+    """Opens ``ray://host[:dashboard_port]?python=INTERPRETER&tls=false`` job queues and
+    ``ray://host[:dashboard_port]?serve_port=8000`` services."""
 
     def open_jobs(
         self,
@@ -468,21 +471,14 @@ class RayJobsProvider:
             UnavailableError: the dashboard does not answer.
         """
         opts = parse_options(RayOptions, "ray", options)
-        if url.path not in ("", "/") or not url.hostname:
-            raise InvalidArgumentError("ray:// queues are ray://HOST:DASHBOARD_PORT")
-        try:
-            port = url.port or _DEFAULT_PORT
-        except ValueError:
-            raise InvalidArgumentError(f"malformed port in {url.netloc!r}") from None
-        host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
-        address = f"{'https' if opts.tls else 'http'}://{host}:{port}"
+        _, address = dashboard_address(url, tls=opts.tls)
         timeout = opts.request_timeout
         return guarded_call(
             lambda: RayJobDriver(
-                _client(address, timeout=timeout),
+                bounded_client(address, timeout=timeout),
                 address=address,
                 python=opts.python or "python",
-                state_dir=_state_dir(f"{host}:{port}"),
+                state_dir=_state_dir(address.split("://", 1)[1]),
                 request_timeout=timeout,
                 retry=retry,
             ),
@@ -492,8 +488,43 @@ class RayJobsProvider:
             resource=address,
         )
 
+    def open_services(
+        self,
+        url: SplitResult,
+        options: Mapping[str, Any],
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> ServiceDriver:
+        """Open ``ray://host[:dashboard_port]?serve_port=8000``: services on Ray Serve.
 
-def _client(address: str, *, timeout: float) -> JobSubmissionClient:
+        Args:
+            url: ``ray://host:port``: the dashboard's address (default port 8265).
+            options: See :class:`portacloud_ray.services.RayServicesOptions`.
+            retry: The policy of the driver's own retries (reads while following logs).
+
+        Raises:
+            InvalidArgumentError: the URL or an option is malformed.
+            UnavailableError: the dashboard does not answer.
+        """
+        from portacloud_ray.services import open_ray_services
+
+        return open_ray_services(url, options, retry=retry)
+
+
+def dashboard_address(url: SplitResult, *, tls: bool) -> tuple[str, str]:
+    """The host (bracketed if IPv6) and the ``http(s)://host:port`` of the dashboard ``url``
+    names (``ray://host[:port]``, port 8265 by default)."""
+    if url.path not in ("", "/") or not url.hostname:
+        raise InvalidArgumentError("ray:// URLs are ray://HOST:DASHBOARD_PORT")
+    try:
+        port = url.port or _DEFAULT_PORT
+    except ValueError:
+        raise InvalidArgumentError(f"malformed port in {url.netloc!r}") from None
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    return host, f"{'https' if tls else 'http'}://{host}:{port}"
+
+
+def bounded_client(address: str, *, timeout: float) -> JobSubmissionClient:
     """Ray's Jobs client, with a bound on every HTTP request (Ray's own sets none, so a
     dashboard that stops answering would hang every call)."""
     from ray.job_submission import JobSubmissionClient

@@ -19,6 +19,7 @@ from portacloud_conformance.runner import run_suite, storage_capabilities
 
 STORAGE_PREFIX = "PORTACLOUD_CONFORMANCE_"
 JOBS_PREFIX = "PORTACLOUD_JOBS_TARGET_"
+SERVICES_PREFIX = "PORTACLOUD_SERVICES_TARGET_"
 COMPUTE_PREFIX = "PORTACLOUD_COMPUTE_TARGET_"
 
 
@@ -39,6 +40,10 @@ def jobs_targets() -> dict[str, str]:
     return {"local": "local://conformance?gpus=2"} | _from_env(JOBS_PREFIX)
 
 
+def services_targets() -> dict[str, str]:
+    return {"local": "local://conformance"} | _from_env(SERVICES_PREFIX)
+
+
 def compute_targets() -> dict[str, str]:
     return {"local": "local://conformance"} | _from_env(COMPUTE_PREFIX)
 
@@ -49,7 +54,7 @@ ASYNC_FACE_TARGETS = ("memory", "file", "seaweedfs", "azurite", "fake_gcs")
 
 
 def run_all(
-    kind: Literal["storage", "jobs", "compute"],
+    kind: Literal["storage", "jobs", "compute", "services"],
     named: dict[str, str],
     out: Path,
     *,
@@ -92,8 +97,11 @@ def main() -> int:
     compute = run_all("compute", compute_targets(), out)
     compute_matrix = Matrix.from_reports(compute, {})
     (out / "conformance-compute-matrix.md").write_text(compute_matrix.to_markdown())
+    services = run_all("services", services_targets(), out)
+    services_matrix = Matrix.from_reports(services, {})
+    (out / "conformance-services-matrix.md").write_text(services_matrix.to_markdown())
     print(f"matrices: {out / 'conformance-matrix.md'}, {out / 'conformance-jobs-matrix.md'}")
-    every = [*storage, *storage_async, *jobs, *compute]
+    every = [*storage, *storage_async, *jobs, *compute, *services]
     return 1 if any(r.summary.failed for r in every) else 0
 
 

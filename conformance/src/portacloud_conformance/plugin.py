@@ -13,18 +13,19 @@ import threading
 import uuid
 import warnings
 from collections.abc import Iterator
-from typing import Literal, cast
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 import portacloud
-from portacloud_conformance.report import Report, Result, normalise_test_id
+from portacloud_conformance.report import Report, Result, SuiteKind, normalise_test_id
 from portacloud_conformance.support import cleanup_prefix
 
 STORAGE_OPTION = "--portacloud-storage"
 JOBS_OPTION = "--portacloud-jobs"
 COMPUTE_OPTION = "--portacloud-compute"
+SERVICES_OPTION = "--portacloud-services"
 TIMEOUT_OPTION = "--portacloud-test-timeout"
 FACE_OPTION = "--portacloud-face"
 #: Generous for the slowest test on a real cloud (a job or an instance that takes minutes to
@@ -35,6 +36,7 @@ _SUITES = {
     "portacloud_conformance.storage": STORAGE_OPTION,
     "portacloud_conformance.jobs": JOBS_OPTION,
     "portacloud_conformance.compute": COMPUTE_OPTION,
+    "portacloud_conformance.services": SERVICES_OPTION,
 }
 
 
@@ -57,6 +59,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         default=None,
         help="compute URL to run the portacloud compute conformance suite against",
+    )
+    group.addoption(
+        SERVICES_OPTION,
+        metavar="URL",
+        default=None,
+        help="service backend URL to run the portacloud services conformance suite against",
     )
     group.addoption(
         FACE_OPTION,
@@ -262,6 +270,22 @@ def compute(compute_url: str) -> Iterator[portacloud.Compute]:
 
 
 @pytest.fixture(scope="session")
+def services_url(pytestconfig: pytest.Config) -> str:
+    """The service backend URL under test."""
+    url = pytestconfig.getoption(SERVICES_OPTION)
+    assert isinstance(url, str)
+    return url
+
+
+@pytest.fixture(scope="session")
+def services(services_url: str) -> Iterator[portacloud.Services]:
+    """The service backend under test, opened once per session (the unnamed local backend
+    becomes ``local://conformance``); every service a test deploys is deleted by the test."""
+    with portacloud.open_services(suite_queue_url(services_url)) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
 def job_python(pytestconfig: pytest.Config) -> str:
     """The python interpreter jobs run portacloud with."""
     return str(pytestconfig.getoption("--portacloud-jobs-python") or sys.executable)
@@ -299,12 +323,13 @@ class _ReportWriter:
             self._results[test] = Result(test=test, outcome="passed")
 
     def pytest_sessionfinish(self) -> None:
-        kind: Literal["storage", "jobs", "compute"] = "storage"
+        kind: SuiteKind = "storage"
         target = ""
         for candidate, option in (
             ("storage", STORAGE_OPTION),
             ("jobs", JOBS_OPTION),
             ("compute", COMPUTE_OPTION),
+            ("services", SERVICES_OPTION),
         ):
             value = self._config.getoption(option)
             if value:

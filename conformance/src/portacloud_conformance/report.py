@@ -7,9 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Matrix", "Report", "Result", "Summary", "normalise_test_id"]
+__all__ = ["Matrix", "Report", "Result", "SuiteKind", "Summary", "normalise_test_id"]
 
 Outcome = Literal["passed", "skipped", "failed"]
+SuiteKind = Literal["storage", "jobs", "compute", "services"]
 
 
 class Result(BaseModel):
@@ -38,14 +39,12 @@ class Report(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     target: str
-    kind: Literal["storage", "jobs", "compute"]
+    kind: SuiteKind
     summary: Summary
     results: tuple[Result, ...]
 
     @classmethod
-    def build(
-        cls, *, target: str, kind: Literal["storage", "jobs", "compute"], results: Sequence[Result]
-    ) -> Report:
+    def build(cls, *, target: str, kind: SuiteKind, results: Sequence[Result]) -> Report:
         """Make a report, computing the summary from the results."""
         counts = {"passed": 0, "skipped": 0, "failed": 0}
         for r in results:
@@ -65,7 +64,7 @@ class Matrix(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["storage", "jobs", "compute"]
+    kind: SuiteKind
     targets: tuple[str, ...]
     tests: Mapping[str, Mapping[str, Result]]
     capabilities: Mapping[str, Mapping[str, str]]

@@ -7,27 +7,28 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import portacloud
-from portacloud_conformance.report import Report
+from portacloud_conformance.report import Report, SuiteKind
 
 __all__ = [
     "Kind",
     "capabilities",
     "run_compute",
     "run_jobs",
+    "run_services",
     "run_storage",
     "run_suite",
     "storage_capabilities",
 ]
 
-Kind = Literal["storage", "jobs", "compute"]
+Kind = SuiteKind
 
 _OPTIONS = {
     "storage": "--portacloud-storage",
     "jobs": "--portacloud-jobs",
     "compute": "--portacloud-compute",
+    "services": "--portacloud-services",
 }
 
 
@@ -44,6 +45,11 @@ def run_jobs(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) ->
 def run_compute(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) -> Report:
     """Run the compute suite against ``url`` (see :func:`run_suite`)."""
     return run_suite("compute", url, extra_args=extra_args, quiet=quiet)
+
+
+def run_services(url: str, *, extra_args: Sequence[str] = (), quiet: bool = True) -> Report:
+    """Run the services suite against the backend at ``url`` (see :func:`run_suite`)."""
+    return run_suite("services", url, extra_args=extra_args, quiet=quiet)
 
 
 def run_suite(
@@ -107,6 +113,9 @@ def capabilities(kind: Kind, url: str) -> dict[str, object]:
     if kind == "jobs":
         with portacloud.open_jobs(url) as queue:
             values, notes = queue.capabilities.model_dump(), queue.capabilities.notes
+    elif kind == "services":
+        with portacloud.open_services(url) as services:
+            values, notes = services.capabilities.model_dump(), services.capabilities.notes
     else:
         with portacloud.open_compute(url) as compute:
             values, notes = compute.capabilities.model_dump(), compute.capabilities.notes

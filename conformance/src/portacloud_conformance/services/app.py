@@ -4,7 +4,8 @@ Run as ``python -m portacloud_conformance.services.app``. It answers:
 
 - ``GET /``: JSON ``{"replica", "version", "pid", "gpus"}`` (who served the request);
 - ``GET /healthz``: 200 when ready, 503 while ``$APP_READY_AFTER`` seconds have not passed
-  since start or while the file ``$APP_UNREADY_FILE`` exists;
+  since start, while the file ``$APP_UNREADY_FILE`` exists, or while a file named after this
+  replica (``$PORTACLOUD_REPLICA``) exists in the directory ``$APP_UNREADY_DIR``;
 - ``GET /crash``: the process exits with code 3 (a crashed replica).
 
 ``APP_VERSION`` names the version it reports; ``APP_FAIL_AT_START=1`` makes it print
@@ -27,7 +28,10 @@ def _ready() -> bool:
     if time.monotonic() - _STARTED < float(os.environ.get("APP_READY_AFTER", "0")):
         return False
     marker = os.environ.get("APP_UNREADY_FILE")
-    return not (marker and os.path.exists(marker))
+    if marker and os.path.exists(marker):
+        return False
+    folder, replica = os.environ.get("APP_UNREADY_DIR"), os.environ.get("PORTACLOUD_REPLICA")
+    return not (folder and replica and os.path.exists(os.path.join(folder, replica)))
 
 
 class _Handler(BaseHTTPRequestHandler):

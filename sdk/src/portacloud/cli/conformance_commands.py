@@ -31,13 +31,14 @@ def conformance() -> None:
     """Prove that a backend keeps portacloud's semantics."""
 
 
-_KINDS = ("storage", "jobs", "compute")
+_KINDS = ("storage", "jobs", "compute", "services")
 
 
 @conformance.command("run")
 @click.option("--storage", "storage_url", metavar="URL", help="Storage URL to test.")
 @click.option("--jobs", "jobs_url", metavar="URL", help="Job queue URL to test.")
 @click.option("--compute", "compute_url", metavar="URL", help="Compute URL to test.")
+@click.option("--services", "services_url", metavar="URL", help="Service backend URL to test.")
 @click.option(
     "--report",
     "report_path",
@@ -56,19 +57,19 @@ def run(
     storage_url: str | None,
     jobs_url: str | None,
     compute_url: str | None,
+    services_url: str | None,
     report_path: Path | None,
     keyword: str | None,
     face: str,
 ) -> None:
-    """Run one suite (--storage, --jobs or --compute) against a target; print its skips
-    and failures."""
-    given = [
-        (kind, url)
-        for kind, url in zip(_KINDS, (storage_url, jobs_url, compute_url), strict=True)
-        if url is not None
-    ]
+    """Run one suite (--storage, --jobs, --compute or --services) against a target; print
+    its skips and failures."""
+    urls = (storage_url, jobs_url, compute_url, services_url)
+    given = [(kind, url) for kind, url in zip(_KINDS, urls, strict=True) if url is not None]
     if len(given) != 1:
-        raise click.UsageError("give exactly one of --storage URL, --jobs URL and --compute URL")
+        raise click.UsageError(
+            "give exactly one of --storage URL, --jobs URL, --compute URL and --services URL"
+        )
     kind, url = given[0]
     if face == "async" and kind != "storage":
         raise click.UsageError("--face async tests storage (AsyncBucket); give --storage URL")
@@ -110,6 +111,7 @@ def _targets_option(kind: str) -> Callable[[Callable[..., None]], Callable[..., 
 @_targets_option("storage")
 @_targets_option("jobs")
 @_targets_option("compute")
+@_targets_option("services")
 @click.option(
     "--markdown",
     "markdown_path",
@@ -127,6 +129,7 @@ def matrix(
     storage_urls: tuple[str, ...],
     jobs_urls: tuple[str, ...],
     compute_urls: tuple[str, ...],
+    services_urls: tuple[str, ...],
     markdown_path: Path | None,
     json_path: Path | None,
 ) -> None:
@@ -135,11 +138,13 @@ def matrix(
 
     wanted = {
         kind: urls
-        for kind, urls in zip(_KINDS, (storage_urls, jobs_urls, compute_urls), strict=True)
+        for kind, urls in zip(
+            _KINDS, (storage_urls, jobs_urls, compute_urls, services_urls), strict=True
+        )
         if urls
     }
     if not wanted:
-        raise click.UsageError("give at least one --storage, --jobs or --compute URL")
+        raise click.UsageError("give at least one --storage, --jobs, --compute or --services URL")
     runner = _suite()
     matrices: dict[str, Matrix] = {}
     failed = False

@@ -62,6 +62,7 @@ __all__ = ["CAPABILITIES", "RayServiceDriver", "RayServicesOptions", "open_ray_s
 _APPS = "/api/serve/applications/"
 _DEFAULT_SERVE_PORT = 8000
 _DELETE_TIMEOUT_S = 90.0
+_ROLLOUT_SEEN_S = 10.0
 _FOLLOW_PERIOD_S = 1.0
 _REASON_CHARS = 3000
 _CHATTY_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
@@ -191,7 +192,21 @@ class RayServiceDriver:
             spec, version=version + 1, created_at=created, runtime_env=self._shipped()
         )
         self._put(details, spec.name, config)
-        return self.get(spec.name)
+        return self._rolling(spec.name)
+
+    def _rolling(self, name: str) -> ServiceStatus:
+        """The status once Serve took the new version up, so that no read after ``update``
+        returns still sees the old version READY (Serve's control loop starts the rollout
+        on its next round, a fraction of a second after the PUT)."""
+        deadline = time.monotonic() + _ROLLOUT_SEEN_S
+        while True:
+            details, app = self._app(name)
+            dep = (app.get("deployments") or {}).get(DEPLOYMENT) or {}
+            if app.get("status") != "RUNNING" or dep.get("status") != "HEALTHY":
+                return self._status(details, name, app)
+            if time.monotonic() > deadline:
+                return self._status(details, name, app)
+            time.sleep(0.1)
 
     def scale(self, name: str, replicas: int) -> ServiceStatus:
         if replicas < 1:

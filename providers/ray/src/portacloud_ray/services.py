@@ -65,6 +65,8 @@ _DELETE_TIMEOUT_S = 90.0
 _ROLLOUT_SEEN_S = 10.0
 _FOLLOW_PERIOD_S = 1.0
 _REASON_CHARS = 3000
+#: How the replica's start-up error begins (services_replica.ServiceReplica._exited).
+_COMMAND_EXITED = "the command of service"
 _CHATTY_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 
 CAPABILITIES = ServiceCapabilities(
@@ -276,8 +278,10 @@ class RayServiceDriver:
         )
         reason = None
         if state is not ServiceState.READY:
-            message = str(app.get("message") or (dep or {}).get("message") or "")
-            reason = message[-_REASON_CHARS:].strip() or None
+            # The deployment's message holds the replica's error (and so the command's last
+            # log lines); the application's only names the deployment that failed.
+            message = str((dep or {}).get("message") or app.get("message") or "")
+            reason = _reason(message)
         return ServiceStatus(
             name=name,
             state=state,
@@ -361,6 +365,13 @@ class RayServiceDriver:
 
     def close(self) -> None:
         """Nothing to release: the client holds no connection between requests."""
+
+
+def _reason(message: str) -> str | None:
+    """Serve's message, cut to the part that says why: from the replica's own error on."""
+    start = message.rfind(_COMMAND_EXITED)
+    text = message[start:] if start >= 0 else message
+    return text[-_REASON_CHARS:].strip() or None
 
 
 def _when(seconds: object) -> datetime | None:

@@ -62,6 +62,8 @@ __all__ = ["CAPABILITIES", "RayServiceDriver", "RayServicesOptions", "open_ray_s
 _APPS = "/api/serve/applications/"
 _DEFAULT_SERVE_PORT = 8000
 _DELETE_TIMEOUT_S = 90.0
+#: Serve names each replica's actor ``SERVE_REPLICA::APP#DEPLOYMENT#ID``.
+_REPLICA_ACTOR = "SERVE_REPLICA::"
 _ROLLOUT_SEEN_S = 10.0
 _FOLLOW_PERIOD_S = 1.0
 _REASON_CHARS = 3000
@@ -268,6 +270,9 @@ class RayServiceDriver:
             )
             for r in (dep or {}).get("replicas", [])
         )
+        rebuilding = dep is None and app.get("status") == "DEPLOYING"
+        if rebuilding:
+            replicas = self._running_replicas(name)
         ready = sum(1 for r in replicas if r.state is ServiceState.READY)
         state = service_state(
             str(app.get("status")),
@@ -276,6 +281,8 @@ class RayServiceDriver:
             ready=ready,
             desired=desired,
         )
+        if rebuilding and replicas:
+            state = ServiceState.UPDATING
         reason = None
         if state is not ServiceState.READY:
             # The deployment's message holds the replica's error (and so the command's last
@@ -292,6 +299,26 @@ class RayServiceDriver:
             replicas=replicas,
             created_at=_when(created),
             spec=spec,
+        )
+
+    def _running_replicas(self, name: str) -> tuple[ReplicaStatus, ...]:
+        """The replicas of ``name`` that are alive, from Ray's actor list.
+
+        While Serve builds a new config of an application (an update or a scale), its
+        details list no deployment, but the replicas it had keep serving; they are READY.
+        """
+        query = (
+            "/api/v0/actors?limit=10000&filter_keys=state&filter_predicates=%3D&filter_values=ALIVE"
+        )
+        answer = self._request("GET", f"{query}&timeout={max(1, int(self._timeout))}")
+        if answer.status_code != 200:
+            self._client._raise_error(answer)
+        prefix = f"{_REPLICA_ACTOR}{name}#{DEPLOYMENT}#"
+        actors = (answer.json().get("data") or {}).get("result", {}).get("result", [])
+        return tuple(
+            ReplicaStatus(id=str(a["name"])[len(prefix) :], state=ServiceState.READY)
+            for a in actors
+            if str(a.get("name") or "").startswith(prefix)
         )
 
     # -- delete ------------------------------------------------------------------------------

@@ -98,8 +98,13 @@ def test_open_says_what_the_backend_does(services: portacloud.Services) -> None:
     caps = services.capabilities
     assert services.provider == "ray"
     assert caps.endpoint == "Ray Serve proxy"
-    assert caps.gpus and caps.autoscaling and caps.rolling_update and caps.restarts
-    assert caps.replica_logs and caps.follow_logs and caps.outlives_client
+    assert caps.gpus
+    assert caps.autoscaling
+    assert caps.rolling_update
+    assert caps.restarts
+    assert caps.replica_logs
+    assert caps.follow_logs
+    assert caps.outlives_client
 
 
 def test_one_serve_application_per_service_on_the_proxy(
@@ -109,7 +114,8 @@ def test_one_serve_application_per_service_on_the_proxy(
     with deployed(services, one) as status:
         assert status.endpoint_url == f"http://127.0.0.1:{SERVE_PORT}/{one.name}"
         app = serve_app(address, one.name)
-        assert app is not None and app["status"] == "RUNNING"
+        assert app is not None
+        assert app["status"] == "RUNNING"
         assert app["route_prefix"] == f"/{one.name}"
         [answer] = served(status.endpoint_url + "/some/path?x=1", count=1)
         assert answer["version"] == "7"
@@ -146,7 +152,8 @@ def test_rolling_update_under_a_steady_loop_drops_nothing(services: portacloud.S
                 time.sleep(0.1)
             time.sleep(0.5)
         assert loop.failures == [], f"{len(loop.failures)} of {loop.ok} requests failed"
-        assert loop.versions["1"] > 0 and loop.versions["2"] > 0
+        assert loop.versions["1"] > 0
+        assert loop.versions["2"] > 0
         assert lowest >= 2, f"{lowest} ready replicas during the update (max_unavailable 0)"
         assert {a["version"] for a in served(status.endpoint_url, count=10)} == {"2"}
 
@@ -157,7 +164,8 @@ def test_scale_redeploys_the_count_without_restarting(services: portacloud.Servi
         first = status.replicas[0].id
         services.scale(one.name, 2)
         up = services.wait(one.name, timeout=WAIT)
-        assert up.desired_replicas == 2 and up.ready_replicas == 2
+        assert up.desired_replicas == 2
+        assert up.ready_replicas == 2
         assert first in {r.id for r in up.replicas}, "scaling up kept the running replica"
         assert up.version == 1
         with pytest.raises(portacloud.FailedPreconditionError, match="at least one"):
@@ -262,9 +270,8 @@ def test_gpus_map_to_ray_and_too_many_are_refused_up_front(
 
 def test_a_name_twice_and_unknown_names(services: portacloud.Services) -> None:
     one = spec("twice", readiness=FAST_READINESS)
-    with deployed(services, one, ready=False):
-        with pytest.raises(portacloud.AlreadyExistsError):
-            services.deploy(one)
+    with deployed(services, one, ready=False), pytest.raises(portacloud.AlreadyExistsError):
+        services.deploy(one)
     for call in (services.get, services.delete, lambda n: services.scale(n, 2)):
         with pytest.raises(portacloud.NotFoundError):
             call(one.name)

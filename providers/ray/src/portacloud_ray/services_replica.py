@@ -42,7 +42,8 @@ DEPLOYMENT = "replica"
 LOG_SUBDIR = "portacloud/services"
 _TAIL_LINES = 20
 _STOP_GRACE_S = 5.0
-#: Headers that describe one hop of a connection, not the message (RFC 9110, 7.6.1).
+#: Headers that describe one hop of a connection, not the message (RFC 9110, 7.6.1). The
+#: portacloud router has the same set; this module runs where portacloud is not installed.
 _HOP_HEADERS = frozenset(
     {
         "connection",

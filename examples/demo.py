@@ -1,10 +1,11 @@
 """The main job on the embedded default: no cloud account, no server.
 
 A small pipeline writes a dataset to the default profile's local store, reads it back through
-streaming and ranged reads, runs a training job on ``local://``, then proves the embedded
-backends with the conformance suite. Everything it keeps is under one directory (``.demo`` in
-the repo, or ``$PORTACLOUD_DEMO_HOME``), named at the end with how to remove it; the full
-conformance matrix is written there too, so the summary fits one screen.
+streaming and ranged reads, runs a training job on ``local://``, serves the model it wrote
+with a two-replica service, then proves the embedded backends with the conformance suite.
+Everything it keeps is under one directory (``.demo`` in the repo, or
+``$PORTACLOUD_DEMO_HOME``), named at the end with how to remove it; the full conformance
+matrix is written there too, so the summary fits one screen.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def read_back(bucket: portacloud.Bucket, run_id: str) -> None:
     )
 
 
-def train_on_local(conn: portacloud.Connection, run_id: str) -> None:
+def train_on_local(conn: portacloud.Connection, run_id: str) -> str:
     """Run examples/train.py as a job on the profile's queue (local:// by default)."""
     import importlib.util
 
@@ -122,6 +123,42 @@ def train_on_local(conn: portacloud.Connection, run_id: str) -> None:
         + ", ".join(f"{k} ({i.size} bytes, crc32c {i.crc32c})" for k, i in artifacts)
     )
     console.print(f"    in {job.output_uri}")
+    return job.output_uri or ""
+
+
+def serve_model(conn: portacloud.Connection, model_uri: str) -> None:
+    """Serve the trained model with 2 replicas on the profile's service backend; ask it."""
+    import json
+    import urllib.request
+
+    services = conn.services
+    spec = portacloud.ServiceSpec(
+        name="model",
+        command=f"{shlex.quote(sys.executable)} serve_model.py",
+        workdir=str(EXAMPLES),
+        env={"MODEL_URI": model_uri},
+        replicas=2,
+        readiness={"path": "/healthz", "period": 0.5},
+    )
+    services.deploy(spec)
+    try:
+        status = services.wait("model", timeout=120)
+        url = f"{status.endpoint_url}/predict?x=0.1,-0.2,0.3,0.4"
+        answers = []
+        for _ in range(6):
+            with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+                answers.append(json.loads(response.read()))
+        replicas = sorted({a["replica"] for a in answers})
+        console.print(
+            f"  service model: {status.state.value}, {status.ready_replicas} replicas behind "
+            f"{status.endpoint_url}"
+        )
+        console.print(
+            f"  GET /predict?x=0.1,-0.2,0.3,0.4 -> {answers[0]['prediction']:.4f} "
+            f"(6 requests served by {', '.join(replicas)})"
+        )
+    finally:
+        services.delete("model")
 
 
 def conformance(home: Path) -> list[Report]:
@@ -141,7 +178,7 @@ def conformance(home: Path) -> list[Report]:
 
 
 def main() -> None:
-    """Run the three steps and end with where the data is and how to remove it."""
+    """Run the four steps and end with where the data is and how to remove it."""
     home = demo_home()
     isolate(home)
     conn = portacloud.connect()
@@ -157,10 +194,16 @@ def main() -> None:
         f"[bold]2. a training job[/] on {conn.jobs.url} (the workload that runs unchanged "
         "on Ray and Slurm)"
     )
-    train_on_local(conn, run_id)
+    model_uri = train_on_local(conn, run_id)
+
+    console.print(
+        f"[bold]3. a service[/] on {conn.services.url} serves that model (replicas behind one "
+        "endpoint, as on Ray Serve and Slurm)"
+    )
+    serve_model(conn, model_uri)
     bucket.delete_many(o.key for o in bucket.list(f"{run_id}/"))
 
-    console.print("[bold]3. conformance[/] of the embedded backends")
+    console.print("[bold]4. conformance[/] of the embedded backends")
     reports = conformance(home)
     console.print(f"\ndata: {home} (the demo's PORTACLOUD_HOME: storage, job state, reports)")
     console.print(f"remove it with: rm -rf {shlex.quote(str(home))}")

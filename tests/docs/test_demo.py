@@ -40,6 +40,9 @@ def test_demo_runs_and_fits_one_screen(tmp_path: Path) -> None:
     # the main job: pipeline, a training job that succeeded, conformance of both backends
     assert "read back 8 shards (16000 rows)" in done.stdout
     assert re.search(r"job train-\w+: SUCCEEDED; trained on 2000 rows", done.stdout)
+    # the service that serves that model, from 2 replicas behind one endpoint
+    assert "service model: READY, 2 replicas behind http://127.0.0.1:" in done.stdout
+    assert re.search(r"GET /predict\?x=\S+ -> -?\d+\.\d+ \(6 requests served by", done.stdout)
     assert re.search(r"memory://demo: \d+ passed, \d+ skipped, 0 failed", done.stdout)
     # where everything is, and how to remove it
     matrix = home / "conformance-matrix.md"

@@ -162,8 +162,14 @@ def test_jobs_whose_outputs_are_outside_are_not_submitted(
             conn.jobs.submit({"name": "api", "command": ["true"]})
         assert conn.jobs.list() == []
     with portacloud.connect("eu-outputs") as conn:
-        job = conn.jobs.submit({"name": "inside", "command": ["true"]})
-        assert job.wait(timeout=60).state.value == "SUCCEEDED"
+        # The job writes where its outputs URL says: the profile's endpoint (moto), not AWS.
+        write = "import os, portacloud; portacloud.open_bucket(os.environ[K]).put('out.txt', b'1')"
+        command = [sys.executable, "-c", f"K = 'PORTACLOUD_OUTPUT_URI'; {write}"]
+        job = conn.jobs.submit({"name": "inside", "command": command})
+        assert job.wait(timeout=60).state.value == "SUCCEEDED", conn.jobs.logs(job.id)
+        assert job.output_uri is not None
+        assert "endpoint_url=" in job.output_uri
+        assert portacloud.open_bucket(job.output_uri).get("out.txt") == b"1"
 
 
 def test_offers_under_a_policy_only_show_allowed_regions(moto: dict[str, Any]) -> None:

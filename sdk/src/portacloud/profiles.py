@@ -255,7 +255,9 @@ class Connection:
         if self._services is None:
             from portacloud.openers import open_services
 
-            self._services = open_services(self._url("services"), profile=self.profile)
+            self._services = open_services(self._url("services"), profile=self.profile).use_costs(
+                self.profile.cost_policy
+            )
         return self._services
 
     def close(self) -> None:

@@ -41,10 +41,16 @@ def validated(model: type[_M], spec: _M | Mapping[str, Any], *, what: str) -> _M
     except ValidationError as exc:
         where = what.rsplit(" ", 1)[-1]
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or where}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or where}: {_message(e['msg'])}"
+            for e in exc.errors()
         )
         raise InvalidArgumentError(f"invalid {what}: {problems}") from None
 
 
 def _a(noun: str) -> str:
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _message(text: str) -> str:
+    # pydantic prefixes a validator's own ValueError; the message itself says what is wrong.
+    return text.removeprefix("Value error, ")

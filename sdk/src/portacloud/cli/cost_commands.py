@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
 from portacloud.cli.output import err_console, new_table, out_console
+
+if TYPE_CHECKING:
+    from portacloud.jobs.models import JobSpec
+    from portacloud.services.models import ServiceSpec
 
 __all__ = ["cost"]
 
@@ -56,6 +61,12 @@ def report(profile: str | None, since: str | None, by: str, as_json: bool) -> No
     err_console.print(f"total ${total:.2f} at list prices (estimates: see docs/costs.md)")
 
 
+_UNBOUNDED = {
+    False: "; no timeout, so one hour is assumed",
+    True: "; a service runs until deleted: one hour of it",
+}
+
+
 @cost.command()
 @click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -63,17 +74,28 @@ def report(profile: str | None, since: str | None, by: str, as_json: bool) -> No
     "queue_url",
     required=True,
     metavar="URL",
-    help="The job queue it would run on (local://, ray://..., slurm://...).",
+    help="The job queue or service backend it would run on (local://, ray://, slurm://...).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
 def estimate(spec_file: Path, queue_url: str, as_json: bool) -> None:
-    """Price the job in SPEC_FILE before it runs: price x timeout x array size x attempts."""
+    """Price the job or service in SPEC_FILE before it runs: a job's price x timeout x array
+    size x attempts; a service's (``kind: service``) price per hour at its most replicas."""
     from portacloud.cli.jobs_commands import load_spec_file, open_queue
+    from portacloud.cli.serve_commands import open_services_handle
     from portacloud.jobs.queue import parse_spec
+    from portacloud.services.services import parse_service_spec
 
-    spec = parse_spec(load_spec_file(spec_file))
-    with open_queue(queue_url) as queue:
-        projection = queue.estimate(spec)
+    data = load_spec_file(spec_file)
+    spec: JobSpec | ServiceSpec
+    service = str(data.get("kind", "")).lower() == "service"
+    if service:
+        spec = parse_service_spec(data)
+        with open_services_handle(queue_url) as services:
+            projection = services.estimate(spec)
+    else:
+        spec = parse_spec(data)
+        with open_queue(queue_url) as queue:
+            projection = queue.estimate(spec)
     if as_json:
         record = projection.model_dump()
         record["total_usd"] = projection.total_usd
@@ -82,7 +104,7 @@ def estimate(spec_file: Path, queue_url: str, as_json: bool) -> None:
     click.echo(f"{projection.total_usd:.2f}")
     err_console.print(
         f"{escape(spec.name)}: {escape(projection.describe())} = ${projection.total_usd:.2f}"
-        + ("" if projection.bounded else "; no timeout, so one hour is assumed")
+        + ("" if projection.bounded else _UNBOUNDED[service])
     )
 
 

@@ -46,8 +46,8 @@ def _say_budget(status: Any) -> None:
         err_console.print(f"{escape(status.id)}: {escape(status.message or 'over budget')}")
 
 
-def load_spec_file(path: Path) -> dict[str, Any]:
-    """Read a job spec from YAML (or JSON, which is YAML too)."""
+def load_spec_file(path: Path, *, what: str = "a job spec") -> dict[str, Any]:
+    """Read a job (or service) spec from YAML (or JSON, which is YAML too)."""
     import yaml
 
     try:
@@ -57,7 +57,7 @@ def load_spec_file(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise InvalidArgumentError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise InvalidArgumentError(f"{path}: a job spec is a mapping of fields (name, command...)")
+        raise InvalidArgumentError(f"{path}: {what} is a mapping of fields (name, command...)")
     return data
 
 

@@ -20,6 +20,7 @@ from portacloud.cli.gc_commands import gc
 from portacloud.cli.jobs_commands import jobs
 from portacloud.cli.migrate_commands import migrate, verify
 from portacloud.cli.output import fail
+from portacloud.cli.serve_commands import serve
 from portacloud.cli.storage_commands import cat, du, ls, rm, stat
 from portacloud.cli.transfer_commands import cp, mv, sync
 from portacloud.errors import PortaCloudError
@@ -36,7 +37,7 @@ __all__ = ["cli", "main"]
 )
 @click.version_option(package_name="portacloud")
 def cli(verbose: int, profile: str | None) -> None:
-    """portacloud: one API for object storage, compute and GPU jobs across clouds."""
+    """portacloud: one API for object storage, compute, GPU jobs and services across clouds."""
     if profile is not None:
         from portacloud.profiles import PROFILE_ENV, load_profile
 
@@ -61,6 +62,7 @@ for command in (
     verify,
     conformance,
     jobs,
+    serve,
     compute,
     catalog,
     offers_command,

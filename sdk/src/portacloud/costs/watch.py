@@ -32,7 +32,7 @@ class WatchResult:
 
 
 def _look(entry: LedgerEntry, ledger: Ledger) -> WatchResult:
-    from portacloud.openers import open_compute, open_jobs
+    from portacloud.openers import open_compute, open_jobs, open_services
 
     policy = profile_policy(entry.profile, missing_ok=True)
     if entry.kind == "job":
@@ -40,6 +40,11 @@ def _look(entry: LedgerEntry, ledger: Ledger) -> WatchResult:
             status = queue.use_costs(policy, ledger=ledger).status(entry.id)
         stopped = status.reason is not None and status.reason.value == BUDGET_EXCEEDED
         return WatchResult(entry=entry, stopped=stopped, cost=status.cost)
+    if entry.kind == "service":
+        with open_services(entry.target) as services:
+            service = services.use_costs(policy, ledger=ledger).get(entry.name or "")
+        stopped = (service.reason or "").startswith(BUDGET_EXCEEDED)
+        return WatchResult(entry=entry, stopped=stopped, cost=service.cost)
     with open_compute(entry.target) as compute:
         instance = compute.use_costs(policy, ledger=ledger).get(entry.id)
     latest = ledger.latest(kind=entry.kind, id=entry.id)

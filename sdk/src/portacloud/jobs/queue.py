@@ -106,8 +106,11 @@ class JobQueue(DriverHandle[JobDriver]):
         residency: RegionPolicy | None = None,
     ) -> None:
         super().__init__(driver, url=url, options=options)
-        # The job is told the bare URL; the options (endpoint_url...) serve this side's checks.
-        self._outputs = outputs.partition("?")[0].rstrip("/")
+        # The job's URL keeps the options (an S3-compatible store's endpoint_url): without
+        # them a job's writes would go to the vendor's default endpoint instead.
+        base, _, query = outputs.partition("?")
+        self._outputs = base.rstrip("/")
+        self._outputs_query = f"?{query}" if query else ""
         self._outputs_url = outputs
         self._retry = retry or RetryPolicy()
         self._outputs_region = RegionCache(residency)
@@ -195,7 +198,7 @@ class JobQueue(DriverHandle[JobDriver]):
         self._check_region(job.name)
         price = self._costs.admit(job) if self._costs is not None else None
         token = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
-        output_uri = f"{self._outputs}/{job.name}-{token}/"
+        output_uri = f"{self._outputs}/{job.name}-{token}/{self._outputs_query}"
         env = {**job.env, OUTPUT_ENV: output_uri}
         job_id = self._guarded(
             "submit", job.name, lambda: self._driver.submit(job, env=env, output_uri=output_uri)

@@ -230,6 +230,9 @@ class ServiceStatus(BaseModel):
         replicas: Each replica's status.
         created_at: When it was deployed.
         spec: The spec it runs now.
+        price_per_hour: USD per hour of its replicas (the profile's rates on backends without
+            a list price), on a handle with a cost policy; ``None`` otherwise.
+        cost: USD spent since it was deployed, on a handle with a cost policy.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -243,6 +246,8 @@ class ServiceStatus(BaseModel):
     replicas: tuple[ReplicaStatus, ...] = ()
     created_at: datetime | None = None
     spec: ServiceSpec | None = None
+    price_per_hour: float | None = None
+    cost: float | None = None
 
     @property
     def ready_replicas(self) -> int:

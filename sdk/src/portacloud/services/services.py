@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from portacloud.errors import FailedPreconditionError, InvalidArgumentError
 from portacloud.handle import DriverHandle, check_timeout
@@ -21,6 +21,12 @@ from portacloud.services.models import (
 )
 from portacloud.validation import validated
 from portacloud.waiting import poll_until
+
+if TYPE_CHECKING:
+    from portacloud.costs.ledger import Ledger
+    from portacloud.costs.models import CostPolicy
+    from portacloud.costs.pricing import Projection
+    from portacloud.costs.service_costs import ServiceCosts
 
 __all__ = ["Services", "parse_service_spec"]
 
@@ -55,6 +61,30 @@ class Services(DriverHandle[ServiceDriver]):
         super().__init__(driver, url=url, options=options)
         self._retry = retry or RetryPolicy()
         self._residency = residency
+        self._costs: ServiceCosts | None = None
+
+    def use_costs(self, policy: CostPolicy, *, ledger: Ledger | None = None) -> Services:
+        """Price, record and budget the services of this handle under ``policy``; returns it.
+
+        From then on ``deploy``, ``update`` and ``scale`` refuse what the budget cannot take
+        (RESOURCE_EXHAUSTED, before anything starts), the ledger records each service's price
+        from deploy to delete, and every status read prices it and deletes a service that
+        ran past the budget (reason BUDGET_EXCEEDED; docs/decisions/0010-budgets.md).
+        """
+        from portacloud.costs.service_costs import ServiceCosts
+
+        self._costs = ServiceCosts(policy, target=self._url, ledger=ledger)
+        return self
+
+    def estimate(self, spec: ServiceSpec | Mapping[str, Any]) -> Projection:
+        """What ``spec`` costs per hour at its largest size, with the rates of the handle's
+        cost policy (none: zero); a service runs until deleted, so the projection is
+        unbounded."""
+        from portacloud.costs.models import CostPolicy
+        from portacloud.costs.service_costs import ServiceCosts
+
+        costs = self._costs or ServiceCosts(CostPolicy(profile="-"), target=self._url)
+        return costs.estimate(parse_service_spec(spec))
 
     def _reopen(self) -> ServiceDriver:
         from portacloud.registry import default_registry
@@ -136,7 +166,11 @@ class Services(DriverHandle[ServiceDriver]):
             PermissionDeniedError: the backend is outside the profile's region policy.
         """
         service = self._checked(spec, "deploy", base_dir)
-        return self._guarded("deploy", service.name, lambda: self._driver.deploy(service))
+        price = self._costs.admit(service) if self._costs is not None else None
+        status = self._guarded("deploy", service.name, lambda: self._driver.deploy(service))
+        if self._costs is not None and price is not None:
+            self._costs.running(service.name, price)
+        return status
 
     def update(
         self,
@@ -156,7 +190,11 @@ class Services(DriverHandle[ServiceDriver]):
         service = self._checked(spec, "update", base_dir)
         if not self.capabilities.rolling_update:
             raise self._unsupported("update", "rolling updates", "rolling_update")
-        return self._guarded("update", service.name, lambda: self._driver.update(service))
+        price = self._costs.admit(service) if self._costs is not None else None
+        status = self._guarded("update", service.name, lambda: self._driver.update(service))
+        if self._costs is not None and price is not None:
+            self._costs.running(service.name, price)
+        return status
 
     def scale(self, name: str, replicas: int) -> ServiceStatus:
         """Change a service's replica count (0 keeps it deployed with nothing running)."""
@@ -164,20 +202,37 @@ class Services(DriverHandle[ServiceDriver]):
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
             raise InvalidArgumentError(f"replicas must be an int >= 0, not {replicas!r}")
         self._check_count(replicas, "scale")
-        return self._guarded("scale", name, lambda: self._driver.scale(name, replicas))
+        costs, price = self._costs, None
+        if costs is not None:
+            spec = self.get(name).spec
+            price = costs.admit(spec, replicas=replicas) if spec is not None else None
+        status = self._guarded("scale", name, lambda: self._driver.scale(name, replicas))
+        if costs is not None and price is not None:
+            costs.running(name, price)
+        return status
 
     def get(self, name: str) -> ServiceStatus:
         """A service's state, endpoint, version and replicas; NOT_FOUND if unknown."""
         _check_name(name)
-        return self._retried("get", name, lambda: self._driver.get(name))
+        return self._priced(self._retried("get", name, lambda: self._driver.get(name)))
 
     def list(self) -> builtins.list[ServiceStatus]:
         """Every service the backend knows, by name."""
-        return self._retried("list", None, self._driver.list)
+        return [self._priced(s) for s in self._retried("list", None, self._driver.list)]
+
+    def _priced(self, status: ServiceStatus) -> ServiceStatus:
+        if self._costs is None:
+            return status
+        return self._costs.priced(status, delete=self._delete)
 
     def delete(self, name: str) -> None:
         """Stop serving and stop every replica, freeing ports and GPUs; NOT_FOUND if unknown."""
         _check_name(name)
+        self._delete(name)
+        if self._costs is not None:
+            self._costs.deleted(name)
+
+    def _delete(self, name: str) -> None:
         self._guarded("delete", name, lambda: self._driver.delete(name))
 
     @overload

@@ -64,7 +64,7 @@ _DEFAULT_SERVE_PORT = 8000
 _DELETE_TIMEOUT_S = 90.0
 #: Serve names each replica's actor ``SERVE_REPLICA::APP#DEPLOYMENT#ID``.
 _REPLICA_ACTOR = "SERVE_REPLICA::"
-_ROLLOUT_SEEN_S = 10.0
+_TAKEN_UP_S = 10.0
 _FOLLOW_PERIOD_S = 1.0
 _REASON_CHARS = 3000
 #: How the replica's start-up error begins (services_replica.ServiceReplica._exited).
@@ -196,19 +196,24 @@ class RayServiceDriver:
             spec, version=version + 1, created_at=created, runtime_env=self._shipped()
         )
         self._put(details, spec.name, config)
-        return self._rolling(spec.name)
+        return self._taken_up(spec.name)
 
-    def _rolling(self, name: str) -> ServiceStatus:
-        """The status once Serve took the new version up, so that no read after ``update``
-        returns still sees the old version READY (Serve's control loop starts the rollout
-        on its next round, a fraction of a second after the PUT)."""
-        deadline = time.monotonic() + _ROLLOUT_SEEN_S
+    def _taken_up(self, name: str, replicas: int | None = None) -> ServiceStatus:
+        """The status once Serve took the new config up, so that no read after ``update``
+        or ``scale`` still sees the old one READY (Serve's control loop acts on a PUT on its
+        next round, a fraction of a second later). ``replicas``: the new count of a scale;
+        ``None``: an update, taken up once the application is no longer RUNNING and HEALTHY.
+        """
+        deadline = time.monotonic() + _TAKEN_UP_S
         while True:
             details, app = self._app(name)
-            dep = (app.get("deployments") or {}).get(DEPLOYMENT) or {}
-            if app.get("status") != "RUNNING" or dep.get("status") != "HEALTHY":
+            dep = (app.get("deployments") or {}).get(DEPLOYMENT)
+            if dep is None or time.monotonic() > deadline:
                 return self._status(details, name, app)
-            if time.monotonic() > deadline:
+            if replicas is None:
+                if app.get("status") != "RUNNING" or dep.get("status") != "HEALTHY":
+                    return self._status(details, name, app)
+            elif int(dep.get("target_num_replicas", -1)) == replicas:
                 return self._status(details, name, app)
             time.sleep(0.1)
 
@@ -227,7 +232,7 @@ class RayServiceDriver:
             replicas=replicas,
         )
         self._put(details, name, config)
-        return self.get(name)
+        return self._taken_up(name, replicas)
 
     @staticmethod
     def _no_zero(name: str) -> PortaCloudError:

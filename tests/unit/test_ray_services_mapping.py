@@ -95,8 +95,12 @@ def test_the_reason_starts_at_the_replicas_own_error() -> None:
 
 def test_serve_rest_failures_are_portacloud_errors() -> None:
     invalid = map_service_error(
-        RuntimeError("Request failed with status code 400: ValidationError x.")
+        RuntimeError(
+            "Request failed with status code 400: 1 validation error for ServeDeploySchema\n"
+            "applications.0.deployments.0.num_replicas\n  Input should be greater than 0."
+        )
     )
     assert invalid is not None
     assert invalid.code.value == "INVALID_ARGUMENT"
+    assert "num_replicas" in str(invalid)
     assert map_service_error(ValueError("not ours")) is None

@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import re
 
-from portacloud.errors import (
-    FailedPreconditionError,
-    InvalidArgumentError,
-    PortaCloudError,
-    UnavailableError,
-)
+from portacloud.errors import InvalidArgumentError, PortaCloudError
 from portacloud.providerkit import ErrorRule, scrub
 from portacloud_ray.errors import http_failure, map_ray_error
 
@@ -24,10 +19,8 @@ _R = ErrorRule
 
 #: Sentences in the body of a failed Serve request, checked before the jobs' table.
 BY_BODY: tuple[tuple[re.Pattern[str], ErrorRule], ...] = (
-    # Applications deployed with serve.run() cannot be mixed with the declarative API.
-    (re.compile(r"imperative|declarative", re.IGNORECASE), _R(FailedPreconditionError)),
-    (re.compile(r"ValidationError"), _R(InvalidArgumentError)),
-    (re.compile(r"Serve controller is not available"), _R(UnavailableError)),
+    # PUT /api/serve/applications/ answers 400 with pydantic's report on the config.
+    (re.compile(r"validation errors? for ServeDeploySchema"), _R(InvalidArgumentError)),
 )
 
 

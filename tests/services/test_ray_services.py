@@ -275,3 +275,19 @@ def test_a_name_twice_and_unknown_names(services: portacloud.Services) -> None:
     for call in (services.get, services.delete, lambda n: services.scale(n, 2)):
         with pytest.raises(portacloud.NotFoundError):
             call(one.name)
+
+
+def test_the_workdir_is_the_replicas_working_directory(
+    services: portacloud.Services, tmp_path: Path
+) -> None:
+    (tmp_path / "hello.txt").write_text("hello from the workdir\n")
+    shipped = ServiceSpec(
+        name=unique_name("workdir"),
+        command=f"{sys.executable} -m http.server $PORT --bind 127.0.0.1",
+        workdir=str(tmp_path),
+        readiness={"path": "/hello.txt", "period": 0.3},
+    )
+    with deployed(services, shipped) as status:
+        assert status.endpoint_url
+        with urllib.request.urlopen(status.endpoint_url + "/hello.txt", timeout=10) as answer:
+            assert answer.read() == b"hello from the workdir\n"

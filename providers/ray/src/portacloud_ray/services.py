@@ -53,6 +53,7 @@ from portacloud_ray.services_errors import map_service_error
 from portacloud_ray.services_logs import list_log_files, read_log_file, tagged
 from portacloud_ray.services_replica import DEPLOYMENT
 from portacloud_ray.services_states import REPLICA_STATES, service_state
+from portacloud_ray.workdir import MAX_WORKDIR_MB, staged_working_dir
 
 if TYPE_CHECKING:
     from ray.job_submission import JobSubmissionClient
@@ -75,6 +76,7 @@ CAPABILITIES = ServiceCapabilities(
     gpus=True,
     gpu_types=True,
     autoscaling=True,
+    workdir=True,
     endpoint="Ray Serve proxy",
     notes=(
         "each replica is a Serve replica that runs the command as a subprocess and proxies "
@@ -86,6 +88,8 @@ CAPABILITIES = ServiceCapabilities(
         "a crashed replica is a new replica (a new id), so restarts stay 0",
         "CPUs and memory are Ray logical resources of the replica actor, not limits",
         "Serve runs at least 1 replica: scaling to 0 is refused",
+        f"workdir ships as runtime_env working_dir (at most {MAX_WORKDIR_MB} MB), the "
+        "replicas' working directory",
     ),
 )
 
@@ -113,7 +117,6 @@ class RayServiceDriver:
         self._http_options = {"host": serve_host, "port": serve_port}
         self._timeout = request_timeout
         self._retry = retry or RetryPolicy()
-        self._runtime_env: dict[str, Any] | None = None
         for name in _CHATTY_LOGGERS:
             chatty = logging.getLogger(name)
             if chatty.level in (logging.NOTSET, logging.INFO):
@@ -157,16 +160,23 @@ class RayServiceDriver:
         if answer.status_code != 200:
             self._client._raise_error(answer)
 
-    def _shipped(self) -> dict[str, Any]:
-        """The ``runtime_env`` that ships this package to the replicas (uploaded once)."""
-        if self._runtime_env is None:
-            env: dict[str, Any] = {
-                "py_modules": [str(Path(portacloud_ray.__file__).parent)],
-                "excludes": ["__pycache__"],
-            }
-            self._client._upload_py_modules_if_needed(env)
-            self._runtime_env = env
-        return self._runtime_env
+    def _runtime_env(self, spec: ServiceSpec) -> dict[str, Any]:
+        """The ``runtime_env`` that ships this package (and ``spec.workdir``, as the
+        replicas' working directory) to the replicas, uploaded through the dashboard.
+
+        Uploaded at every deploy and update: Ray keeps an unused package a few minutes only,
+        and the upload is skipped when the cluster has that very package.
+        """
+        env: dict[str, Any] = {
+            "py_modules": [str(Path(portacloud_ray.__file__).parent)],
+            "excludes": ["__pycache__"],
+        }
+        self._client._upload_py_modules_if_needed(env)
+        with staged_working_dir(spec) as shipped:
+            if shipped:
+                env.update(shipped)
+                self._client._upload_working_dir_if_needed(env)
+        return env
 
     # -- deploy, update, scale ---------------------------------------------------------------
 
@@ -182,7 +192,9 @@ class RayServiceDriver:
         details = self._details()
         if spec.name in (details.get("applications") or {}):
             raise AlreadyExistsError(f"a service (Serve application) named {spec.name!r} exists")
-        config = app_config(spec, version=1, created_at=time.time(), runtime_env=self._shipped())
+        config = app_config(
+            spec, version=1, created_at=time.time(), runtime_env=self._runtime_env(spec)
+        )
         self._put(details, spec.name, config)
         return self.get(spec.name)
 
@@ -193,7 +205,7 @@ class RayServiceDriver:
         details, app = self._app(spec.name)
         _, version, created = spec_version(app["deployed_app_config"]) or (spec, 1, 0.0)
         config = app_config(
-            spec, version=version + 1, created_at=created, runtime_env=self._shipped()
+            spec, version=version + 1, created_at=created, runtime_env=self._runtime_env(spec)
         )
         self._put(details, spec.name, config)
         return self._taken_up(spec.name)
@@ -228,7 +240,7 @@ class RayServiceDriver:
             spec,
             version=version,
             created_at=created,
-            runtime_env=deployed.get("runtime_env") or self._shipped(),
+            runtime_env=deployed.get("runtime_env") or self._runtime_env(spec),
             replicas=replicas,
         )
         self._put(details, name, config)

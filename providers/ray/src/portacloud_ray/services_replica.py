@@ -42,8 +42,9 @@ DEPLOYMENT = "replica"
 LOG_SUBDIR = "portacloud/services"
 _TAIL_LINES = 20
 _STOP_GRACE_S = 5.0
-#: Headers that describe one hop of a connection, not the message (RFC 9110, 7.6.1). The
-#: portacloud router has the same set; this module runs where portacloud is not installed.
+#: Headers that describe one hop of a connection, not the message (RFC 9110, 7.6.1), and
+#: Host and Content-Length, which the HTTP client and Starlette set for their own hop. The
+#: portacloud router has a like set; this module runs where portacloud is not installed.
 _HOP_HEADERS = frozenset(
     {
         "connection",

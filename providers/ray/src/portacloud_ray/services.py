@@ -17,7 +17,6 @@ other's change; one client at a time is the supported use.
 from __future__ import annotations
 
 import builtins
-import logging
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -70,7 +69,6 @@ _FOLLOW_PERIOD_S = 1.0
 _REASON_CHARS = 3000
 #: How the replica's start-up error begins (services_replica.ServiceReplica._exited).
 _COMMAND_EXITED = "the command of service"
-_CHATTY_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 
 CAPABILITIES = ServiceCapabilities(
     gpus=True,
@@ -117,10 +115,6 @@ class RayServiceDriver:
         self._http_options = {"host": serve_host, "port": serve_port}
         self._timeout = request_timeout
         self._retry = retry or RetryPolicy()
-        for name in _CHATTY_LOGGERS:
-            chatty = logging.getLogger(name)
-            if chatty.level in (logging.NOTSET, logging.INFO):
-                chatty.setLevel(logging.WARNING)
 
     # -- the Serve REST API ------------------------------------------------------------------
 

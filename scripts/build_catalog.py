@@ -19,17 +19,22 @@ Where every number comes from, per provider:
   highcpu 1; the sizes listed below all follow that rule). Spot is the same sum over the
   ``preemptible`` SKUs, which is what GCP bills Spot VMs on.
 * GCP GPU (a2, a3): rows of skypilot-catalog ``catalogs/v7/gcp/vms.csv`` at commit 017e250,
-  transcribed below verbatim. That file prices the host VM and the GPUs as separate rows;
-  a catalog row is their sum (on-demand and spot alike; spot stays empty if either is).
-* AWS GPU types libcloud 3.9.1 does not know (p5en, 8x H200): rows of skypilot-catalog
-  ``catalogs/v7/aws/vms.csv`` at commit 001367d2, transcribed below verbatim (on-demand only).
+  and for the H100 Mega and H200 types (a3-megagpu-8g, a3-ultragpu-8g) of
+  ``catalogs/v8/gcp/vms.csv`` at commit 006059e0, transcribed verbatim in catalog_sources.py.
+  Those files price the host VM and the GPUs as separate rows; a catalog row is their sum
+  (on-demand and spot alike; spot stays empty if either is).
+* AWS P-family GPU types (p4d, p4de, p5, p5en, p6-b200): rows of skypilot-catalog
+  ``catalogs/v8/aws/vms.csv`` at commit 00148f2a, transcribed verbatim (on-demand only). They
+  carry AWS's June 2025 price cut, which libcloud's 2025-03-02 prices predate, so libcloud's
+  rows of these types are dropped.
 * Azure: rows of skypilot-catalog ``catalogs/v6/azure/vms.csv`` at commit 098741e,
   transcribed below verbatim (on-demand and spot), plus libcloud's ``compute.azure_linux``
   on-demand prices for the same sizes in regions that file does not cover.
 
 Rows of those files that are known to be wrong are left out on purpose, each with its reason
-(see ``GCP_LEFT_OUT`` and ``AZURE_LEFT_OUT``); the shipped catalog passes
-``portacloud catalog lint``, which this script runs before writing.
+(see ``GCP_LEFT_OUT`` and ``AZURE_LEFT_OUT``); cells known to be wrong are corrected with a
+note in the row's source (``AZURE_COUNT_FIXED``, ``AZURE_SPOT_FILLED``, ``AZURE_GPU_RENAMED``).
+The shipped catalog passes ``portacloud catalog lint``, which this script runs before writing.
 """
 
 from __future__ import annotations
@@ -51,20 +56,26 @@ from catalog_sources import (  # a sibling module: scripts/ is on sys.path when 
     AWS_REGIONS,
     AWS_SKYPILOT_ROWS,
     AWS_TRANSCRIBED,
+    AZURE_COUNT_FIXED,
     AZURE_GPU_RENAMED,
     AZURE_LEFT_OUT,
     AZURE_LIBCLOUD_REGIONS,
     AZURE_LIBCLOUD_SIZES,
     AZURE_ROWS,
     AZURE_SPOT_FILLED,
+    GCP_GPU_ROW_NAMES,
     GCP_GPU_ROWS,
     GCP_HOST_ROWS,
     GCP_LEFT_OUT,
     GCP_REGIONS,
     GCP_SHAPES,
+    GCP_V8_GPU_ROWS,
+    GCP_V8_HOST_ROWS,
+    GCP_V8_TRANSCRIBED,
     SKYPILOT_AWS,
     SKYPILOT_AZURE,
     SKYPILOT_GCP,
+    SKYPILOT_GCP_V8,
     TRANSCRIBED,
 )
 
@@ -248,23 +259,29 @@ def _sku_sum(
     return round(vcpus * core + memory * gib, 6)
 
 
-def gcp_gpu_rows() -> Iterator[Row]:
+def gcp_gpu_rows(
+    host_rows: str = GCP_HOST_ROWS,
+    gpu_rows: str = GCP_GPU_ROWS,
+    source: str = SKYPILOT_GCP,
+    as_of: date = TRANSCRIBED,
+) -> Iterator[Row]:
     """a2/a3 rows: the host-VM row plus the GPU row of the same region and count."""
     gpus = {
         (g["AcceleratorName"], int(g["AcceleratorCount"]), g["Region"]): g
-        for g in _read_csv(GCP_GPU_ROWS)
+        for g in _read_csv(gpu_rows)
     }
     tax = taxonomy()
-    for host in _read_csv(GCP_HOST_ROWS):
+    for host in _read_csv(host_rows):
         instance_type, region = host["InstanceType"], host["Region"]
         rule = tax.family_rule("gcp", instance_type)
         found = rule.match(instance_type) if rule else None
         if rule is None or found is None:
             raise BuildError(f"{instance_type}: no GCP family rule in gpus.json")
         count = int(found.group("count"))
-        gpu_row = gpus.get((rule.gpu, count, region))
+        name = GCP_GPU_ROW_NAMES.get(instance_type, rule.gpu)
+        gpu_row = gpus.get((name, count, region))
         if gpu_row is None:
-            raise BuildError(f"{instance_type} {region}: no {rule.gpu}x{count} GPU row")
+            raise BuildError(f"{instance_type} {region}: no {name}x{count} GPU row")
         price = round(float(host["Price"]) + float(gpu_row["Price"]), 5)
         spot = None
         if host["SpotPrice"] and gpu_row["SpotPrice"]:
@@ -280,10 +297,10 @@ def gcp_gpu_rows() -> Iterator[Row]:
             gpu_memory_gb=_gpu_model_memory(rule.gpu),
             price_per_hour=price,
             spot_price_per_hour=spot,
-            as_of=TRANSCRIBED,
+            as_of=as_of,
             source=(
-                f"{SKYPILOT_GCP}: host row {instance_type} {host['Price']} "
-                f"(spot {host['SpotPrice'] or '-'}) + GPU row {rule.gpu}x{count} "
+                f"{source}: host row {instance_type} {host['Price']} "
+                f"(spot {host['SpotPrice'] or '-'}) + GPU row {name}x{count} "
                 f"{gpu_row['Price']} (spot {gpu_row['SpotPrice'] or '-'})"
             ),
         )
@@ -317,6 +334,9 @@ def azure_skypilot_rows() -> Iterator[Row]:
             continue
         notes = []
         count = int(raw["AcceleratorCount"] or 0)
+        if instance_type in AZURE_COUNT_FIXED:
+            count = AZURE_COUNT_FIXED[instance_type]
+            notes.append(f"AcceleratorCount {raw['AcceleratorCount']} read as {count} (Azure docs)")
         gpu = raw["AcceleratorName"] or None
         if instance_type in AZURE_GPU_RENAMED:
             gpu = AZURE_GPU_RENAMED[instance_type]
@@ -427,11 +447,15 @@ def main() -> int:
     stamp = json.loads((root / "data" / "pricing.json").read_text())["updated"]
     updated = datetime.fromtimestamp(int(stamp), tz=UTC).date()
     try:
+        refreshed = list(aws_skypilot_rows())
+        # The transcribed types replace libcloud's older prices of the same types entirely.
+        replaced = {r.instance_type for r in refreshed}
         rows = [
-            *aws_rows(root, version, updated),
-            *aws_skypilot_rows(),
+            *(r for r in aws_rows(root, version, updated) if r.instance_type not in replaced),
+            *refreshed,
             *gcp_cpu_rows(root, version, updated),
             *gcp_gpu_rows(),
+            *gcp_gpu_rows(GCP_V8_HOST_ROWS, GCP_V8_GPU_ROWS, SKYPILOT_GCP_V8, GCP_V8_TRANSCRIBED),
             *azure_skypilot_rows(),
         ]
         covered = {r.key for r in rows}

@@ -11,7 +11,7 @@ from datetime import date
 TRANSCRIBED = date(2026, 11, 27)
 SKYPILOT_GCP = "skypilot-catalog catalogs/v7/gcp/vms.csv@017e2502"
 SKYPILOT_AZURE = "skypilot-catalog catalogs/v6/azure/vms.csv@098741e7"
-SKYPILOT_AWS = "skypilot-catalog catalogs/v7/aws/vms.csv@001367d2"
+SKYPILOT_AWS = "skypilot-catalog catalogs/v8/aws/vms.csv@00148f2a"
 # The day the AWS rows below were read.
 AWS_TRANSCRIBED = date(2026, 12, 5)
 
@@ -27,17 +27,44 @@ AWS_REGIONS = (
 AWS_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3", "p3dn", "p4d", "p4de", "p5")
 AWS_CPU_FAMILIES = ("m5", "m6i", "c6i", "r6i", "m7i", "c7i", "r7i")
 
-# skypilot-catalog catalogs/v7/aws/vms.csv@001367d2, verbatim rows of the 2026 GPU types that
-# libcloud 3.9.1 does not know (p5en: 8x H200), one zone per region of AWS_REGIONS: the file
-# repeats the on-demand price for every zone. Its spot prices are per zone and move by the
-# hour, so they are not transcribed. The GpuInfo cell, the same for every row, is replaced by
-# "(GpuInfo)" to keep lines short: 8x H200 with 144384 MiB each, 1155072 MiB in all.
+# skypilot-catalog catalogs/v8/aws/vms.csv@00148f2a, verbatim rows of the P-family GPU types,
+# one zone per region of AWS_REGIONS (the file repeats the on-demand price for every zone of
+# a region). AWS cut P4d/P4de/P5/P5en on-demand prices in June 2025, after libcloud 3.9.1's
+# pricing.json (2025-03-02) was stamped, so these types come from here and their libcloud rows
+# are dropped; a region this file has no row for is not shipped (p4d in ap-southeast-1). It
+# also adds types libcloud does not know (p5.4xlarge, p5en, p6-b200). Spot prices are per
+# zone and move by the hour, so they are not transcribed. p5e.48xlarge has no Price in any
+# row (capacity blocks only); p6-b300 carries a GPU the taxonomy lacks (B300). The GpuInfo
+# cell is replaced by "(GpuInfo)" to keep lines short; its per-GPU SizeInMiB is 40960 (p4d),
+# 81920 (p4de, p5), 144384 (p5en) and 183359 (p6-b200).
 AWS_SKYPILOT_ROWS = """\
 InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone
-p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),106.0,32.617400,ap-northeast-1,apne1-az4
-p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),84.8,24.290200,us-east-1,use1-az2
-p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),84.8,17.219400,us-east-2,use2-az1
-p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),84.8,25.939700,us-west-2,usw2-az2
+p4d.24xlarge,A100,8.0,96.0,1152.0,(GpuInfo),30.09784,30.097800,ap-northeast-1,apne1-az1
+p4d.24xlarge,A100,8.0,96.0,1152.0,(GpuInfo),27.43298,13.338300,eu-central-1,euc1-az1
+p4d.24xlarge,A100,8.0,96.0,1152.0,(GpuInfo),23.71569,9.759800,eu-west-1,euw1-az2
+p4d.24xlarge,A100,8.0,96.0,1152.0,(GpuInfo),21.957642,2.465500,us-east-1,use1-az1
+p4d.24xlarge,A100,8.0,96.0,1152.0,(GpuInfo),21.95764,6.037400,us-east-2,use2-az1
+p4d.24xlarge,A100,8.0,96.0,1152.0,(GpuInfo),21.95764,7.999200,us-west-2,usw2-az1
+p4de.24xlarge,A100-80GB,8.0,96.0,1152.0,(GpuInfo),37.6223,15.978500,ap-northeast-1,apne1-az1
+p4de.24xlarge,A100-80GB,8.0,96.0,1152.0,(GpuInfo),32.93646,13.753400,ap-southeast-1,apse1-az2
+p4de.24xlarge,A100-80GB,8.0,96.0,1152.0,(GpuInfo),34.29122,8.821800,eu-central-1,euc1-az1
+p4de.24xlarge,A100-80GB,8.0,96.0,1152.0,(GpuInfo),27.44705,9.973400,us-east-1,use1-az4
+p4de.24xlarge,A100-80GB,8.0,96.0,1152.0,(GpuInfo),27.44705,10.999100,us-west-2,usw2-az1
+p5.48xlarge,H100,8.0,192.0,2048.0,(GpuInfo),68.8,68.800000,ap-northeast-1,apne1-az1
+p5.48xlarge,H100,8.0,192.0,2048.0,(GpuInfo),55.04,55.040000,us-east-1,use1-az1
+p5.48xlarge,H100,8.0,192.0,2048.0,(GpuInfo),55.04,11.254300,us-east-2,use2-az1
+p5.48xlarge,H100,8.0,192.0,2048.0,(GpuInfo),55.04,12.693500,us-west-2,usw2-az1
+p5.4xlarge,H100,1.0,16.0,256.0,(GpuInfo),8.6,8.600000,ap-northeast-1,apne1-az1
+p5.4xlarge,H100,1.0,16.0,256.0,(GpuInfo),6.88,,us-east-1,use1-az1
+p5.4xlarge,H100,1.0,16.0,256.0,(GpuInfo),6.88,,us-east-2,use2-az1
+p5.4xlarge,H100,1.0,16.0,256.0,(GpuInfo),6.88,,us-west-2,usw2-az1
+p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),79.12,31.630300,ap-northeast-1,apne1-az4
+p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),63.296,18.249200,us-east-1,use1-az2
+p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),63.296,22.937000,us-east-2,use2-az1
+p5en.48xlarge,H200,8.0,192.0,2048.0,(GpuInfo),63.296,23.893000,us-west-2,usw2-az2
+p6-b200.48xlarge,B200,8.0,192.0,2048.0,(GpuInfo),113.9328,21.014800,us-east-1,use1-az6
+p6-b200.48xlarge,B200,8.0,192.0,2048.0,(GpuInfo),113.9328,22.564000,us-east-2,use2-az1
+p6-b200.48xlarge,B200,8.0,192.0,2048.0,(GpuInfo),113.9328,28.442000,us-west-2,usw2-az1
 """
 
 GCP_REGIONS = (
@@ -129,10 +156,48 @@ GCP_LEFT_OUT = {
         "us-east4 prices H100 2.3x higher; not a list price"
     ),
     "A100-80GB (a2-ultragpu-*)": "us-central1 GPU row 1.8462/GPU 'looks low' (pain point 2)",
-    "H200 (a3-ultragpu-8g)": "GPU row 36.60258 for 8 is below the file's own H100 rate",
-    "B200 (a4-highgpu-8g)": "GPU rows exist but the snapshot has no a4 host row to add",
+    "H200 (a3-ultragpu-8g) outside us-central1, us-east4, us-west1": (
+        "v8 GPU row 36.60258 for 8 (europe-west1, europe-west4, ...) is below the file's own "
+        "H100 rate and under its own spot price (41.0128 in europe-west1); not a list price"
+    ),
+    "H100-MEGA (a3-megagpu-8g) outside us-central1, us-east4, us-west1, europe-west4": (
+        "v8 GPU row 35.39149 for 8 (europe-west1, asia-southeast1, ...) is 43% of the same "
+        "file's 82.75421 for the same SKU; not a list price"
+    ),
+    "B200 (a4-highgpu-8g)": "v8 host rows are priced 0.0 on-demand and spot in every region",
     "L4 (g2-standard-*)": "host rows not transcribed yet",
 }
+
+# skypilot-catalog catalogs/v8/gcp/vms.csv@006059e0, read on GCP_V8_TRANSCRIBED: host rows
+# and GPU rows (empty InstanceType) of the 8-GPU H100 Mega and H200 types, one zone per
+# region, only where the GPU row passes the checks of GCP_LEFT_OUT.
+SKYPILOT_GCP_V8 = "skypilot-catalog catalogs/v8/gcp/vms.csv@006059e0"
+GCP_V8_TRANSCRIBED = date(2026, 12, 5)
+GCP_V8_HOST_ROWS = """\
+InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice
+a3-megagpu-8g,208.0,1872.0,,,,europe-west4,europe-west4-b,9.93306,2.27469
+a3-megagpu-8g,208.0,1872.0,,,,us-central1,us-central1-a,9.46006,2.88933
+a3-megagpu-8g,208.0,1872.0,,,,us-east4,us-east4-a,9.46006,2.15966
+a3-megagpu-8g,208.0,1872.0,,,,us-west1,us-west1-a,9.46006,2.88933
+a3-ultragpu-8g,224.0,2952.0,,,,us-central1,us-central1-b,12.266,3.74713
+a3-ultragpu-8g,224.0,2952.0,,,,us-east4,us-east4-b,12.266,2.80034
+a3-ultragpu-8g,224.0,2952.0,,,,us-west1,us-west1-c,12.266,3.74713
+"""
+# The same file's GPU rows; GpuInfo is {'Gpus': [{'MemoryInfo': {'SizeInMiB': N}}]} with
+# N = 81920 (H100-MEGA) and 144384 (H200), shortened to "(GpuInfo)".
+GCP_V8_GPU_ROWS = """\
+InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice
+,,,H100-MEGA,8,(GpuInfo),europe-west4,europe-west4-b,107.58048,24.6032
+,,,H100-MEGA,8,(GpuInfo),us-central1,us-central1-a,82.75421,25.2808
+,,,H100-MEGA,8,(GpuInfo),us-east4,us-east4-a,82.75424,14.8952
+,,,H100-MEGA,8,(GpuInfo),us-west1,us-west1-a,82.75421,25.2808
+,,,H200,8,(GpuInfo),us-central1,us-central1-b,74.49392,37.2472
+,,,H200,8,(GpuInfo),us-east4,us-east4-b,74.49392,29.2536
+,,,H200,8,(GpuInfo),us-west1,us-west1-c,74.49392,37.2472
+"""
+# skypilot-catalog names the GPU rows of these machine types apart from the family's GPU
+# (the taxonomy reads H100-MEGA as H100).
+GCP_GPU_ROW_NAMES = {"a3-megagpu-8g": "H100-MEGA"}
 
 # skypilot-catalog catalogs/v6/azure/vms.csv@098741e7, verbatim rows.
 AZURE_ROWS = """\
@@ -249,15 +314,22 @@ Standard_NV72ads_A10_v5,A10,2,72.0,880,A10,6.52,1.63,westus3,"V1,V2"
 """
 
 # Left out of the Azure rows on purpose, with the reason (research note compute-anchors.md §3).
-AZURE_LEFT_OUT = {
-    "Standard_ND96isr_H100_v5": (
-        "the file says 12 GPUs (the size has 8) and spot == on-demand == 98.32, which is the "
-        "AWS p5.48xlarge price: not a reading of Azure's price list"
-    ),
-}
+# Neither skypilot-catalog's v5 nor its v6 Azure file has a row for ND96isr_H200_v5 or
+# ND96isr_MI300X_v5, so those sizes are not shipped.
+AZURE_LEFT_OUT: dict[str, str] = {}
+# The file's AcceleratorCount for these sizes is wrong; the Azure size docs give the count
+# (ND96isr_H100_v5: 8x H100 80 GB, NVLink + InfiniBand). The price column agrees with Azure's
+# retail price list: 98.32 / 8 = 12.29 per GPU-hour is what
+# https://raw.githubusercontent.com/datareceipts/data-receipts/main/109-gpu-pricing/README.md
+# (retrieved 2026-11-09) lists for the size; it equals AWS's pre-cut p5.48xlarge price by chance.
+AZURE_COUNT_FIXED = {"Standard_ND96isr_H100_v5": 8}
 # SkyPilot fills a missing H100 spot price with the on-demand one "to enable launching"
 # (fetch_azure.py); such a value is not a spot price, so it is dropped.
-AZURE_SPOT_FILLED = ("Standard_NC40ads_H100_v5", "Standard_NC80adis_H100_v5")
+AZURE_SPOT_FILLED = (
+    "Standard_NC40ads_H100_v5",
+    "Standard_NC80adis_H100_v5",
+    "Standard_ND96isr_H100_v5",
+)
 # SkyPilot names these H100; Azure documents them as H100 NVL (94 GB), as gpuhunt does.
 AZURE_GPU_RENAMED = {
     "Standard_NC40ads_H100_v5": "H100-NVL",

@@ -90,8 +90,13 @@ def test_the_shipped_catalog_covers_three_clouds_gpu_and_cpu_families() -> None:
 
 def test_the_known_bad_source_rows_are_not_shipped() -> None:
     types = {(r.provider, r.instance_type) for r in catalog_rows()}
-    # 12 GPUs and spot == on-demand in skypilot-catalog v6: left out, not shipped wrong.
-    assert ("azure", "Standard_ND96isr_H100_v5") not in types
+    assert ("azure", "Standard_ND96isr_H100_v5") in types
+    # 12 GPUs and spot == on-demand in skypilot-catalog v6: shipped corrected, never as read.
+    nd_h100 = [r for r in catalog_rows() if r.instance_type == "Standard_ND96isr_H100_v5"]
+    assert nd_h100
+    assert all((r.gpu, r.gpu_count, r.gpu_memory_gb) == ("H100", 8, 80) for r in nd_h100)
+    assert all(r.spot_price_per_hour is None for r in nd_h100)
+    assert all("AcceleratorCount 12 read as 8" in r.source for r in nd_h100)
     h100_nvl = [r for r in catalog_rows() if r.instance_type == "Standard_NC40ads_H100_v5"]
     assert h100_nvl
     assert all(r.gpu == "H100-NVL" and r.spot_price_per_hour is None for r in h100_nvl)
@@ -332,7 +337,8 @@ def test_an_impossible_count_is_judged_per_provider_searched() -> None:
 
 def test_a_model_no_searched_provider_has_says_which_it_has() -> None:
     with pytest.raises(InvalidArgumentError, match="has B200 GPUs; GPUs it has: A10"):
-        offers(Resources(gpus="B200:8"))
+        offers(Resources(gpus="B200:8"), providers=["azure", "gcp"])
+    assert {o.provider for o in offers(Resources(gpus="B200:8"))} == {"aws"}
 
 
 def test_an_unknown_gpu_suggests() -> None:

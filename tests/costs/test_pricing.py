@@ -21,7 +21,8 @@ from portacloud.resources import Resources
 
 def test_instance_prices_come_from_the_catalog() -> None:
     assert instance_price("aws", "m5.large", "us-east-1a") == pytest.approx(0.096)
-    assert instance_price("aws", "p5en.48xlarge", "us-east-1") == pytest.approx(84.8)
+    assert instance_price("aws", "p5en.48xlarge", "us-east-1") == pytest.approx(63.296)
+    assert instance_price("aws", "p5.48xlarge", "us-east-1") == pytest.approx(55.04)
     assert instance_price("aws", "p5en.48xlarge", "us-east-1", spot=True) is None
     assert instance_price("aws", "t3.micro", "us-east-1") is None
     assert instance_price("local", "local", "local") == 0.0
@@ -35,9 +36,21 @@ def test_h200_offers_are_dated_and_sourced() -> None:
     assert found[0].as_of == date(2026, 12, 5)
     assert "skypilot-catalog" in found[0].source
     assert [offer_price(o) for o in found] == sorted(offer_price(o) for o in found)
+    assert {o.provider for o in found} >= {"aws", "gcp"}
+    assert all(o.source and o.as_of for o in found)
     newest = catalog_date("aws")
     assert newest is not None
     assert newest >= date(2026, 12, 5)
+
+
+def test_h100_offers_come_from_all_three_clouds() -> None:
+    found = offers(parse_resources(gpus="H100:8"))
+    assert {o.provider for o in found} == {"aws", "azure", "gcp"}
+    assert [offer_price(o) for o in found] == sorted(offer_price(o) for o in found)
+    assert all(o.gpu == "H100" and o.gpu_count == 8 for o in found)
+    (nd,) = {o.instance_type for o in found if o.provider == "azure"}
+    assert nd == "Standard_ND96isr_H100_v5"
+    assert all("skypilot-catalog" in o.source and o.as_of for o in found if o.provider != "aws")
 
 
 def test_job_price_and_projection() -> None:

@@ -29,7 +29,7 @@ from portacloud.errors import InvalidArgumentError
 __all__ = ["lint_catalog"]
 
 _SENTINEL_PRICES = frozenset({700.0, 999.0, 9999.0, 99999.0, 999999.0})
-# No instance type of the three clouds lists above this per hour (p5.48xlarge is ~98).
+# No instance type of the three clouds lists above this per hour (p6-b200.48xlarge is ~114).
 _MAX_PLAUSIBLE_PRICE = 500.0
 _MEMORY_TOLERANCE_GB = 0.5
 

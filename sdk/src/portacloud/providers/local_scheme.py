@@ -1,4 +1,4 @@
-"""The ``local://`` scheme: jobs and instances on this machine."""
+"""The ``local://`` scheme: jobs, services and instances on this machine."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from portacloud.errors import InvalidArgumentError
 from portacloud.providerkit.options import reject_unknown_options
 from portacloud.providers.local_compute import LocalComputeDriver
 from portacloud.providers.local_jobs import LocalJobDriver, open_local_jobs
+from portacloud.providers.local_services import LocalServiceDriver, open_local_services
 
 __all__ = ["LocalProvider", "provider"]
 
@@ -20,6 +21,10 @@ class LocalProvider:
     def open_jobs(self, url: SplitResult, options: Mapping[str, Any]) -> LocalJobDriver:
         """A local job queue (``local://NAME?gpus=N&gpu_type=T``)."""
         return open_local_jobs(url, options)
+
+    def open_services(self, url: SplitResult, options: Mapping[str, Any]) -> LocalServiceDriver:
+        """Local services (``local://NAME?gpus=N&gpu_type=T``)."""
+        return open_local_services(url, options)
 
     def open_compute(self, url: SplitResult, options: Mapping[str, Any]) -> LocalComputeDriver:
         """Local sandbox instances (``local://NAME``)."""

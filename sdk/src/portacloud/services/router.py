@@ -27,11 +27,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aiohttp import ClientSession, web
 
-__all__ = ["BACKENDS_FILE", "ROUTER_FILE", "Backends", "main"]
+__all__ = ["BACKENDS_FILE", "IN_FLIGHT_FILE", "ROUTER_FILE", "Backends", "main"]
 
 BACKENDS_FILE = "backends.json"
 _BUFFERED = 1 << 20
 ROUTER_FILE = "router.json"
+#: Requests in flight per replica URL (only those with some), rewritten when the counts change,
+#: so the owner can stop a replica taken out of backends.json once its last request is done.
+IN_FLIGHT_FILE = "inflight.json"
+_IN_FLIGHT_PERIOD = 0.1
 
 # Hop-by-hop headers (RFC 9110 section 7.6.1) are the proxy's own business, never forwarded.
 _HOP = frozenset(
@@ -129,6 +133,17 @@ async def _forward(
     return web.Response(status=503, text="no ready replica\n")
 
 
+async def _report_in_flight(path: Path, backends: Backends) -> None:
+    """Keep ``inflight.json`` current, a few times a second and only when it changed."""
+    last: dict[str, int] | None = None
+    while True:
+        now = {url: n for url, n in backends.in_flight.items() if n > 0}
+        if now != last:
+            write_json(path, {"in_flight": now})
+            last = now
+        await asyncio.sleep(_IN_FLIGHT_PERIOD)
+
+
 async def _serve(state: Path, host: str, port: int) -> None:
     from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
@@ -150,11 +165,13 @@ async def _serve(state: Path, host: str, port: int) -> None:
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     write_json(state / ROUTER_FILE, {"port": bound, "host": host, "pid": os.getpid()})
+    reporter = asyncio.create_task(_report_in_flight(state / IN_FLIGHT_FILE, backends))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    reporter.cancel()
     await runner.cleanup()
     await session.close()
 

@@ -36,7 +36,7 @@ pytest.importorskip("portacloud_ray")
 
 pytestmark = pytest.mark.integration
 WAIT = 120.0
-SERVE_PORT = 19650
+SERVE_PORT = 19121  # scripts/servers/ray.sh: PORTACLOUD_SERVICES_TARGET_RAY
 
 
 @pytest.fixture(scope="module")

@@ -33,9 +33,15 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 APP = """
 import os
+import time
 from aiohttp import web
 
+WORK = float(os.environ.get("WORK_MS", "0")) / 1000
+
 async def hello(request):
+    end = time.perf_counter() + WORK
+    while time.perf_counter() < end:  # a model's CPU time per request
+        pass
     return web.json_response({"ok": True, "replica": os.environ.get("PORTACLOUD_REPLICA")})
 
 app = web.Application()
@@ -68,8 +74,8 @@ def wrk(url: str, *, connections: int, seconds: int) -> dict[str, float]:
     }
 
 
-def run(connections: int, seconds: int) -> dict[str, Any]:
-    """Deploy, measure, delete; return the figures."""
+def run(connections: int, seconds: int, work_ms: float) -> dict[str, Any]:
+    """Deploy replicas that spend ``work_ms`` of CPU per request, measure, delete."""
     import portacloud
 
     work = Path(tempfile.mkdtemp(prefix="bench-services-"))
@@ -79,6 +85,7 @@ def run(connections: int, seconds: int) -> dict[str, Any]:
     spec = portacloud.ServiceSpec(
         name="bench",
         command=(sys.executable, str(work / "app.py")),
+        env={"WORK_MS": str(work_ms)},
         readiness={"path": "/", "period": 0.5},
     )
     figures: dict[str, Any] = {}
@@ -102,8 +109,28 @@ def run(connections: int, seconds: int) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The results table."""
-    f = result["figures"]
+    """The results tables, one per workload."""
+    lines = [
+        "# Services: requests/s through the endpoint (local://)",
+        "",
+        f"{result['when']}, {result['machine']}; wrk -t1 -c{result['connections']} "
+        f"-d{result['seconds']}s; replicas: a minimal aiohttp app spending the given CPU time "
+        "per request; the router runs on uvloop. Reported, never asserted.",
+    ]
+    for work, figures in result["runs"].items():
+        lines += ["", f"## {work} ms of CPU per request", "", *_tables(figures)]
+    lines += [
+        "",
+        "Two cores run wrk, the router and the replicas together: the 2-replica rows show the "
+        "router spreading load, not the speed-up a bigger host would give. With 0 ms the "
+        "replica answers from memory and the Python router, which parses and forwards every "
+        "request, costs several times what the replica does; with a model's CPU time per "
+        "request the router's share shrinks.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _tables(f: dict[str, Any]) -> list[str]:
     one = f["direct_1"]["rps"]
     rows = [
         ("one replica, directly", f["direct_1"]),
@@ -111,11 +138,6 @@ def markdown(result: dict[str, Any]) -> str:
         ("endpoint, 2 replicas", f["router_2"]),
     ]
     lines = [
-        "# Services: requests/s through the endpoint (local://)",
-        "",
-        f"{result['when']}, {result['machine']}; wrk -t1 -c{result['connections']} "
-        f"-d{result['seconds']}s; replicas: a minimal aiohttp app. Reported, never asserted.",
-        "",
         "| target | requests/s | vs one replica directly | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|",
     ]
@@ -135,11 +157,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"| through the router | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} |",
         f"| added by the router | {r['p50_ms'] - d['p50_ms']:.3f} "
         f"| {r['p99_ms'] - d['p99_ms']:.3f} |",
-        "",
-        "Two cores run wrk, the router and the replicas together: the 2-replica row shows the "
-        "router spreading load, not the speed-up a bigger host would give.",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -147,6 +166,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument(
+        "--work-ms",
+        type=float,
+        nargs="+",
+        default=[0.0, 1.0],
+        help="CPU milliseconds each replica spends per request; one run per value",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench_services needs wrk: apt-get install wrk")
@@ -155,7 +181,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "connections": args.connections,
         "seconds": args.seconds,
-        "figures": run(args.connections, args.seconds),
+        "runs": {f"{w:g}": run(args.connections, args.seconds, w) for w in args.work_ms},
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "services.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,15 @@ def _isolated_home(
     monkeypatch.delenv("PORTACLOUD_PROFILE", raising=False)
     monkeypatch.setenv("PORTACLOUD_CONFIG", str(home / "no-such-config.toml"))
     return home
+
+
+@pytest.fixture(scope="module")
+def slurm_conf() -> str:
+    """The test cluster's slurm.conf (scripts/servers/slurm.sh); with CI=true a missing one
+    fails the test instead of skipping it."""
+    conf = os.environ.get("PORTACLOUD_TEST_SLURM_CONF")
+    if conf:
+        return conf
+    if os.environ.get("CI") == "true":
+        pytest.fail("slurm not running: scripts/services.sh start (PORTACLOUD_TEST_SLURM_CONF)")
+    pytest.skip("slurm not running: scripts/services.sh start")

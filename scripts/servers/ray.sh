@@ -2,7 +2,8 @@
 # A single-node Ray head (2 CPUs, 2 fake GPUs) with its Jobs REST API on 127.0.0.1:19111, for
 # tests/integration/test_ray.py and the jobs conformance suite (ray://127.0.0.1:19111).
 #   scripts/servers/ray.sh start|stop   (normally through scripts/services.sh)
-# Every listener is pinned to 127.0.0.1:19110-19149 (19110-19120 daemons, 19130-19149 workers).
+# Every listener is pinned to 127.0.0.1:19110-19149 (19110-19120 daemons, 19121 the Ray Serve
+# proxy of services, 19130-19149 workers).
 # The daemons share one process group (and session), kept in $LAB/ray.pgid; stop TERMs the
 # group and the session's workers, then KILLs what is left after 5 s. Ray's temp dir lives under
 # /tmp, not $LAB, because its unix socket paths must stay under 107 characters; its path is kept
@@ -17,6 +18,7 @@ VENV=${VENV:-$(cd "$here/../.." && pwd)/.venv}
 mkdir -p "$LAB"
 
 DASHBOARD=19111
+SERVE=19121
 PGIDFILE="$LAB/ray.pgid"
 TMPFILE="$LAB/ray.tmpdir"
 BIN="$VENV/bin/ray"
@@ -78,6 +80,9 @@ start() {
   {
     printf 'export PORTACLOUD_JOBS_TARGET_RAY=ray://127.0.0.1:%s\n' "$DASHBOARD"
     printf 'export PORTACLOUD_TEST_RAY_ADDRESS=http://127.0.0.1:%s\n' "$DASHBOARD"
+    # Ray Serve's proxy starts with the first service deployed; every client names its port.
+    printf 'export PORTACLOUD_SERVICES_TARGET_RAY=ray://127.0.0.1:%s?serve_port=%s\n' \
+      "$DASHBOARD" "$SERVE"
   } >"$LAB/ray.env"
   echo "ray head up: jobs API on http://127.0.0.1:$DASHBOARD (process group $pg, temp $tmp)"
 }

@@ -35,7 +35,10 @@ alive() {  # alive PIDFILE: the process named there is running
 }
 
 write_config() {
-  local host gpus
+  local host gpus cpus
+  # At least 6 CPUs, declared (config_overrides) where the machine has fewer: a rolling update
+  # of 2 one-CPU service replicas with a surge of 1 and a scale to 3 need 3 jobs at once.
+  cpus=$(( $(nproc) < 6 ? 6 : $(nproc) ))
   host=$(hostname -s)
   mkdir -p "$S"/{etc,state,spool,log,run,fakegpu}
   # Other users (slurmd drops to the job owner; tools run as nobody) must reach the config.
@@ -78,7 +81,8 @@ ReturnToService=2
 MinJobAge=3600
 KillWait=5
 GresTypes=gpu
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=4000 Gres=gpu:fake:2 State=UNKNOWN
+SlurmdParameters=config_overrides
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=4000 Gres=gpu:fake:2 State=UNKNOWN
 PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
   cat >"$S/etc/gres.conf" <<CONF
@@ -119,6 +123,7 @@ write_env() {
   cat >"$LAB/slurm.env" <<ENV
 export SLURM_CONF=$CONF
 export PORTACLOUD_JOBS_TARGET_SLURM=slurm://$PARTITION
+export PORTACLOUD_SERVICES_TARGET_SLURM=slurm://$PARTITION
 export PORTACLOUD_TEST_SLURM_CONF=$CONF
 ENV
 }

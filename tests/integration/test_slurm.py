@@ -32,16 +32,6 @@ WAIT = 90.0
 PARTITION = "debug"
 
 
-@pytest.fixture(scope="module")
-def slurm_conf() -> str:
-    conf = os.environ.get("PORTACLOUD_TEST_SLURM_CONF")
-    if conf:
-        return conf
-    if os.environ.get("CI") == "true":
-        pytest.fail("slurm not running: scripts/services.sh start (PORTACLOUD_TEST_SLURM_CONF)")
-    pytest.skip("slurm not running: scripts/services.sh start")
-
-
 @pytest.fixture
 def queue(slurm_conf: str) -> Iterator[portacloud.JobQueue]:
     with portacloud.open_jobs(f"slurm://{PARTITION}", conf=slurm_conf) as q:

@@ -30,7 +30,6 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import SplitResult
@@ -51,6 +50,7 @@ from portacloud.jobs.containers import container_runtimes
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobStatus
 from portacloud.providerkit import ProviderOptions, parse_options
 from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud_ray.capacity import GIB, Node, never_fits, read_nodes
 from portacloud_ray.errors import map_ray_error
 from portacloud_ray.images import image_entrypoint
 from portacloud_ray.runner import CONFIG_ENV
@@ -74,11 +74,12 @@ from portacloud_ray.workdir import MAX_WORKDIR_MB, staged_working_dir
 if TYPE_CHECKING:
     from ray.job_submission import JobDetails, JobSubmissionClient
 
+    from portacloud.services.driver import ServiceDriver
+
 __all__ = ["RayJobDriver", "RayJobsProvider", "RayOptions", "provider"]
 
 _DEFAULT_PORT = 8265
 _DEFAULT_REQUEST_TIMEOUT = 60.0
-_GIB = 2**30
 _TERMINAL_CACHE = 4096
 _FOLLOW_MIN, _FOLLOW_MAX = 0.2, 1.0
 #: Ray loggers that narrate every submit at INFO ("Uploading package...", "already exists,
@@ -131,15 +132,6 @@ class RayOptions(ProviderOptions):
     request_timeout: float = Field(default=_DEFAULT_REQUEST_TIMEOUT, gt=0, le=3600)
 
 
-@dataclass(frozen=True)
-class _Node:
-    """What one alive Ray node offers a job's entrypoint."""
-
-    gpus: float
-    cpus: float
-    memory: float
-
-
 class _CancelLog:
     """Cancellations portacloud asked for, kept on disk so other processes here see them.
 
@@ -170,10 +162,6 @@ class _CancelLog:
         return CancelRecord(
             before_start=bool(data.get("before_start")), at=float(data.get("at", 0))
         )
-
-
-def _gib(value: float) -> str:
-    return f"{value / _GIB:.1f} GiB"
 
 
 def runner_entrypoint(python: str, argv: Sequence[str]) -> str:
@@ -215,29 +203,8 @@ class RayJobDriver:
 
     # -- capacity ----------------------------------------------------------------------------
 
-    def _read_nodes(self) -> list[_Node]:
-        """The alive nodes and their total resources, from the dashboard's State API."""
-        from ray.util.state import list_nodes
-
-        nodes = []
-        listed = list_nodes(
-            address=self._address,
-            detail=True,
-            raise_on_missing_output=False,
-            timeout=max(1, int(self._request_timeout)),
-        )
-        for node in listed:
-            if node.state != "ALIVE":
-                continue
-            total = node.resources_total or {}
-            nodes.append(
-                _Node(
-                    gpus=float(total.get("GPU", 0.0)),
-                    cpus=float(total.get("CPU", 0.0)),
-                    memory=float(total.get("memory", 0.0)),
-                )
-            )
-        return nodes
+    def _read_nodes(self) -> list[Node]:
+        return read_nodes(self._address, timeout=self._request_timeout)
 
     def _capabilities(self) -> JobCapabilities:
         most = max((int(n.gpus) for n in self._nodes), default=0)
@@ -252,23 +219,7 @@ class RayJobDriver:
 
     def _never_fits(self, spec: JobSpec) -> str | None:
         """Why no node of the cluster could ever hold the job's entrypoint, or ``None``."""
-        res = spec.resources
-        gpus, cpus = res.gpu_count, res.cpus or 0.0
-        memory = (res.memory_gb or 0.0) * _GIB
-        if any(n.gpus >= gpus and n.cpus >= cpus and n.memory >= memory for n in self._nodes):
-            return None
-        if not self._nodes:
-            return "the Ray cluster has no alive node"
-        wanted = [f"{gpus} GPU(s)"] if gpus else []
-        wanted += [f"{cpus:g} CPU(s)"] if res.cpus else []
-        wanted += [_gib(memory)] if res.memory_gb else []
-        biggest = ", ".join(
-            f"{n.gpus:g} GPU(s)/{n.cpus:g} CPU(s)/{_gib(n.memory)}" for n in self._nodes[:8]
-        )
-        return (
-            f"asks for {' and '.join(wanted) or 'resources'} on one node; "
-            f"the Ray cluster's nodes have {biggest}"
-        )
+        return never_fits(self._nodes, spec.resources)
 
     # -- submit ------------------------------------------------------------------------------
 
@@ -327,7 +278,7 @@ class RayJobDriver:
                 metadata=metadata,
                 entrypoint_num_gpus=res.gpu_count or None,
                 entrypoint_num_cpus=res.cpus,
-                entrypoint_memory=int(res.memory_gb * _GIB) if res.memory_gb else None,
+                entrypoint_memory=int(res.memory_gb * GIB) if res.memory_gb else None,
             )
         return job_id
 
@@ -498,7 +449,8 @@ def _state_dir(netloc: str) -> Path:
 
 
 class RayJobsProvider:
-    """Opens ``ray://host[:dashboard_port]?python=INTERPRETER&tls=false`` job queues."""
+    """Opens ``ray://host[:dashboard_port]?python=INTERPRETER&tls=false`` job queues and
+    ``ray://host[:dashboard_port]?serve_port=8000`` services."""
 
     def open_jobs(
         self,
@@ -519,21 +471,14 @@ class RayJobsProvider:
             UnavailableError: the dashboard does not answer.
         """
         opts = parse_options(RayOptions, "ray", options)
-        if url.path not in ("", "/") or not url.hostname:
-            raise InvalidArgumentError("ray:// queues are ray://HOST:DASHBOARD_PORT")
-        try:
-            port = url.port or _DEFAULT_PORT
-        except ValueError:
-            raise InvalidArgumentError(f"malformed port in {url.netloc!r}") from None
-        host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
-        address = f"{'https' if opts.tls else 'http'}://{host}:{port}"
+        _, address = dashboard_address(url, tls=opts.tls)
         timeout = opts.request_timeout
         return guarded_call(
             lambda: RayJobDriver(
-                _client(address, timeout=timeout),
+                bounded_client(address, timeout=timeout),
                 address=address,
                 python=opts.python or "python",
-                state_dir=_state_dir(f"{host}:{port}"),
+                state_dir=_state_dir(address.split("://", 1)[1]),
                 request_timeout=timeout,
                 retry=retry,
             ),
@@ -543,8 +488,43 @@ class RayJobsProvider:
             resource=address,
         )
 
+    def open_services(
+        self,
+        url: SplitResult,
+        options: Mapping[str, Any],
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> ServiceDriver:
+        """Open ``ray://host[:dashboard_port]?serve_port=8000``: services on Ray Serve.
 
-def _client(address: str, *, timeout: float) -> JobSubmissionClient:
+        Args:
+            url: ``ray://host:port``: the dashboard's address (default port 8265).
+            options: See :class:`portacloud_ray.services.RayServicesOptions`.
+            retry: The policy of the driver's own retries (reads while following logs).
+
+        Raises:
+            InvalidArgumentError: the URL or an option is malformed.
+            UnavailableError: the dashboard does not answer.
+        """
+        from portacloud_ray.services import open_ray_services
+
+        return open_ray_services(url, options, retry=retry)
+
+
+def dashboard_address(url: SplitResult, *, tls: bool) -> tuple[str, str]:
+    """The host (bracketed if IPv6) and the ``http(s)://host:port`` of the dashboard ``url``
+    names (``ray://host[:port]``, port 8265 by default)."""
+    if url.path not in ("", "/") or not url.hostname:
+        raise InvalidArgumentError("ray:// URLs are ray://HOST:DASHBOARD_PORT")
+    try:
+        port = url.port or _DEFAULT_PORT
+    except ValueError:
+        raise InvalidArgumentError(f"malformed port in {url.netloc!r}") from None
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    return host, f"{'https' if tls else 'http'}://{host}:{port}"
+
+
+def bounded_client(address: str, *, timeout: float) -> JobSubmissionClient:
     """Ray's Jobs client, with a bound on every HTTP request (Ray's own sets none, so a
     dashboard that stops answering would hang every call)."""
     from ray.job_submission import JobSubmissionClient

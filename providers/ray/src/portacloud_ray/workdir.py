@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
-from portacloud.jobs.models import JobSpec
 from portacloud.jobs.workdir import scan_workdir, stage_workdir
 
 __all__ = ["MAX_WORKDIR_MB", "staged_working_dir"]
@@ -28,8 +28,15 @@ MAX_WORKDIR_MB = 500
 _APPLIED = (".gitignore", ".rayignore")
 
 
+class _HasWorkdir(Protocol):
+    """A job or service spec: what is shipped is its ``workdir``."""
+
+    @property
+    def workdir(self) -> str | None: ...
+
+
 @contextmanager
-def staged_working_dir(spec: JobSpec) -> Iterator[dict[str, str]]:
+def staged_working_dir(spec: _HasWorkdir) -> Iterator[dict[str, str]]:
     """The ``runtime_env`` entries that ship ``spec.workdir``, valid while the block runs.
 
     Yields ``{}`` for a spec without a workdir. The staged copy is removed on exit, once the

@@ -34,24 +34,20 @@ import builtins
 import dataclasses
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import SplitResult
 
 from pydantic import BeforeValidator
 
 from portacloud.errors import (
-    FailedPreconditionError,
-    InternalError,
     InvalidArgumentError,
     NotFoundError,
     PortaCloudError,
-    UnavailableError,
     guarded_call,
 )
 from portacloud.home import portacloud_home
@@ -61,28 +57,26 @@ from portacloud.jobs.models import JobCapabilities, JobReason, JobSpec, JobState
 from portacloud.jobs.workdir import scan_workdir, stage_workdir
 from portacloud.providerkit import ProviderOptions, parse_options
 from portacloud.retry import RetryPolicy, call_with_retry
-from portacloud_slurm.commands import (
-    SACCT_FIELDS,
-    JobRecord,
-    SlurmCommands,
-    first_field,
-    job_ids_arg,
-    parse_records,
-    parse_sacct,
-)
+from portacloud_slurm.commands import JobRecord, SlurmCommands, parse_records
 from portacloud_slurm.compose import TaskView, compose_status, task_outcomes
-from portacloud_slurm.errors import (
-    MAYBE_APPLIED,
-    UNSATISFIABLE,
-    SlurmCommandError,
-    map_slurm_error,
-)
+from portacloud_slurm.errors import SlurmCommandError, map_slurm_error
 from portacloud_slurm.files import CANCEL_MARK, META, VERDICT, JobFiles, JobMeta, write_atomic
 from portacloud_slurm.partition import ClusterInfo, read_partition
+from portacloud_slurm.records import RecordReader
 from portacloud_slurm.script import SHIPPED_WORKDIR, batch_script
 from portacloud_slurm.states import TaskOutcome
+from portacloud_slurm.submit import sbatch, scancel
 
-__all__ = ["SlurmJobDriver", "SlurmJobsProvider", "SlurmOptions", "provider"]
+if TYPE_CHECKING:
+    from portacloud_slurm.services import SlurmServiceDriver
+
+__all__ = [
+    "SlurmJobDriver",
+    "SlurmJobsProvider",
+    "SlurmOptions",
+    "checked_location",
+    "provider",
+]
 
 _CAPABILITIES = JobCapabilities(
     workdir=True,
@@ -98,7 +92,6 @@ _CAPABILITIES = JobCapabilities(
         "workdir is staged in the job's directory under state_dir; each task copies it",
     ),
 )
-_NOT_KNOWN = ("Invalid job id specified", "not found")
 
 
 def _blank_is_none(value: object) -> object:
@@ -125,14 +118,6 @@ class SlurmOptions(ProviderOptions):
     state_dir: _Text = None
     account: _Text = None
     qos: _Text = None
-
-
-def _outcome_unknown(what: str) -> UnavailableError:
-    return UnavailableError(
-        f"{what}; the job may have been queued all the same: check `portacloud jobs ls` "
-        "(or squeue) before submitting it again",
-        retryable=False,
-    )
 
 
 def _check_id(job_id: str) -> str:
@@ -168,6 +153,7 @@ class SlurmJobDriver(TaskLogFiles):
         self.cluster = info.cluster
         self.nodes = info.partition.nodes
         self.accounting = info.accounting
+        self.reader = RecordReader(commands, info.accounting)
         self.files = JobFiles(state_dir / info.cluster)
         self.retry = retry or RetryPolicy()
         self.capabilities = _CAPABILITIES.model_copy(
@@ -220,7 +206,7 @@ class SlurmJobDriver(TaskLogFiles):
             script = job_dir / "job.sh"
             text = batch_script(spec, env=env, job_dir=job_dir, gpus=spec.resources.gpu_count)
             write_atomic(script, text, mode=0o700)
-            job_id = self._sbatch(args, script)
+            job_id = sbatch(self.commands, where, args, script)
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
@@ -228,65 +214,7 @@ class SlurmJobDriver(TaskLogFiles):
         self.files.link(job_id, job_dir)
         return job_id
 
-    def _sbatch(self, args: Sequence[str], script: Path) -> str:
-        """Run sbatch once and return the job id.
-
-        sbatch has no idempotency key, so nothing repeats it: a try whose answer was lost may
-        have queued the job, and a second would run it twice. Such a failure says so and is
-        not retryable; one where the controller was never reached keeps its own verdict.
-        """
-        try:
-            out = self.commands.run("sbatch", *args, str(script))
-        except subprocess.TimeoutExpired as exc:
-            raise _outcome_unknown(f"sbatch did not answer within {exc.timeout:g} s") from exc
-        except SlurmCommandError as exc:
-            mapped = map_slurm_error(exc)
-            if mapped is not None and UNSATISFIABLE.search(exc.stderr):
-                inventory = self.info.partition.inventory()
-                raise InvalidArgumentError(f"{mapped.message}; {inventory}") from exc
-            if mapped is not None and mapped.retryable and MAYBE_APPLIED.search(exc.stderr):
-                raise _outcome_unknown(mapped.message) from exc
-            raise
-        job_id = first_field(out)
-        if not job_id.isdigit():
-            raise InternalError(f"sbatch printed {out.strip()!r} instead of a job id")
-        return job_id
-
     # ------------------------------------------------------------------ records
-
-    def _live(self, job_id: str) -> builtins.list[JobRecord] | None:
-        """The controller's records of the job (array tasks included); ``None`` if it forgot."""
-        try:
-            text = self.commands.run("scontrol", "-o", "show", "job", job_id)
-        except SlurmCommandError as exc:
-            if any(s in exc.stderr for s in _NOT_KNOWN):
-                return None
-            raise
-        return [r for r in parse_records(text) if r.group_id == job_id]
-
-    def _accounting(self, job_ids: Sequence[str]) -> dict[str, builtins.list[JobRecord]]:
-        """Records of ended jobs from sacct (slurmdbd) or ``sacct -c`` (completion file)."""
-        if not job_ids or self.accounting is None:
-            return {}
-        args = ["-P", "-n", "-o", ",".join(SACCT_FIELDS), "-j", job_ids_arg(job_ids)]
-        args = ["-c", *args] if self.accounting == "completion" else ["-X", *args]
-        try:
-            text = self.commands.run("sacct", *args)
-        except SlurmCommandError:
-            # Accounting that does not answer leaves the batch script's reports to tell.
-            return {}
-        found: dict[str, builtins.list[JobRecord]] = {}
-        for record in parse_sacct(text):
-            if record.group_id in job_ids:
-                found.setdefault(record.group_id, []).append(record)
-        return found
-
-    def _records(self, job_id: str) -> tuple[builtins.list[JobRecord], bool]:
-        """The job's records and whether they are the controller's (complete) view."""
-        live = self._live(job_id)
-        if live is not None:
-            return live, True
-        return self._accounting([job_id]).get(job_id, []), False
 
     def _ours(
         self, job_id: str, records: Sequence[JobRecord]
@@ -308,7 +236,7 @@ class SlurmJobDriver(TaskLogFiles):
 
     def status(self, job_id: str) -> JobStatus:
         jid = _check_id(job_id)
-        records, live = self._records(jid)
+        records, live = self.reader.records(jid)
         job_dir, meta = self._ours(jid, records)
         if meta is None and not records:
             raise NotFoundError(f"Slurm has no job {jid}", resource=job_id)
@@ -381,7 +309,7 @@ class SlurmJobDriver(TaskLogFiles):
         for record in parse_records(self.commands.run("scontrol", "-o", "show", "job")):
             if record.group_id in ours:
                 groups.setdefault(record.group_id, []).append(record)
-        ended = self._accounting([j for j in ours if j not in groups])
+        ended = self.reader.ended([j for j in ours if j not in groups])
         statuses = []
         for job_id, (job_dir, meta) in ours.items():
             live = job_id in groups
@@ -399,7 +327,7 @@ class SlurmJobDriver(TaskLogFiles):
         jid = _check_id(job_id)
         indexed = self.files.ours(jid)
         if indexed is None:
-            records, _ = self._records(jid)
+            records, _ = self.reader.records(jid)
             job_dir, meta = self._ours(jid, records)
             if job_dir is None or meta is None:
                 if not records:
@@ -434,19 +362,13 @@ class SlurmJobDriver(TaskLogFiles):
         jid = _check_id(job_id)
         job_dir = self.files.find(jid)
         if job_dir is None:
-            records, _ = self._records(jid)
+            records, _ = self.reader.records(jid)
             job_dir, meta = self._ours(jid, records)
             if meta is None and not records:
                 raise NotFoundError(f"Slurm has no job {jid}", resource=job_id)
         if job_dir is not None:
             (job_dir / CANCEL_MARK).touch()
-        try:
-            self.commands.run("scancel", jid)
-        except SlurmCommandError as exc:
-            mapped = map_slurm_error(exc)
-            # Ended, or already forgotten by the controller: nothing is left to cancel.
-            if not isinstance(mapped, NotFoundError | FailedPreconditionError):
-                raise
+        scancel(self.commands, jid)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -460,8 +382,27 @@ class SlurmJobDriver(TaskLogFiles):
         """Nothing to release: jobs run on after the queue is closed."""
 
 
+def checked_location(url: SplitResult, opts: SlurmOptions) -> Path:
+    """Check a ``slurm://`` URL and its ``conf``; return the absolute ``state_dir``."""
+    if url.path not in ("", "/"):
+        raise InvalidArgumentError("slurm:// URLs name a partition only: slurm://PARTITION")
+    # A missing slurm.conf makes every client command retry for 60 s before failing.
+    for source, path in (("conf=", opts.conf), ("SLURM_CONF", os.environ.get("SLURM_CONF"))):
+        if path and not os.path.isfile(path):
+            raise InvalidArgumentError(f"{source}{path}: no such slurm.conf")
+        if path:
+            break
+    state_dir = Path(opts.state_dir or portacloud_home() / "slurm")
+    if "%" in str(state_dir):
+        raise InvalidArgumentError(
+            f"state_dir {state_dir}: '%' would be read as a Slurm filename pattern"
+        )
+    return state_dir.expanduser().absolute()
+
+
 class SlurmJobsProvider:
-    """Opens ``slurm://PARTITION`` job queues (``slurm://`` for the default partition)."""
+    """Opens ``slurm://PARTITION`` job queues and services (``slurm://`` for the default
+    partition)."""
 
     def open_jobs(
         self,
@@ -484,24 +425,12 @@ class SlurmJobsProvider:
             UnavailableError: the controller cannot be reached.
         """
         opts = parse_options(SlurmOptions, "slurm", options)
-        if url.path not in ("", "/"):
-            raise InvalidArgumentError("slurm:// URLs name a partition only: slurm://PARTITION")
-        # A missing slurm.conf makes every client command retry for 60 s before failing.
-        for source, path in (("conf=", opts.conf), ("SLURM_CONF", os.environ.get("SLURM_CONF"))):
-            if path and not os.path.isfile(path):
-                raise InvalidArgumentError(f"{source}{path}: no such slurm.conf")
-            if path:
-                break
-        state_dir = Path(opts.state_dir or portacloud_home() / "slurm")
-        if "%" in str(state_dir):
-            raise InvalidArgumentError(
-                f"state_dir {state_dir}: '%' would be read as a Slurm filename pattern"
-            )
+        state_dir = checked_location(url, opts)
         return guarded_call(
             lambda: SlurmJobDriver.open(
                 SlurmCommands(conf=opts.conf),
                 partition=url.netloc or None,
-                state_dir=state_dir.expanduser().absolute(),
+                state_dir=state_dir,
                 account=opts.account,
                 qos=opts.qos,
                 retry=retry,
@@ -511,6 +440,12 @@ class SlurmJobsProvider:
             operation="open_jobs",
             resource=url.netloc or None,
         )
+
+    def open_services(self, url: SplitResult, options: Mapping[str, Any]) -> SlurmServiceDriver:
+        """Services on ``slurm://PARTITION``: see :mod:`portacloud_slurm.services`."""
+        from portacloud_slurm.services import open_slurm_services  # it builds on this module
+
+        return open_slurm_services(url, options)
 
 
 provider = SlurmJobsProvider()

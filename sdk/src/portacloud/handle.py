@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 from portacloud.errors import (
     InvalidArgumentError,
@@ -15,6 +15,9 @@ from portacloud.errors import (
 )
 
 __all__ = ["DriverHandle", "check_timeout", "picklable_options"]
+
+if TYPE_CHECKING:
+    from portacloud.retry import RetryPolicy
 
 _T = TypeVar("_T")
 
@@ -83,6 +86,9 @@ class DriverHandle(Generic[_D]):
     copy reopens its driver on first use, in whichever process it lands.
     """
 
+    #: The policy of :meth:`_retried`, set by the handles that retry reads.
+    _retry: RetryPolicy
+
     def __init__(self, driver: _D, *, url: str, options: Mapping[str, Any] | None = None) -> None:
         self._driver_obj: _D | None = driver
         self._url = url
@@ -133,6 +139,12 @@ class DriverHandle(Generic[_D]):
             operation=operation,
             resource=resource,
         )
+
+    def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
+        """A call that is safe to repeat, retried under the handle's ``_retry`` policy."""
+        from portacloud.retry import call_with_retry
+
+        return call_with_retry(self._retry, lambda: self._guarded(operation, resource, fn))
 
     def _unsupported(self, operation: str, what: str, capability: str) -> UnsupportedError:
         return UnsupportedError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from portacloud.services.models import ServiceSpec
+from portacloud.services.models import ReplicaRange, ServiceSpec
 from portacloud_ray.capacity import GIB
 from portacloud_ray.services_replica import DEPLOYMENT
 
@@ -78,8 +78,9 @@ def app_config(
         "graceful_shutdown_timeout_s": _GRACEFUL_TIMEOUT_S,
         "ray_actor_options": _actor_options(spec),
     }
-    if replicas is None and spec.autoscaled:
-        low, high = spec.replicas.min, spec.replicas.max  # type: ignore[union-attr]
+    autoscaled = spec.replicas if spec.autoscaled else None
+    if replicas is None and isinstance(autoscaled, ReplicaRange):
+        low, high = autoscaled.min, autoscaled.max
         deployment["autoscaling_config"] = {
             "min_replicas": low,
             "max_replicas": high,

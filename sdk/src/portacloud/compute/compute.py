@@ -5,9 +5,9 @@ from __future__ import annotations
 import builtins
 import getpass
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from portacloud.compute.driver import ComputeDriver, LaunchRequest, SupportsLocation
 from portacloud.compute.models import (
@@ -25,7 +25,7 @@ from portacloud.errors import (
 from portacloud.handle import DriverHandle, check_timeout
 from portacloud.residency import RegionCache, RegionPolicy
 from portacloud.resources import Resources
-from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.retry import RetryPolicy
 from portacloud.validation import validated
 from portacloud.waiting import poll_until
 
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from portacloud.costs.models import CostPolicy
 
 __all__ = ["Compute", "managed_tags", "parse_instance_spec"]
-
-_T = TypeVar("_T")
 
 
 def parse_instance_spec(spec: InstanceSpec | Mapping[str, Any]) -> InstanceSpec:
@@ -112,10 +110,6 @@ class Compute(DriverHandle[ComputeDriver]):
         return default_registry().compute_driver(
             self._url, retry=self._retry, options=self._options
         )
-
-    def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
-        """A call that is safe to repeat, retried under the handle's policy."""
-        return call_with_retry(self._retry, lambda: self._guarded(operation, resource, fn))
 
     @property
     def region(self) -> str:

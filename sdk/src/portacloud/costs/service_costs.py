@@ -46,8 +46,7 @@ class ServiceCosts:
 
     def estimate(self, spec: ServiceSpec) -> Projection:
         """What ``spec`` costs per hour at its largest size; unbounded, it runs until deleted."""
-        most = spec.replicas if isinstance(spec.replicas, int) else spec.replicas.max
-        return project_unbounded(self.price(spec, most))
+        return project_unbounded(self.price(spec, spec.most_replicas))
 
     def admit(self, spec: ServiceSpec, *, replicas: int | None = None) -> float:
         """The hourly price once it fits the budget (else RESOURCE_EXHAUSTED, before anything

@@ -7,7 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from portacloud.errors import (
     InvalidArgumentError,
@@ -17,7 +17,7 @@ from portacloud.jobs.driver import JobDriver, SupportsDelete, SupportsTaskLogs
 from portacloud.jobs.models import JobCapabilities, JobSpec, JobState, JobStatus
 from portacloud.jobs.workdir import absolute_workdir, check_workdir
 from portacloud.residency import RegionCache, RegionPolicy
-from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.retry import RetryPolicy
 from portacloud.validation import validated
 from portacloud.waiting import poll_until
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Job", "JobQueue", "parse_spec"]
 
-_T = TypeVar("_T")
 
 OUTPUT_ENV = "PORTACLOUD_OUTPUT_URI"
 
@@ -137,10 +136,6 @@ class JobQueue(DriverHandle[JobDriver]):
 
         costs = self._costs or JobCosts(CostPolicy(profile="-"), target=self._url)
         return costs.estimate(parse_spec(spec))
-
-    def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
-        """A call that is safe to repeat, retried under the queue's policy."""
-        return call_with_retry(self._retry, lambda: self._guarded(operation, resource, fn))
 
     def _reopen(self) -> JobDriver:
         from portacloud.registry import default_registry

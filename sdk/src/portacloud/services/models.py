@@ -185,6 +185,11 @@ class ServiceSpec(BaseModel):
         return self.replicas if isinstance(self.replicas, int) else self.replicas.min
 
     @property
+    def most_replicas(self) -> int:
+        """The most replicas it may run: the count, or the range's max."""
+        return self.replicas if isinstance(self.replicas, int) else self.replicas.max
+
+    @property
     def autoscaled(self) -> bool:
         """Whether the count is a range the backend scales within."""
         return isinstance(self.replicas, ReplicaRange) and self.replicas.min != self.replicas.max

@@ -164,7 +164,7 @@ async def _serve(state: Path, host: str, port: int) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    bound = int(runner.addresses[0][1])
     write_json(state / ROUTER_FILE, {"port": bound, "host": host, "pid": os.getpid()})
     reporter = asyncio.create_task(_report_in_flight(state / IN_FLIGHT_FILE, backends))
     stop = asyncio.Event()

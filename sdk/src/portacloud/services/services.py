@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from portacloud.errors import FailedPreconditionError, InvalidArgumentError
 from portacloud.handle import DriverHandle, check_timeout
 from portacloud.jobs.workdir import DEFAULT_WORKDIR_LIMIT_MB, absolute_workdir, scan_workdir
 from portacloud.residency import RegionPolicy
-from portacloud.retry import RetryPolicy, call_with_retry
+from portacloud.retry import RetryPolicy
 from portacloud.services.driver import ServiceDriver
 from portacloud.services.models import (
     ServiceCapabilities,
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from portacloud.costs.service_costs import ServiceCosts
 
 __all__ = ["Services", "parse_service_spec"]
-
-_T = TypeVar("_T")
 
 
 def parse_service_spec(spec: ServiceSpec | Mapping[str, Any]) -> ServiceSpec:
@@ -93,9 +91,6 @@ class Services(DriverHandle[ServiceDriver]):
             self._url, retry=self._retry, options=self._options
         )
 
-    def _retried(self, operation: str, resource: str | None, fn: Callable[[], _T]) -> _T:
-        return call_with_retry(self._retry, lambda: self._guarded(operation, resource, fn))
-
     @property
     def capabilities(self) -> ServiceCapabilities:
         """What the backend can do."""
@@ -120,7 +115,7 @@ class Services(DriverHandle[ServiceDriver]):
         for needed, capability, what in wanted:
             if needed and not getattr(caps, capability):
                 raise self._unsupported(operation, what, capability)
-        self._check_count(_most_replicas(service), operation)
+        self._check_count(service.most_replicas, operation)
         if service.workdir is not None:
             scan_workdir(service.workdir, limit_mb=DEFAULT_WORKDIR_LIMIT_MB)
         self._check_region(service.name, operation)
@@ -308,11 +303,6 @@ class Services(DriverHandle[ServiceDriver]):
             resource=name,
             goal=goal.value,
         )
-
-
-def _most_replicas(spec: ServiceSpec) -> int:
-    replicas = spec.replicas
-    return replicas if isinstance(replicas, int) else replicas.max
 
 
 def _state(state: ServiceState | str) -> ServiceState:

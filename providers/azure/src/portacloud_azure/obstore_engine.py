@@ -47,7 +47,8 @@ from portacloud.storage.driver import DriverWriter, ListOptions, StoredVersion, 
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_azure.driver import AzureBlobDriver
 from portacloud_azure.metadata import encode_metadata
-from portacloud_azure.objects import DEFAULT_CONTENT_TYPE, etag, object_info
+from portacloud_azure.objects import DEFAULT_CONTENT_TYPE, object_info
+from portacloud_azure.objects import etag as etag_of
 from portacloud_azure.obstore_errors import map_obstore_error
 
 __all__ = ["ObstoreDriver", "obstore_store"]
@@ -104,12 +105,15 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
 
     provider = "az"
     service = "Azure"
+    native_async = True
+    # Blob Storage has no suffix range: :meth:`read` sizes the blob first.
+    suffix_ranges = False
+    missing_delete_404 = True
 
     def __repr__(self) -> str:
         return f"ObstoreDriver({self.sdk!r})"
 
-    @staticmethod
-    def _info(key: str, meta: Mapping[str, Any], attributes: Mapping[str, Any]) -> ObjectInfo:
+    def _info(self, key: str, meta: Mapping[str, Any], attributes: Mapping[str, Any]) -> ObjectInfo:
         if not meta.get("e_tag"):
             # The service always sends one: the header block was cut short.
             raise UnavailableError("the answer was cut short: it has no ETag", resource=key)
@@ -125,20 +129,17 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
         return object_info(
             key,
             size=int(meta["size"]),
-            etag=etag(meta["e_tag"]),
+            etag=etag_of(meta["e_tag"]),
             last_modified=meta.get("last_modified"),
             content_type=content_type,
             raw_metadata=raw,
         )
 
-    # ----------------------------------------------------------------- BucketDriver
+    def quote(self, etag: str) -> str:
+        """``etag`` in double quotes, as Blob Storage answers and ``If-Match`` wants it."""
+        return etag_of(etag)
 
-    def stat(self, key: str) -> ObjectInfo:
-        """A HEAD through obstore's ``get(head=True)``, which keeps the user metadata."""
-        if not representable(key):
-            return self.sdk.stat(key)
-        result = self.obs.get(self.store, key, options={"head": True})
-        return self._info(key, result.meta, result.attributes)
+    # ----------------------------------------------------------------- BucketDriver
 
     def read(self, key: str, *, start: int, end: int | None) -> ReadResult:
         """A Get Blob, ranged or not; a start past the end reads as no bytes (as on the SDK)."""
@@ -170,39 +171,37 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
             raise
         return info, self.body(result)
 
+    def single_request(self, key: str, options: WriteOptions) -> bool:
+        """One Put Blob unless the key or more than a block forbid."""
+        big = options.size_hint is not None and options.size_hint > self.sdk.block_size
+        return not big and representable(key)
+
     def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
         """Begin a write: one obstore Put Blob, or the SDK's staged blocks past one block.
 
         A stream (no ``size_hint``) cannot be replayed by the portable Bucket, so its Put Blob
         is retried here, under the driver's policy.
         """
-        big = options.size_hint is not None and options.size_hint > self.sdk.block_size
-        if big or not representable(key):
+        if not self.single_request(key, options):
             return self.sdk.open_writer(key, options)
         return self.put_writer(key, options, limit=self.sdk.block_size)
 
-    def put_single(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
-        """One Put Blob, the metadata (the CRC32C included) and the content type with it."""
-        metadata = encode_metadata(options.metadata, crc32c)
-        tag = self.put_request(key, options, body, dict(metadata), etag)
+    def put_attributes(self, options: WriteOptions, crc32c: str) -> dict[str, str]:
+        """The metadata names escaped as the SDK engine does, the CRC32C included."""
+        return dict(encode_metadata(options.metadata, crc32c))
+
+    def put_info(
+        self, key: str, options: WriteOptions, size: int, crc32c: str, etag: str
+    ) -> ObjectInfo:
+        """What one Put Blob stored."""
         return object_info(
             key,
-            size=len(body),
-            etag=etag(tag),
+            size=size,
+            etag=etag_of(etag),
             last_modified=None,
             content_type=options.content_type or DEFAULT_CONTENT_TYPE,
-            raw_metadata=metadata,
+            raw_metadata=encode_metadata(options.metadata, crc32c),
         )
-
-    def delete(self, key: str) -> None:
-        """Delete the blob (and its snapshots); a missing blob is no error."""
-        if not representable(key):
-            self.sdk.delete(key)
-            return
-        try:
-            self.obs.delete(self.store, key)
-        except FileNotFoundError:
-            return
 
     def delete_many(self, keys: Sequence[str]) -> None:
         """Blob Batch deletes through the SDK."""

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from portacloud.checksums import crc32c_hex
-from portacloud.errors import InvalidArgumentError, UnavailableError, UnsupportedError
+from portacloud.errors import InvalidArgumentError, UnsupportedError
 from portacloud.handle import DriverHandle
 from portacloud.residency import STORAGE_ACCESS, Access, RegionCache, RegionPolicy
 from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
@@ -31,8 +31,8 @@ from portacloud.storage.driver import (
 from portacloud.storage.keys import check_key
 from portacloud.storage.listing import ListingGuard
 from portacloud.storage.models import ObjectInfo, PrefixInfo
-from portacloud.storage.ranges import expected_length, is_int, parse_range
-from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, chunks_of, verify_crc32c
+from portacloud.storage.ranges import checked_read, is_int, parse_range, sized_range
+from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, chunks_of
 from portacloud.storage.write_checks import checked_signing, checked_write_options
 
 if TYPE_CHECKING:
@@ -221,18 +221,13 @@ class Bucket(DriverHandle[BucketDriver]):
         Returns:
             What was stored, with its new etag and CRC32C.
         """
-        full = self._full(key)
-        given: object = data  # callers without type checking pass str; say so clearly
-        if isinstance(given, str):
-            raise InvalidArgumentError("data must be bytes, not str; encode it first")
-        body = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else None
-        options = self._write_options(
-            "put",
+        full, body, options = self._put_plan(
+            key,
+            data,
             content_type=content_type,
             metadata=metadata,
             if_none_match=if_none_match,
             if_match=if_match,
-            size_hint=None if body is None else len(body),
         )
         if body is not None:
             return self._put_bytes(key, full, body, options)
@@ -242,6 +237,17 @@ class Bucket(DriverHandle[BucketDriver]):
                 out.write(chunk)
         assert out.info is not None  # close() either set it or raised
         return out.info
+
+    def _put_plan(
+        self, key: str, data: object, **given: Any
+    ) -> tuple[str, bytes | None, WriteOptions]:
+        """The full key, the body when ``data`` is in memory, and the checked options."""
+        full = self._full(key)
+        if isinstance(data, str):  # callers without type checking pass str; say so clearly
+            raise InvalidArgumentError("data must be bytes, not str; encode it first")
+        body = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else None
+        size_hint = None if body is None else len(body)
+        return full, body, self._write_options("put", size_hint=size_hint, **given)
 
     def _put_bytes(self, key: str, full: str, body: bytes, options: WriteOptions) -> ObjectInfo:
         """Write bytes in memory: one request, retried as a whole."""
@@ -308,24 +314,16 @@ class Bucket(DriverHandle[BucketDriver]):
         def read_once() -> bytes:
             s, e = start, end
             if needs_size:
-                size = self._driver.stat(full).size
-                s, e, _ = slice(start, end).indices(size)
-                if e <= s:
+                bounds = sized_range(start, end, self._driver.stat(full).size)
+                if bounds is None:
                     return b""
+                s, e = bounds
             info, stream = self._driver.read(full, start=s, end=e)
             try:
                 data = b"".join(stream)
             finally:
                 stream.close()
-            expected = expected_length(info.size, s, e)
-            if len(data) != expected:
-                raise UnavailableError(
-                    f"the backend returned {len(data)} bytes where {expected} were expected "
-                    "(truncated body)"
-                )
-            if whole:
-                verify_crc32c(info, crc32c_hex(data), provider=self.provider)
-            return data
+            return checked_read(data, info, s, e, whole=whole, provider=self.provider)
 
         return self._call("get", key, read_once)
 

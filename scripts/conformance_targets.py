@@ -48,9 +48,19 @@ def compute_targets() -> dict[str, str]:
     return {"local": "local://conformance"} | _from_env(COMPUTE_PREFIX)
 
 
-#: Storage targets whose AsyncBucket face runs the suite too: the embedded backends and one
-#: server per wire protocol (the face is the same code over every driver).
-ASYNC_FACE_TARGETS = ("memory", "file", "seaweedfs", "azurite", "fake_gcs")
+#: Storage targets whose AsyncBucket face runs the suite too: the embedded backends, one
+#: server per wire protocol (the thread-pool face is the same code over every driver), and the
+#: obstore engines, whose data path is native async code of its own.
+ASYNC_FACE_TARGETS = (
+    "memory",
+    "file",
+    "seaweedfs",
+    "azurite",
+    "fake_gcs",
+    "seaweedfs_obstore",
+    "moto_obstore",
+    "azurite_obstore",
+)
 
 
 def run_all(

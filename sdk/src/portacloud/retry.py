@@ -171,9 +171,13 @@ async def _async_retrying(policy: RetryPolicy, fn: Callable[[], Awaitable[_T]]) 
         first_delay = _first_delay(policy, exc)
     import tenacity
 
+    async def again() -> _T:
+        # tenacity awaits coroutine functions only; ``fn`` may be any function of an awaitable.
+        return await fn()
+
     await asyncio.sleep(first_delay)
     retrying = tenacity.AsyncRetrying(**_tenacity_options(policy))
-    return await retrying(fn)
+    return await retrying(again)
 
 
 def call_conditional_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:

@@ -53,8 +53,8 @@ class NativeCalls:
         *,
         conditional: bool = False,
     ) -> _T:
-        def once() -> Awaitable[_T]:
-            return guarded_coroutine(
+        async def once() -> _T:
+            return await guarded_coroutine(
                 fn,
                 map_error=self._path.map_error,
                 provider=self._bucket.provider,

@@ -54,9 +54,9 @@ class StorageCapabilities(BaseModel):
         location: The provider reports the region a bucket lives in (S3
             ``GetBucketLocation``, a GCS bucket's location), so region policies can check it;
             ``False`` where it cannot tell (``file://``, emulators that ignore locations).
-        native_async: :class:`~portacloud.AsyncBucket` calls are native coroutines; ``False``
-            (every backend today) means they run the blocking driver on the async bucket's
-            bounded thread pool.
+        native_async: :class:`~portacloud.AsyncBucket`'s data path (get, head, put of bytes,
+            delete) is native coroutines (S3 and Azure on ``engine=obstore``); ``False`` means
+            every call runs the blocking driver on the async bucket's bounded thread pool.
         notes: Where the backend departs from the real cloud it stands in for.
     """
 

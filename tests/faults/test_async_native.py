@@ -94,38 +94,40 @@ def test_a_throttled_write_costs_one_retry(name: str, retry_log: RetryLog) -> No
         assert stored.metadata == {"m": "v"}
 
 
+def _lost_answer(be: Backend) -> FaultProxy:
+    """A proxy that resets the answer to the first upload half-way: the server applies it."""
+    script = Scripted([(be.upload_filter, Decision(FaultKind.RESET, cut=0.5))])
+    return FaultProxy(
+        be.upstream, dialect=be.dialect, schedule=script, upload_filter=be.upload_filter
+    )
+
+
 @pytest.mark.parametrize("name", NATIVE)
 @pytest.mark.parametrize("condition", ["if_none_match", "if_match"])
 def test_a_lost_answer_is_never_a_lost_race(name: str, condition: str) -> None:
     be = backend(name)
-    with be.container() as container:
+    ours = b"written by this caller"
+    with be.container() as container, _lost_answer(be) as proxy:
         direct = be.open(container, be.upstream)
-        kwargs: dict[str, str] = {"if_none_match": "*"}
-        if condition == "if_match":
-            kwargs = {"if_match": direct.put("k", b"before").etag}
-        # The server applies the write; its answer is reset half-way.
-        script = Scripted([(be.upload_filter, Decision(FaultKind.RESET, cut=0.5))])
-        ours = b"written by this caller"
-        with FaultProxy(
-            be.upstream, dialect=be.dialect, schedule=script, upload_filter=be.upload_filter
-        ) as proxy:
+        etag = direct.put("k", b"before").etag if condition == "if_match" else None
+        given = {"if_match": etag} if etag else {"if_none_match": "*"}
 
-            async def write() -> portacloud.UnavailableError | None:
-                async with _open(be, container, proxy.url) as bucket:
-                    try:
-                        await bucket.put("k", ours, **kwargs)
-                    except portacloud.FailedPreconditionError as exc:
-                        pytest.fail(f"the write won but was reported as a lost race: {exc}")
-                    except portacloud.UnavailableError as exc:
-                        return exc
-                    finally:
-                        assert not _on_threads(bucket)
-                return None
+        async def write() -> portacloud.UnavailableError | None:
+            async with _open(be, container, proxy.url) as bucket:
+                try:
+                    await bucket.put("k", ours, **given)
+                except portacloud.FailedPreconditionError as exc:
+                    pytest.fail(f"the write won but was reported as a lost race: {exc}")
+                except portacloud.UnavailableError as exc:
+                    return exc
+                finally:
+                    assert not _on_threads(bucket)
+            return None
 
-            unknown = asyncio.run(write())
-            # Honest: the outcome is unknown to the caller, and retrying would not help.
-            assert unknown is None or not unknown.retryable
-            assert proxy.faults()["reset"] == 1
+        unknown = asyncio.run(write())
+        # Honest: the outcome is unknown to the caller, and retrying would not help.
+        assert unknown is None or not unknown.retryable
+        assert proxy.faults()["reset"] == 1
         assert direct.get("k") == ours
 
 

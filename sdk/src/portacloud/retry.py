@@ -79,15 +79,26 @@ def call_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
     """
     if _owned.get():
         return fn()
-    token = _owned.set(True)
-    try:
+    with _Owner(policy):
         return _retrying(policy, fn)
-    except PortaCloudError as exc:
-        if exc.retryable:
-            _give_up(exc, policy.attempts)
-        raise
-    finally:
-        _owned.reset(token)
+
+
+class _Owner:
+    """The retry owner's scope: nested retrying calls run once, and a retryable error that
+    leaves it (the tries ran out) is marked as given up."""
+
+    __slots__ = ("_policy", "_token")
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    def __enter__(self) -> None:
+        self._token = _owned.set(True)
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        _owned.reset(self._token)
+        if isinstance(exc, PortaCloudError) and exc.retryable:
+            _give_up(exc, self._policy.attempts)
 
 
 def _give_up(exc: PortaCloudError, attempts: int) -> None:
@@ -153,15 +164,8 @@ async def async_call_with_retry(policy: RetryPolicy, fn: Callable[[], Awaitable[
     """
     if _owned.get():
         return await fn()
-    token = _owned.set(True)
-    try:
+    with _Owner(policy):
         return await _async_retrying(policy, fn)
-    except PortaCloudError as exc:
-        if exc.retryable:
-            _give_up(exc, policy.attempts)
-        raise
-    finally:
-        _owned.reset(token)
 
 
 async def _async_retrying(policy: RetryPolicy, fn: Callable[[], Awaitable[_T]]) -> _T:

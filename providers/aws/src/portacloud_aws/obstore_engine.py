@@ -217,24 +217,9 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         page token. A token whose stream is gone (another process, a failed page) resumes
         through boto3 after the last key listed.
         """
-        prefix = options.prefix
-        if (
-            not self._list_on_obstore
-            or options.delimiter is not None
-            or (prefix and (not prefix.endswith("/") or not representable(prefix[:-1])))
-        ):
+        if not self._lists_natively(options):
             return self.sdk.list_page(options)
-        if options.token:
-            stream = self._listings.take(options.token)
-        else:
-            stream = iter(
-                self.obs.list(
-                    self.store,
-                    prefix[:-1] or None,
-                    offset=options.start_after,
-                    chunk_size=options.page_size,
-                )
-            )
+        stream = self._stream(options)
         try:
             batch: list[Any] = [] if stream is None else next(stream, [])
         except Exception as exc:
@@ -244,6 +229,43 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
             stream = None
         if stream is None:
             return self.sdk.list_page(self._listings.resume(options))
+        return self._page(stream, batch, options)
+
+    async def list_page_async(self, options: ListOptions) -> ListPage | None:
+        """:meth:`list_page` on the stream's async iteration; ``None`` where it goes to boto3."""
+        if not self._lists_natively(options):
+            return None
+        stream = self._stream(options)
+        if stream is None:
+            return None  # the blocking call resumes through boto3
+        try:
+            batch: list[Any] = await anext(stream, [])
+        except Exception as exc:
+            if type(exc).__name__ != "InvalidPathError":
+                raise
+            return None
+        return self._page(stream, batch, options)
+
+    def _lists_natively(self, options: ListOptions) -> bool:
+        prefix = options.prefix
+        return (
+            self._list_on_obstore
+            and options.delimiter is None
+            and (not prefix or (prefix.endswith("/") and representable(prefix[:-1])))
+        )
+
+    def _stream(self, options: ListOptions) -> Any:
+        """The page's obstore listing stream: kept under its token, else a new one."""
+        if options.token:
+            return self._listings.take(options.token)
+        return self.obs.list(
+            self.store,
+            options.prefix[:-1] or None,
+            offset=options.start_after,
+            chunk_size=options.page_size,
+        )
+
+    def _page(self, stream: Any, batch: list[Any], options: ListOptions) -> ListPage:
         objects = tuple(
             ObjectInfo(
                 key=str(item["path"]),

@@ -20,8 +20,8 @@ from portacloud.providerkit.errors import ErrorRule, ErrorTable, call_mapped, ca
 from portacloud.providerkit.streams import CHUNK_SIZE, BytesStream, ChunkStream
 from portacloud.retry import RetryPolicy
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import DriverWriter, WriteOptions
-from portacloud.storage.models import ObjectInfo
+from portacloud.storage.driver import DriverWriter, ListOptions, WriteOptions
+from portacloud.storage.models import ListPage, ObjectInfo
 
 __all__ = [
     "CLIENT_OPTIONS",
@@ -450,6 +450,11 @@ class ObstoreDriverBase(Generic[_SDK]):
             if not self.missing_delete_404:
                 raise
         return True
+
+    async def list_page_async(self, options: ListOptions) -> ListPage | None:
+        """One listing page on obstore's async API; ``None`` (the base's answer): the
+        blocking :meth:`list_page` serves it."""
+        return None
 
     async def _with_sdk_crc_async(self, info: ObjectInfo) -> ObjectInfo:
         if not self.lacks_crc(info):

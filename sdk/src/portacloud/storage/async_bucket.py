@@ -1,8 +1,9 @@
 """The portable :class:`AsyncBucket`: :class:`~portacloud.Bucket`'s methods as coroutines.
 
 Where the driver has a native async data path (``capabilities.native_async``: S3 and Azure on
-``engine=obstore``), ``get``, ``head``, ``exists``, ``put`` of bytes and ``delete`` are native
-coroutines (:mod:`.async_native`), with the bucket's own validation, retries and CRC32C checks.
+``engine=obstore``), ``get``, ``head``, ``exists``, ``put`` of bytes, ``delete`` and listing
+pages are native coroutines (:mod:`.async_native`), with the bucket's own validation, retries
+and CRC32C checks.
 Every other call, and every call on other drivers, runs the blocking bucket's code on a bounded
 thread pool of the ``AsyncBucket`` and awaits it: the event loop never blocks, and
 ``max_workers`` bounds the threads however many coroutines are in flight. A cancelled call on
@@ -119,7 +120,7 @@ class AsyncBucket:
     @property
     def capabilities(self) -> StorageCapabilities:
         """What the backend can do; ``native_async`` says whether the data path (get, head,
-        put of bytes, delete) is native coroutines or runs on threads."""
+        put of bytes, delete, listing pages) is native coroutines or runs on threads."""
         return self._bucket.capabilities
 
     @cached_property
@@ -261,13 +262,21 @@ class AsyncBucket:
         """See :meth:`Bucket.list <portacloud.Bucket.list>`: ``async for info in b.list()``.
 
         The arguments are checked at once (no request is made); entries are then fetched a
-        page at a time on the pool, each page only when the one before is used up, so keys
-        written after the cursor are listed as by ``Bucket.list``.
+        page at a time (natively where the driver can, else on the pool), each page only when
+        the one before is used up, so keys written after the cursor are listed as by
+        ``Bucket.list``.
         """
-        entries = self._bucket.list(
-            prefix, delimiter=delimiter, start_after=start_after, page_size=page_size
+        bucket = self._bucket
+        native = self._native
+        if native is None:
+            entries = bucket.list(
+                prefix, delimiter=delimiter, start_after=start_after, page_size=page_size
+            )
+            return self._pages(entries, page_size or _LIST_BATCH)
+        options = bucket._list_options(prefix, delimiter, start_after, page_size)
+        return native.list(
+            options, prefix, partial(self._pool.run, bucket._list_page, prefix=prefix)
         )
-        return self._pages(entries, page_size or _LIST_BATCH)
 
     async def _pages(
         self, entries: Iterator[ObjectInfo | PrefixInfo], size: int

@@ -9,8 +9,8 @@ CRC32C checks, exactly as :class:`~portacloud.Bucket` does for the blocking meth
 
 A coroutine answers ``None`` (``False`` for :meth:`AsyncDataPath.delete_async`) where it cannot
 serve the call with the blocking driver's semantics (a key its client would rewrite, a write
-past one request, a range the server refuses...): the async bucket then runs the blocking
-call on its thread pool, so both paths always agree.
+past one request, a range the server refuses, a delimiter listing...): the async bucket then
+runs the blocking call on its thread pool, so both paths always agree.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from portacloud.errors import PortaCloudError
-from portacloud.storage.driver import WriteOptions
-from portacloud.storage.models import ObjectInfo
+from portacloud.storage.driver import ListOptions, WriteOptions
+from portacloud.storage.models import ListPage, ObjectInfo
 
 __all__ = ["AsyncDataPath", "native_path"]
 
@@ -45,6 +45,10 @@ class AsyncDataPath(Protocol):
 
     async def delete_async(self, key: str) -> bool:
         """Delete ``key`` (a missing key is no error); ``False``: not served."""
+
+    async def list_page_async(self, options: ListOptions) -> ListPage | None:
+        """One page of a listing, as :meth:`BucketDriver.list_page` gives it (its
+        ``next_token`` good for either); ``None``: not served."""
 
     def map_error(self, exc: Exception) -> PortaCloudError | None:
         """Translate a native exception, as the blocking driver does."""

@@ -10,7 +10,9 @@ request is retried, and the async bucket runs the blocking call on its thread po
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 from portacloud.checksums import crc32c_hex
@@ -18,7 +20,8 @@ from portacloud.errors import guarded_coroutine
 from portacloud.retry import async_call_conditional_with_retry, async_call_with_retry
 from portacloud.storage.async_driver import AsyncDataPath, native_path
 from portacloud.storage.bucket import Bucket
-from portacloud.storage.models import ObjectInfo
+from portacloud.storage.driver import ListOptions
+from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
 from portacloud.storage.ranges import checked_read, parse_range, sized_range
 
 __all__ = ["NativeCalls", "native_calls"]
@@ -39,7 +42,8 @@ def native_calls(bucket: Bucket) -> NativeCalls | None:
 
 
 class NativeCalls:
-    """``bucket``'s get, head, put of bytes and delete on ``path``, as coroutines."""
+    """``bucket``'s get, head, put of bytes, delete and listing pages on ``path``, as
+    coroutines."""
 
     def __init__(self, bucket: Bucket, path: AsyncDataPath) -> None:
         self._bucket = bucket
@@ -115,3 +119,26 @@ class NativeCalls:
         """See :meth:`Bucket.delete <portacloud.Bucket.delete>`; ``False``: not served."""
         full = self._bucket._full(key)
         return await self._call("delete", key, lambda: self._path.delete_async(full))
+
+    async def list(
+        self,
+        options: ListOptions,
+        prefix: str,
+        blocking: Callable[[ListOptions], Awaitable[ListPage]],
+    ) -> AsyncIterator[ObjectInfo | PrefixInfo]:
+        """See :meth:`Bucket.list <portacloud.Bucket.list>` (``options`` checked by it): each
+        page native where the driver serves it, else ``blocking(options)``."""
+        entries = self._bucket._page_entries()
+        token: str | None = None
+        while True:
+            page_options = replace(options, token=token)
+            page = await self._call(
+                "list", prefix, partial(self._path.list_page_async, page_options)
+            )
+            if page is None:
+                page = await blocking(page_options)
+            for entry in entries(page, token):
+                yield entry
+            if not page.next_token:
+                return
+            token = page.next_token

@@ -55,8 +55,9 @@ class StorageCapabilities(BaseModel):
             ``GetBucketLocation``, a GCS bucket's location), so region policies can check it;
             ``False`` where it cannot tell (``file://``, emulators that ignore locations).
         native_async: :class:`~portacloud.AsyncBucket`'s data path (get, head, put of bytes,
-            delete) is native coroutines (S3 and Azure on ``engine=obstore``); ``False`` means
-            every call runs the blocking driver on the async bucket's bounded thread pool.
+            delete, listing pages) is native coroutines (S3 and Azure on ``engine=obstore``);
+            ``False`` means every call runs the blocking driver on the async bucket's bounded
+            thread pool.
         notes: Where the backend departs from the real cloud it stands in for.
     """
 

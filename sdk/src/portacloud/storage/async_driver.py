@@ -37,6 +37,10 @@ class AsyncDataPath(Protocol):
         """Bytes ``[start, end)`` of ``key`` (a negative start: a suffix) and the whole
         object's info, as :meth:`BucketDriver.read` would stream them; ``None``: not served."""
 
+    def single_request(self, key: str, options: WriteOptions) -> bool:
+        """Whether :meth:`put_async` serves a write of ``options.size_hint`` bytes to ``key``
+        (asked before the body's CRC32C is computed)."""
+
     async def put_async(
         self, key: str, options: WriteOptions, body: bytes, crc32c: str
     ) -> ObjectInfo | None:

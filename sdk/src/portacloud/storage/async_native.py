@@ -103,8 +103,8 @@ class NativeCalls:
         """See :meth:`Bucket.put <portacloud.Bucket.put>` for ``bytes``-like ``data``;
         ``None``: not served (a stream, or a write past one request)."""
         full, body, checked = self._bucket._put_plan(key, data, **options)
-        if body is None:
-            return None
+        if body is None or not self._path.single_request(full, checked):
+            return None  # a stream, or a write past one request: no CRC32C on the loop
         crc = crc32c_hex(body)
         conditional = checked.if_none_match or checked.if_match is not None
         info = await self._call(

@@ -257,17 +257,18 @@ class ObstoreDriverBase(Generic[_SDK]):
     native_async: ClassVar[bool] = False
     #: Whether the service answers suffix ranges (``bytes=-N``) natively.
     suffix_ranges: ClassVar[bool] = True
-    #: Whether a DELETE of a missing key answers 404 (Azure) rather than 204 (S3).
-    missing_delete_404: ClassVar[bool] = False
+    #: Whether deletes go through obstore (else the provider's ``delete`` is the SDK's).
+    obstore_deletes: ClassVar[bool] = True
 
     def __init__(self, sdk: _SDK, store: Any) -> None:
         """Serve ``sdk``'s bucket through ``store`` where the semantics allow (imports obstore)."""
         self.sdk = sdk
         self.store: Any = store
-        caps = sdk.capabilities
+        # obstore's errors carry no response headers, so a server's Retry-After is not seen.
+        update = {"retry_after": False}
         if self.native_async:
-            caps = caps.model_copy(update={"native_async": True})
-        self.capabilities: StorageCapabilities = caps
+            update["native_async"] = True
+        self.capabilities: StorageCapabilities = sdk.capabilities.model_copy(update=update)
         self.retry: RetryPolicy = sdk.retry
         self.obs: Any = importlib.import_module("obstore")
 
@@ -332,11 +333,7 @@ class ObstoreDriverBase(Generic[_SDK]):
             sdk: Any = self.sdk
             sdk.delete(key)
             return
-        try:
-            self.obs.delete(self.store, key)
-        except FileNotFoundError:
-            if not self.missing_delete_404:
-                raise
+        self.obs.delete(self.store, key)
 
     def with_sdk_crc(self, info: ObjectInfo) -> ObjectInfo:
         """``info``, with the CRC32C of the SDK driver's HEAD where obstore cannot see it."""
@@ -441,14 +438,11 @@ class ObstoreDriverBase(Generic[_SDK]):
         return self.put_info(key, options, len(body), crc32c, answered_etag(result))
 
     async def delete_async(self, key: str) -> bool:
-        """A ``delete_async``; a missing key is no error. ``False`` for keys it would rewrite."""
-        if not self.native_async or not representable(key):
+        """A ``delete_async``; a missing key is no error. ``False`` where :meth:`delete` would
+        go to the SDK."""
+        if not self.native_async or not self.obstore_deletes or not representable(key):
             return False
-        try:
-            await self.obs.delete_async(self.store, key)
-        except FileNotFoundError:
-            if not self.missing_delete_404:
-                raise
+        await self.obs.delete_async(self.store, key)
         return True
 
     async def list_page_async(self, options: ListOptions) -> ListPage | None:

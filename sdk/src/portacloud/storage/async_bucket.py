@@ -1,9 +1,9 @@
 """The portable :class:`AsyncBucket`: :class:`~portacloud.Bucket`'s methods as coroutines.
 
-Where the driver has a native async data path (``capabilities.native_async``: S3 and Azure on
-``engine=obstore``), ``get``, ``head``, ``exists``, ``put`` of bytes, ``delete`` and listing
-pages are native coroutines (:mod:`.async_native`), with the bucket's own validation, retries
-and CRC32C checks.
+Where the driver has a native async data path (``capabilities.native_async``: the obstore
+engine of S3 and Azure), the calls it serves (``get``, ``head`` and ``exists``; on S3 also
+``put`` of bytes, ``delete`` and listing pages) are native coroutines (:mod:`.async_native`),
+with the bucket's own validation, retries and CRC32C checks.
 Every other call, and every call on other drivers, runs the blocking bucket's code on a bounded
 thread pool of the ``AsyncBucket`` and awaits it: the event loop never blocks, and
 ``max_workers`` bounds the threads however many coroutines are in flight. A cancelled call on
@@ -119,8 +119,8 @@ class AsyncBucket:
 
     @property
     def capabilities(self) -> StorageCapabilities:
-        """What the backend can do; ``native_async`` says whether the data path (get, head,
-        put of bytes, delete, listing pages) is native coroutines or runs on threads."""
+        """What the backend can do; ``native_async`` says whether the data path is native
+        coroutines or runs on threads."""
         return self._bucket.capabilities
 
     @cached_property

@@ -54,10 +54,13 @@ class StorageCapabilities(BaseModel):
         location: The provider reports the region a bucket lives in (S3
             ``GetBucketLocation``, a GCS bucket's location), so region policies can check it;
             ``False`` where it cannot tell (``file://``, emulators that ignore locations).
-        native_async: :class:`~portacloud.AsyncBucket`'s data path (get, head, put of bytes,
-            delete, listing pages) is native coroutines (S3 and Azure on ``engine=obstore``);
-            ``False`` means every call runs the blocking driver on the async bucket's bounded
-            thread pool.
+        retry_after: A throttled answer's ``Retry-After`` sets the wait before the retry;
+            ``False`` where the data path cannot see response headers (``engine=obstore``),
+            whose retries wait the retry policy's backoff instead.
+        native_async: :class:`~portacloud.AsyncBucket`'s data path is native coroutines where
+            the engine serves it through obstore (``engine=obstore``: get and head on S3 and
+            Azure; put of bytes, delete and listing pages on S3 too); ``False`` means every
+            call runs the blocking driver on the async bucket's bounded thread pool.
         notes: Where the backend departs from the real cloud it stands in for.
     """
 
@@ -88,5 +91,6 @@ class StorageCapabilities(BaseModel):
     versions: bool = False
     list_uploads: bool = False
     location: bool = False
+    retry_after: bool = True
     native_async: bool = False
     notes: tuple[str, ...] = ()

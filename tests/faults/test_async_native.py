@@ -2,10 +2,10 @@
 
 On the obstore engine (the default of ``s3`` and ``azure``) ``AsyncBucket.get`` and ``head``
 (and on S3 ``put`` of bytes, ``delete`` and listings) are coroutines on obstore's async API, not
-the blocking bucket on threads: each test checks that no thread pool was started. A fault aimed at one request must cost exactly one more
-request and one retry in the retry log (the asyncio loop of the same RetryPolicy); a
-conditional write whose answer was lost is never reported as a lost race; and create-only
-writes gathered at once have exactly one winner.
+the blocking bucket on threads: each test checks that no thread pool was started. A fault
+aimed at one request must cost exactly one more request and one retry in the retry log (the
+asyncio loop of the same RetryPolicy); a conditional write whose answer was lost is never
+reported as a lost race; and create-only writes gathered at once have exactly one winner.
 """
 
 from __future__ import annotations

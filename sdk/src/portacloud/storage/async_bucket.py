@@ -3,10 +3,10 @@
 Where the driver has a native async data path (``capabilities.native_async``: the obstore
 engine of S3 and Azure), the calls it serves (``get``, ``head`` and ``exists``; on S3 also
 ``put`` of bytes, ``delete`` and listing pages) are native coroutines (:mod:`.async_native`),
-with the bucket's own validation, retries and CRC32C checks.
-Every other call, and every call on other drivers, runs the blocking bucket's code on a bounded
-thread pool of the ``AsyncBucket`` and awaits it: the event loop never blocks, and
-``max_workers`` bounds the threads however many coroutines are in flight. A cancelled call on
+with the bucket's own validation, retries and CRC32C checks. Every other call, and every call
+on other drivers, runs the blocking bucket's code on a bounded thread pool of the
+``AsyncBucket`` and awaits it: the event loop never blocks. ``max_workers`` bounds the threads,
+and the native requests in flight, however many coroutines are gathered. A cancelled call on
 the pool stops being awaited, but its request runs to its end on its thread, as with
 :func:`asyncio.to_thread`; a cancelled native call stops its request.
 """
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 from portacloud.errors import InvalidArgumentError, NotFoundError
 from portacloud.storage.async_files import AsyncReader, AsyncWriter, Opening, sync_chunks
-from portacloud.storage.async_native import NativeCalls, native_calls
+from portacloud.storage.async_native import Gate, NativeCalls, native_calls
 from portacloud.storage.bucket import Bucket, PutData
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.models import ObjectInfo, PrefixInfo
@@ -44,10 +44,12 @@ _LIST_BATCH = 1000
 
 
 class _Pool:
-    """The thread pool of an AsyncBucket and its children, made on first use."""
+    """The thread pool of an AsyncBucket and its children, made on first use, and the gate
+    that bounds their native requests alike."""
 
     def __init__(self, max_workers: int) -> None:
         self.max_workers = max_workers
+        self.gate = Gate(max_workers)
         self._executor: ThreadPoolExecutor | None = None
 
     async def run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -83,7 +85,8 @@ class AsyncBucket:
 
         Args:
             bucket: The bucket whose calls run on the pool; closed with this handle.
-            max_workers: Threads at most, shared with children (1 to 256).
+            max_workers: Threads at most, and native requests at most in flight, shared with
+                children (1 to 256).
         """
         if isinstance(max_workers, bool) or not isinstance(max_workers, int):
             raise InvalidArgumentError("max_workers must be an int")
@@ -125,7 +128,7 @@ class AsyncBucket:
 
     @cached_property
     def _native(self) -> NativeCalls | None:
-        return native_calls(self._bucket)
+        return native_calls(self._bucket, self._pool.gate)
 
     def child(self, prefix: str) -> AsyncBucket:
         """An async bucket relative to ``prefix`` inside this one, on the same thread pool."""

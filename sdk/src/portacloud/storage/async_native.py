@@ -10,6 +10,7 @@ request is retried, and the async bucket runs the blocking call on its thread po
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from functools import partial
@@ -24,12 +25,33 @@ from portacloud.storage.driver import ListOptions
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
 from portacloud.storage.ranges import checked_read, parse_range, sized_range
 
-__all__ = ["NativeCalls", "native_calls"]
+__all__ = ["Gate", "NativeCalls", "native_calls"]
 
 _T = TypeVar("_T")
 
 
-def native_calls(bucket: Bucket) -> NativeCalls | None:
+class Gate:
+    """At most ``limit`` native requests in flight, as the thread pool bounds blocking ones.
+
+    Thousands of coroutines gathered at once would otherwise open as many connections at
+    once; the bound keeps the load on the server what the pool made it. One semaphore per
+    event loop, so a bucket outlives the loop it was first used on.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def __call__(self) -> asyncio.Semaphore:
+        """The semaphore of the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.limit)
+        return self._semaphore
+
+
+def native_calls(bucket: Bucket, gate: Gate) -> NativeCalls | None:
     """The native calls of ``bucket``'s driver, or ``None`` where it has no native path.
 
     A bucket opened under a region policy has none: its checks may ask the provider for the
@@ -38,16 +60,17 @@ def native_calls(bucket: Bucket) -> NativeCalls | None:
     if bucket._regions.policy is not None:
         return None
     path = native_path(bucket._driver)
-    return None if path is None else NativeCalls(bucket, path)
+    return None if path is None else NativeCalls(bucket, path, gate)
 
 
 class NativeCalls:
     """``bucket``'s get, head, put of bytes, delete and listing pages on ``path``, as
     coroutines."""
 
-    def __init__(self, bucket: Bucket, path: AsyncDataPath) -> None:
+    def __init__(self, bucket: Bucket, path: AsyncDataPath, gate: Gate) -> None:
         self._bucket = bucket
         self._path = path
+        self._gate = gate
 
     async def _call(
         self,
@@ -58,13 +81,14 @@ class NativeCalls:
         conditional: bool = False,
     ) -> _T:
         async def once() -> _T:
-            return await guarded_coroutine(
-                fn,
-                map_error=self._path.map_error,
-                provider=self._bucket.provider,
-                operation=operation,
-                resource=key,
-            )
+            async with self._gate():  # per try: a retry's backoff holds no slot
+                return await guarded_coroutine(
+                    fn,
+                    map_error=self._path.map_error,
+                    provider=self._bucket.provider,
+                    operation=operation,
+                    resource=key,
+                )
 
         retrying = async_call_conditional_with_retry if conditional else async_call_with_retry
         return await retrying(self._bucket._retry, once)

@@ -5,8 +5,8 @@ stopped by PID here. The same objects are read, in one run, by:
 
 - obstore's ``get_async`` + ``bytes_async``, all 1,000 gathered at once (its own concurrency);
 - obstore's async API with at most 16 in flight (a semaphore), the AsyncBucket's thread count;
-- ``AsyncBucket`` on ``engine=obstore`` (native async) and on ``engine=sdk`` (boto3 on 16
-  threads).
+- ``AsyncBucket`` on ``engine=obstore`` (native async, 16 requests in flight at most) and on
+  ``engine=sdk`` (boto3 on 16 threads).
 
 Each figure is the median of ``--rounds`` rounds; ratios are to obstore with 16 in flight.
 Timings are reported, never asserted. Results: benchmarks/results/async.{json,md}.
@@ -139,7 +139,8 @@ def main() -> None:
         "gathered at once on SeaweedFS weed mini",
         "seconds": seconds,
         "reading": "On engine=obstore AsyncBucket is native async (capabilities.native_async): "
-        "each GET is obstore's get_async, so the ratio to obstore's own async API is the cost "
+        "each GET is obstore's get_async, at most 16 in flight (max_workers), so the ratio to "
+        "obstore's own async API with 16 in flight is the cost "
         "of portacloud's per-call work (key checks, the asyncio retry loop, error mapping, "
         "CRC32C of every whole read). On engine=sdk it runs the blocking Bucket (boto3) on a "
         "16-thread pool.",

@@ -3,8 +3,9 @@
 The driver wraps the SDK driver (:class:`~portacloud_aws.s3_driver.S3Driver`, boto3) and sends
 the calls that dominate small-object work through obstore: reads (whole, ranged, suffix and
 streamed), heads, single-request writes (create-only and compare-and-swap included), deletes,
-listings and signed GETs. The rest stays on boto3, where obstore cannot keep the SDK driver's
-semantics:
+listings and signed GETs; for ``AsyncBucket`` all but the signed GETs are also coroutines on
+obstore's async API (``capabilities.native_async``). The rest stays on boto3, where obstore
+cannot keep the SDK driver's semantics:
 
 - keys ``object_store`` would rewrite or refuse (a leading or trailing ``/``, empty, ``.`` or
   ``..`` segments, control characters);

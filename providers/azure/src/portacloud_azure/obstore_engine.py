@@ -2,8 +2,10 @@
 
 The driver wraps the SDK driver (:class:`~portacloud_azure.driver.AzureBlobDriver`) and sends
 the calls that dominate small-object work through obstore's ``AzureStore``: reads (whole,
-ranged, suffix and streamed) and heads. The rest stays on azure-storage-blob, where obstore
-cannot keep the SDK driver's semantics:
+ranged, suffix and streamed) and heads, blocking and, for ``AsyncBucket``, as coroutines on
+obstore's async API (``capabilities.native_async``; a suffix read there goes to the thread
+pool). The rest stays on azure-storage-blob, where obstore cannot keep the SDK driver's
+semantics:
 
 - writes: obstore's Put Blob carries no Content-MD5 (nor CRC64), so the service could not
   refuse a body damaged on the way; the SDK's Put Blob and Put Block do;

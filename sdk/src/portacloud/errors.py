@@ -7,7 +7,7 @@ vendor exception type ever has to be caught by user code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
@@ -32,6 +32,7 @@ __all__ = [
     "UnsupportedError",
     "error_for_code",
     "guarded_call",
+    "guarded_coroutine",
 ]
 
 _E = TypeVar("_E", bound=BaseException)
@@ -253,8 +254,35 @@ def guarded_call(
     except PortaCloudError as exc:
         raise _in_context(exc, provider, operation, resource) from exc.__cause__
     except Exception as exc:
-        mapped = map_error(exc) or UnknownError(f"unexpected {type(exc).__name__} from the backend")
-        raise _in_context(mapped, provider, operation, resource) from exc
+        raise _mapped(exc, map_error, provider, operation, resource) from exc
+
+
+async def guarded_coroutine(
+    fn: Callable[[], Awaitable[_T]],
+    *,
+    map_error: Callable[[Exception], PortaCloudError | None],
+    provider: str,
+    operation: str,
+    resource: str | None,
+) -> _T:
+    """:func:`guarded_call` for a coroutine function (a native async driver call)."""
+    try:
+        return await fn()
+    except PortaCloudError as exc:
+        raise _in_context(exc, provider, operation, resource) from exc.__cause__
+    except Exception as exc:
+        raise _mapped(exc, map_error, provider, operation, resource) from exc
+
+
+def _mapped(
+    exc: Exception,
+    map_error: Callable[[Exception], PortaCloudError | None],
+    provider: str,
+    operation: str,
+    resource: str | None,
+) -> PortaCloudError:
+    mapped = map_error(exc) or UnknownError(f"unexpected {type(exc).__name__} from the backend")
+    return _in_context(mapped, provider, operation, resource)
 
 
 def _in_context(

@@ -115,8 +115,8 @@ def open_async_bucket(
 
     Args:
         url: As for :func:`open_bucket`.
-        max_workers: Threads at most for the blocking calls (see
-            :class:`~portacloud.AsyncBucket`).
+        max_workers: Threads at most for the blocking calls, and native requests at most
+            in flight (see :class:`~portacloud.AsyncBucket`).
         retry: As for :func:`open_bucket`.
         registry: As for :func:`open_bucket`.
         profile: As for :func:`open_bucket`.

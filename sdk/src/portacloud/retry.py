@@ -8,12 +8,13 @@ retries the parts it still holds in memory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +25,13 @@ from portacloud.errors import (
     UnavailableError,
 )
 
-__all__ = ["RetryPolicy", "call_conditional_with_retry", "call_with_retry"]
+__all__ = [
+    "RetryPolicy",
+    "async_call_conditional_with_retry",
+    "async_call_with_retry",
+    "call_conditional_with_retry",
+    "call_with_retry",
+]
 
 _T = TypeVar("_T")
 #: One DEBUG record per retry: observability for users, and what the fault-injection tests count
@@ -72,15 +79,26 @@ def call_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
     """
     if _owned.get():
         return fn()
-    token = _owned.set(True)
-    try:
+    with _Owner(policy):
         return _retrying(policy, fn)
-    except PortaCloudError as exc:
-        if exc.retryable:
-            _give_up(exc, policy.attempts)
-        raise
-    finally:
-        _owned.reset(token)
+
+
+class _Owner:
+    """The retry owner's scope: nested retrying calls run once, and a retryable error that
+    leaves it (the tries ran out) is marked as given up."""
+
+    __slots__ = ("_policy", "_token")
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    def __enter__(self) -> None:
+        self._token = _owned.set(True)
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        _owned.reset(self._token)
+        if isinstance(exc, PortaCloudError) and exc.retryable:
+            _give_up(exc, self._policy.attempts)
 
 
 def _give_up(exc: PortaCloudError, attempts: int) -> None:
@@ -96,11 +114,26 @@ def _retrying(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
     try:
         return fn()
     except PortaCloudError as exc:
-        if policy.attempts == 1 or not exc.retryable:
-            raise
-        first_delay = policy.delay(1, exc.retry_after)
-        _log_retry(policy, 1, first_delay, exc)
+        first_delay = _first_delay(policy, exc)
     import tenacity  # imported on the first retry: keeps `import portacloud` fast
+
+    time.sleep(first_delay)
+    retrying = tenacity.Retrying(**_tenacity_options(policy))
+    return retrying(fn)
+
+
+def _first_delay(policy: RetryPolicy, exc: PortaCloudError) -> float:
+    """The wait after a bare first try failed with ``exc``; re-raises it if not to be retried."""
+    if policy.attempts == 1 or not exc.retryable:
+        raise exc
+    delay = policy.delay(1, exc.retry_after)
+    _log_retry(policy, 1, delay, exc)
+    return delay
+
+
+def _tenacity_options(policy: RetryPolicy) -> dict[str, Any]:
+    """tenacity's settings for the tries after the bare first one, sync and async alike."""
+    import tenacity
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -114,15 +147,41 @@ def _retrying(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
             # Tenacity's attempt numbers start after the bare first try.
             _log_retry(policy, state.attempt_number + 1, state.upcoming_sleep, exc)
 
-    time.sleep(first_delay)
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(policy.attempts - 1),
-        wait=wait,
-        before_sleep=before_sleep,
-        retry=tenacity.retry_if_exception(_is_retryable),
-        reraise=True,
-    )
-    return retrying(fn)
+    return {
+        "stop": tenacity.stop_after_attempt(policy.attempts - 1),
+        "wait": wait,
+        "before_sleep": before_sleep,
+        "retry": tenacity.retry_if_exception(_is_retryable),
+        "reraise": True,
+    }
+
+
+async def async_call_with_retry(policy: RetryPolicy, fn: Callable[[], Awaitable[_T]]) -> _T:
+    """:func:`call_with_retry` for a coroutine function: the same policy, log and ownership.
+
+    The waits are ``asyncio.sleep``; each asyncio task has its own context, so calls gathered
+    at once each own their retries.
+    """
+    if _owned.get():
+        return await fn()
+    with _Owner(policy):
+        return await _async_retrying(policy, fn)
+
+
+async def _async_retrying(policy: RetryPolicy, fn: Callable[[], Awaitable[_T]]) -> _T:
+    try:
+        return await fn()
+    except PortaCloudError as exc:
+        first_delay = _first_delay(policy, exc)
+    import tenacity
+
+    async def again() -> _T:
+        # tenacity awaits coroutine functions only; ``fn`` may be any function of an awaitable.
+        return await fn()
+
+    await asyncio.sleep(first_delay)
+    retrying = tenacity.AsyncRetrying(**_tenacity_options(policy))
+    return await retrying(again)
 
 
 def call_conditional_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T:
@@ -135,15 +194,46 @@ def call_conditional_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T
     known, so after any other retried failure a FAILED_PRECONDITION becomes a non-retryable
     UNAVAILABLE that says the outcome is unknown.
     """
-    maybe_applied = False
+    tries = _ConditionalTries()
 
     def once() -> _T:
-        nonlocal maybe_applied
         try:
             return fn()
-        except FailedPreconditionError as exc:
-            if not maybe_applied:
-                raise
+        except PortaCloudError as exc:
+            tries.raise_for(exc)
+            raise
+
+    return call_with_retry(policy, once)
+
+
+async def async_call_conditional_with_retry(
+    policy: RetryPolicy, fn: Callable[[], Awaitable[_T]]
+) -> _T:
+    """:func:`call_conditional_with_retry` for a coroutine function."""
+    tries = _ConditionalTries()
+
+    async def once() -> _T:
+        try:
+            return await fn()
+        except PortaCloudError as exc:
+            tries.raise_for(exc)
+            raise
+
+    return await async_call_with_retry(policy, once)
+
+
+class _ConditionalTries:
+    """Whether an earlier try of one conditional write may have been applied."""
+
+    def __init__(self) -> None:
+        self.maybe_applied = False
+
+    def raise_for(self, exc: PortaCloudError) -> None:
+        """Raise the outcome-unknown error in place of ``exc`` where it applies; else note
+        whether ``exc`` may hide an applied write (the caller then re-raises ``exc``)."""
+        if isinstance(exc, FailedPreconditionError):
+            if not self.maybe_applied:
+                return
             raise UnavailableError(
                 "the outcome of this conditional write is unknown: an earlier try's answer was "
                 "lost, and the retry found the condition broken, possibly by that try; read "
@@ -153,12 +243,8 @@ def call_conditional_with_retry(policy: RetryPolicy, fn: Callable[[], _T]) -> _T
                 resource=exc.resource,
                 retryable=False,
             ) from exc
-        except PortaCloudError as exc:
-            if exc.retryable and not isinstance(exc, ResourceExhaustedError):
-                maybe_applied = True
-            raise
-
-    return call_with_retry(policy, once)
+        if exc.retryable and not isinstance(exc, ResourceExhaustedError):
+            self.maybe_applied = True
 
 
 def _log_retry(policy: RetryPolicy, failed: int, delay: float, exc: PortaCloudError) -> None:

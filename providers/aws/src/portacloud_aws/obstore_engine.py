@@ -3,8 +3,9 @@
 The driver wraps the SDK driver (:class:`~portacloud_aws.s3_driver.S3Driver`, boto3) and sends
 the calls that dominate small-object work through obstore: reads (whole, ranged, suffix and
 streamed), heads, single-request writes (create-only and compare-and-swap included), deletes,
-listings and signed GETs. The rest stays on boto3, where obstore cannot keep the SDK driver's
-semantics:
+listings and signed GETs; for ``AsyncBucket`` all but the signed GETs are also coroutines on
+obstore's async API (``capabilities.native_async``). The rest stays on boto3, where obstore
+cannot keep the SDK driver's semantics:
 
 - keys ``object_store`` would rewrite or refuse (a leading or trailing ``/``, empty, ``.`` or
   ``..`` segments, control characters);
@@ -120,6 +121,7 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
 
     provider = "s3"
     service = "S3"
+    native_async = True
 
     def __init__(self, sdk: S3Driver, store: Any) -> None:
         """Serve ``sdk``'s bucket through ``store`` where the semantics allow."""
@@ -159,22 +161,16 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
             checksums={"crc32c": crc.strip().lower()} if crc else {},
         )
 
-    def _with_native_crc(self, info: ObjectInfo) -> ObjectInfo:
-        """``info``, with the native CRC32C a multipart write of the SDK driver left instead."""
-        if info.crc32c is not None or not self.sdk.profile.native_crc32c:
-            return info
-        # Only multipart objects lack the metadata; obstore cannot ask for the checksum.
-        head = self.sdk.stat(info.key)
-        return head if head.etag == info.etag else info
+    def lacks_crc(self, info: ObjectInfo) -> bool:
+        """Whether a multipart write of the SDK driver left a native CRC32C that only its HEAD
+        shows (obstore cannot ask for the checksum)."""
+        return info.crc32c is None and self.sdk.profile.native_crc32c
+
+    def quote(self, etag: str) -> str:
+        """``etag`` in double quotes, as S3 answers and ``If-Match`` wants it."""
+        return quote_etag(etag)
 
     # ----------------------------------------------------------------- BucketDriver
-
-    def stat(self, key: str) -> ObjectInfo:
-        """A HEAD through obstore's ``get(head=True)``, which keeps the user metadata."""
-        if not representable(key):
-            return self.sdk.stat(key)
-        result = self.obs.get(self.store, key, options={"head": True})
-        return self._with_native_crc(self._info(key, result.meta, result.attributes))
 
     def read(self, key: str, *, start: int, end: int | None) -> tuple[ObjectInfo, ReadStream]:
         """A GET, ranged or suffix; a range past the end reads as no bytes (as on the SDK)."""
@@ -185,36 +181,37 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
             return self.sdk.read(key, start=start, end=end)
         info = self._info(key, result.meta, result.attributes)
         if start == 0 and end is None:
-            info = self._with_native_crc(info)
+            info = self.with_sdk_crc(info)
         return info, self.body(result)
+
+    def single_request(self, key: str, options: WriteOptions) -> bool:
+        """One PUT unless the key, metadata named like a header or more than a part forbid."""
+        clash = any(name.lower() in _ATTRIBUTES for name in options.metadata)
+        big = options.size_hint is not None and options.size_hint > self.sdk.part_size
+        return not clash and not big and representable(key)
 
     def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
         """Begin a write: one obstore PUT, or the SDK's multipart upload past one part."""
-        clash = any(name.lower() in _ATTRIBUTES for name in options.metadata)
-        big = options.size_hint is not None and options.size_hint > self.sdk.part_size
-        if clash or big or not representable(key):
+        if not self.single_request(key, options):
             return self.sdk.open_writer(key, options)
         return self.put_writer(key, options, limit=self.sdk.part_size)
 
-    def put_single(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
-        """One PUT, the metadata (the CRC32C included) and the content type with it."""
-        attributes = {**options.metadata, CRC32C_METADATA_KEY: crc32c}
-        etag = self.put_request(key, options, body, attributes, quote_etag)
+    def put_attributes(self, options: WriteOptions, crc32c: str) -> dict[str, str]:
+        """The user metadata and the CRC32C, sent as ``x-amz-meta-*``."""
+        return {**options.metadata, CRC32C_METADATA_KEY: crc32c}
+
+    def put_info(
+        self, key: str, options: WriteOptions, size: int, crc32c: str, etag: str
+    ) -> ObjectInfo:
+        """What one PUT stored."""
         return ObjectInfo(
             key=key,
-            size=len(body),
+            size=size,
             etag=quote_etag(etag),
             content_type=options.content_type,
             metadata=dict(options.metadata),
             checksums={"crc32c": crc32c},
         )
-
-    def delete(self, key: str) -> None:
-        """DELETE; S3 answers 204 for a missing key too."""
-        if not representable(key):
-            self.sdk.delete(key)
-            return
-        self.obs.delete(self.store, key)
 
     def delete_many(self, keys: Sequence[str]) -> None:
         """DeleteObjects through boto3 (one request for up to 1,000 keys)."""
@@ -228,24 +225,9 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         page token. A token whose stream is gone (another process, a failed page) resumes
         through boto3 after the last key listed.
         """
-        prefix = options.prefix
-        if (
-            not self._list_on_obstore
-            or options.delimiter is not None
-            or (prefix and (not prefix.endswith("/") or not representable(prefix[:-1])))
-        ):
+        if not self._lists_natively(options):
             return self.sdk.list_page(options)
-        if options.token:
-            stream = self._listings.take(options.token)
-        else:
-            stream = iter(
-                self.obs.list(
-                    self.store,
-                    prefix[:-1] or None,
-                    offset=options.start_after,
-                    chunk_size=options.page_size,
-                )
-            )
+        stream = self._stream(options)
         try:
             batch: list[Any] = [] if stream is None else next(stream, [])
         except Exception as exc:
@@ -255,6 +237,43 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
             stream = None
         if stream is None:
             return self.sdk.list_page(self._listings.resume(options))
+        return self._page(stream, batch, options)
+
+    async def list_page_async(self, options: ListOptions) -> ListPage | None:
+        """:meth:`list_page` on the stream's async iteration; ``None`` where it goes to boto3."""
+        if not self._lists_natively(options):
+            return None
+        stream = self._stream(options)
+        if stream is None:
+            return None  # the blocking call resumes through boto3
+        try:
+            batch: list[Any] = await anext(stream, [])
+        except Exception as exc:
+            if type(exc).__name__ != "InvalidPathError":
+                raise
+            return None
+        return self._page(stream, batch, options)
+
+    def _lists_natively(self, options: ListOptions) -> bool:
+        prefix = options.prefix
+        return (
+            self._list_on_obstore
+            and options.delimiter is None
+            and (not prefix or (prefix.endswith("/") and representable(prefix[:-1])))
+        )
+
+    def _stream(self, options: ListOptions) -> Any:
+        """The page's obstore listing stream: kept under its token, else a new one."""
+        if options.token:
+            return self._listings.take(options.token)
+        return self.obs.list(
+            self.store,
+            options.prefix[:-1] or None,
+            offset=options.start_after,
+            chunk_size=options.page_size,
+        )
+
+    def _page(self, stream: Any, batch: list[Any], options: ListOptions) -> ListPage:
         objects = tuple(
             ObjectInfo(
                 key=str(item["path"]),

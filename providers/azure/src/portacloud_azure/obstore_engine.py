@@ -2,8 +2,10 @@
 
 The driver wraps the SDK driver (:class:`~portacloud_azure.driver.AzureBlobDriver`) and sends
 the calls that dominate small-object work through obstore's ``AzureStore``: reads (whole,
-ranged, suffix and streamed) and heads. The rest stays on azure-storage-blob, where obstore
-cannot keep the SDK driver's semantics:
+ranged, suffix and streamed) and heads, blocking and, for ``AsyncBucket``, as coroutines on
+obstore's async API (``capabilities.native_async``; a suffix read there goes to the thread
+pool). The rest stays on azure-storage-blob, where obstore cannot keep the SDK driver's
+semantics:
 
 - writes: obstore's Put Blob carries no Content-MD5 (nor CRC64), so the service could not
   refuse a body damaged on the way; the SDK's Put Blob and Put Block do;
@@ -105,12 +107,16 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
 
     provider = "az"
     service = "Azure"
+    # Reads and heads are native async; writes, deletes and listings stay on the SDK.
+    native_async = True
+    # Blob Storage has no suffix range: :meth:`read` sizes the blob first.
+    suffix_ranges = False
+    obstore_deletes = False
 
     def __repr__(self) -> str:
         return f"ObstoreDriver({self.sdk!r})"
 
-    @staticmethod
-    def _info(key: str, meta: Mapping[str, Any], attributes: Mapping[str, Any]) -> ObjectInfo:
+    def _info(self, key: str, meta: Mapping[str, Any], attributes: Mapping[str, Any]) -> ObjectInfo:
         if not meta.get("e_tag"):
             # The service always sends one: the header block was cut short.
             raise UnavailableError("the answer was cut short: it has no ETag", resource=key)
@@ -133,13 +139,6 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
         )
 
     # ----------------------------------------------------------------- BucketDriver
-
-    def stat(self, key: str) -> ObjectInfo:
-        """A HEAD through obstore's ``get(head=True)``, which keeps the user metadata."""
-        if not representable(key):
-            return self.sdk.stat(key)
-        result = self.obs.get(self.store, key, options={"head": True})
-        return self._info(key, result.meta, result.attributes)
 
     def read(self, key: str, *, start: int, end: int | None) -> ReadResult:
         """A Get Blob, ranged or not; a start past the end reads as no bytes (as on the SDK)."""
@@ -170,6 +169,10 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
                 ) from exc
             raise
         return info, self.body(result)
+
+    def single_request(self, key: str, options: WriteOptions) -> bool:
+        """Never: every write goes to the SDK (see :meth:`open_writer`)."""
+        return False
 
     def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
         """Begin a write on the SDK: its Put Blob carries a Content-MD5 the service checks.

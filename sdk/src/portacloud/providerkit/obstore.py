@@ -7,25 +7,27 @@ module freely and obstore only when a URL asks for its engine. Nothing here is r
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from portacloud import errors as pe
 from portacloud.providerkit.errors import ErrorRule, ErrorTable, call_mapped, call_owned
 from portacloud.providerkit.streams import CHUNK_SIZE, BytesStream, ChunkStream
 from portacloud.retry import RetryPolicy
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import DriverWriter, WriteOptions
-from portacloud.storage.models import ObjectInfo
+from portacloud.storage.driver import DriverWriter, ListOptions, WriteOptions
+from portacloud.storage.models import ListPage, ObjectInfo
 
 __all__ = [
     "CLIENT_OPTIONS",
     "ObstoreDriverBase",
     "SinglePutWriter",
+    "answered_etag",
     "is_obstore_error",
     "obstore_error",
     "obstore_status",
@@ -154,6 +156,15 @@ def put_etag(
         UnavailableError: the answer came without an ETag (its header block was cut short).
     """
     result = obs.put(store, key, body, attributes=attributes, mode=mode, use_multipart=False)
+    return answered_etag(result)
+
+
+def answered_etag(result: Mapping[str, Any]) -> str:
+    """The etag of obstore's answer to a PUT.
+
+    Raises:
+        UnavailableError: the answer came without an ETag (its header block was cut short).
+    """
     if not result.get("e_tag"):
         raise pe.UnavailableError("the answer to the write was cut short: it has no ETag")
     return str(result["e_tag"])
@@ -226,8 +237,13 @@ _SDK = TypeVar("_SDK", bound=SDKDriver)
 class ObstoreDriverBase(Generic[_SDK]):
     """A bucket driver whose data path is on obstore, the rest on the SDK driver it wraps.
 
+    The data path is served twice over the same request building and error mapping: blocking
+    (:class:`~portacloud.storage.driver.BucketDriver`) and, where a provider sets
+    :attr:`native_async`, as the coroutines of
+    :class:`~portacloud.storage.async_driver.AsyncDataPath` on obstore's async API.
+
     Attributes:
-        capabilities: The SDK driver's.
+        capabilities: The SDK driver's (``native_async`` set as :attr:`native_async` says).
         sdk: The SDK driver the calls obstore cannot serve go to.
         store: The obstore store (``S3Store``, ``AzureStore``...).
         retry: The policy of the retries this driver owns (streamed writes).
@@ -236,21 +252,60 @@ class ObstoreDriverBase(Generic[_SDK]):
 
     #: The service's name in messages.
     service = "the service"
+    #: Whether the provider's hooks serve :class:`AsyncBucket` natively (capability
+    #: ``native_async``).
+    native_async: ClassVar[bool] = False
+    #: Whether the service answers suffix ranges (``bytes=-N``) natively.
+    suffix_ranges: ClassVar[bool] = True
+    #: Whether deletes go through obstore (else the provider's ``delete`` is the SDK's).
+    obstore_deletes: ClassVar[bool] = True
 
     def __init__(self, sdk: _SDK, store: Any) -> None:
         """Serve ``sdk``'s bucket through ``store`` where the semantics allow (imports obstore)."""
         self.sdk = sdk
         self.store: Any = store
         # obstore's errors carry no response headers, so a server's Retry-After is not seen.
-        self.capabilities: StorageCapabilities = sdk.capabilities.model_copy(
-            update={"retry_after": False}
-        )
+        update = {"retry_after": False}
+        if self.native_async:
+            update["native_async"] = True
+        self.capabilities: StorageCapabilities = sdk.capabilities.model_copy(update=update)
         self.retry: RetryPolicy = sdk.retry
         self.obs: Any = importlib.import_module("obstore")
+
+    # ----------------------------------------------------------------- provider hooks
 
     def map_error(self, exc: BaseException) -> pe.PortaCloudError | None:
         """Translate a native failure; each provider's driver says how."""
         raise NotImplementedError
+
+    def _info(self, key: str, meta: Mapping[str, Any], attributes: Mapping[str, Any]) -> ObjectInfo:
+        """The object described by obstore's ``meta`` and ``attributes``; each provider says how."""
+        raise NotImplementedError
+
+    def quote(self, etag: str) -> str:
+        """``etag`` as the provider's ``ObjectInfo`` and ``If-Match`` spell it."""
+        raise NotImplementedError
+
+    def single_request(self, key: str, options: WriteOptions) -> bool:
+        """Whether a write of ``key`` (of ``options.size_hint`` bytes, where known) may go
+        as one obstore PUT; each provider says when."""
+        raise NotImplementedError
+
+    def put_attributes(self, options: WriteOptions, crc32c: str) -> dict[str, str]:
+        """The metadata of a single PUT, the CRC32C included, as the SDK engine stores it."""
+        raise NotImplementedError
+
+    def put_info(
+        self, key: str, options: WriteOptions, size: int, crc32c: str, etag: str
+    ) -> ObjectInfo:
+        """What a single PUT of ``size`` bytes stored, from its answered ``etag``."""
+        raise NotImplementedError
+
+    def lacks_crc(self, info: ObjectInfo) -> bool:
+        """Whether ``info`` lacks a CRC32C that only the SDK driver's HEAD can give."""
+        return False
+
+    # ----------------------------------------------------------------- blocking data path
 
     def run(self, fn: Callable[[], _T], *, retry: bool, conditional: bool = False) -> _T:
         """Call ``fn`` raising portacloud errors, retried under the policy when ``retry``.
@@ -262,6 +317,30 @@ class ObstoreDriverBase(Generic[_SDK]):
             return call_mapped(fn, self.map_error, self._unmapped)
 
         return call_owned(self.retry, once, retry=retry, conditional=conditional)
+
+    def stat(self, key: str) -> ObjectInfo:
+        """A HEAD through obstore's ``get(head=True)``, which keeps the user metadata."""
+        if not representable(key):
+            sdk: Any = self.sdk
+            found: ObjectInfo = sdk.stat(key)
+            return found
+        result = self.obs.get(self.store, key, options=_HEAD)
+        return self.with_sdk_crc(self._info(key, result.meta, result.attributes))
+
+    def delete(self, key: str) -> None:
+        """DELETE; a missing key is no error."""
+        if not representable(key):
+            sdk: Any = self.sdk
+            sdk.delete(key)
+            return
+        self.obs.delete(self.store, key)
+
+    def with_sdk_crc(self, info: ObjectInfo) -> ObjectInfo:
+        """``info``, with the CRC32C of the SDK driver's HEAD where obstore cannot see it."""
+        if not self.lacks_crc(info):
+            return info
+        sdk: Any = self.sdk
+        return _same_version(info, sdk.stat(info.key))
 
     def get_range(self, key: str, start: int, end: int | None) -> Any:
         """obstore's ``get`` of bytes ``start`` to ``end`` (a negative start: a suffix).
@@ -295,30 +374,96 @@ class ObstoreDriverBase(Generic[_SDK]):
         )
 
     def put_single(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
-        """One PUT of the whole object; each provider's driver says how."""
-        raise NotImplementedError
-
-    def put_request(
-        self,
-        key: str,
-        options: WriteOptions,
-        body: bytes,
-        attributes: dict[str, str],
-        quote: Callable[[str], str],
-    ) -> str:
-        """Send one PUT with ``attributes`` and the content type; the etag answered.
+        """One PUT, the metadata (the CRC32C included) and the content type with it.
 
         Create-only and compare-and-swap as ``options`` ask. A stream (no ``size_hint``) cannot
         be replayed by the portable Bucket, so its PUT is retried here, under the policy.
         """
-        if options.content_type:
-            attributes = {**attributes, "Content-Type": options.content_type}
-        mode = put_mode(options, quote)
+        attributes, mode = self._put_arguments(options, crc32c)
 
         def once() -> str:
             return put_etag(self.obs, self.store, key, body, attributes=attributes, mode=mode)
 
-        return self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
+        etag = self.run(once, retry=options.size_hint is None, conditional=mode != "overwrite")
+        return self.put_info(key, options, len(body), crc32c, etag)
+
+    def _put_arguments(self, options: WriteOptions, crc32c: str) -> tuple[dict[str, str], Any]:
+        attributes = self.put_attributes(options, crc32c)
+        if options.content_type:
+            attributes = {**attributes, "Content-Type": options.content_type}
+        return attributes, put_mode(options, self.quote)
+
+    # ----------------------------------------------------------------- native async data path
+
+    async def stat_async(self, key: str) -> ObjectInfo | None:
+        """:meth:`stat` on obstore's ``get_async(head=True)``; ``None`` for keys it would
+        rewrite."""
+        if not self.native_async or not representable(key):
+            return None
+        result = await self.obs.get_async(self.store, key, options=_HEAD)
+        return await self._with_sdk_crc_async(self._info(key, result.meta, result.attributes))
+
+    async def read_async(
+        self, key: str, *, start: int, end: int | None
+    ) -> tuple[ObjectInfo, bytes] | None:
+        """A ranged ``get_async`` read whole; ``None`` where :meth:`read` would go to the SDK."""
+        if not self.native_async or not representable(key):
+            return None
+        if start < 0 and not self.suffix_ranges:
+            return None
+        options = range_options(start, end)
+        try:
+            result = await self.obs.get_async(self.store, key, options=options)
+        except Exception as exc:
+            if options and range_refused(exc):
+                return None
+            raise
+        data = bytes(await result.bytes_async())
+        info = self._info(key, result.meta, result.attributes)
+        if start == 0 and end is None:
+            info = await self._with_sdk_crc_async(info)
+        return info, data
+
+    async def put_async(
+        self, key: str, options: WriteOptions, body: bytes, crc32c: str
+    ) -> ObjectInfo | None:
+        """One try of :meth:`put_single` on ``put_async``; ``None`` where :meth:`open_writer`
+        would use the SDK's writer."""
+        if not self.native_async or not self.single_request(key, options):
+            return None
+        attributes, mode = self._put_arguments(options, crc32c)
+        result = await self.obs.put_async(
+            self.store, key, body, attributes=attributes, mode=mode, use_multipart=False
+        )
+        return self.put_info(key, options, len(body), crc32c, answered_etag(result))
+
+    async def delete_async(self, key: str) -> bool:
+        """A ``delete_async``; a missing key is no error. ``False`` where :meth:`delete` would
+        go to the SDK."""
+        if not self.native_async or not self.obstore_deletes or not representable(key):
+            return False
+        await self.obs.delete_async(self.store, key)
+        return True
+
+    async def list_page_async(self, options: ListOptions) -> ListPage | None:
+        """One listing page on obstore's async API; ``None`` (the base's answer): the
+        blocking :meth:`list_page` serves it."""
+        return None
+
+    async def _with_sdk_crc_async(self, info: ObjectInfo) -> ObjectInfo:
+        if not self.lacks_crc(info):
+            return info
+        sdk: Any = self.sdk
+        # A rare control call (multipart objects only) on the SDK: a thread, not the loop.
+        return _same_version(info, await asyncio.to_thread(sdk.stat, info.key))
 
     def _unmapped(self, exc: Exception) -> pe.PortaCloudError:
         return pe.UnavailableError(f"{self.service} request failed: {type(exc).__name__}")
+
+
+_HEAD = {"head": True}
+
+
+def _same_version(info: ObjectInfo, head: ObjectInfo) -> ObjectInfo:
+    """The SDK's ``head`` where it describes the version ``info`` does, else ``info``."""
+    return head if head.etag == info.etag else info

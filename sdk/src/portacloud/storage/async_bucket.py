@@ -1,11 +1,14 @@
 """The portable :class:`AsyncBucket`: :class:`~portacloud.Bucket`'s methods as coroutines.
 
-Every backend's driver is blocking today, so each call runs the bucket's own code (its
-validation, retries, region policy and CRC32C checks) on a bounded thread pool of the
-``AsyncBucket`` and awaits it: the event loop never blocks, and ``max_workers`` bounds the
-threads however many coroutines are in flight. ``capabilities.native_async`` says so
-(``False``). A cancelled call stops being awaited, but its request runs to its end on its
-thread, as with :func:`asyncio.to_thread`.
+Where the driver has a native async data path (``capabilities.native_async``: the obstore
+engine of S3 and Azure), the calls it serves (``get``, ``head`` and ``exists``; on S3 also
+``put`` of bytes, ``delete`` and listing pages) are native coroutines (:mod:`.async_native`),
+with the bucket's own validation, retries and CRC32C checks. Every other call, and every call
+on other drivers, runs the blocking bucket's code on a bounded thread pool of the
+``AsyncBucket`` and awaits it: the event loop never blocks. ``max_workers`` bounds the threads,
+and the native requests in flight, however many coroutines are gathered. A cancelled call on
+the pool stops being awaited, but its request runs to its end on its thread, as with
+:func:`asyncio.to_thread`; a cancelled native call stops its request.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
-from portacloud.errors import InvalidArgumentError
+from portacloud.errors import InvalidArgumentError, NotFoundError
 from portacloud.storage.async_files import AsyncReader, AsyncWriter, Opening, sync_chunks
+from portacloud.storage.async_native import Gate, NativeCalls, native_calls
 from portacloud.storage.bucket import Bucket, PutData
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.models import ObjectInfo, PrefixInfo
@@ -40,10 +44,12 @@ _LIST_BATCH = 1000
 
 
 class _Pool:
-    """The thread pool of an AsyncBucket and its children, made on first use."""
+    """The thread pool of an AsyncBucket and its children, made on first use, and the gate
+    that bounds their native requests alike."""
 
     def __init__(self, max_workers: int) -> None:
         self.max_workers = max_workers
+        self.gate = Gate(max_workers)
         self._executor: ThreadPoolExecutor | None = None
 
     async def run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -79,7 +85,8 @@ class AsyncBucket:
 
         Args:
             bucket: The bucket whose calls run on the pool; closed with this handle.
-            max_workers: Threads at most, shared with children (1 to 256).
+            max_workers: Threads at most, and native requests at most in flight, shared with
+                children (1 to 256).
         """
         if isinstance(max_workers, bool) or not isinstance(max_workers, int):
             raise InvalidArgumentError("max_workers must be an int")
@@ -115,9 +122,13 @@ class AsyncBucket:
 
     @property
     def capabilities(self) -> StorageCapabilities:
-        """What the backend can do; ``native_async`` (false everywhere today) says whether
-        calls are native coroutines or run on threads."""
+        """What the backend can do; ``native_async`` says whether the data path is native
+        coroutines or runs on threads."""
         return self._bucket.capabilities
+
+    @cached_property
+    def _native(self) -> NativeCalls | None:
+        return native_calls(self._bucket, self._pool.gate)
 
     def child(self, prefix: str) -> AsyncBucket:
         """An async bucket relative to ``prefix`` inside this one, on the same thread pool."""
@@ -143,32 +154,44 @@ class AsyncBucket:
     ) -> ObjectInfo:
         """See :meth:`Bucket.put <portacloud.Bucket.put>`; ``data`` may also be an async
         iterable of ``bytes`` chunks, streamed with bounded memory."""
+        options: dict[str, Any] = {
+            "content_type": content_type,
+            "metadata": metadata,
+            "if_none_match": if_none_match,
+            "if_match": if_match,
+        }
         body: PutData
         if isinstance(data, AsyncIterable):
             body = sync_chunks(data, asyncio.get_running_loop())
         else:
             body = data
-        return await self._pool.run(
-            self._bucket.put,
-            key,
-            body,
-            content_type=content_type,
-            metadata=metadata,
-            if_none_match=if_none_match,
-            if_match=if_match,
-        )
+            native = self._native
+            stored = None if native is None else await native.put(key, body, **options)
+            if stored is not None:
+                return stored
+        return await self._pool.run(self._bucket.put, key, body, **options)
 
     async def head(self, key: str) -> ObjectInfo:
         """See :meth:`Bucket.head <portacloud.Bucket.head>`."""
-        return await self._pool.run(self._bucket.head, key)
+        native = self._native
+        info = None if native is None else await native.head(key)
+        return info if info is not None else await self._pool.run(self._bucket.head, key)
 
     async def exists(self, key: str) -> bool:
         """See :meth:`Bucket.exists <portacloud.Bucket.exists>`."""
-        return await self._pool.run(self._bucket.exists, key)
+        try:
+            await self.head(key)
+        except NotFoundError:
+            return False
+        return True
 
     async def get(self, key: str, *, range: tuple[int | None, int | None] | None = None) -> bytes:
         """See :meth:`Bucket.get <portacloud.Bucket.get>`."""
-        return await self._pool.run(self._bucket.get, key, range=range)
+        native = self._native
+        data = None if native is None else await native.get(key, range)
+        return (
+            data if data is not None else await self._pool.run(self._bucket.get, key, range=range)
+        )
 
     @overload
     def open(self, key: str, mode: Literal["rb"] = "rb") -> Opening[AsyncReader]: ...
@@ -206,7 +229,9 @@ class AsyncBucket:
 
     async def delete(self, key: str) -> None:
         """See :meth:`Bucket.delete <portacloud.Bucket.delete>`."""
-        await self._pool.run(self._bucket.delete, key)
+        native = self._native
+        if native is None or not await native.delete(key):
+            await self._pool.run(self._bucket.delete, key)
 
     async def delete_many(self, keys: Iterable[str]) -> None:
         """See :meth:`Bucket.delete_many <portacloud.Bucket.delete_many>`."""
@@ -240,13 +265,21 @@ class AsyncBucket:
         """See :meth:`Bucket.list <portacloud.Bucket.list>`: ``async for info in b.list()``.
 
         The arguments are checked at once (no request is made); entries are then fetched a
-        page at a time on the pool, each page only when the one before is used up, so keys
-        written after the cursor are listed as by ``Bucket.list``.
+        page at a time (natively where the driver can, else on the pool), each page only when
+        the one before is used up, so keys written after the cursor are listed as by
+        ``Bucket.list``.
         """
-        entries = self._bucket.list(
-            prefix, delimiter=delimiter, start_after=start_after, page_size=page_size
+        bucket = self._bucket
+        native = self._native
+        if native is None:
+            entries = bucket.list(
+                prefix, delimiter=delimiter, start_after=start_after, page_size=page_size
+            )
+            return self._pages(entries, page_size or _LIST_BATCH)
+        options = bucket._list_options(prefix, delimiter, start_after, page_size)
+        return native.list(
+            options, prefix, partial(self._pool.run, bucket._list_page, prefix=prefix)
         )
-        return self._pages(entries, page_size or _LIST_BATCH)
 
     async def _pages(
         self, entries: Iterator[ObjectInfo | PrefixInfo], size: int

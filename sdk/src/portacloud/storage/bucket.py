@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from portacloud.checksums import crc32c_hex
-from portacloud.errors import InvalidArgumentError, UnavailableError, UnsupportedError
+from portacloud.errors import InvalidArgumentError, UnsupportedError
 from portacloud.handle import DriverHandle
 from portacloud.residency import STORAGE_ACCESS, Access, RegionCache, RegionPolicy
 from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
@@ -29,10 +29,10 @@ from portacloud.storage.driver import (
     WriteOptions,
 )
 from portacloud.storage.keys import check_key
-from portacloud.storage.listing import ListingGuard
-from portacloud.storage.models import ObjectInfo, PrefixInfo
-from portacloud.storage.ranges import expected_length, is_int, parse_range
-from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, chunks_of, verify_crc32c
+from portacloud.storage.listing import ListingGuard, PageEntries, checked_list_options
+from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
+from portacloud.storage.ranges import checked_read, parse_range, sized_range
+from portacloud.storage.streams import Guard, ObjectReader, ObjectWriter, chunks_of
 from portacloud.storage.write_checks import checked_signing, checked_write_options
 
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ _T = TypeVar("_T")
 PutData = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
 
 _READ_BUFFER = 1024 * 1024
-_DEFAULT_PAGE_SIZE = 1000
 
 
 class Bucket(DriverHandle[BucketDriver]):
@@ -221,18 +220,13 @@ class Bucket(DriverHandle[BucketDriver]):
         Returns:
             What was stored, with its new etag and CRC32C.
         """
-        full = self._full(key)
-        given: object = data  # callers without type checking pass str; say so clearly
-        if isinstance(given, str):
-            raise InvalidArgumentError("data must be bytes, not str; encode it first")
-        body = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else None
-        options = self._write_options(
-            "put",
+        full, body, options = self._put_plan(
+            key,
+            data,
             content_type=content_type,
             metadata=metadata,
             if_none_match=if_none_match,
             if_match=if_match,
-            size_hint=None if body is None else len(body),
         )
         if body is not None:
             return self._put_bytes(key, full, body, options)
@@ -242,6 +236,17 @@ class Bucket(DriverHandle[BucketDriver]):
                 out.write(chunk)
         assert out.info is not None  # close() either set it or raised
         return out.info
+
+    def _put_plan(
+        self, key: str, data: object, **given: Any
+    ) -> tuple[str, bytes | None, WriteOptions]:
+        """The full key, the body when ``data`` is in memory, and the checked options."""
+        full = self._full(key)
+        if isinstance(data, str):  # callers without type checking pass str; say so clearly
+            raise InvalidArgumentError("data must be bytes, not str; encode it first")
+        body = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else None
+        size_hint = None if body is None else len(body)
+        return full, body, self._write_options("put", size_hint=size_hint, **given)
 
     def _put_bytes(self, key: str, full: str, body: bytes, options: WriteOptions) -> ObjectInfo:
         """Write bytes in memory: one request, retried as a whole."""
@@ -308,24 +313,16 @@ class Bucket(DriverHandle[BucketDriver]):
         def read_once() -> bytes:
             s, e = start, end
             if needs_size:
-                size = self._driver.stat(full).size
-                s, e, _ = slice(start, end).indices(size)
-                if e <= s:
+                bounds = sized_range(start, end, self._driver.stat(full).size)
+                if bounds is None:
                     return b""
+                s, e = bounds
             info, stream = self._driver.read(full, start=s, end=e)
             try:
                 data = b"".join(stream)
             finally:
                 stream.close()
-            expected = expected_length(info.size, s, e)
-            if len(data) != expected:
-                raise UnavailableError(
-                    f"the backend returned {len(data)} bytes where {expected} were expected "
-                    "(truncated body)"
-                )
-            if whole:
-                verify_crc32c(info, crc32c_hex(data), provider=self.provider)
-            return data
+            return checked_read(data, info, s, e, whole=whole, provider=self.provider)
 
         return self._call("get", key, read_once)
 
@@ -469,40 +466,42 @@ class Bucket(DriverHandle[BucketDriver]):
         Yields:
             :class:`ObjectInfo` for objects and, with a delimiter, :class:`PrefixInfo`.
         """
-        if not isinstance(prefix, str):
-            raise InvalidArgumentError("prefix must be a str")
-        if delimiter is not None:
-            if not isinstance(delimiter, str) or not delimiter:
-                raise InvalidArgumentError("delimiter must be a non-empty str or None")
-            if not self.capabilities.list_with_delimiter:
-                raise self._unsupported("list", "delimiter", "list_with_delimiter")
-        if start_after is not None and not isinstance(start_after, str):
-            raise InvalidArgumentError("start_after must be a str or None")
-        size = _DEFAULT_PAGE_SIZE if page_size is None else page_size
-        if not is_int(size) or not 1 <= size <= _DEFAULT_PAGE_SIZE:
-            raise InvalidArgumentError(f"page_size must be 1..1000, not {page_size!r}")
-        options = ListOptions(
-            prefix=self._prefix + prefix,
-            delimiter=delimiter,
-            start_after=None if start_after is None else self._prefix + start_after,
-            page_size=size,
-        )
+        options = self._list_options(prefix, delimiter, start_after, page_size)
         return self._iter_list(options, prefix)
 
-    def _iter_list(self, options: ListOptions, prefix: str) -> Iterator[ObjectInfo | PrefixInfo]:
-        token: str | None = None
-        cut = len(self._prefix)
+    def _list_options(
+        self, prefix: str, delimiter: str | None, start_after: str | None, page_size: int | None
+    ) -> ListOptions:
+        """The checked options of a listing's first page (see :meth:`list`)."""
+        refuse = None
+        if not self.capabilities.list_with_delimiter:
+            refuse = partial(self._unsupported, "list", "delimiter", "list_with_delimiter")
+        return checked_list_options(
+            self._prefix,
+            prefix,
+            delimiter=delimiter,
+            start_after=start_after,
+            page_size=page_size,
+            refuse_delimiter=refuse,
+        )
+
+    def _page_entries(self) -> PageEntries:
+        """What turns each page of one listing into its entries, checked."""
         guard = ListingGuard(
             self.provider, ordered=self.capabilities.list_sorted, where=self._driver_url
         )
+        return PageEntries(guard, cut=len(self._prefix), relative=self._relative)
+
+    def _list_page(self, options: ListOptions, prefix: str) -> ListPage:
+        """One page of a listing, retried under the policy."""
+        return self._call("list", prefix, partial(self._driver.list_page, options))
+
+    def _iter_list(self, options: ListOptions, prefix: str) -> Iterator[ObjectInfo | PrefixInfo]:
+        token: str | None = None
+        entries = self._page_entries()
         while True:
-            page_options = replace(options, token=token)
-            page = self._call("list", prefix, partial(self._driver.list_page, page_options))
-            entries: list[ObjectInfo | PrefixInfo] = [self._relative(o) for o in page.objects]
-            entries += [PrefixInfo(key=p.key[cut:]) for p in page.prefixes]
-            entries.sort(key=lambda e: e.key)
-            guard.check_page([e.key for e in entries], token, page.next_token)
-            yield from entries
+            page = self._list_page(replace(options, token=token), prefix)
+            yield from entries(page, token)
             if not page.next_token:
                 return
             token = page.next_token

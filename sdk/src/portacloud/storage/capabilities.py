@@ -57,9 +57,10 @@ class StorageCapabilities(BaseModel):
         retry_after: A throttled answer's ``Retry-After`` sets the wait before the retry;
             ``False`` where the data path cannot see response headers (``engine=obstore``),
             whose retries wait the retry policy's backoff instead.
-        native_async: :class:`~portacloud.AsyncBucket` calls are native coroutines; ``False``
-            (every backend today) means they run the blocking driver on the async bucket's
-            bounded thread pool.
+        native_async: :class:`~portacloud.AsyncBucket`'s data path is native coroutines where
+            the engine serves it through obstore (``engine=obstore``: get and head on S3 and
+            Azure; put of bytes, delete and listing pages on S3 too); ``False`` means every
+            call runs the blocking driver on the async bucket's bounded thread pool.
         notes: Where the backend departs from the real cloud it stands in for.
     """
 

@@ -1,4 +1,5 @@
-"""Paging over a sorted key stream: shared by backends that list by walking their own index."""
+"""Paging over a sorted key stream (shared by backends that list by walking their own index),
+and the portable layer's checks of the pages a listing gets."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from portacloud.errors import InvalidArgumentError, UnavailableError
 from portacloud.storage.driver import ListOptions
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
 
-__all__ = ["ListingGuard", "decode_token", "lower_bound", "page_from_sorted"]
+__all__ = [
+    "ListingGuard",
+    "PageEntries",
+    "checked_list_options",
+    "decode_token",
+    "lower_bound",
+    "page_from_sorted",
+]
 
 _KEY, _PREFIX = "k:", "p:"
 #: Empty pages in a row after which a listing is taken to be going nowhere.
@@ -128,3 +136,69 @@ def page_from_sorted(
         if len(objects) + len(prefixes) >= options.page_size:
             return ListPage(objects=tuple(objects), prefixes=tuple(prefixes), next_token=_KEY + key)
     return ListPage(objects=tuple(objects), prefixes=tuple(prefixes))
+
+
+class PageEntries:
+    """The entries of one listing's pages: relative to the bucket prefix, sorted, checked.
+
+    Args:
+        guard: The listing's guard (one per listing).
+        cut: The length of the bucket prefix.
+        relative: ``ObjectInfo`` with its key relative to the bucket prefix.
+    """
+
+    def __init__(
+        self, guard: ListingGuard, *, cut: int, relative: Callable[[ObjectInfo], ObjectInfo]
+    ) -> None:
+        self._guard = guard
+        self._cut = cut
+        self._relative = relative
+
+    def __call__(self, page: ListPage, token: str | None) -> list[ObjectInfo | PrefixInfo]:
+        """The entries of ``page``, fetched with ``token``, in key order."""
+        entries: list[ObjectInfo | PrefixInfo] = [self._relative(o) for o in page.objects]
+        entries += [PrefixInfo(key=p.key[self._cut :]) for p in page.prefixes]
+        entries.sort(key=lambda e: e.key)
+        self._guard.check_page([e.key for e in entries], token, page.next_token)
+        return entries
+
+
+#: The most entries a listing page may ask for (every backend's ceiling).
+MAX_PAGE_SIZE = 1000
+
+
+def checked_list_options(
+    base: str,
+    prefix: str,
+    *,
+    delimiter: str | None,
+    start_after: str | None,
+    page_size: int | None,
+    refuse_delimiter: Callable[[], Exception] | None = None,
+) -> ListOptions:
+    """The options of a listing's first page under the bucket prefix ``base``, checked.
+
+    ``refuse_delimiter`` gives the error for a (valid) delimiter where the backend has none.
+
+    Raises:
+        InvalidArgumentError: an argument of ``Bucket.list`` has the wrong type or value.
+    """
+    from portacloud.storage.ranges import is_int
+
+    if not isinstance(prefix, str):
+        raise InvalidArgumentError("prefix must be a str")
+    if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
+        raise InvalidArgumentError("delimiter must be a non-empty str or None")
+    if delimiter is not None and refuse_delimiter is not None:
+        raise refuse_delimiter()
+    if start_after is not None and not isinstance(start_after, str):
+        raise InvalidArgumentError("start_after must be a str or None")
+    size = MAX_PAGE_SIZE if page_size is None else page_size
+    if not is_int(size) or not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidArgumentError(f"page_size must be 1..1000, not {page_size!r}")
+    return ListOptions(
+        prefix=base + prefix,
+        delimiter=delimiter,
+        start_after=None if start_after is None else base + start_after,
+        page_size=size,
+    )

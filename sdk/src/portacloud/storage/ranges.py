@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from portacloud.errors import InvalidArgumentError
+from portacloud.checksums import crc32c_hex
+from portacloud.errors import InvalidArgumentError, UnavailableError
+from portacloud.storage.models import ObjectInfo
+from portacloud.storage.streams import verify_crc32c
 
-__all__ = ["expected_length", "is_int", "parse_range"]
+__all__ = ["checked_read", "expected_length", "is_int", "parse_range", "sized_range"]
 
 
 def is_int(value: object) -> bool:
@@ -37,3 +40,30 @@ def expected_length(size: int, start: int, end: int | None) -> int:
         return min(-start, size)
     stop = size if end is None else min(end, size)
     return max(0, stop - start)
+
+
+def sized_range(start: int, end: int | None, size: int) -> tuple[int, int] | None:
+    """``(start, end)`` of a ``size``-byte object with Python slice rules, ``None`` if empty."""
+    s, e, _ = slice(start, end).indices(size)
+    return None if e <= s else (s, e)
+
+
+def checked_read(
+    data: bytes, info: ObjectInfo, start: int, end: int | None, *, whole: bool, provider: str
+) -> bytes:
+    """``data``, read as bytes ``[start, end)`` of the object ``info`` describes, once it has
+    the length it must have and, for a ``whole`` read, the recorded CRC32C.
+
+    Raises:
+        UnavailableError: the body was cut short (retryable).
+        ChecksumMismatchError: the bytes differ from what was written (retryable).
+    """
+    expected = expected_length(info.size, start, end)
+    if len(data) != expected:
+        raise UnavailableError(
+            f"the backend returned {len(data)} bytes where {expected} were expected "
+            "(truncated body)"
+        )
+    if whole:
+        verify_crc32c(info, crc32c_hex(data), provider=provider)
+    return data

@@ -8,6 +8,7 @@ names the last entry returned (``k:`` a key, ``p:`` a prefix).
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from portacloud.errors import InvalidArgumentError
 from portacloud.storage.driver import ListOptions
@@ -76,7 +77,7 @@ def _fetch_page(
         "pageToken": page_token,
     }
     params.update({name: value for name, value in given.items() if value})
-    response = driver.http.get(driver.objects_url, params=params, timeout=TIMEOUT)
+    response = driver.http.get(f"{driver.objects_url}?{urlencode(params)}", timeout=TIMEOUT)
     if response.status_code != 200:
         raise http_error(response)
     body = response.json()

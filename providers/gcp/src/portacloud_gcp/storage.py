@@ -19,18 +19,21 @@ Choices worth knowing:
   at commit; an object that does not match is deleted (its generation only) and
   :class:`~portacloud.errors.ChecksumMismatchError` raised.
 - **Writes** (:mod:`portacloud_gcp.writer`): up to one chunk is buffered; an object that fits
-  (and is at most 8 MiB, the SDK's multipart limit) is one multipart request at commit. Larger
-  or longer streams open a resumable session on the first full chunk and PUT each chunk
-  (``chunk_size``, a multiple of 256 KiB, 8 MiB by default) as it fills; the last chunk is held
-  back so that the request that finishes the object is sent by ``commit``. ``abort`` DELETEs
-  the session, leaving nothing.
-- **Reads** pin the generation that ``stat`` saw, so the bytes always belong to the metadata
-  returned with them, and stream the raw stored bytes (no decompressive transcoding) in 1 MiB
-  chunks.
+  (and is at most 8 MiB, the SDK's multipart limit) is one multipart request at commit, through
+  the SDK's own upload. Larger or longer streams open a resumable session on the first full
+  chunk and PUT each chunk (``chunk_size``, a multiple of 256 KiB, 8 MiB by default) as it
+  fills; bytes given whole (already in memory) go in the SDK's 100 MiB chunks. The last chunk
+  is held back so that the request that finishes the object is sent by ``commit``. ``abort``
+  DELETEs the session, leaving nothing.
+- **Reads** (:mod:`portacloud_gcp.reads`) are one media GET each, described by the answer's
+  own headers (generation, CRC32C, size, content type, metadata): no metadata request first.
+  A reopen is pinned to the generation the read opened, so the bytes always belong to the
+  description returned with them. The raw stored bytes (no decompressive transcoding) stream
+  in 1 MiB chunks.
 - **Listing** (:mod:`portacloud_gcp.listing`) pages by ``startOffset`` with page tokens of its
   own that name the last entry returned, and cuts each page after its last object: a server
   that reports common prefixes beyond the objects of a page (fake-gcs-server does) can then
-  neither repeat nor skip entries.
+  neither repeat nor skip entries. Each page is one JSON GET asking only for the fields used.
 """
 
 from __future__ import annotations

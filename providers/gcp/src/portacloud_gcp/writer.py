@@ -4,6 +4,9 @@ Up to one chunk is buffered; an object that fits (and is at most 8 MiB, the SDK'
 limit) is one multipart request at commit. Larger or longer streams open a resumable session on
 the first full chunk and PUT each chunk as it fills; the last chunk is held back so that the
 request that finishes the object is sent by ``commit``. ``abort`` DELETEs the session.
+
+A stream moves ``chunk_size`` pieces (8 MiB by default: its memory bound). Bytes given whole are
+in memory already, so they go in the SDK's own 100 MiB chunks: fewer requests, no more memory.
 """
 
 from __future__ import annotations

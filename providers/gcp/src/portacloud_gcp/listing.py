@@ -8,11 +8,12 @@ names the last entry returned (``k:`` a key, ``p:`` a prefix).
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from portacloud.errors import InvalidArgumentError
 from portacloud.storage.driver import ListOptions
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
-from portacloud_gcp.client import TIMEOUT
+from portacloud_gcp.client import TIMEOUT, http_error
 
 if TYPE_CHECKING:
     from portacloud_gcp.storage import GCSDriver
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
 __all__ = ["list_page"]
 
 _PAGE_KEY, _PAGE_PREFIX = "k:", "p:"
+# What GCSDriver.info reads of each object, and the paging fields.
+_FIELDS = (
+    "items(name,size,generation,updated,timeCreated,contentType,metadata,crc32c),"
+    "prefixes,nextPageToken"
+)
 
 
 def list_page(driver: GCSDriver, options: ListOptions) -> ListPage:
@@ -35,24 +41,49 @@ def list_page(driver: GCSDriver, options: ListOptions) -> ListPage:
         offset = max(offset or "", after_group)
     gcs_token: str | None = None
     while True:
-        iterator = driver.client.list_blobs(
-            driver.bucket,
-            prefix=options.prefix or None,
+        objects, prefixes, gcs_token = _fetch_page(
+            driver,
+            prefix=options.prefix,
             delimiter=options.delimiter,
-            start_offset=offset or None,
+            start_offset=offset,
             page_size=min(options.page_size + 1, 1000),
             page_token=gcs_token,
-            retry=None,
-            timeout=TIMEOUT,
         )
-        page = next(iterator.pages, None)
-        objects = [driver.info(blob._properties) for blob in page or ()]
-        prefixes = sorted(page.prefixes) if page is not None else []
-        gcs_token = iterator.next_page_token
         entries = _page_entries(objects, prefixes, bound, skip_prefix, more=gcs_token is not None)
         if entries or gcs_token is None:
             break
     return _to_page(entries, options.page_size, more=gcs_token is not None)
+
+
+def _fetch_page(
+    driver: GCSDriver,
+    *,
+    prefix: str,
+    delimiter: str | None,
+    start_offset: str | None,
+    page_size: int,
+    page_token: str | None,
+) -> tuple[list[ObjectInfo], list[str], str | None]:
+    """One objects.list request: (objects, sorted prefixes, GCS's next page token).
+
+    A plain JSON GET asking only for the fields an :class:`ObjectInfo` needs: the SDK's
+    iterator would build a ``Blob`` (and parse a full resource) for every entry first.
+    """
+    params = {"maxResults": str(page_size), "fields": _FIELDS}
+    given = {
+        "prefix": prefix,
+        "delimiter": delimiter,
+        "startOffset": start_offset,
+        "pageToken": page_token,
+    }
+    params.update({name: value for name, value in given.items() if value})
+    response = driver.http.get(f"{driver.objects_url}?{urlencode(params)}", timeout=TIMEOUT)
+    if response.status_code != 200:
+        raise http_error(response)
+    body = response.json()
+    objects = [driver.info(item) for item in body.get("items") or ()]
+    token = body.get("nextPageToken")
+    return objects, sorted(body.get("prefixes") or ()), str(token) if token else None
 
 
 def _successor(prefix: str) -> str:

@@ -19,18 +19,21 @@ Choices worth knowing:
   at commit; an object that does not match is deleted (its generation only) and
   :class:`~portacloud.errors.ChecksumMismatchError` raised.
 - **Writes** (:mod:`portacloud_gcp.writer`): up to one chunk is buffered; an object that fits
-  (and is at most 8 MiB, the SDK's multipart limit) is one multipart request at commit. Larger
-  or longer streams open a resumable session on the first full chunk and PUT each chunk
-  (``chunk_size``, a multiple of 256 KiB, 8 MiB by default) as it fills; the last chunk is held
-  back so that the request that finishes the object is sent by ``commit``. ``abort`` DELETEs
-  the session, leaving nothing.
-- **Reads** pin the generation that ``stat`` saw, so the bytes always belong to the metadata
-  returned with them, and stream the raw stored bytes (no decompressive transcoding) in 1 MiB
-  chunks.
+  (and is at most 8 MiB, the SDK's multipart limit) is one multipart request at commit, through
+  the SDK's own upload. Larger or longer streams open a resumable session on the first full
+  chunk and PUT each chunk (``chunk_size``, a multiple of 256 KiB, 8 MiB by default) as it
+  fills; bytes given whole (already in memory) go in the SDK's 100 MiB chunks. The last chunk
+  is held back so that the request that finishes the object is sent by ``commit``. ``abort``
+  DELETEs the session, leaving nothing.
+- **Reads** (:mod:`portacloud_gcp.reads`) are one media GET each, described by the answer's
+  own headers (generation, CRC32C, size, content type, metadata): no metadata request first.
+  A reopen is pinned to the generation the read opened, so the bytes always belong to the
+  description returned with them. The raw stored bytes (no decompressive transcoding) stream
+  in 1 MiB chunks.
 - **Listing** (:mod:`portacloud_gcp.listing`) pages by ``startOffset`` with page tokens of its
   own that name the last entry returned, and cuts each page after its last object: a server
   that reports common prefixes beyond the objects of a page (fake-gcs-server does) can then
-  neither repeat nor skip entries.
+  neither repeat nor skip entries. Each page is one JSON GET asking only for the fields used.
 """
 
 from __future__ import annotations
@@ -48,11 +51,9 @@ from portacloud.errors import (
     ChecksumMismatchError,
     InvalidArgumentError,
     PortaCloudError,
-    UnavailableError,
 )
 from portacloud.logging_redaction import install_redaction
 from portacloud.providerkit import (
-    CHUNK_SIZE,
     ChunkStream,
     EmptyStream,
     RetryPolicy,
@@ -63,10 +64,11 @@ from portacloud.providerkit import (
 from portacloud.storage.capabilities import StorageCapabilities
 from portacloud.storage.driver import ListOptions, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo
-from portacloud_gcp.client import TIMEOUT, can_sign, http_error, make_client
+from portacloud_gcp.client import TIMEOUT, can_sign, make_client
 from portacloud_gcp.listing import list_page
 from portacloud_gcp.options import GCSOptions
 from portacloud_gcp.profiles import Profile, profile_for
+from portacloud_gcp.reads import read_object, read_version, user_metadata
 from portacloud_gcp.writer import GCSWriter
 
 __all__ = ["SCHEME", "GCSDriver", "GCSProvider", "provider"]
@@ -75,8 +77,6 @@ _T = TypeVar("_T")
 
 SCHEME = "gs"
 _DELETE_WORKERS = 8
-_STAT_TRIES = 3
-_RESERVED_METADATA_PREFIX = "portacloud-"
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _REFUSED = (429, 503)  # answers that say the request was not applied
 
@@ -120,7 +120,11 @@ class GCSDriver:
         self.bucket_name = bucket_name
         # The authorised requests session the SDK itself uses, for raw media and session calls.
         self.http: Any = client._http
-        self._api_base = str(client._connection.API_BASE_URL).rstrip("/")
+        api_base = str(client._connection.API_BASE_URL).rstrip("/")
+        bucket_path = f"b/{quote(bucket_name, safe='')}/o"
+        self._media_base = f"{api_base}/download/storage/v1/{bucket_path}/"
+        #: The objects collection, for listing.
+        self.objects_url = f"{api_base}/storage/v1/{bucket_path}"
         self.profile = profile
         self.capabilities: StorageCapabilities = profile.capabilities
         self.chunk_size = chunk_size
@@ -174,13 +178,7 @@ class GCSDriver:
 
     def info(self, resource: Mapping[str, Any]) -> ObjectInfo:
         """The portable description of a JSON API object resource."""
-        raw_metadata = resource.get("metadata") or {}
-        metadata = {
-            str(name).lower(): value
-            for name, value in raw_metadata.items()
-            if isinstance(value, str)
-            and not str(name).lower().startswith(_RESERVED_METADATA_PREFIX)
-        }
+        metadata = user_metadata((resource.get("metadata") or {}).items())
         crc = resource.get("crc32c")
         return ObjectInfo(
             key=str(resource["name"]),
@@ -211,11 +209,10 @@ class GCSDriver:
             retryable=True,  # the damaged generation is gone: writing again is safe
         )
 
-    def _media_url(self, key: str, generation: str) -> str:
-        return (
-            f"{self._api_base}/download/storage/v1/b/{quote(self.bucket_name, safe='')}"
-            f"/o/{quote(key, safe='')}?alt=media&generation={generation}"
-        )
+    def media_url(self, key: str, generation: str | None) -> str:
+        """The download URL of ``key`` (of one ``generation`` of it, if given)."""
+        url = f"{self._media_base}{quote(key, safe='')}?alt=media"
+        return url if generation is None else f"{url}&generation={generation}"
 
     def _resource(self, key: str) -> Mapping[str, Any]:
         blob = self.bucket.blob(key)
@@ -231,28 +228,12 @@ class GCSDriver:
     def read(
         self, key: str, *, start: int, end: int | None
     ) -> tuple[ObjectInfo, ChunkStream | EmptyStream]:
-        for _ in range(_STAT_TRIES):
-            info = self.stat(key)
-            size = info.size
-            begin = max(0, size + start) if start < 0 else start
-            stop = size if end is None else min(end, size)
-            if begin >= stop:
-                return info, EmptyStream()
-            headers = {} if (begin, stop) == (0, size) else {"Range": f"bytes={begin}-{stop - 1}"}
-            response = self.http.get(
-                self._media_url(key, info.etag), headers=headers, stream=True, timeout=TIMEOUT
-            )
-            if response.status_code in (200, 206):
-                # The raw stored bytes: no decompressive transcoding.
-                chunks = response.raw.stream(CHUNK_SIZE, decode_content=False)
-                return info, ChunkStream(chunks, on_close=response.close)
-            response.close()
-            if response.status_code == 416:
-                return info, EmptyStream()
-            if response.status_code != 404:
-                raise http_error(response)
-            # That generation was replaced between stat and read: describe the new one.
-        raise UnavailableError("the object kept changing while being opened", resource=key)
+        """One media GET, described by its own headers (:mod:`portacloud_gcp.reads`)."""
+        return read_object(self, key, start=start, end=end)
+
+    def read_version(self, key: str, *, start: int, etag: str) -> ChunkStream:
+        """Read on from ``start`` in the generation ``etag`` names (a reopen)."""
+        return read_version(self, key, start=start, etag=etag)
 
     def open_writer(self, key: str, options: WriteOptions) -> GCSWriter:
         return GCSWriter(self, key, options)

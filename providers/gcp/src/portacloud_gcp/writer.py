@@ -4,6 +4,9 @@ Up to one chunk is buffered; an object that fits (and is at most 8 MiB, the SDK'
 limit) is one multipart request at commit. Larger or longer streams open a resumable session on
 the first full chunk and PUT each chunk as it fills; the last chunk is held back so that the
 request that finishes the object is sent by ``commit``. ``abort`` DELETEs the session.
+
+A stream moves ``chunk_size`` pieces (8 MiB by default: its memory bound). Bytes given whole are
+in memory already, so they go in the SDK's own 100 MiB chunks: fewer requests, no more memory.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from portacloud.errors import (
 from portacloud.retry import RetryPolicy
 from portacloud.storage.driver import WriteOptions
 from portacloud.storage.models import ObjectInfo
+from portacloud_gcp.buffer import ChunkBuffer
 from portacloud_gcp.client import TIMEOUT, http_error
 
 if TYPE_CHECKING:
@@ -35,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["SINGLE_SHOT_MAX", "GCSWriter"]
 
 SINGLE_SHOT_MAX = 8 * 1024 * 1024  # above this the SDK itself switches to resumable uploads
+# The SDK's resumable chunk: bytes given whole are in memory already, so they go in chunks this
+# large, as the SDK sends them (fewer requests); streams keep the 8 MiB default bound.
+KNOWN_SIZE_CHUNK = 100 * 1024 * 1024
 _RANGE_HEADER = re.compile(r"bytes=0-(\d+)")
 # Bytes given up front are replayed whole by the portable layer, which owns their retries.
 _NO_RETRY = RetryPolicy(attempts=1)
@@ -66,7 +73,9 @@ class GCSWriter:
         # Bytes given up front are replayed whole by the portable layer; a stream is not, so
         # only then does the writer retry the chunks it still holds.
         self._retry = driver.chunk_retry if options.size_hint is None else _NO_RETRY
-        self._buffer = bytearray()
+        known = options.size_hint is not None
+        self._chunk = max(driver.chunk_size, KNOWN_SIZE_CHUNK) if known else driver.chunk_size
+        self._buffer = ChunkBuffer()
         self._session: str | None = None
         self._offset = 0  # bytes the session holds
         self._finished = False
@@ -76,20 +85,19 @@ class GCSWriter:
     def write(self, data: bytes) -> None:
         if self._finished:
             raise InvalidArgumentError("write after the object was committed or aborted")
-        self._buffer += data
-        chunk = self._driver.chunk_size
+        self._buffer.append(bytes(data))
+        chunk = self._chunk
         # Strictly more than a chunk: the last bytes must stay for commit's final request.
         while len(self._buffer) > chunk:
             if self._session is None:
                 self._session = self._start_session()
-            self._send(bytes(self._buffer[:chunk]), total=None, crc32c=None)
-            del self._buffer[:chunk]
+            self._send(self._buffer.take(chunk), total=None, crc32c=None)
 
     def commit(self, *, crc32c: str) -> ObjectInfo:
         if self._finished:
             raise InvalidArgumentError("commit after the object was committed or aborted")
         self._finished = True
-        data, self._buffer = bytes(self._buffer), bytearray()
+        data = self._buffer.take(len(self._buffer))
         try:
             if self._session is None and len(data) <= SINGLE_SHOT_MAX:
                 resource = self._single_shot(data, crc32c)
@@ -106,7 +114,7 @@ class GCSWriter:
 
     def abort(self) -> None:
         self._finished = True
-        self._buffer = bytearray()
+        self._buffer.clear()
         session, self._session = self._session, None
         if session is None:
             return
@@ -149,8 +157,8 @@ class GCSWriter:
         if self._generation is not None and not self._driver.profile.resumable_preconditions:
             raise UnsupportedError(
                 f"{self._driver.profile.name} ignores conditions on resumable uploads, so a "
-                f"conditional write larger than one chunk ({self._driver.chunk_size} bytes) "
-                "cannot be atomic here",
+                f"conditional write that needs one (over {SINGLE_SHOT_MAX} bytes, or streamed "
+                f"past one chunk of {self._chunk} bytes) cannot be atomic here",
                 resource=self._key,
             )
 

@@ -31,7 +31,7 @@ from portacloud.providerkit.errors import (
     call_owned,
     status_rules,
 )
-from portacloud.providerkit.http import header, retry_after
+from portacloud.providerkit.http import header, range_header, range_total, retry_after
 from portacloud.providerkit.options import (
     ByteCount,
     EndpointURL,
@@ -89,6 +89,8 @@ __all__ = [
     "merge_options",
     "page_from_sorted",
     "parse_options",
+    "range_header",
+    "range_total",
     "reject_unknown_options",
     "retry_after",
     "scrub",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-__all__ = ["header", "retry_after"]
+__all__ = ["header", "range_header", "range_total", "retry_after"]
 
 # Azure's millisecond variants come first: they are more precise than Retry-After.
 _MS_HEADERS = ("x-ms-retry-after-ms", "retry-after-ms")
@@ -50,3 +50,24 @@ def retry_after(headers: Mapping[str, object] | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def range_header(start: int, end: int | None) -> str | None:
+    """The ``Range`` of a read from ``start`` to ``end`` (exclusive); ``None``: everything.
+
+    A negative ``start`` (with ``end=None``) asks for the last ``-start`` bytes.
+    """
+    if start < 0:
+        return f"bytes={start}"  # a suffix range: HTTP says "the last N bytes" natively
+    if end is None:
+        return None if start == 0 else f"bytes={start}-"
+    return f"bytes={start}-{end - 1}"
+
+
+def range_total(content_range: object) -> int | None:
+    """The whole object's size from a ranged answer's ``Content-Range`` (``bytes 0-9/123``)."""
+    if isinstance(content_range, str) and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1].strip()
+        if total.isdigit():
+            return int(total)
+    return None

@@ -25,6 +25,7 @@ from portacloud.storage.driver import (
     SupportsDeleteMany,
     SupportsGarbageCollection,
     SupportsLocation,
+    SupportsPinnedRead,
     SupportsSignedURL,
     WriteOptions,
 )
@@ -379,7 +380,9 @@ class Bucket(DriverHandle[BucketDriver]):
         info, stream = self._call("get", key, lambda: open_at(0))
 
         def reopen(offset: int) -> ReadStream:
-            # Not retried here: the reader retries its reads, reopens included, itself.
+            # Not retried here (the reader retries its reopens); pinned to the version opened.
+            if isinstance(self._driver, SupportsPinnedRead):
+                return self._driver.read_version(full, start=offset, etag=info.etag)
             return open_at(offset)[1]
 
         raw = ObjectReader(

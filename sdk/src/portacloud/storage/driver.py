@@ -28,6 +28,7 @@ __all__ = [
     "SupportsDeleteMany",
     "SupportsGarbageCollection",
     "SupportsLocation",
+    "SupportsPinnedRead",
     "SupportsSignedURL",
     "SupportsUploads",
     "SupportsVersions",
@@ -146,6 +147,17 @@ class SupportsSignedURL(Protocol):
         self, key: str, *, method: str, expires: timedelta, content_type: str | None
     ) -> str:
         """Return a URL that allows ``method`` on ``key`` until ``expires`` from now."""
+
+
+@runtime_checkable
+class SupportsPinnedRead(Protocol):
+    """Drivers that can read on in one version of an object, for reopening a read mid-way."""
+
+    def read_version(self, key: str, *, start: int, etag: str) -> ReadStream:
+        """Bytes from ``start`` to the end of the version ``etag`` names.
+
+        Raises FAILED_PRECONDITION if that version is gone (replaced or deleted).
+        """
 
 
 @runtime_checkable

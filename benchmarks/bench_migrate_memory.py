@@ -36,7 +36,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_migrate import compile_bytecode  # a sibling: benchmarks/ is on sys.path when run
+from bench_migrate import (  # a sibling: benchmarks/ is on sys.path when run
+    compile_bytecode,
+    portacloud_argv,
+)
 
 RESULTS = Path(__file__).parent / "results"
 MiB = 1024 * 1024
@@ -122,22 +125,6 @@ def drop_bucket(endpoint: str, name: str) -> None:
 # ---------------------------------------------------------------------- measuring
 
 
-def migrate_argv(src: str, dst: str, journal: Path, concurrency: int) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        "from portacloud.cli.migrate_commands import migrate; "
-        "migrate.main(prog_name='portacloud migrate')",
-        src,
-        dst,
-        "--journal",
-        str(journal),
-        "-j",
-        str(concurrency),
-        "--json",
-    ]
-
-
 def verified_count(stdout: str) -> int | None:
     """The ``verified`` count of the run's result line, if it printed one."""
     for line in reversed(stdout.splitlines()):
@@ -194,7 +181,7 @@ def run_all(args: argparse.Namespace, sets: dict[str, Path], tmp: Path) -> list[
         for concurrency in args.concurrency:
             n += 1
             dst = tmp / f"dst-{n}"
-            argv = migrate_argv(src.as_uri(), dst.as_uri(), tmp / f"j-{n}.sqlite", concurrency)
+            argv = portacloud_argv(src.as_uri(), dst.as_uri(), tmp / f"j-{n}.sqlite", concurrency)
             samples.append(measure("file->file", work, concurrency, argv, env))
             shutil.rmtree(dst, ignore_errors=True)
             if args.local_only or not endpoint:
@@ -202,7 +189,7 @@ def run_all(args: argparse.Namespace, sets: dict[str, Path], tmp: Path) -> list[
             bucket = new_bucket(endpoint)
             try:
                 url = f"s3://{bucket}?endpoint_url={endpoint}&engine=obstore"
-                argv = migrate_argv(src.as_uri(), url, tmp / f"js-{n}.sqlite", concurrency)
+                argv = portacloud_argv(src.as_uri(), url, tmp / f"js-{n}.sqlite", concurrency)
                 samples.append(measure("file->seaweedfs", work, concurrency, argv, env))
             finally:
                 drop_bucket(endpoint, bucket)

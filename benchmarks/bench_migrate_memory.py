@@ -4,19 +4,21 @@ Memory must depend on the concurrency (and the 8 MiB chunk a stream moves at a t
 how large one object is or how many there are. Two source sets, generated once under
 ``--data`` (default /tmp/portacloud-bench-memory) and reused by later runs:
 
-- ``big``: one object of 2 GiB of random bytes (``os.urandom`` in 8 MiB chunks);
+- ``big``: one object of 2 GiB (``--big-mib``) of random bytes (``os.urandom`` in 8 MiB chunks);
 - ``many``: 100,000 objects of 1 KiB each.
 
 Each set is migrated, with its verify phase, at ``-j 4`` and ``-j 16`` into a fresh, empty
 destination: another local directory (file->file) and a new bucket on the SeaweedFS test server
 (file->SeaweedFS, S3 with ``engine=obstore``; the bucket is emptied and removed afterwards).
-``migrate`` has no part-size option: streams always move 8 MiB chunks, so there is no second
-part size to try. Peak RSS, wall and CPU seconds come from the ``wait4`` rusage of the
-``portacloud migrate`` process. Results go to benchmarks/results/migrate-memory.{json,md}.
+``migrate`` has no part-size option (streams move 8 MiB chunks); the S3 destination's own
+``part_size`` option is tried at 8 and 32 MiB for the big object. Peak RSS, wall and CPU
+seconds come from the ``wait4`` rusage of the ``portacloud migrate`` process. Results go to
+benchmarks/results/migrate-memory.{json,md}.
 
     set -a; source .lab/services.env; set +a   # PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT
     uv run --no-sync python benchmarks/bench_migrate_memory.py [--local-only]
-        [--count 100000] [--big-gib 2] [--concurrency 4 16]
+        [--count 100000] [--big-mib 2048] [--part-size 8MiB 32MiB] [--concurrency 4 16]
+        [--no-many] [--results migrate-memory]
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Sample:
     pair: str
     work: str
     concurrency: int
+    part_size: str | None
     seconds: float
     cpu_seconds: float
     peak_rss_mib: float
@@ -62,18 +65,18 @@ class Sample:
 # ---------------------------------------------------------------------- source sets
 
 
-def make_big(root: Path, gib: int) -> Path:
-    """One object of ``gib`` GiB of random bytes, written through portacloud once."""
+def make_big(root: Path, mib: int) -> Path:
+    """One object of ``mib`` MiB of random bytes, written through portacloud once."""
     import portacloud
 
-    path = root / f"big-{gib}g"
-    done = root / f"big-{gib}g.complete"  # beside the set, not an object of it
+    path = root / f"big-{mib}m"
+    done = root / f"big-{mib}m.complete"  # beside the set, not an object of it
     if done.exists():
         return path
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     with portacloud.open_bucket(path.as_uri()) as bucket, bucket.open("big.bin", "wb") as out:
-        for _ in range(gib * 1024 * MiB // CHUNK):
+        for _ in range(mib * MiB // CHUNK):
             out.write(os.urandom(CHUNK))
     done.touch()
     return path
@@ -137,7 +140,9 @@ def verified_count(stdout: str) -> int | None:
     return None
 
 
-def measure(pair: str, work: str, concurrency: int, argv: list[str], env: dict[str, str]) -> Sample:
+def measure(
+    pair: str, work: str, concurrency: int, part: str | None, argv: list[str], env: dict[str, str]
+) -> Sample:
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=err)
@@ -152,6 +157,7 @@ def measure(pair: str, work: str, concurrency: int, argv: list[str], env: dict[s
         pair=pair,
         work=work,
         concurrency=concurrency,
+        part_size=part,
         seconds=seconds,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         peak_rss_mib=usage.ru_maxrss / 1024,
@@ -160,7 +166,8 @@ def measure(pair: str, work: str, concurrency: int, argv: list[str], env: dict[s
         detail=(stderr or stdout)[-2000:] if code else "",
     )
     print(
-        f"   {pair:<16} {work:<18} -j {concurrency:<3} {seconds:7.1f} s, cpu "
+        f"   {pair:<16} {work:<18} -j {concurrency:<3} parts {part or '-':<6} "
+        f"{seconds:7.1f} s, cpu "
         f"{sample.cpu_seconds:6.1f} s, peak RSS {sample.peak_rss_mib:5.0f} MiB, exit {code}, "
         f"verified {sample.objects_verified}",
         flush=True,
@@ -174,25 +181,27 @@ def run_all(args: argparse.Namespace, sets: dict[str, Path], tmp: Path) -> list[
     env = {**os.environ, "PORTACLOUD_HOME": str(tmp / "home")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # measured as installed: from bytecode caches
     env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    endpoint = os.environ.get("PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT", "")
+    endpoint = "" if args.local_only else os.environ.get("PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT", "")
     samples: list[Sample] = []
-    n = 0
+    runs = iter(range(1_000_000))
     for work, src in sets.items():
         for concurrency in args.concurrency:
-            n += 1
+            n = next(runs)
             dst = tmp / f"dst-{n}"
             argv = portacloud_argv(src.as_uri(), dst.as_uri(), tmp / f"j-{n}.sqlite", concurrency)
-            samples.append(measure("file->file", work, concurrency, argv, env))
+            samples.append(measure("file->file", work, concurrency, None, argv, env))
             shutil.rmtree(dst, ignore_errors=True)
-            if args.local_only or not endpoint:
-                continue
-            bucket = new_bucket(endpoint)
-            try:
-                url = f"s3://{bucket}?endpoint_url={endpoint}&engine=obstore"
-                argv = portacloud_argv(src.as_uri(), url, tmp / f"js-{n}.sqlite", concurrency)
-                samples.append(measure("file->seaweedfs", work, concurrency, argv, env))
-            finally:
-                drop_bucket(endpoint, bucket)
+            # Part sizes matter to objects split into parts only: 1 KiB objects get the default.
+            parts = args.part_size if work.startswith("1 x") else [args.part_size[0]]
+            for part in parts if endpoint else []:
+                n = next(runs)
+                bucket = new_bucket(endpoint)
+                try:
+                    url = f"s3://{bucket}?endpoint_url={endpoint}&engine=obstore&part_size={part}"
+                    argv = portacloud_argv(src.as_uri(), url, tmp / f"js-{n}.sqlite", concurrency)
+                    samples.append(measure("file->seaweedfs", work, concurrency, part, argv, env))
+                finally:
+                    drop_bucket(endpoint, bucket)
     return samples
 
 
@@ -203,12 +212,13 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['date']}, {report['machine']['cpus']} CPUs, Python "
         f"{report['machine']['python']}, S3 engine obstore.",
         "",
-        "| pair | work | -j | wall s | CPU s | peak RSS MiB | verified | exit |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| pair | work | -j | S3 part size | wall s | CPU s | peak RSS MiB | verified | exit |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in report["samples"]:
         lines.append(
-            f"| {s['pair']} | {s['work']} | {s['concurrency']} | {s['seconds']:.1f} | "
+            f"| {s['pair']} | {s['work']} | {s['concurrency']} | {s['part_size'] or '-'} | "
+            f"{s['seconds']:.1f} | "
             f"{s['cpu_seconds']:.1f} | {s['peak_rss_mib']:.0f} | {s['objects_verified']} | "
             f"{s['exit_code']} |"
         )
@@ -221,7 +231,17 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/tmp/portacloud-bench-memory"))
     parser.add_argument("--count", type=int, default=100_000, help="objects of 1 KiB")
-    parser.add_argument("--big-gib", type=int, default=2, help="size of the one big object")
+    parser.add_argument(
+        "--big-mib", type=int, nargs="+", default=[2048], help="sizes of the one big object"
+    )
+    parser.add_argument(
+        "--part-size",
+        nargs="+",
+        default=["8MiB", "32MiB"],
+        help="S3 part sizes (the destination's part_size option) for the big object",
+    )
+    parser.add_argument("--no-many", action="store_true", help="skip the many small objects")
+    parser.add_argument("--results", default="migrate-memory", help="results file name")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 16])
     parser.add_argument("--local-only", action="store_true", help="only file -> file")
     parser.add_argument("--note", action="append", default=[], help="a line for the results")
@@ -233,10 +253,9 @@ def main() -> None:
     args.data.mkdir(parents=True, exist_ok=True)
     compile_bytecode()
     started = time.monotonic()
-    sets = {
-        f"1 x {args.big_gib} GiB": make_big(args.data, args.big_gib),
-        f"{args.count:,} x 1 KiB": make_many(args.data, args.count),
-    }
+    sets = {f"1 x {mib} MiB": make_big(args.data, mib) for mib in args.big_mib}
+    if not args.no_many:
+        sets[f"{args.count:,} x 1 KiB"] = make_many(args.data, args.count)
     print(f"source sets ready in {time.monotonic() - started:.0f} s", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-migrate-memory-") as tmp:
         samples = run_all(args, sets, Path(tmp))
@@ -246,14 +265,15 @@ def main() -> None:
         "method": "one `portacloud migrate -j N --json` (plan, copy, verify, receipt) per row "
         "into a fresh empty destination; peak RSS, wall and CPU seconds from the wait4 rusage "
         "of that process; sources written through portacloud's file:// provider (CRC32C "
-        "recorded); SeaweedFS destinations are new buckets, removed afterwards. No part-size "
-        "option exists: streams move 8 MiB chunks, objects up to 8 MiB are read whole.",
+        "recorded); SeaweedFS destinations are new buckets, removed afterwards. `migrate` itself "
+        "has no part-size option (streams move 8 MiB chunks, objects up to 8 MiB are read "
+        "whole); the S3 destination's part_size URL option sets its multipart parts.",
         "samples": [asdict(s) for s in samples],
         "notes": args.note,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "migrate-memory.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "migrate-memory.md").write_text(markdown(report))
+    (RESULTS / f"{args.results}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{args.results}.md").write_text(markdown(report))
 
 
 if __name__ == "__main__":

@@ -223,7 +223,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"{s['exit_code']} |"
         )
     lines += ["", f"Method: {report['method']}", ""]
-    lines += [f"Note: {note}" for note in report.get("notes", [])]
+    notes = report.get("notes", [])
+    lines += ["Notes:", "", *(f"- {note}" for note in notes)] if notes else []
     return "\n".join(lines) + "\n"
 
 

@@ -166,21 +166,34 @@ def s3_store(endpoint: str, bucket: str) -> Any:
     )
 
 
-def obstore_client(endpoint: str, bucket: str) -> dict[str, Callable[..., Any]]:
+def azure_store(conn: str, container: str) -> Any:
+    """obstore's AzureStore for a container of the benchmark's Azurite (its connection string)."""
+    from obstore.store import AzureStore
+
+    fields = dict(part.split("=", 1) for part in conn.split(";") if "=" in part)
+    return AzureStore(
+        container,
+        account_name=fields["AccountName"],
+        account_key=fields["AccountKey"],
+        endpoint=fields["BlobEndpoint"].rstrip("/"),
+        client_options={"allow_http": True},
+    )
+
+
+def obstore_client(store: Any) -> dict[str, Callable[..., Any]]:
+    """Raw obstore on a store made by :func:`s3_store` or :func:`azure_store`."""
     import obstore
 
-    s = s3_store(endpoint, bucket)
-
     def down(key: str) -> None:
-        n = sum(len(chunk) for chunk in obstore.get(s, key).stream(min_chunk_size=CHUNK))
+        n = sum(len(chunk) for chunk in obstore.get(store, key).stream(min_chunk_size=CHUNK))
         assert n == LARGE, n
 
     return {
-        "put": lambda k, d: obstore.put(s, k, d),
-        "get": lambda k: obstore.get(s, k).bytes(),
-        "up": lambda k: obstore.put(s, k, chunks()),
+        "put": lambda k, d: obstore.put(store, k, d),
+        "get": lambda k: obstore.get(store, k).bytes(),
+        "up": lambda k: obstore.put(store, k, chunks()),
         "down": down,
-        "list": lambda p: sum(len(batch) for batch in obstore.list(s, p)),
+        "list": lambda p: sum(len(batch) for batch in obstore.list(store, p)),
     }
 
 

@@ -49,7 +49,7 @@ def compute_targets() -> dict[str, str]:
 
 
 #: Storage targets whose AsyncBucket face runs the suite too: the embedded backends and one
-#: server per wire protocol (the face is the same code over every driver).
+#: server per wire protocol on its default engine (the face is the same code over every driver).
 ASYNC_FACE_TARGETS = ("memory", "file", "seaweedfs", "azurite", "fake_gcs")
 
 

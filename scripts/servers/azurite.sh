@@ -4,7 +4,8 @@
 # Writes $LAB/azurite.env with PORTACLOUD_TEST_AZURITE_CONNECTION_STRING (tests/integration) and,
 # for scripts/conformance_targets.py, AZURE_STORAGE_CONNECTION_STRING plus
 # PORTACLOUD_CONFORMANCE_AZURITE=az://conformance (a container this script creates) and
-# PORTACLOUD_CONFORMANCE_AZURITE_OBSTORE (the same container through the obstore engine). The account
+# PORTACLOUD_CONFORMANCE_AZURITE_SDK (the same container through azure-storage-blob; the
+# plain one uses the default engine, obstore). The account
 # key in them is Azurite's published development key (devstoreaccount1), not anyone's secret.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -52,7 +53,7 @@ write_env() {
     if create_conformance_container; then
       printf 'export AZURE_STORAGE_CONNECTION_STRING="%s"\n' "$CONN"
       printf 'export PORTACLOUD_CONFORMANCE_AZURITE=az://%s\n' "$CONFORMANCE_CONTAINER"
-      printf 'export PORTACLOUD_CONFORMANCE_AZURITE_OBSTORE=az://%s?engine=obstore\n' "$CONFORMANCE_CONTAINER"
+      printf 'export PORTACLOUD_CONFORMANCE_AZURITE_SDK=az://%s?engine=sdk\n' "$CONFORMANCE_CONTAINER"
       printf 'export PORTACLOUD_CONFORMANCE_LIBCLOUD_AZURE=libcloud+azure-blobs://%s\n' "$CONFORMANCE_CONTAINER"
     else
       echo "could not create the conformance container (is azure-storage-blob in $VENV?)" >&2

@@ -3,7 +3,7 @@
 # tests/integration/test_s3.py, tests/integration/test_ec2.py and the conformance suites.
 #   scripts/servers/moto.sh start|stop   (normally through scripts/services.sh)
 # Writes $LAB/moto.env with PORTACLOUD_TEST_MOTO_ENDPOINT (tests/integration),
-# PORTACLOUD_CONFORMANCE_MOTO (and _MOTO_OBSTORE, the obstore engine) naming a bucket this script creates, PORTACLOUD_COMPUTE_TARGET_MOTO
+# PORTACLOUD_CONFORMANCE_MOTO (the default engine, obstore; _MOTO_SDK: boto3) naming a bucket this script creates, PORTACLOUD_COMPUTE_TARGET_MOTO
 # (the compute suite's aws:// URL) plus the AWS_* identity boto3 needs
 # (scripts/conformance_targets.py); moto accepts any credentials.
 #
@@ -79,7 +79,7 @@ write_env() {
     echo "export PORTACLOUD_COMPUTE_TARGET_LIBCLOUD_EC2='libcloud+ec2://us-east-1?host=127.0.0.1&port=$PORT&secure=false'"
     if create_conformance_bucket; then
       echo "export PORTACLOUD_CONFORMANCE_MOTO='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT'"
-      echo "export PORTACLOUD_CONFORMANCE_MOTO_OBSTORE='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT&engine=obstore'"
+      echo "export PORTACLOUD_CONFORMANCE_MOTO_SDK='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT&engine=sdk'"
     else
       echo "could not create the conformance bucket" >&2
     fi

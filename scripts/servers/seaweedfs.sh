@@ -4,7 +4,7 @@
 # conformance suite.
 #   scripts/servers/seaweedfs.sh start|stop   (normally through scripts/services.sh)
 # Writes $LAB/seaweedfs.env with PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT (tests/integration), and
-# PORTACLOUD_CONFORMANCE_SEAWEEDFS (and _SEAWEEDFS_OBSTORE, the obstore engine) naming a bucket this script creates plus the AWS_* identity
+# PORTACLOUD_CONFORMANCE_SEAWEEDFS (the default engine, obstore; _SEAWEEDFS_SDK: boto3) naming a bucket this script creates plus the AWS_* identity
 # boto3 needs to reach it (scripts/conformance_targets.py). The access key pair testing/testing
 # is a throw-away identity of this local server, not anyone's secret.
 set -euo pipefail
@@ -35,7 +35,7 @@ write_env() {
     echo "export PORTACLOUD_TEST_SEAWEEDFS_ENDPOINT=http://127.0.0.1:$PORT"
     if create_conformance_bucket; then
       echo "export PORTACLOUD_CONFORMANCE_SEAWEEDFS='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT'"
-      echo "export PORTACLOUD_CONFORMANCE_SEAWEEDFS_OBSTORE='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT&engine=obstore'"
+      echo "export PORTACLOUD_CONFORMANCE_SEAWEEDFS_SDK='s3://$CONFORMANCE_BUCKET?endpoint_url=http://127.0.0.1:$PORT&engine=sdk'"
       echo "export PORTACLOUD_CONFORMANCE_LIBCLOUD_S3='libcloud+s3://$CONFORMANCE_BUCKET?host=127.0.0.1&port=$PORT&secure=false'"
       echo "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
     else

@@ -104,8 +104,8 @@ class Backend:
         upstream: The server's base URL.
         body_filter: Which responses carry object bytes (the only ones ``corrupt`` touches).
         upload_filter: Which requests carry object bytes, for upload corruption.
-        engine: The driver's engine option (``obstore`` for ``s3-obstore`` and
-            ``azure-obstore``), or ``None``.
+        engine: The driver's engine option (``sdk`` for ``s3-sdk`` and ``azure-sdk``), or
+            ``None`` for the default engine (obstore).
     """
 
     name: str
@@ -342,10 +342,10 @@ def s3_uploads(client: Any, bucket: str) -> list[dict[str, Any]]:
 def backend(name: str) -> Backend:
     """The backend ``name``, or skip (fail under CI) when its server is not running.
 
-    ``s3-obstore`` (``azure-obstore``) is ``s3`` (``azure``) with ``engine=obstore`` in every
-    URL it opens.
+    ``s3`` and ``azure`` open the default engine (obstore); ``s3-sdk`` (``azure-sdk``) is the
+    same server with ``engine=sdk`` in every URL it opens.
     """
-    if name in ("s3", "s3-obstore"):
+    if name in ("s3", "s3-sdk"):
         return Backend(
             "s3",
             "SeaweedFS",
@@ -353,7 +353,7 @@ def backend(name: str) -> Backend:
             _need(S3_ENV, "SeaweedFS").rstrip("/"),
             _s3_object_data,
             _s3_upload,
-            engine="obstore" if name == "s3-obstore" else None,
+            engine="sdk" if name == "s3-sdk" else None,
         )
     if name == "gcs":
         return Backend(
@@ -376,10 +376,10 @@ def backend(name: str) -> Backend:
         _azure_object_data,
         _azure_upload,
         _azure_conn=conn,
-        engine="obstore" if name == "azure-obstore" else None,
+        engine="sdk" if name == "azure-sdk" else None,
     )
 
 
 BACKENDS = ("s3", "gcs", "azure")
-#: The same backends, plus S3 and Azure through the obstore engine.
-ENGINES = (*BACKENDS, "s3-obstore", "azure-obstore")
+#: The same backends, plus S3 and Azure through their SDK engine.
+ENGINES = (*BACKENDS, "s3-sdk", "azure-sdk")

@@ -56,17 +56,7 @@ def test_a_broken_download_costs_one_retry(name: str, kind: FaultKind, retry_log
                 assert _data_requests(be, proxy) == 2, read
 
 
-_NO_HEADERS = pytest.mark.xfail(
-    reason="obstore's errors carry no response headers: Retry-After is not seen on "
-    "engine=obstore, whose retries use the policy's backoff",
-    strict=True,
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [n if not n.endswith("-obstore") else pytest.param(n, marks=_NO_HEADERS) for n in ENGINES],
-)
+@pytest.mark.parametrize("name", ENGINES)
 def test_a_throttle_is_waited_out_once(name: str, retry_log: RetryLog) -> None:
     be = backend(name)
     with be.container() as container:
@@ -81,8 +71,12 @@ def test_a_throttle_is_waited_out_once(name: str, retry_log: RetryLog) -> None:
             assert proxy.faults()["throttle_503"] == 1
             assert _uploads(be, proxy) == 2
         assert retry_log.count == 1
-        assert retry_log.events[0].retry_after == 1
-        assert elapsed >= 1.0
+        if bucket.capabilities.retry_after:
+            assert retry_log.events[0].retry_after == 1
+            assert elapsed >= 1.0
+        # Otherwise (engine=obstore, whose errors carry no headers) the capability promises
+        # nothing about Retry-After: the retry above waited the policy's backoff, or, where
+        # the call went through the SDK (Azure writes), the server's wait.
 
 
 @pytest.mark.parametrize("name", ENGINES)

@@ -324,14 +324,13 @@ def test_wrong_account_key_is_refused(
             assert not caught.value.retryable
 
 
+@pytest.mark.parametrize("engine", ["sdk", "obstore"])
 def test_no_azure_exception_escapes(
-    conn: str, container: str, monkeypatch: pytest.MonkeyPatch
+    conn: str, container: str, monkeypatch: pytest.MonkeyPatch, engine: str
 ) -> None:
     from azure.core.exceptions import AzureError
 
-    from portacloud_azure.errors import map_azure_error
-
-    with portacloud.open_bucket(f"az://{container}", retry=ONE_TRY) as b:
+    with portacloud.open_bucket(f"az://{container}", retry=ONE_TRY, engine=engine) as b:
         failures = [
             lambda: b.head("nope"),
             lambda: b.get("nope"),
@@ -342,18 +341,24 @@ def test_no_azure_exception_escapes(
         for call in failures:
             with pytest.raises(portacloud.PortaCloudError) as caught:
                 call()
-            assert caught.value.as_native(AzureError) is not None
+            # The engine's own exception (the SDK's, or obstore's) is the cause.
+            native = caught.value.__cause__
+            assert native is not None
+            assert not isinstance(native, portacloud.PortaCloudError)
+            if engine == "sdk":
+                assert caught.value.as_native(AzureError) is not None
             assert caught.value.provider == "az"
     # Nothing listens on port 9 (discard) on loopback: a connection refused must map too.
     closed = with_fields(conn, BlobEndpoint=f"http://127.0.0.1:9/{fields(conn)['AccountName']}")
     monkeypatch.setenv(DRIVER_ENV, closed)
-    with portacloud.open_bucket(f"az://{container}", retry=ONE_TRY) as down:
+    with portacloud.open_bucket(f"az://{container}", retry=ONE_TRY, engine=engine) as down:
         with pytest.raises(portacloud.UnavailableError) as refused:
             down.head("k")
-        native = refused.value.as_native(AzureError)
-        assert native is not None
+        cause = refused.value.__cause__
+        assert cause is not None
+        assert not isinstance(cause, portacloud.PortaCloudError)
         # The refusal maps to a retryable error; the one the caller gets is final (one try).
-        assert map_azure_error(native).retryable
+        assert down._driver.map_error(cause).retryable
         assert not refused.value.retryable
         assert "1 try" in refused.value.message
 

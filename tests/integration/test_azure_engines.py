@@ -174,3 +174,14 @@ def test_obstore_is_imported_only_by_its_engine() -> None:
         "assert 'obstore' not in sys.modules, 'obstore imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_obstore_is_the_default_and_a_profile_or_the_url_chooses(container: str) -> None:
+    from portacloud.profiles import Profile
+
+    sdk = Profile(name="sdk", storage_engine="sdk")
+    url = f"az://{container}"
+    # retry_after is the capability the two engines differ in (obstore sees no headers).
+    assert not portacloud.open_bucket(url).capabilities.retry_after
+    assert portacloud.open_bucket(url, profile=sdk).capabilities.retry_after
+    assert not portacloud.open_bucket(f"{url}?engine=obstore", profile=sdk).capabilities.retry_after

@@ -131,3 +131,20 @@ def test_obstore_is_imported_only_by_its_engine() -> None:
         "assert 'obstore' not in sys.modules, 'obstore imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_obstore_is_the_default_and_a_profile_or_the_url_chooses(
+    endpoint: str, bucket_name: str
+) -> None:
+    from portacloud.profiles import Profile
+
+    url = f"s3://{bucket_name}?endpoint_url={endpoint}"
+    sdk = Profile(name="sdk", storage_engine="sdk")
+    # retry_after is the capability the two engines differ in (obstore sees no headers).
+    assert not portacloud.open_bucket(url).capabilities.retry_after
+    assert portacloud.open_bucket(url, profile=sdk).capabilities.retry_after
+    assert portacloud.open_bucket(f"{url}&engine=sdk").capabilities.retry_after
+    assert not portacloud.open_bucket(f"{url}&engine=obstore", profile=sdk).capabilities.retry_after
+    assert not portacloud.open_bucket(url, profile=sdk, engine="obstore").capabilities.retry_after
+    # A provider without engines ignores the profile's choice.
+    assert portacloud.open_bucket("memory://engines", profile=sdk).capabilities.retry_after

@@ -16,6 +16,7 @@ pytest.importorskip("azure.storage.blob")
 
 from azure.core.exceptions import ServiceResponseError
 
+from portacloud_azure.obstore_engine import ObstoreDriver
 from portacloud_azure.options import DEFAULT_BLOCK_SIZE, AzureOptions
 from portacloud_azure.storage import AzureBlobDriver, provider
 from portacloud_azure.writer import BlockWriter
@@ -60,13 +61,18 @@ def test_bad_options_are_one_invalid_argument_naming_the_option(
 def test_the_openers_retry_policy_reaches_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", CONN)
     policy = RetryPolicy(attempts=2)
-    driver, prefix = provider.open_bucket(urlsplit("az://data/runs/"), {}, retry=policy)
+    opts = {"engine": "sdk"}
+    driver, prefix = provider.open_bucket(urlsplit("az://data/runs/"), opts, retry=policy)
     assert isinstance(driver, AzureBlobDriver)
     assert (driver.retry, prefix) == (policy, "runs/")
-    default, _ = provider.open_bucket(urlsplit("az://data"), {})
+    default, _ = provider.open_bucket(urlsplit("az://data"), opts)
     assert default.retry == RetryPolicy()
-    driver.close()
-    default.close()
+    # The default engine (obstore) wraps the SDK driver: both keep the caller's policy.
+    fast, _ = provider.open_bucket(urlsplit("az://data"), {}, retry=policy)
+    assert isinstance(fast, ObstoreDriver)
+    assert (fast.retry, fast.sdk.retry) == (policy, policy)
+    for opened in (driver, default, fast):
+        opened.close()
 
 
 class FlakyBlob:

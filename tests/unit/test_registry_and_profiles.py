@@ -142,3 +142,15 @@ def test_bad_toml_is_invalid_argument(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("PORTACLOUD_CONFIG", str(config))
     with pytest.raises(portacloud.InvalidArgumentError, match="TOML"):
         portacloud.load_profile()
+
+
+def test_profile_storage_engine_from_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "portacloud.toml"
+    config.write_text(
+        '[profiles.default]\nstorage_engine = "sdk"\n[profiles.bad]\nstorage_engine = "rust"\n'
+    )
+    monkeypatch.setenv("PORTACLOUD_CONFIG", str(config))
+    assert portacloud.load_profile().storage_engine == "sdk"
+    with pytest.raises(portacloud.InvalidArgumentError, match="storage_engine") as caught:
+        portacloud.load_profile("bad")
+    assert "\n" not in str(caught.value)

@@ -25,7 +25,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[portacloud.Bucket]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with moto.mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="gc-test")
-        with portacloud.open_bucket("s3://gc-test?region=us-east-1") as bucket:
+        with portacloud.open_bucket("s3://gc-test?region=us-east-1&engine=sdk") as bucket:
             yield bucket
 
 

@@ -77,8 +77,9 @@ def test_part_uploads_of_a_stream_use_the_drivers_policy(attempts: int) -> None:
     writer.write(b"x" * (5 * MiB + 1))  # one full part goes out, one byte stays
     with pytest.raises(portacloud.PortaCloudError):
         writer.commit(crc32c="00000000")
-    # The last byte may go out as part 2 before part 1's failure is seen: count per part.
-    assert client.parts[1] == attempts
+    # The last byte may go out as part 2 before part 1's failure is seen, and whichever part
+    # gives up first ends the write: count per part.
+    assert max(client.parts.values()) == attempts
     assert all(tries <= attempts for tries in client.parts.values())
     assert client.calls["abort_multipart_upload"] == 1
 

@@ -33,16 +33,35 @@ __all__ = [
 ]
 
 
+def _loaded(profile: str | Profile | None) -> Profile | None:
+    if profile is None or not isinstance(profile, str):
+        return profile
+    from portacloud.profiles import load_profile
+
+    return load_profile(profile)
+
+
 def _under(
     profile: str | Profile | None, retry: RetryPolicy | None
 ) -> tuple[RetryPolicy, RegionPolicy | None]:
     """The retry policy and region policy of a handle opened under ``profile``."""
-    if profile is None:
+    found = _loaded(profile)
+    if found is None:
         return retry or RetryPolicy(), None
-    from portacloud.profiles import load_profile
-
-    found = load_profile(profile) if isinstance(profile, str) else profile
     return retry or found.retry or RetryPolicy(), found.region_policy
+
+
+def _with_engine(
+    url: str, options: dict[str, Any], engine: str | None, registry: Registry
+) -> dict[str, Any]:
+    """``options`` plus a profile's ``storage_engine`` where the provider has engines and
+    neither the URL nor the caller chose one."""
+    if engine is None or "engine" in options:
+        return options
+    parts, query = parse_url(url)
+    if "engine" in query or engine not in registry.storage_engines(parts.scheme):
+        return options
+    return {**options, "engine": engine}
 
 
 def open_bucket(
@@ -72,8 +91,11 @@ def open_bucket(
     """
     from portacloud.storage.bucket import Bucket
 
-    policy, residency = _under(profile, retry)
+    loaded = _loaded(profile)
+    policy, residency = _under(loaded, retry)
     found = registry or default_registry()
+    engine = loaded.storage_engine if loaded is not None else None
+    options = _with_engine(url, options, engine, found)
     driver, prefix = found.bucket_driver(url, retry=policy, options=options)
     return Bucket(
         driver, url=url, prefix=prefix, retry=policy, options=options, residency=residency

@@ -63,6 +63,9 @@ class Profile(BaseModel):
             ``regions``; ``"strict"`` checks reads too.
         unknown_region: Under a policy, what to do with a backend that cannot tell its
             region: ``"deny"`` (the default) or ``"allow"``.
+        storage_engine: The data path of every bucket the profile opens on a provider with
+            engines (``s3://``, ``az://``): ``"obstore"`` or ``"sdk"``; ``None`` for the
+            provider's default. A URL's own ``engine`` option wins.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,6 +81,7 @@ class Profile(BaseModel):
     regions: tuple[str, ...] | None = None
     residency: Literal["writes", "strict"] = "writes"
     unknown_region: Literal["deny", "allow"] = "deny"
+    storage_engine: Literal["obstore", "sdk"] | None = None
 
     @field_validator("storage", "compute", "jobs", "services")
     @classmethod

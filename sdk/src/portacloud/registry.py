@@ -131,6 +131,11 @@ class Registry:
         provider: StorageProvider = self._typed(scheme, StorageProvider, "provide storage")
         return provider
 
+    def storage_engines(self, scheme: str) -> tuple[str, ...]:
+        """The data paths a storage provider offers through its ``engine`` option (none: ``()``)."""
+        engines: tuple[str, ...] = getattr(self.storage(scheme), "engines", ())
+        return engines
+
     def jobs(self, scheme: str) -> JobsProvider:
         """The provider of ``scheme``, checked to run jobs."""
         provider: JobsProvider = self._typed(scheme, JobsProvider, "run jobs")

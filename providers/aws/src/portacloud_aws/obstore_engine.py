@@ -1,4 +1,4 @@
-"""``s3://bucket?engine=obstore``: the data path on obstore (Rust ``object_store``), same semantics.
+"""``s3://bucket`` (``engine=obstore``, the default): the data path on obstore, same semantics.
 
 The driver wraps the SDK driver (:class:`~portacloud_aws.s3_driver.S3Driver`, boto3) and sends
 the calls that dominate small-object work through obstore: reads (whole, ranged, suffix and
@@ -20,9 +20,12 @@ semantics:
 
 The CRC32C goes where the SDK driver puts it (user metadata ``portacloud-crc32c``; a native
 full-object CRC32C for multipart writes on AWS and SeaweedFS), so each engine reads the other's
-objects. obstore's own retries are off (``max_retries=0``): the portable ``Bucket`` and this
-driver own retries, under the caller's policy. Credentials come from the boto3 session the SDK
-driver was built from, so profiles, SSO, assume-role and the emulators' variables work alike.
+objects. Where the SDK engine sends a checksum with every upload (AWS, SeaweedFS, moto), a PUT
+through obstore carries ``x-amz-checksum-sha256`` (obstore offers no CRC32C there), so the
+server refuses a body damaged on the way instead of storing it. obstore's own retries are off
+(``max_retries=0``): the portable ``Bucket`` and this driver own retries, under the caller's
+policy. Credentials come from the boto3 session the SDK driver was built from, so profiles,
+SSO, assume-role and the emulators' variables work alike.
 """
 
 from __future__ import annotations
@@ -88,6 +91,10 @@ def obstore_store(sdk: S3Driver, session: Any, *, addressing: str) -> Any:
     }
     if not is_aws_endpoint(endpoint):
         config["endpoint"] = endpoint
+    if sdk.profile.checksum_calculation == "when_supported":
+        # The server checks an x-amz-checksum-sha256 of every PUT body (object_store offers no
+        # CRC32C), so bytes damaged on the way are refused, not stored.
+        config["checksum_algorithm"] = "sha256"
     try:
         credentials = provider_cls(session)
     except ValueError:

@@ -46,7 +46,7 @@ MAX_SINGLE_COPY = 5 * GiB
 _ADDRESSING = ("path", "virtual", "auto")
 #: The data paths of ``s3://``: boto3, or obstore (Rust ``object_store``) with boto3 for the rest.
 ENGINES = ("sdk", "obstore")
-DEFAULT_ENGINE = "sdk"
+DEFAULT_ENGINE = "obstore"
 
 
 def _one_of(*allowed: str) -> AfterValidator:
@@ -103,8 +103,9 @@ class S3Options(ProviderOptions):
             from the server's ``Server`` header.
         part_size: Bytes per multipart part (5 MiB to 5 GiB), such as ``8MiB``.
         max_concurrency: Parts of one write uploaded at once (1 to 64).
-        engine: ``sdk`` (boto3) or ``obstore`` (the data path on obstore, boto3 for control
-            calls and what obstore cannot do the same way; see :mod:`.obstore_engine`).
+        engine: ``obstore`` (the default: the data path on obstore, boto3 for control calls
+            and what obstore cannot do the same way; see :mod:`.obstore_engine`) or ``sdk``
+            (boto3 for everything).
     """
 
     endpoint_url: EndpointURL | None = None

@@ -39,7 +39,7 @@ from portacloud.errors import InvalidArgumentError, UnavailableError
 from portacloud.logging_redaction import install_redaction
 from portacloud.providerkit import RetryPolicy, call_with_retry, parse_options
 from portacloud_aws.boto import client_config, http_status, is_aws_endpoint
-from portacloud_aws.options import S3Options
+from portacloud_aws.options import ENGINES, S3Options
 from portacloud_aws.s3_driver import S3Driver
 from portacloud_aws.s3_responses import server_header
 from portacloud_aws.vendors import VENDORS, detect_vendor
@@ -53,7 +53,13 @@ _log = logging.getLogger("portacloud.s3")
 
 
 class S3Provider:
-    """Opens ``s3://bucket[/prefix]`` with the options of :class:`~.options.S3Options`."""
+    """Opens ``s3://bucket[/prefix]`` with the options of :class:`~.options.S3Options`.
+
+    Attributes:
+        engines: The values of the ``engine`` option (a profile's ``storage_engine`` too).
+    """
+
+    engines = ENGINES
 
     def open_bucket(
         self, url: SplitResult, options: Mapping[str, Any], *, retry: RetryPolicy | None = None

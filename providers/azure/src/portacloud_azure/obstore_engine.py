@@ -2,17 +2,19 @@
 
 The driver wraps the SDK driver (:class:`~portacloud_azure.driver.AzureBlobDriver`) and sends
 the calls that dominate small-object work through obstore's ``AzureStore``: reads (whole,
-ranged, suffix and streamed), heads, single-request writes (create-only and compare-and-swap
-included) and deletes. The rest stays on azure-storage-blob, where obstore cannot keep the SDK
-driver's semantics:
+ranged, suffix and streamed) and heads. The rest stays on azure-storage-blob, where obstore
+cannot keep the SDK driver's semantics:
 
+- writes: obstore's Put Blob carries no Content-MD5 (nor CRC64), so the service could not
+  refuse a body damaged on the way; the SDK's Put Blob and Put Block do;
 - keys ``object_store`` would rewrite or refuse (a leading or trailing ``/``, empty, ``.`` or
   ``..`` segments, control characters);
-- writes that outgrow one block: the SDK writer's staged blocks and Put Block List;
 - listings: obstore lists ``dir/`` as ``dir`` and ``/k`` as ``k`` without a word (Blob Storage
   keeps both as given), and its entries carry no metadata, where the SDK's carry the CRC32C;
 - signed URLs: obstore's SAS starts at the signing second (a clock behind the service's refuses
   it) and Azurite refuses its signature for keys that need percent-encoding;
+- deletes: obstore's goes through a Blob Batch request, which Azurite refuses under a SAS-only
+  connection string; the SDK's Delete Blob removes the blob's snapshots with it;
 - copies, batch deletes, blob versions (erase) and ``as_native`` (the SDK's container client).
 
 Objects are stored exactly as the SDK engine stores them: the metadata names escaped the same
@@ -46,8 +48,7 @@ from portacloud.providerkit.obstore import (
 from portacloud.storage.driver import DriverWriter, ListOptions, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_azure.driver import AzureBlobDriver
-from portacloud_azure.metadata import encode_metadata
-from portacloud_azure.objects import DEFAULT_CONTENT_TYPE, etag, object_info
+from portacloud_azure.objects import etag, object_info
 from portacloud_azure.obstore_errors import map_obstore_error
 
 __all__ = ["ObstoreDriver", "obstore_store"]
@@ -171,38 +172,21 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
         return info, self.body(result)
 
     def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
-        """Begin a write: one obstore Put Blob, or the SDK's staged blocks past one block.
+        """Begin a write on the SDK: its Put Blob carries a Content-MD5 the service checks.
 
-        A stream (no ``size_hint``) cannot be replayed by the portable Bucket, so its Put Blob
-        is retried here, under the driver's policy.
+        obstore's Put Blob sends no digest, so bytes damaged on the way would be stored (and
+        caught only when read back); the SDK's single Put Blob or staged blocks are refused
+        by the service instead (tests/faults/test_checksums.py).
         """
-        big = options.size_hint is not None and options.size_hint > self.sdk.block_size
-        if big or not representable(key):
-            return self.sdk.open_writer(key, options)
-        return self.put_writer(key, options, limit=self.sdk.block_size)
-
-    def put_single(self, key: str, options: WriteOptions, body: bytes, crc32c: str) -> ObjectInfo:
-        """One Put Blob, the metadata (the CRC32C included) and the content type with it."""
-        metadata = encode_metadata(options.metadata, crc32c)
-        tag = self.put_request(key, options, body, dict(metadata), etag)
-        return object_info(
-            key,
-            size=len(body),
-            etag=etag(tag),
-            last_modified=None,
-            content_type=options.content_type or DEFAULT_CONTENT_TYPE,
-            raw_metadata=metadata,
-        )
+        return self.sdk.open_writer(key, options)
 
     def delete(self, key: str) -> None:
-        """Delete the blob (and its snapshots); a missing blob is no error."""
-        if not representable(key):
-            self.sdk.delete(key)
-            return
-        try:
-            self.obs.delete(self.store, key)
-        except FileNotFoundError:
-            return
+        """Delete the blob and its snapshots through the SDK.
+
+        obstore 0.12 deletes through a Blob Batch request, which Azurite refuses (500) under a
+        SAS-only connection string (tests/faults/test_secrets.py).
+        """
+        self.sdk.delete(key)
 
     def delete_many(self, keys: Sequence[str]) -> None:
         """Blob Batch deletes through the SDK."""

@@ -21,7 +21,7 @@ _ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 #: The data paths of ``az://``: azure-storage-blob, or obstore (Rust ``object_store``) with the
 #: SDK for the rest.
 ENGINES = ("sdk", "obstore")
-DEFAULT_ENGINE = "sdk"
+DEFAULT_ENGINE = "obstore"
 
 
 def _account_name(value: str) -> str:
@@ -56,9 +56,9 @@ class AzureOptions(ProviderOptions):
         api_version: Storage REST API version to send (Azurite may need an older one).
         block_size: Bytes per staged block (64 KiB to 4000 MiB, default 8 MiB).
         max_concurrency: Parallel block uploads per write (1 to 64, default 4).
-        engine: ``sdk`` (azure-storage-blob) or ``obstore`` (the data path on obstore, the SDK
-            for control calls and what obstore cannot do the same way; see
-            :mod:`.obstore_engine`).
+        engine: ``obstore`` (the default: the data path on obstore, the SDK for control calls
+            and what obstore cannot do the same way; see :mod:`.obstore_engine`) or ``sdk``
+            (azure-storage-blob for everything).
         subscription_id: The subscription that holds the account. With it, the account's
             region is asked from Azure Resource Manager (capability ``location``), which
             region policies need; without it the region is unknown.

@@ -20,9 +20,10 @@ How the portable semantics map onto Blob Storage, and where each part lives:
   which it holds in memory, with the policy given to ``open_bucket``. Reads
   (:mod:`portacloud_azure.reads`) are one plain Get Blob streamed as it arrives, not the SDK's
   downloader, which would re-send a request whose body broke off up to three times on its own.
-- ``engine=obstore`` (:mod:`portacloud_azure.obstore_engine`) sends reads, heads, single-request
-  writes and deletes through obstore (Rust ``object_store``) and the rest through the same SDK
-  client, storing objects exactly as the SDK engine does. obstore is imported only then.
+- ``engine=obstore`` (the default; :mod:`portacloud_azure.obstore_engine`) sends reads, heads,
+  single-request writes and deletes through obstore (Rust ``object_store``) and the rest
+  through the same SDK client, storing objects exactly as the SDK engine does. obstore is
+  imported only then; ``engine=sdk`` keeps the SDK for everything.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from portacloud_azure.capabilities import capabilities_for
 from portacloud_azure.clients import service_client
 from portacloud_azure.driver import AzureBlobDriver
 from portacloud_azure.location import AccountLocator
-from portacloud_azure.options import AzureOptions
+from portacloud_azure.options import ENGINES, AzureOptions
 
 if TYPE_CHECKING:
     from portacloud_azure.obstore_engine import ObstoreDriver
@@ -55,9 +56,14 @@ class AzureProvider:
 
     Its options (URL query or keyword arguments) are those of
     :class:`~portacloud_azure.options.AzureOptions`: ``account``, ``endpoint_url``,
-    ``api_version``, ``block_size``, ``max_concurrency``, ``engine`` (sdk|obstore) and
+    ``api_version``, ``block_size``, ``max_concurrency``, ``engine`` (obstore|sdk) and
     ``subscription_id`` (to ask the account's region).
+
+    Attributes:
+        engines: The values of the ``engine`` option (a profile's ``storage_engine`` too).
     """
+
+    engines = ENGINES
 
     def open_bucket(
         self, url: SplitResult, options: Mapping[str, Any], *, retry: RetryPolicy | None = None
@@ -101,7 +107,7 @@ class AzureProvider:
         prefix = unquote(url.path.lstrip("/"))
         if parsed.engine != "obstore":
             return driver, prefix
-        # obstore is imported only here, when a URL asks for its engine.
+        # obstore is imported only here, when a bucket uses its engine.
         from portacloud_azure.obstore_engine import ObstoreDriver, obstore_store
 
         return ObstoreDriver(driver, obstore_store(service, container)), prefix

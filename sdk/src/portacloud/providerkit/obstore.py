@@ -241,7 +241,10 @@ class ObstoreDriverBase(Generic[_SDK]):
         """Serve ``sdk``'s bucket through ``store`` where the semantics allow (imports obstore)."""
         self.sdk = sdk
         self.store: Any = store
-        self.capabilities: StorageCapabilities = sdk.capabilities
+        # obstore's errors carry no response headers, so a server's Retry-After is not seen.
+        self.capabilities: StorageCapabilities = sdk.capabilities.model_copy(
+            update={"retry_after": False}
+        )
         self.retry: RetryPolicy = sdk.retry
         self.obs: Any = importlib.import_module("obstore")
 

@@ -54,6 +54,9 @@ class StorageCapabilities(BaseModel):
         location: The provider reports the region a bucket lives in (S3
             ``GetBucketLocation``, a GCS bucket's location), so region policies can check it;
             ``False`` where it cannot tell (``file://``, emulators that ignore locations).
+        retry_after: A throttled answer's ``Retry-After`` sets the wait before the retry;
+            ``False`` where the data path cannot see response headers (``engine=obstore``),
+            whose retries wait the retry policy's backoff instead.
         native_async: :class:`~portacloud.AsyncBucket` calls are native coroutines; ``False``
             (every backend today) means they run the blocking driver on the async bucket's
             bounded thread pool.
@@ -87,5 +90,6 @@ class StorageCapabilities(BaseModel):
     versions: bool = False
     list_uploads: bool = False
     location: bool = False
+    retry_after: bool = True
     native_async: bool = False
     notes: tuple[str, ...] = ()

@@ -291,7 +291,9 @@ class FileDriver:
             else:
                 write_sidecar(path, record)
             os.replace(tmp, path)
-            self._fsync_dir(path.parent)
+        # The rename is made durable outside the lock: other commits to this directory need
+        # not wait for this fsync, and theirs are usually flushed by the same journal commit.
+        self._fsync_dir(path.parent)
         return self._info(key, st, record)
 
     def _check_conditions(self, key: str, path: Path, options: WriteOptions) -> None:
@@ -326,7 +328,10 @@ class FileDriver:
 
     @staticmethod
     def _fsync_dir(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # a delete emptied and pruned it since: no entry of ours left to persist
         try:
             os.fsync(fd)
         finally:

@@ -47,6 +47,7 @@ from portacloud.providerkit.obstore import (
     ObstoreDriverBase,
     representable,
 )
+from portacloud.providerkit.obstore_fork import sdk_after_fork
 from portacloud.storage.driver import (
     DriverWriter,
     ListOptions,
@@ -172,6 +173,7 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
 
     # ----------------------------------------------------------------- BucketDriver
 
+    @sdk_after_fork
     def read(self, key: str, *, start: int, end: int | None) -> tuple[ObjectInfo, ReadStream]:
         """A GET, ranged or suffix; a range past the end reads as no bytes (as on the SDK)."""
         if not representable(key):
@@ -190,6 +192,7 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         big = options.size_hint is not None and options.size_hint > self.sdk.part_size
         return not clash and not big and representable(key)
 
+    @sdk_after_fork
     def open_writer(self, key: str, options: WriteOptions) -> DriverWriter:
         """Begin a write: one obstore PUT, or the SDK's multipart upload past one part."""
         if not self.single_request(key, options):
@@ -217,6 +220,7 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         """DeleteObjects through boto3 (one request for up to 1,000 keys)."""
         self.sdk.delete_many(keys)
 
+    @sdk_after_fork
     def list_page(self, options: ListOptions) -> ListPage:
         """One page through obstore where its parsed keys are the server's, else boto3.
 
@@ -241,7 +245,7 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
 
     async def list_page_async(self, options: ListOptions) -> ListPage | None:
         """:meth:`list_page` on the stream's async iteration; ``None`` where it goes to boto3."""
-        if not self._lists_natively(options):
+        if not self.native_path() or not self._lists_natively(options):
             return None
         stream = self._stream(options)
         if stream is None:
@@ -292,6 +296,7 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         """CopyObject through boto3, pinned to the source's etag (obstore cannot pin it)."""
         return self.sdk.copy(src_key, dst_key, if_none_match=if_none_match)
 
+    @sdk_after_fork
     def signed_url(
         self, key: str, *, method: str, expires: timedelta, content_type: str | None
     ) -> str:

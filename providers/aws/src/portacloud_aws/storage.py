@@ -38,6 +38,7 @@ from urllib.parse import SplitResult
 from portacloud.errors import InvalidArgumentError, UnavailableError
 from portacloud.logging_redaction import install_redaction
 from portacloud.providerkit import RetryPolicy, call_with_retry, parse_options
+from portacloud.providerkit.obstore_fork import obstore_forked
 from portacloud_aws.boto import client_config, http_status, is_aws_endpoint
 from portacloud_aws.options import ENGINES, S3Options
 from portacloud_aws.s3_driver import S3Driver
@@ -167,7 +168,9 @@ def _open_driver(bucket: str, settings: S3Options, retry: RetryPolicy) -> S3Driv
         max_concurrency=settings.max_concurrency,
         retry=retry,
     )
-    if settings.engine != "obstore":
+    if settings.engine != "obstore" or obstore_forked():
+        # A child forked after obstore ran in its parent would hang in obstore (see
+        # portacloud.providerkit.obstore_fork): the SDK engine serves it.
         return driver
     # obstore is imported only here, when a URL asks for its engine.
     from portacloud_aws.obstore_engine import ObstoreDriver, obstore_store

@@ -47,6 +47,7 @@ from portacloud.providerkit.obstore import (
     obstore_status,
     representable,
 )
+from portacloud.providerkit.obstore_fork import sdk_after_fork
 from portacloud.storage.driver import DriverWriter, ListOptions, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_azure.driver import AzureBlobDriver
@@ -140,6 +141,7 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
 
     # ----------------------------------------------------------------- BucketDriver
 
+    @sdk_after_fork
     def read(self, key: str, *, start: int, end: int | None) -> ReadResult:
         """A Get Blob, ranged or not; a start past the end reads as no bytes (as on the SDK)."""
         if not representable(key):

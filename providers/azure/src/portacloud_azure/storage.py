@@ -36,6 +36,7 @@ from urllib.parse import SplitResult, unquote
 from portacloud.errors import InvalidArgumentError
 from portacloud.logging_redaction import install_redaction
 from portacloud.providerkit import parse_options
+from portacloud.providerkit.obstore_fork import obstore_forked
 from portacloud.retry import RetryPolicy
 from portacloud_azure.capabilities import capabilities_for
 from portacloud_azure.clients import service_client
@@ -105,7 +106,9 @@ class AzureProvider:
             locate=locate,
         )
         prefix = unquote(url.path.lstrip("/"))
-        if parsed.engine != "obstore":
+        if parsed.engine != "obstore" or obstore_forked():
+            # A child forked after obstore ran in its parent would hang in obstore (see
+            # portacloud.providerkit.obstore_fork): the SDK engine serves it.
             return driver, prefix
         # obstore is imported only here, when a bucket uses its engine.
         from portacloud_azure.obstore_engine import ObstoreDriver, obstore_store

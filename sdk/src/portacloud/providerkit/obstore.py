@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from portacloud import errors as pe
 from portacloud.providerkit.errors import ErrorRule, ErrorTable, call_mapped, call_owned
+from portacloud.providerkit.obstore_fork import note_obstore_runtime, obstore_forked, sdk_after_fork
 from portacloud.providerkit.streams import CHUNK_SIZE, BytesStream, ChunkStream
 from portacloud.retry import RetryPolicy
 from portacloud.storage.capabilities import StorageCapabilities
@@ -271,6 +272,11 @@ class ObstoreDriverBase(Generic[_SDK]):
         self.capabilities: StorageCapabilities = sdk.capabilities.model_copy(update=update)
         self.retry: RetryPolicy = sdk.retry
         self.obs: Any = importlib.import_module("obstore")
+        note_obstore_runtime()
+
+    def native_path(self) -> bool:
+        """Whether the async data path may use obstore here (not in a forked child)."""
+        return self.native_async and not obstore_forked()
 
     # ----------------------------------------------------------------- provider hooks
 
@@ -318,6 +324,7 @@ class ObstoreDriverBase(Generic[_SDK]):
 
         return call_owned(self.retry, once, retry=retry, conditional=conditional)
 
+    @sdk_after_fork
     def stat(self, key: str) -> ObjectInfo:
         """A HEAD through obstore's ``get(head=True)``, which keeps the user metadata."""
         if not representable(key):
@@ -327,6 +334,7 @@ class ObstoreDriverBase(Generic[_SDK]):
         result = self.obs.get(self.store, key, options=_HEAD)
         return self.with_sdk_crc(self._info(key, result.meta, result.attributes))
 
+    @sdk_after_fork
     def delete(self, key: str) -> None:
         """DELETE; a missing key is no error."""
         if not representable(key):
@@ -398,7 +406,7 @@ class ObstoreDriverBase(Generic[_SDK]):
     async def stat_async(self, key: str) -> ObjectInfo | None:
         """:meth:`stat` on obstore's ``get_async(head=True)``; ``None`` for keys it would
         rewrite."""
-        if not self.native_async or not representable(key):
+        if not self.native_path() or not representable(key):
             return None
         result = await self.obs.get_async(self.store, key, options=_HEAD)
         return await self._with_sdk_crc_async(self._info(key, result.meta, result.attributes))
@@ -407,7 +415,7 @@ class ObstoreDriverBase(Generic[_SDK]):
         self, key: str, *, start: int, end: int | None
     ) -> tuple[ObjectInfo, bytes] | None:
         """A ranged ``get_async`` read whole; ``None`` where :meth:`read` would go to the SDK."""
-        if not self.native_async or not representable(key):
+        if not self.native_path() or not representable(key):
             return None
         if start < 0 and not self.suffix_ranges:
             return None
@@ -429,7 +437,7 @@ class ObstoreDriverBase(Generic[_SDK]):
     ) -> ObjectInfo | None:
         """One try of :meth:`put_single` on ``put_async``; ``None`` where :meth:`open_writer`
         would use the SDK's writer."""
-        if not self.native_async or not self.single_request(key, options):
+        if not self.native_path() or not self.single_request(key, options):
             return None
         attributes, mode = self._put_arguments(options, crc32c)
         result = await self.obs.put_async(
@@ -440,7 +448,7 @@ class ObstoreDriverBase(Generic[_SDK]):
     async def delete_async(self, key: str) -> bool:
         """A ``delete_async``; a missing key is no error. ``False`` where :meth:`delete` would
         go to the SDK."""
-        if not self.native_async or not self.obstore_deletes or not representable(key):
+        if not self.native_path() or not self.obstore_deletes or not representable(key):
             return False
         await self.obs.delete_async(self.store, key)
         return True

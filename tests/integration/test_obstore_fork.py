@@ -1,0 +1,107 @@
+"""Buckets on the obstore engine keep working in processes forked after obstore ran.
+
+obstore's tokio runtime does not survive ``fork()``: before the fix, a ``fork`` process pool
+(``ProcessPoolExecutor``, PyTorch ``DataLoader`` workers, dask's process scheduler) hung on the
+first read, whether its bucket was pickled in or inherited. Every wait here has a deadline, so a
+hang fails the test instead of blocking the run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from azure_support import azurite_connection_string, fresh_container
+from s3_support import fresh_bucket, isolate_aws_env, s3_endpoint
+
+import portacloud
+
+pytestmark = pytest.mark.integration
+
+DEADLINE = 60
+#: The bucket a forked child inherits from its parent's memory (set before the pool forks).
+_INHERITED: list[portacloud.Bucket] = []
+
+
+def _work(bucket: portacloud.Bucket, key: str) -> tuple[bytes, int, list[str]]:
+    signal.alarm(DEADLINE)  # a hung child dies instead of holding the pool
+    bucket.put(f"{key}-child", b"from a child")
+    data = bucket.get(key)
+    size = bucket.head(f"{key}-child").size
+    keys = [info.key for info in bucket.list("fork/")]
+    bucket.delete(f"{key}-child")
+    return data, size, keys
+
+
+def _pickled(bucket: portacloud.Bucket, key: str) -> tuple[bytes, int, list[str]]:
+    return _work(bucket, key)
+
+
+def _inherited(key: str) -> tuple[bytes, int, list[str]]:
+    return _work(_INHERITED[0], key)
+
+
+def _run_in_fork_pool(
+    fn: Callable[..., tuple[bytes, int, list[str]]], args: list[tuple[Any, ...]], processes: int
+) -> list[tuple[bytes, int, list[str]]]:
+    pool = multiprocessing.get_context("fork").Pool(processes)
+    try:
+        results: list[tuple[bytes, int, list[str]]] = pool.starmap_async(fn, args).get(
+            timeout=DEADLINE
+        )
+    finally:
+        pool.terminate()
+        pool.join()
+    return results
+
+
+def _check_in_fork_pool(bucket: portacloud.Bucket) -> None:
+    keys = ["fork/a", "fork/b"]
+    for key in keys:
+        bucket.put(key, key.encode())
+    assert bucket.get("fork/a") == b"fork/a"  # obstore has run in this process
+    _INHERITED[:] = [bucket]
+    try:
+        # Pickled into each worker (ProcessPoolExecutor's way), two at once; inherited from
+        # the parent's memory (a DataLoader's dataset), one worker: siblings sharing the
+        # parent's pooled connections at once is unsafe with any HTTP client.
+        runs = [
+            _run_in_fork_pool(_pickled, [(bucket, k) for k in keys], 2),
+            _run_in_fork_pool(_inherited, [(k,) for k in keys], 1),
+        ]
+    finally:
+        _INHERITED.clear()
+    for results in runs:
+        for key, (data, size, listed) in zip(keys, results, strict=True):
+            assert data == key.encode()
+            assert size == len(b"from a child")
+            assert set(keys) <= set(listed)
+    assert [info.key for info in bucket.list("fork/")] == keys
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[portacloud.Bucket]:
+    isolate_aws_env(monkeypatch)
+    endpoint = s3_endpoint("seaweedfs")
+    with fresh_bucket(endpoint) as name:
+        bucket = portacloud.open_bucket(f"s3://{name}?endpoint_url={endpoint}")
+        yield bucket
+        bucket.close()
+
+
+def test_s3_default_engine_works_in_a_fork_pool(s3_bucket: portacloud.Bucket) -> None:
+    assert not s3_bucket.capabilities.retry_after  # the obstore engine
+    _check_in_fork_pool(s3_bucket)
+
+
+def test_azure_default_engine_works_in_a_fork_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = azurite_connection_string()
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", conn)
+    with fresh_container(conn) as name:
+        bucket = portacloud.open_bucket(f"az://{name}")
+        assert not bucket.capabilities.retry_after  # the obstore engine
+        _check_in_fork_pool(bucket)
+        bucket.close()

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import portacloud
+from portacloud.checksums import crc32c_hex
 from portacloud.storage.models import ObjectInfo
+
+#: Key -> (bytes, metadata): what load_objects writes and check_objects expects.
+Objects = dict[str, tuple[bytes, dict[str, str]]]
 
 RUNNER = Path(__file__).with_name("cli_runner.py")
 
@@ -74,3 +78,23 @@ def file_etags(root: Path) -> dict[str, str]:
         st = path.stat()
         found[rel] = f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
     return found
+
+
+def load_objects(url: str, objects: Objects) -> None:
+    """Write ``objects`` to the bucket at ``url`` (content type ``application/x-test``)."""
+    with portacloud.open_bucket(url) as bucket:
+        for key, (data, meta) in objects.items():
+            bucket.put(key, data, content_type="application/x-test", metadata=meta)
+
+
+def check_objects(url: str, objects: Objects) -> None:
+    """The bucket at ``url`` holds exactly ``objects``: keys, bytes, CRC32C, type, metadata."""
+    with portacloud.open_bucket(url) as bucket:
+        keys = {e.key for e in bucket.list() if isinstance(e, ObjectInfo)}
+        assert keys == set(objects)
+        for key, (data, meta) in objects.items():
+            head = bucket.head(key)
+            assert head.crc32c == crc32c_hex(data)
+            assert head.content_type == "application/x-test"
+            assert dict(head.metadata) == meta
+            assert bucket.get(key) == data

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from migrate_helpers import RUNNER, events, run_cli
+from migrate_helpers import check_objects as _check
+from migrate_helpers import load_objects as _load
 from server_buckets import AZURITE, BACKENDS
 from server_buckets import azure_container as _azure_container
 from server_buckets import s3_bucket as _s3_bucket
@@ -39,24 +41,6 @@ def _payloads(seed: int, count: int, large: int) -> dict[str, tuple[bytes, dict[
     for i in range(large):
         objects[f"large/{i}.bin"] = (rng.randbytes(20 * MiB + i), {"large": "yes"})
     return objects
-
-
-def _load(url: str, objects: dict[str, tuple[bytes, dict[str, str]]]) -> None:
-    with portacloud.open_bucket(url) as bucket:
-        for key, (data, meta) in objects.items():
-            bucket.put(key, data, content_type="application/x-test", metadata=meta)
-
-
-def _check(url: str, objects: dict[str, tuple[bytes, dict[str, str]]]) -> None:
-    with portacloud.open_bucket(url) as bucket:
-        keys = {e.key for e in bucket.list() if isinstance(e, portacloud.ObjectInfo)}
-        assert keys == set(objects)
-        for key, (data, meta) in objects.items():
-            head = bucket.head(key)
-            assert head.crc32c == crc32c_hex(data)
-            assert head.content_type == "application/x-test"
-            assert dict(head.metadata) == meta
-            assert bucket.get(key) == data
 
 
 @pytest.mark.parametrize(

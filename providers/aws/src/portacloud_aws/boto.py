@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["client_config", "error_code", "http_status", "is_aws_endpoint", "utc"]
+__all__ = [
+    "client_account",
+    "client_config",
+    "error_code",
+    "http_status",
+    "is_aws_endpoint",
+    "utc",
+]
 
 
 def client_config(**settings: Any) -> Any:
@@ -63,3 +70,15 @@ def http_status(exc: BaseException) -> int | None:
         return None
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return status if isinstance(status, int) else None
+
+
+def client_account(client: Any) -> tuple[str, str, str | None]:
+    """Where a client sends requests and as whom: (endpoint URL, region, access key ID).
+
+    Two clients with equal answers reach the same store as the same principal, so one can
+    copy server-side what the other can read. botocore offers the credentials a client signs
+    with only through ``_get_credentials``; ``None`` stands for unsigned requests.
+    """
+    credentials = client._get_credentials()
+    key = None if credentials is None else credentials.get_frozen_credentials().access_key
+    return str(client.meta.endpoint_url), str(client.meta.region_name), key

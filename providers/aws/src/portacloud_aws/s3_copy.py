@@ -51,23 +51,41 @@ def _copy_part_size(size: int) -> int:
 
 
 def _copy_request(
-    bucket: str, src_key: str, dst_key: str, source_etag: str, metadata: Mapping[str, str]
+    bucket: str,
+    src_key: str,
+    dst_key: str,
+    source_etag: str,
+    metadata: Mapping[str, str],
+    *,
+    src_bucket: str | None = None,
 ) -> dict[str, Any]:
     """A CopyObject pinned to ``source_etag`` that replaces the metadata with ``metadata``."""
     return {
         "Bucket": bucket,
         "Key": dst_key,
-        "CopySource": {"Bucket": bucket, "Key": src_key},
+        "CopySource": {"Bucket": src_bucket or bucket, "Key": src_key},
         "CopySourceIfMatch": source_etag,
         "MetadataDirective": "REPLACE",
         "Metadata": dict(metadata),
     }
 
 
-def copy_object(driver: S3Driver, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
-    """CopyObject (UploadPartCopy above 5 GiB), pinned to the source's current etag."""
-    head = driver.client.head_object(**driver.head_kwargs(src_key))
-    source = driver.info(src_key, head)
+def copy_object(
+    driver: S3Driver,
+    src_key: str,
+    dst_key: str,
+    *,
+    if_none_match: bool,
+    origin: S3Driver | None = None,
+) -> ObjectInfo:
+    """CopyObject (UploadPartCopy above 5 GiB), pinned to the source's current etag.
+
+    ``driver`` sends the copy into its bucket; ``origin`` is the source bucket's driver when it
+    is another bucket that ``driver``'s credentials read (:meth:`S3Driver.can_copy_from`).
+    """
+    origin = origin or driver
+    head = origin.client.head_object(**origin.head_kwargs(src_key))
+    source = origin.info(src_key, head)
     metadata = stored_metadata(head)
     if source.crc32c is not None:
         # A native CRC32C does not survive every copy path: keep it in metadata as well.
@@ -85,19 +103,13 @@ def copy_object(driver: S3Driver, src_key: str, dst_key: str, *, if_none_match: 
                 content_type=source.content_type,
                 metadata=metadata,
                 conditions=conditions,
+                src_bucket=origin.bucket,
             )
         else:
-            kwargs = _copy_request(driver.bucket, src_key, dst_key, source.etag, metadata)
-            if src_key == dst_key or (
-                source.crc32c is not None and CRC32C_METADATA_KEY not in stored_metadata(head)
-            ):
-                # S3 refuses a copy onto itself that changes nothing, and a native CRC32C does
-                # not survive every copy path: replace the metadata with the same values plus
-                # the CRC32C, and carry the other stored headers along.
-                kwargs.update({h: head[h] for h in _REPLAYED_HEADERS if head.get(h)})
-            else:
-                kwargs["MetadataDirective"] = "COPY"
-                del kwargs["Metadata"]
+            kwargs = _copy_request(
+                driver.bucket, src_key, dst_key, source.etag, metadata, src_bucket=origin.bucket
+            )
+            _keep_or_replace_metadata(kwargs, head, crc32c=source.crc32c)
             result = driver.client.copy_object(**kwargs, **conditions).get("CopyObjectResult", {})
             etag = str(result.get("ETag", ""))
             last_modified = utc(result.get("LastModified"))
@@ -117,6 +129,24 @@ def copy_object(driver: S3Driver, src_key: str, dst_key: str, *, if_none_match: 
         metadata=source.metadata,
         checksums=source.checksums,
     )
+
+
+def _keep_or_replace_metadata(
+    kwargs: dict[str, Any], head: Mapping[str, Any], *, crc32c: str | None
+) -> None:
+    """Make a CopyObject request keep the stored metadata, or replace it with the same plus
+    the CRC32C where it must (see below)."""
+    source, target = kwargs["CopySource"], kwargs
+    if (source["Bucket"], source["Key"]) == (target["Bucket"], target["Key"]) or (
+        crc32c is not None and CRC32C_METADATA_KEY not in stored_metadata(head)
+    ):
+        # S3 refuses a copy onto itself that changes nothing, and a native CRC32C does
+        # not survive every copy path: replace the metadata with the same values plus
+        # the CRC32C, and carry the other stored headers along.
+        kwargs.update({h: head[h] for h in _REPLAYED_HEADERS if head.get(h)})
+    else:
+        kwargs["MetadataDirective"] = "COPY"
+        del kwargs["Metadata"]
 
 
 def _exists(driver: S3Driver, key: str) -> bool:
@@ -139,8 +169,12 @@ def multipart_copy(
     content_type: str | None,
     metadata: Mapping[str, str],
     conditions: Mapping[str, str],
+    src_bucket: str | None = None,
 ) -> str:
-    """Copy an object too big for one CopyObject with UploadPartCopy, in parallel."""
+    """Copy an object too big for one CopyObject with UploadPartCopy, in parallel.
+
+    ``src_bucket`` names the source's bucket when it is not the destination's.
+    """
     client, bucket = driver.client, driver.bucket
     create: dict[str, Any] = {"Bucket": bucket, "Key": dst_key, "Metadata": dict(metadata)}
     if content_type:
@@ -156,7 +190,7 @@ def multipart_copy(
             Key=dst_key,
             UploadId=upload_id,
             PartNumber=number,
-            CopySource={"Bucket": bucket, "Key": src_key},
+            CopySource={"Bucket": src_bucket or bucket, "Key": src_key},
             CopySourceRange=f"bytes={first}-{last}",
             CopySourceIfMatch=source_etag,
         )

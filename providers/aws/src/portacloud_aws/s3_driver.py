@@ -16,10 +16,16 @@ from portacloud.providerkit import (
     call_owned,
 )
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import ListOptions, PendingUpload, StoredVersion, WriteOptions
+from portacloud.storage.driver import (
+    BucketDriver,
+    ListOptions,
+    PendingUpload,
+    StoredVersion,
+    WriteOptions,
+)
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
 from portacloud_aws import s3_copy, uploads
-from portacloud_aws.boto import http_status, utc
+from portacloud_aws.boto import client_account, http_status, utc
 from portacloud_aws.options import DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE
 from portacloud_aws.s3_responses import (
     bucket_region,
@@ -220,6 +226,32 @@ class S3Driver:
     def copy(self, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
         """CopyObject (UploadPartCopy above 5 GiB), pinned to the source's current etag."""
         return s3_copy.copy_object(self, src_key, dst_key, if_none_match=if_none_match)
+
+    def can_copy_from(self, source: BucketDriver) -> bool:
+        """Whether ``source`` is a bucket of the same store (endpoint and region) that this
+        driver's credentials (the same access key ID) can read; sends no request."""
+        return self._same_account(source) is not None
+
+    def copy_from(
+        self, source: BucketDriver, src_key: str, dst_key: str, *, if_none_match: bool
+    ) -> ObjectInfo | None:
+        """CopyObject from another bucket of the same account (UploadPartCopy above 5 GiB),
+        pinned to the source's current etag; ``None`` if ``source`` is out of reach."""
+        origin = self._same_account(source)
+        if origin is None:
+            return None
+        return s3_copy.copy_object(
+            self, src_key, dst_key, if_none_match=if_none_match, origin=origin
+        )
+
+    def _same_account(self, source: object) -> S3Driver | None:
+        # The obstore engine keeps its boto3 driver in ``sdk``: copies go through that.
+        origin = getattr(source, "sdk", source)
+        if not isinstance(origin, S3Driver):
+            return None
+        if client_account(origin.client) != client_account(self.client):
+            return None
+        return origin
 
     def stamp_crc32c(
         self, key: str, etag: str, *, size: int, options: WriteOptions, crc32c: str

@@ -44,6 +44,7 @@ from portacloud.migrate.reading import (
     opened_info,
     read_all,
 )
+from portacloud.storage.cross_copy import copy_between
 from portacloud.storage.models import ObjectInfo
 
 __all__ = ["FATAL_ERRORS", "SMALL_OBJECT", "Copier", "CopyOutcome"]
@@ -138,7 +139,9 @@ class Copier:
         self._if_none_match = caps.write_with_if_none_match
         self._if_match = caps.write_with_if_match
         root = ends.root
-        self._server_side = root is not None and root.capabilities.copy_with_if_none_match
+        self._server_side = ends.across or (
+            root is not None and root.capabilities.copy_with_if_none_match
+        )
 
     def __call__(self, row: JournalRow) -> CopyOutcome:
         """Copy one row's object and return its new row; raise only fatal errors.
@@ -396,12 +399,14 @@ class Copier:
         )
 
     def _copy_in_service(self, row: JournalRow) -> CopyOutcome:
-        root = self._ends.root
-        assert root is not None
-        src_key = self._ends.src_prefix + row.key
-        dst_key = self._ends.dst_prefix + row.key
+        ends = self._ends
+        # Errors name the source key as the bucket that copies sees it.
+        src_key = row.key if ends.root is None else ends.src_prefix + row.key
         try:
-            written = root.copy(src_key, dst_key, if_none_match="*")
+            if ends.root is None:  # two buckets that one set of credentials reaches
+                written = copy_between(ends.src, ends.dst, row.key, row.key, if_none_match="*")
+            else:
+                written = ends.root.copy(src_key, ends.dst_prefix + row.key, if_none_match="*")
         except NotFoundError as exc:
             if exc.resource == src_key:
                 return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))

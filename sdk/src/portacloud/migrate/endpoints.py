@@ -17,6 +17,7 @@ from portacloud.errors import (
 from portacloud.migrate.models import KeyRange
 from portacloud.openers import open_bucket
 from portacloud.storage.bucket import Bucket
+from portacloud.storage.cross_copy import can_copy_between
 from portacloud.storage.driver import BucketDriver, ListOptions
 from portacloud.storage.models import ListPage
 
@@ -37,6 +38,9 @@ class Endpoints:
         dst_url: The destination URL.
         root: A bucket over the one storage bucket that holds both sides, when they share
             one, for server-side copies; ``None`` otherwise.
+        across: The destination copies from the source inside the service although they are
+            two buckets (one store, one set of credentials, create-only copies): see
+            :func:`~portacloud.storage.cross_copy.copy_between`.
         src_prefix: The source's key prefix inside ``root``.
         dst_prefix: The destination's key prefix inside ``root``.
         owned: Buckets this module opened and must close.
@@ -48,10 +52,16 @@ class Endpoints:
     src_url: str
     dst_url: str
     root: Bucket | None = None
+    across: bool = False
     src_prefix: str = ""
     dst_prefix: str = ""
     owned: tuple[Bucket, ...] = ()
     key_range: KeyRange | None = None
+
+    @property
+    def server_side(self) -> bool:
+        """Whether copies can run inside the storage service (one bucket, or two reachable)."""
+        return self.root is not None or self.across
 
     def close(self) -> None:
         """Close the buckets opened from URLs."""
@@ -131,6 +141,12 @@ def _check_overlap(src: Bucket, dst: Bucket) -> tuple[str, str, str] | None:
             operation="migrate",
         )
     return src_root, src_prefix, dst_prefix
+
+
+def _copies_across(src: Bucket, dst: Bucket) -> bool:
+    """Whether ``dst`` copies from ``src`` inside the service, create-only as every copy of a
+    migration must be (two buckets of one store and one set of credentials)."""
+    return dst.capabilities.copy_with_if_none_match and can_copy_between(src, dst)
 
 
 def _probe(bucket: Bucket, role: str) -> None:
@@ -255,6 +271,8 @@ def open_endpoints(
             owned.append(root)
             if root.prefix == "":
                 ends.root, ends.src_prefix, ends.dst_prefix = root, src_prefix, dst_prefix
+        elif shared is None:
+            ends.across = _copies_across(src_bucket, dst_bucket)
         ends.owned = tuple(owned)
         return ends
     except BaseException:

@@ -150,7 +150,8 @@ class MigrationPlan(BaseModel):
         max_delete: The deletion limit in force.
         delete_refused: ``deletes.objects`` exceeds ``max_delete`` and ``force`` was not given;
             a real run refuses to start.
-        server_side_copy: Copies run inside the storage service (same bucket on both sides).
+        server_side_copy: Copies run inside the storage service (one bucket on both sides, or
+            two buckets of one store and one set of credentials).
         conditional_writes: Writes are guarded by ``if_none_match`` / ``if_match`` on the
             destination (False when the backend cannot, and a head check stands in).
         cost: The estimated egress and request cost.

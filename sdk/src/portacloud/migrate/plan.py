@@ -234,7 +234,7 @@ def build_plan(
         src_reads=totals[Action.COPY].objects + totals[Action.OVERWRITE].objects,
         dst_writes=tally.dst_writes,
         dst_deletes=deletes,
-        server_side=ends.root is not None,
+        server_side=ends.server_side,
     )
     plan = MigrationPlan(
         src=ends.src_url,
@@ -246,7 +246,7 @@ def build_plan(
         extras=tally.extras(),
         max_delete=max_delete,
         delete_refused=refused,
-        server_side_copy=ends.root is not None,
+        server_side_copy=ends.server_side,
         conditional_writes=_conditional(ends.dst),
         cost=cost,
         dst_region=_region_or_none(ends.dst),

@@ -25,6 +25,7 @@ __all__ = [
     "PendingUpload",
     "ReadStream",
     "StoredVersion",
+    "SupportsCopyFrom",
     "SupportsDeleteMany",
     "SupportsGarbageCollection",
     "SupportsLocation",
@@ -157,6 +158,30 @@ class SupportsPinnedRead(Protocol):
         """Bytes from ``start`` to the end of the version ``etag`` names.
 
         Raises FAILED_PRECONDITION if that version is gone (replaced or deleted).
+        """
+
+
+@runtime_checkable
+class SupportsCopyFrom(Protocol):
+    """Drivers that can copy server-side from another bucket they reach (same store, same
+    credentials), for copies and migrations across buckets.
+
+    Used only where ``capabilities.server_side_copy`` is true.
+    """
+
+    def can_copy_from(self, source: BucketDriver) -> bool:
+        """Whether :meth:`copy_from` can reach ``source`` server-side (same provider, endpoint
+        and credentials); a cheap check that sends no request."""
+
+    def copy_from(
+        self, source: BucketDriver, src_key: str, dst_key: str, *, if_none_match: bool
+    ) -> ObjectInfo | None:
+        """Copy ``src_key`` of ``source`` to ``dst_key`` here, server-side, keeping content
+        type, metadata and the portable checksum, as :meth:`BucketDriver.copy` does.
+
+        Returns:
+            The new object, or ``None`` when ``source`` is not reachable server-side (another
+            provider, endpoint or set of credentials): then nothing was sent.
         """
 
 

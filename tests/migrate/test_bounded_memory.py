@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,18 +57,18 @@ def test_copy_phase_holds_a_window_of_rows_however_many_objects(
     copier_call = engine_module.Copier.__call__
     record_copy = engine_module._Engine._record_copy
 
-    def counting_call(self: object, row: object) -> object:
+    def counting_call(self: Any, row: Any) -> Any:
         nonlocal started, most_in_flight
         with lock:
             started += 1
             most_in_flight = max(most_in_flight, started - recorded)
-        return copier_call(self, row)  # type: ignore[arg-type]
+        return copier_call(self, row)
 
-    def counting_record(self: object, before: object, outcome: object) -> None:
+    def counting_record(self: Any, before: Any, outcome: Any) -> None:
         nonlocal recorded
         with lock:
             recorded += 1
-        record_copy(self, before, outcome)  # type: ignore[arg-type]
+        record_copy(self, before, outcome)
 
     monkeypatch.setattr(engine_module.Copier, "__call__", counting_call)
     monkeypatch.setattr(engine_module._Engine, "_record_copy", counting_record)

@@ -112,6 +112,9 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
     native_async = True
     # Blob Storage has no suffix range: :meth:`read` sizes the blob first.
     suffix_ranges = False
+    # obstore 0.12 deletes through a Blob Batch request, which Azurite refuses (500) under a
+    # SAS-only connection string (tests/faults/test_secrets.py); the SDK's Delete Blob takes
+    # the blob's snapshots with it.
     obstore_deletes = False
 
     def __repr__(self) -> str:
@@ -184,14 +187,6 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
         by the service instead (tests/faults/test_checksums.py).
         """
         return self.sdk.open_writer(key, options)
-
-    def delete(self, key: str) -> None:
-        """Delete the blob and its snapshots through the SDK.
-
-        obstore 0.12 deletes through a Blob Batch request, which Azurite refuses (500) under a
-        SAS-only connection string (tests/faults/test_secrets.py).
-        """
-        self.sdk.delete(key)
 
     def delete_many(self, keys: Sequence[str]) -> None:
         """Blob Batch deletes through the SDK."""

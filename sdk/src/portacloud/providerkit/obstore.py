@@ -258,7 +258,7 @@ class ObstoreDriverBase(Generic[_SDK]):
     native_async: ClassVar[bool] = False
     #: Whether the service answers suffix ranges (``bytes=-N``) natively.
     suffix_ranges: ClassVar[bool] = True
-    #: Whether deletes go through obstore (else the provider's ``delete`` is the SDK's).
+    #: Whether deletes go through obstore (else through the SDK driver, blocking and async).
     obstore_deletes: ClassVar[bool] = True
 
     def __init__(self, sdk: _SDK, store: Any) -> None:
@@ -337,7 +337,7 @@ class ObstoreDriverBase(Generic[_SDK]):
     @sdk_after_fork
     def delete(self, key: str) -> None:
         """DELETE; a missing key is no error."""
-        if not representable(key):
+        if not self.obstore_deletes or not representable(key):
             sdk: Any = self.sdk
             sdk.delete(key)
             return

@@ -9,8 +9,8 @@ another credential or another project must fall back to streaming.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +29,15 @@ from portacloud.storage.cross_copy import can_copy_between, copy_between
 pytestmark = pytest.mark.integration
 
 _PREFIX = "xc2"
+
+
+@contextmanager
+def _made(
+    make: Callable[..., AbstractContextManager[str]], monkeypatch: pytest.MonkeyPatch, count: int
+) -> Iterator[list[str]]:
+    """``count`` new buckets (or containers) of one server, removed afterwards."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(make(monkeypatch, prefix=_PREFIX)) for _ in range(count)]
 
 
 def _other_host(url: str) -> str:
@@ -110,9 +119,7 @@ def test_two_containers_of_one_account_copy_in_the_service(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     with (
-        azure_container(monkeypatch, prefix=_PREFIX) as a,
-        azure_container(monkeypatch, prefix=_PREFIX) as b,
-        azure_container(monkeypatch, prefix=_PREFIX) as c,
+        _made(azure_container, monkeypatch, 3) as (a, b, c),
     ):
         # The same Azurite under another spelling of its endpoint is not provably the same
         # account: the migration streams.
@@ -125,8 +132,7 @@ def test_a_copy_across_containers_keeps_everything_and_is_create_only(
     engines: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with (
-        azure_container(monkeypatch, prefix=_PREFIX) as a,
-        azure_container(monkeypatch, prefix=_PREFIX) as b,
+        _made(azure_container, monkeypatch, 2) as (a, b),
         portacloud.open_bucket(a + engines[0]) as src,
         portacloud.open_bucket(b + engines[1]) as dst,
     ):
@@ -173,8 +179,7 @@ def _sas_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_another_endpoint_or_credential_is_out_of_reach(monkeypatch: pytest.MonkeyPatch) -> None:
     with (
-        azure_container(monkeypatch, prefix=_PREFIX) as a,
-        azure_container(monkeypatch, prefix=_PREFIX) as b,
+        _made(azure_container, monkeypatch, 2) as (a, b),
     ):
         elsewhere = f"{b}?endpoint_url={_other_host(_azurite_endpoint())}"
         with portacloud.open_bucket(a) as src, portacloud.open_bucket(elsewhere) as dst:
@@ -200,8 +205,7 @@ def test_another_endpoint_or_credential_is_out_of_reach(monkeypatch: pytest.Monk
 
 def test_a_copy_across_gcs_buckets_keeps_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     with (
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as a,
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as b,
+        _made(gcs_bucket, monkeypatch, 2) as (a, b),
         portacloud.open_bucket(a) as src,
         portacloud.open_bucket(b) as dst,
     ):
@@ -219,8 +223,7 @@ def test_gcs_migration_streams_without_create_only_copies(
 ) -> None:
     objects = dict(list(cross_copy_objects().items())[:10])
     with (
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as a,
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as b,
+        _made(gcs_bucket, monkeypatch, 2) as (a, b),
     ):
         load_objects(a, objects)
         with portacloud.open_bucket(a) as src, portacloud.open_bucket(b) as dst:
@@ -243,9 +246,7 @@ def test_gcs_migration_copies_in_the_service_where_create_only_copies_hold(
     what the receipt says, not the create-only condition, which only GCS can.
     """
     with (
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as a,
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as b,
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as c,
+        _made(gcs_bucket, monkeypatch, 3) as (a, b, c),
         portacloud.open_bucket(b) as dst,
     ):
         granted = dst.capabilities.model_copy(update={"copy_with_if_none_match": True})
@@ -257,8 +258,7 @@ def test_another_gcs_endpoint_or_project_is_out_of_reach(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with (
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as a,
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as b,
+        _made(gcs_bucket, monkeypatch, 2) as (a, b),
         portacloud.open_bucket(a) as src,
     ):
         src.put("k", b"bytes")
@@ -276,8 +276,7 @@ def test_gcs_credentials_of_another_principal_are_out_of_reach(
     from google.oauth2.credentials import Credentials
 
     with (
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as a,
-        gcs_bucket(monkeypatch, prefix=_PREFIX) as b,
+        _made(gcs_bucket, monkeypatch, 2) as (a, b),
     ):
         someone = Credentials(token="t", refresh_token="someone")
         same = Credentials(token="u", refresh_token="someone")

@@ -49,7 +49,6 @@ from portacloud.providerkit.obstore import (
 )
 from portacloud.providerkit.obstore_fork import sdk_after_fork
 from portacloud.storage.driver import (
-    BucketDriver,
     DriverWriter,
     ListOptions,
     PendingUpload,
@@ -296,16 +295,6 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
     def copy(self, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
         """CopyObject through boto3, pinned to the source's etag (obstore cannot pin it)."""
         return self.sdk.copy(src_key, dst_key, if_none_match=if_none_match)
-
-    def can_copy_from(self, source: BucketDriver) -> bool:
-        """Whether the boto3 driver can copy from ``source`` server-side."""
-        return self.sdk.can_copy_from(source)
-
-    def copy_from(
-        self, source: BucketDriver, src_key: str, dst_key: str, *, if_none_match: bool
-    ) -> ObjectInfo | None:
-        """CopyObject from another bucket of the same account, through boto3."""
-        return self.sdk.copy_from(source, src_key, dst_key, if_none_match=if_none_match)
 
     @sdk_after_fork
     def signed_url(

@@ -49,7 +49,6 @@ from portacloud.providerkit.obstore import (
 )
 from portacloud.providerkit.obstore_fork import sdk_after_fork
 from portacloud.storage.driver import (
-    BucketDriver,
     DriverWriter,
     ListOptions,
     StoredVersion,
@@ -217,16 +216,6 @@ class ObstoreDriver(ObstoreDriverBase[AzureBlobDriver]):
     def copy(self, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
         """Copy Blob within the account, through the SDK (awaited until it ends)."""
         return self.sdk.copy(src_key, dst_key, if_none_match=if_none_match)
-
-    def can_copy_from(self, source: BucketDriver) -> bool:
-        """Whether the SDK driver can copy from ``source`` server-side."""
-        return self.sdk.can_copy_from(source)
-
-    def copy_from(
-        self, source: BucketDriver, src_key: str, dst_key: str, *, if_none_match: bool
-    ) -> ObjectInfo | None:
-        """Copy Blob from another container of the account, through the SDK."""
-        return self.sdk.copy_from(source, src_key, dst_key, if_none_match=if_none_match)
 
     def signed_url(
         self, key: str, *, method: str, expires: timedelta, content_type: str | None

@@ -107,8 +107,10 @@ def _copy_between_checks(src: portacloud.Bucket, dst: portacloud.Bucket) -> None
         crc32c_hex(b"one"),
     )
     assert dst.get("k2") == b"one"
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as missing:
         copy_between(src, dst, "missing", "x")
+    # The migration tells a source deleted since its plan by this name (state GONE).
+    assert missing.value.resource == "missing"
     assert not dst.exists("x")
 
 

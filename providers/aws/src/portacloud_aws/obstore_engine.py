@@ -56,7 +56,7 @@ from portacloud.storage.driver import (
     StoredVersion,
     WriteOptions,
 )
-from portacloud.storage.models import ListPage, ObjectInfo
+from portacloud.storage.models import ListPage, ObjectInfo, object_infos
 from portacloud_aws.boto import is_aws_endpoint
 from portacloud_aws.obstore_errors import map_obstore_error
 from portacloud_aws.s3_driver import S3Driver
@@ -278,13 +278,13 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         )
 
     def _page(self, stream: Any, batch: list[Any], options: ListOptions) -> ListPage:
-        objects = tuple(
-            ObjectInfo(
-                key=str(item["path"]),
-                size=int(item["size"]),
-                etag=quote_etag(item.get("e_tag")),
-                last_modified=item.get("last_modified"),
-            )
+        objects = object_infos(
+            {
+                "key": item["path"],
+                "size": item["size"],
+                "etag": quote_etag(item.get("e_tag")),
+                "last_modified": item.get("last_modified"),
+            }
             for item in batch
         )
         token = None

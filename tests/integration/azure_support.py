@@ -48,9 +48,9 @@ def with_fields(conn: str, **changes: str) -> str:
 
 
 @contextmanager
-def fresh_container(conn: str) -> Iterator[str]:
+def fresh_container(conn: str, *, prefix: str = "pc-") -> Iterator[str]:
     """Create a uniquely named container and delete it, with whatever it holds, afterwards."""
-    name = f"pc-{uuid.uuid4().hex[:20]}"
+    name = f"{prefix}{uuid.uuid4().hex[:20]}"
     service = service_client(conn)
     service.create_container(name)
     try:

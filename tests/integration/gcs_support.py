@@ -38,10 +38,10 @@ def raw_client(endpoint: str) -> Any:
 
 
 @contextmanager
-def fresh_bucket(endpoint: str) -> Iterator[str]:
+def fresh_bucket(endpoint: str, *, prefix: str = "pc-") -> Iterator[str]:
     """Create a uniquely named bucket and delete it, with whatever it holds, afterwards."""
     client = raw_client(endpoint)
-    name = f"pc-{uuid.uuid4().hex[:20]}"
+    name = f"{prefix}{uuid.uuid4().hex[:20]}"
     client.create_bucket(name)
     try:
         yield name

@@ -81,10 +81,10 @@ def object_keys(client: Any, bucket: str) -> list[str]:
 
 
 @contextmanager
-def fresh_bucket(endpoint: str) -> Iterator[str]:
+def fresh_bucket(endpoint: str, *, prefix: str = "pc-") -> Iterator[str]:
     """Create a uniquely named bucket; empty it (uploads included) and delete it afterwards."""
     client = raw_client(endpoint)
-    name = f"pc-{uuid.uuid4().hex[:20]}"
+    name = f"{prefix}{uuid.uuid4().hex[:20]}"
     client.create_bucket(Bucket=name)
     try:
         yield name

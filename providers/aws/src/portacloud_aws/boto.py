@@ -21,6 +21,7 @@ __all__ = [
     "error_code",
     "http_status",
     "is_aws_endpoint",
+    "renew_botocore_pools",
     "utc",
 ]
 
@@ -82,3 +83,22 @@ def client_account(client: Any) -> tuple[str, str, str | None]:
     credentials = client._get_credentials()
     key = None if credentials is None else credentials.get_frozen_credentials().access_key
     return str(client.meta.endpoint_url), str(client.meta.region_name), key
+
+
+def renew_botocore_pools(client: Any) -> object:
+    """Give a boto3 client fresh, empty connection pools of the same settings (after a fork).
+
+    botocore offers no public way to do this: its ``URLLib3Session`` is rebuilt here as its own
+    ``__init__`` builds it, from the settings it keeps (pool size, timeouts, TLS, proxies).
+    Used by :func:`portacloud.providerkit.fork_pools.fresh_pools_in_children`.
+
+    Returns:
+        The pool managers the client held before.
+    """
+    http = client._endpoint.http_session
+    replaced = (http._manager, http._proxy_managers)
+    manager = type(http._manager)(**http._get_pool_manager_kwargs())
+    manager.pool_classes_by_scheme = http._pool_classes_by_scheme
+    http._manager = manager
+    http._proxy_managers = {}
+    return replaced

@@ -38,8 +38,14 @@ from urllib.parse import SplitResult
 from portacloud.errors import InvalidArgumentError, UnavailableError
 from portacloud.logging_redaction import install_redaction
 from portacloud.providerkit import RetryPolicy, call_with_retry, parse_options
+from portacloud.providerkit.fork_pools import fresh_pools_in_children
 from portacloud.providerkit.obstore_fork import obstore_forked
-from portacloud_aws.boto import client_config, http_status, is_aws_endpoint
+from portacloud_aws.boto import (
+    client_config,
+    http_status,
+    is_aws_endpoint,
+    renew_botocore_pools,
+)
 from portacloud_aws.options import ENGINES, S3Options
 from portacloud_aws.s3_driver import S3Driver
 from portacloud_aws.s3_responses import server_header
@@ -113,7 +119,9 @@ def _build_client(
         # The portable layer checks the CRC32C of every whole read already.
         response_checksum_validation="when_required",
     )
-    return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    client = session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+    # A forked child must not send requests into the parent's pooled connections.
+    return fresh_pools_in_children(client, renew_botocore_pools)
 
 
 def _vendor_and_addressing(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from portacloud.errors import InvalidArgumentError, UnauthenticatedError
+from portacloud.providerkit.fork_pools import fresh_pools_in_children
 from portacloud_azure.options import AzureOptions
 
 __all__ = ["CONNECTION_STRING_ENV", "DelegationKeys", "same_principal", "service_client"]
@@ -120,6 +121,9 @@ def _transport() -> Any:
     )
     for scheme in ("http://", "https://"):
         session.mount(scheme, adapter)
+    # Every client of the service (containers, blobs) shares this transport, hence its session:
+    # a forked child must not send requests into the parent's pooled connections.
+    fresh_pools_in_children(session)
     return RequestsTransport(
         session=session,
         session_owner=True,

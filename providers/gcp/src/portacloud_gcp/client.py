@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portacloud.errors import InvalidArgumentError
+from portacloud.providerkit.fork_pools import fresh_pools_in_children
 
 __all__ = ["TIMEOUT", "can_sign", "http_error", "make_client", "same_principal"]
 
@@ -45,6 +46,7 @@ def make_client(
     # Every answer must say where it ends (see _require_framing).
     client._http.hooks["response"].append(_require_framing)
     _deepen_pool(client._http)
+    _fresh_pools_in_children(client._http)
     # The SDK fetches bucket metadata for tracing in background threads, with its own retries;
     # those requests would escape the one retry owner (docs/decisions/0001-retries.md).
     if getattr(client, "_bucket_metadata_cache", None) is not None:
@@ -63,6 +65,15 @@ def _deepen_pool(session: Any) -> None:
                 scheme,
                 HTTPAdapter(pool_connections=_POOL_CONNECTIONS, pool_maxsize=_POOL_CONNECTIONS),
             )
+
+
+def _fresh_pools_in_children(session: Any) -> None:
+    """Keep a forked child out of the parent's pooled connections: the API's, and those of
+    the token requests google-auth sends through a session of its own."""
+    fresh_pools_in_children(session)
+    auth_request = getattr(session, "_auth_request", None)
+    if auth_request is not None and getattr(auth_request, "session", None) is not None:
+        fresh_pools_in_children(auth_request.session)
 
 
 def _require_framing(response: Any, *args: Any, **kwargs: Any) -> Any:

@@ -1,13 +1,16 @@
-"""One libcloud driver per thread.
+"""One libcloud driver per thread, and per process.
 
 A libcloud ``Connection`` keeps the request being built in attributes (``action``, ``method``,
 ``data``) that its signers read back, so two threads sharing a driver can sign each other's
 requests. Each thread therefore gets its own driver instance, built from the same arguments;
-the thread that opened the URL keeps the first one.
+the thread that opened the URL keeps the first one. A process forked from it builds its own as
+well: the drivers it inherited hold the parent's open connections, which the parent and every
+sibling would otherwise write into at once (see :mod:`portacloud.providerkit.fork_pools`).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -28,15 +31,17 @@ class PerThread:
         """
         self.first: Any = first
         self._factory = factory
-        self._owner = threading.get_ident()
+        self._owner = (os.getpid(), threading.get_ident())
         self._local = threading.local()
 
     def get(self) -> Any:
         """The calling thread's driver."""
-        if self._factory is None or threading.get_ident() == self._owner:
+        here = (os.getpid(), threading.get_ident())
+        if self._factory is None or here == self._owner:
             return self.first
-        driver = getattr(self._local, "driver", None)
-        if driver is None:
-            driver = self._factory()
-            self._local.driver = driver
-        return driver
+        # A forked child's thread finds the forking thread's locals: keyed by process too.
+        mine: tuple[tuple[int, int], Any] | None = getattr(self._local, "driver", None)
+        if mine is None or mine[0] != here:
+            mine = (here, self._factory())
+            self._local.driver = mine
+        return mine[1]

@@ -24,7 +24,9 @@ from azure_support import azurite_connection_string, fresh_container
 
 import portacloud
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+#: A hang on a shared connection fails the test within this many seconds (read timeouts and
+#: retries would otherwise keep the parent waiting for answers a sibling took).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 KEYS = [f"fk/{i:04d}" for i in range(160)]
 WORKERS = 4

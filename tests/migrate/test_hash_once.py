@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,10 @@ class _Counting:
 
 
 @pytest.fixture
-def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Counting]:
+def counting(monkeypatch: pytest.MonkeyPatch) -> _Counting:
     counter = _Counting()
     monkeypatch.setattr(checksums, "google_crc32c", counter)
-    yield counter
+    return counter
 
 
 def _fill(bucket: portacloud.Bucket) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ conditional on the destination version the plan saw, so an object that someone e
 after the plan is never replaced.
 
 The CRC32C a copy records as the source's must come from somewhere other than the very read it
-describes: the source's own record (checked by the reader at EOF), an earlier read that agreed,
+describes: the source's own record (checked before the write commits), an earlier read that agreed,
 or the source's native MD5. Without one, the row keeps no source checksum, and verification
 reads the source a second time: bytes damaged on the way in would otherwise be written, hashed
 and "verified" against themselves.
@@ -314,7 +314,7 @@ class Copier:
 
         Returns:
             A CRC32C an earlier read established that the reader will not check (``None``
-            when the source records one: the reader checks that at EOF), and the source's
+            when the source records one: the copy's check covers that), and the source's
             native MD5, when only that can vouch for the bytes.
         """
         if info.crc32c is not None:
@@ -363,6 +363,10 @@ class Copier:
         )
         conditional = "if_none_match" in options or "if_match" in options
 
+        def complete() -> bool:
+            # Read to EOF, where the meter checked the bytes: only then may they vouch.
+            return meter.at_eof and meter.count == info.size
+
         def read() -> _Read:
             trusted = info.crc32c is not None or expected is not None
             return _Read(
@@ -382,7 +386,7 @@ class Copier:
             if meter.source_error is exc:
                 return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
             return replace(
-                self._on_conflict(row, read() if meter.count == info.size else None, _why(exc)),
+                self._on_conflict(row, read() if complete() else None, _why(exc)),
                 reported=meter.count,
             )
         except _UNKNOWN_OUTCOME as exc:
@@ -390,8 +394,7 @@ class Copier:
                 if isinstance(exc, ChecksumMismatchError):
                     return self._source_changed_mid_read(row, exc)
                 raise
-            complete = meter.count == info.size
-            return self._lost_answer(row, read() if complete else None, exc, reported=meter.count)
+            return self._lost_answer(row, read() if complete() else None, exc, reported=meter.count)
         return self._copied(
             row, written=written, read=read(), reported=meter.count, replanned=replanned
         )
@@ -480,7 +483,7 @@ class Copier:
     ) -> CopyOutcome:
         crc = read.crc32c
         if crc is not None and row.src_crc32c is not None and row.src_crc32c != crc:
-            # The reader checks the opened version's CRC32C at EOF, so this means the plan's
+            # The read was checked against the opened version's CRC32C, so this means the plan's
             # checksum and the version's bytes disagree under one etag: trust neither.
             return CopyOutcome(
                 replace(

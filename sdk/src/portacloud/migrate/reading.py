@@ -103,10 +103,10 @@ def read_check(info: ObjectInfo, *, expected: str | None, provider: str) -> Read
 
 
 def read_all(reader: io.BufferedReader, size: int) -> bytes:
-    """Read a small object to the end, so that the reader checks its CRC32C at EOF.
+    """Read a small object to the end (or past its size, if it grew: its check then fails).
 
     A single ``read(size + 1)`` reads straight into one buffer and then sees EOF, which is
-    where the reader compares the bytes with the recorded checksum.
+    where a reader that kept its own check compares the bytes with the recorded checksum.
     """
     data = reader.read(size + 1)
     if len(data) == size:

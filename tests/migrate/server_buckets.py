@@ -26,8 +26,8 @@ def require(variable: str, server: str) -> str:
     pytest.skip(f"{server} is not running ({variable} is unset): scripts/services.sh start")
 
 
-def _name() -> str:
-    return f"pcmig-{uuid.uuid4().hex[:16]}"
+def _name(prefix: str = "pcmig") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
 @contextmanager
@@ -62,7 +62,7 @@ def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @contextmanager
-def gcs_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def gcs_bucket(monkeypatch: pytest.MonkeyPatch, *, prefix: str = "pcmig") -> Iterator[str]:
     endpoint = require(GCS, "fake-gcs-server")
     pytest.importorskip("portacloud_gcp", reason="portacloud-gcp is not installed")
     from google.auth.credentials import AnonymousCredentials
@@ -74,7 +74,7 @@ def gcs_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": endpoint},
     )
-    name = _name()
+    name = _name(prefix)
     client.create_bucket(name)
     try:
         yield f"gs://{name}?endpoint_url={endpoint}"
@@ -85,14 +85,14 @@ def gcs_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @contextmanager
-def azure_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def azure_container(monkeypatch: pytest.MonkeyPatch, *, prefix: str = "pcmig") -> Iterator[str]:
     conn = require(AZURITE, "Azurite")
     pytest.importorskip("portacloud_azure", reason="portacloud-azure is not installed")
     from azure.storage.blob import BlobServiceClient
 
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", conn)
     service = BlobServiceClient.from_connection_string(conn)
-    name = _name()
+    name = _name(prefix)
     service.create_container(name)
     try:
         yield f"az://{name}"

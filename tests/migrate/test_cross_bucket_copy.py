@@ -9,15 +9,15 @@ access key must fall back to streaming.
 from __future__ import annotations
 
 import os
-import random
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from migrate_helpers import Objects
+from cross_copy_helpers import cross_copy_objects as _objects
+from cross_copy_helpers import make_unreadable as _unreadable
+from cross_copy_helpers import receipt_rows as _receipt
 from migrate_helpers import check_objects as _check
 from migrate_helpers import load_objects as _load
 from server_buckets import s3_bucket
@@ -26,36 +26,9 @@ import portacloud
 from portacloud.checksums import crc32c_hex
 from portacloud.errors import UnsupportedError
 from portacloud.migrate import migrate
-from portacloud.migrate.receipt import read_receipt
 from portacloud.storage.cross_copy import can_copy_between, copy_between
 
 pytestmark = pytest.mark.integration
-
-MiB = 1024 * 1024
-
-
-def _objects() -> Objects:
-    rng = random.Random(12)
-    objects = {
-        f"small/{i:03d} key+.bin": (rng.randbytes(rng.randint(1, 32 * 1024)), {"n": str(i)})
-        for i in range(50)
-    }
-    objects["large/six.bin"] = (rng.randbytes(6 * MiB), {"large": "yes"})
-    return objects
-
-
-def _unreadable(bucket: portacloud.Bucket, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every read of ``bucket``'s objects fail: only a server-side copy can succeed."""
-
-    def read(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the migration read the source through the client")
-
-    monkeypatch.setattr(bucket._driver, "read", read)
-
-
-def _receipt(path: str | None) -> list[tuple[str, int, str, str, str]]:
-    assert path is not None
-    return [(r.key, r.size, r.crc32c, r.src_etag, r.dst_etag) for r in read_receipt(Path(path))]
 
 
 def test_two_buckets_of_one_store_copy_in_the_service(

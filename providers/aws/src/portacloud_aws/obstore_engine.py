@@ -49,7 +49,6 @@ from portacloud.providerkit.obstore import (
 )
 from portacloud.providerkit.obstore_fork import sdk_after_fork
 from portacloud.storage.driver import (
-    BucketDriver,
     DriverWriter,
     ListOptions,
     PendingUpload,
@@ -57,7 +56,7 @@ from portacloud.storage.driver import (
     StoredVersion,
     WriteOptions,
 )
-from portacloud.storage.models import ListPage, ObjectInfo
+from portacloud.storage.models import ListPage, ObjectInfo, object_infos
 from portacloud_aws.boto import is_aws_endpoint
 from portacloud_aws.obstore_errors import map_obstore_error
 from portacloud_aws.s3_driver import S3Driver
@@ -279,13 +278,13 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
         )
 
     def _page(self, stream: Any, batch: list[Any], options: ListOptions) -> ListPage:
-        objects = tuple(
-            ObjectInfo(
-                key=str(item["path"]),
-                size=int(item["size"]),
-                etag=quote_etag(item.get("e_tag")),
-                last_modified=item.get("last_modified"),
-            )
+        objects = object_infos(
+            {
+                "key": item["path"],
+                "size": item["size"],
+                "etag": quote_etag(item.get("e_tag")),
+                "last_modified": item.get("last_modified"),
+            }
             for item in batch
         )
         token = None
@@ -296,16 +295,6 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
     def copy(self, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
         """CopyObject through boto3, pinned to the source's etag (obstore cannot pin it)."""
         return self.sdk.copy(src_key, dst_key, if_none_match=if_none_match)
-
-    def can_copy_from(self, source: BucketDriver) -> bool:
-        """Whether the boto3 driver can copy from ``source`` server-side."""
-        return self.sdk.can_copy_from(source)
-
-    def copy_from(
-        self, source: BucketDriver, src_key: str, dst_key: str, *, if_none_match: bool
-    ) -> ObjectInfo | None:
-        """CopyObject from another bucket of the same account, through boto3."""
-        return self.sdk.copy_from(source, src_key, dst_key, if_none_match=if_none_match)
 
     @sdk_after_fork
     def signed_url(

@@ -17,7 +17,7 @@ from typing import Any
 from portacloud.errors import InvalidArgumentError, UnauthenticatedError
 from portacloud_azure.options import AzureOptions
 
-__all__ = ["CONNECTION_STRING_ENV", "DelegationKeys", "service_client"]
+__all__ = ["CONNECTION_STRING_ENV", "DelegationKeys", "same_principal", "service_client"]
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: Connections kept open for reuse. requests keeps 10 by default: a caller with more threads
@@ -70,6 +70,28 @@ def service_client(options: AzureOptions) -> tuple[Any, str | None]:
         ) from None
     signing = "key" if getattr(service.credential, "account_key", None) else None
     return service, signing
+
+
+def same_principal(source: Any, target: Any) -> bool:
+    """Whether ``target`` (a ``BlobServiceClient``) can read what ``source`` reaches.
+
+    True only where that is certain without a request: one account URL and account, and
+    either the very same credential object or shared keys of that account (a shared key
+    grants the whole account). A SAS may be scoped to one container, and two Entra ID
+    credentials built apart may resolve to different principals: both answer False, and the
+    caller streams instead.
+    """
+    if str(source.url) != str(target.url) or source.account_name != target.account_name:
+        return False
+    theirs, ours = source.credential, target.credential
+    if theirs is None or ours is None:  # a SAS in the URL
+        return False
+    if theirs is ours:
+        return True
+    keys = [
+        (getattr(c, "account_name", None), getattr(c, "account_key", None)) for c in (theirs, ours)
+    ]
+    return all(name and key for name, key in keys) and keys[0] == keys[1]
 
 
 def _transport() -> Any:

@@ -18,10 +18,10 @@ from portacloud.errors import (
 from portacloud.providerkit import ChunkStream, EmptyStream
 from portacloud.retry import RetryPolicy
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import ListOptions, StoredVersion, WriteOptions
+from portacloud.storage.driver import BucketDriver, ListOptions, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_azure import listing, objects, versions
-from portacloud_azure.clients import DelegationKeys
+from portacloud_azure.clients import DelegationKeys, same_principal
 from portacloud_azure.errors import error_code, error_from_response, map_azure_error
 from portacloud_azure.options import DEFAULT_BLOCK_SIZE, DEFAULT_CONCURRENCY
 from portacloud_azure.reads import read_blob
@@ -164,9 +164,35 @@ class AzureBlobDriver:
         versions.delete_versions(self._container, items)
 
     def copy(self, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
+        return self._copy_blob(self.blob_client(src_key), dst_key, if_none_match=if_none_match)
+
+    # ---------------------------------------------------------------- SupportsCopyFrom
+
+    def can_copy_from(self, source: BucketDriver) -> bool:
+        """Whether ``source`` is a container of this account that this driver's credential
+        can read (see :func:`~portacloud_azure.clients.same_principal`); sends no request."""
+        return self._same_account(source) is not None
+
+    def copy_from(
+        self, source: BucketDriver, src_key: str, dst_key: str, *, if_none_match: bool
+    ) -> ObjectInfo | None:
+        """Copy Blob from another container of the account, awaited until it ends, as
+        :meth:`copy`; ``None`` if ``source`` is out of reach."""
+        origin = self._same_account(source)
+        if origin is None:
+            return None
+        return self._copy_blob(origin.blob_client(src_key), dst_key, if_none_match=if_none_match)
+
+    def _same_account(self, source: object) -> AzureBlobDriver | None:
+        # The obstore engine keeps its SDK driver in ``sdk``: copies go through that.
+        origin = getattr(source, "sdk", source)
+        if not isinstance(origin, AzureBlobDriver):
+            return None
+        return origin if same_principal(origin._service, self._service) else None
+
+    def _copy_blob(self, source: Any, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
         from azure.core import MatchConditions
 
-        source = self.blob_client(src_key)
         target = self.blob_client(dst_key)
         conditions = {"match_condition": MatchConditions.IfMissing} if if_none_match else {}
         # Copy Blob within one account: the service reads the source with the caller's own

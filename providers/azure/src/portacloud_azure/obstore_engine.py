@@ -48,7 +48,12 @@ from portacloud.providerkit.obstore import (
     representable,
 )
 from portacloud.providerkit.obstore_fork import sdk_after_fork
-from portacloud.storage.driver import DriverWriter, ListOptions, StoredVersion, WriteOptions
+from portacloud.storage.driver import (
+    DriverWriter,
+    ListOptions,
+    StoredVersion,
+    WriteOptions,
+)
 from portacloud.storage.models import ListPage, ObjectInfo
 from portacloud_azure.driver import AzureBlobDriver
 from portacloud_azure.objects import etag, object_info

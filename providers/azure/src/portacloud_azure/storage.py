@@ -14,7 +14,8 @@ How the portable semantics map onto Blob Storage, and where each part lives:
   escaped: Azure takes only C# identifiers) and is stripped from ``ObjectInfo.metadata``.
 - Listing (:mod:`portacloud_azure.listing`) uses ``prefix``/``delimiter`` and the service's
   continuation marker as the page token; ``start_after`` is applied client-side.
-- Copies are server-side Copy Blob operations within the account, awaited until they finish.
+- Copies are server-side Copy Blob operations within the account, awaited until they finish;
+  across containers too (``copy_between``) where the same shared key reaches both.
 - Retries: the SDK's own retry policy is off (``retry_total=0``); the portable ``Bucket`` owns
   replayable calls and the driver retries only the blocks (and the commit) of a streamed write,
   which it holds in memory, with the policy given to ``open_bucket``. Reads

@@ -6,7 +6,7 @@ from typing import Any
 
 from portacloud.errors import InvalidArgumentError
 
-__all__ = ["TIMEOUT", "can_sign", "http_error", "make_client"]
+__all__ = ["TIMEOUT", "can_sign", "http_error", "make_client", "same_principal"]
 
 #: Seconds any one request may take (connect and each read).
 TIMEOUT = 60.0
@@ -90,6 +90,35 @@ def can_sign(client: Any) -> bool:
     from google.auth.credentials import Signing
 
     return isinstance(getattr(client, "_credentials", None), Signing)
+
+
+def same_principal(source: Any, target: Any) -> bool:
+    """Whether ``target`` (a ``storage.Client``) reaches what ``source`` does, as the same
+    principal, so that a rewrite it sends can read the source's objects.
+
+    True only where that is certain without a request: one API endpoint and project, and
+    either the very same credentials, or credentials of one kind naming one principal (the
+    same service account, the same user's refresh token, or both anonymous). Anything else
+    (another kind, credentials that name no principal before they are refreshed) answers
+    False, and the caller streams instead.
+    """
+    endpoint = [str(c._connection.API_BASE_URL).rstrip("/") for c in (source, target)]
+    if endpoint[0] != endpoint[1] or source.project != target.project:
+        return False
+    theirs, ours = source._credentials, target._credentials
+    if theirs is ours:
+        return True
+    if type(theirs) is not type(ours):
+        return False
+    from google.auth.credentials import AnonymousCredentials
+
+    if isinstance(theirs, AnonymousCredentials):
+        return True
+    for name in ("service_account_email", "refresh_token"):
+        mine = getattr(ours, name, None)
+        if isinstance(mine, str) and mine and getattr(theirs, name, None) == mine:
+            return True
+    return False
 
 
 def http_error(response: Any) -> Exception:

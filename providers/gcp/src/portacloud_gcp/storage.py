@@ -62,9 +62,9 @@ from portacloud.providerkit import (
     parse_options,
 )
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import ListOptions, StoredVersion, WriteOptions
+from portacloud.storage.driver import BucketDriver, ListOptions, StoredVersion, WriteOptions
 from portacloud.storage.models import ListPage, ObjectInfo
-from portacloud_gcp.client import TIMEOUT, can_sign, make_client
+from portacloud_gcp.client import TIMEOUT, can_sign, make_client, same_principal
 from portacloud_gcp.listing import list_page
 from portacloud_gcp.options import GCSOptions
 from portacloud_gcp.profiles import Profile, profile_for
@@ -285,7 +285,30 @@ class GCSDriver:
         return list_page(self, options)
 
     def copy(self, src_key: str, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
-        source = self.bucket.blob(src_key)
+        return self._rewrite(self.bucket.blob(src_key), dst_key, if_none_match=if_none_match)
+
+    def can_copy_from(self, source: BucketDriver) -> bool:
+        """Whether ``source`` is a bucket of the same endpoint and project that this driver's
+        credentials reach as the same principal (see
+        :func:`~portacloud_gcp.client.same_principal`); sends no request."""
+        return self._same_principal(source) is not None
+
+    def copy_from(
+        self, source: BucketDriver, src_key: str, dst_key: str, *, if_none_match: bool
+    ) -> ObjectInfo | None:
+        """Rewrite from another bucket, as :meth:`copy` does within one (the CRC32C, content
+        type and metadata travel with it); ``None`` if ``source`` is out of reach."""
+        origin = self._same_principal(source)
+        if origin is None:
+            return None
+        return self._rewrite(origin.bucket.blob(src_key), dst_key, if_none_match=if_none_match)
+
+    def _same_principal(self, source: object) -> GCSDriver | None:
+        if isinstance(source, GCSDriver) and same_principal(source.client, self.client):
+            return source
+        return None
+
+    def _rewrite(self, source: Any, dst_key: str, *, if_none_match: bool) -> ObjectInfo:
         target = self.bucket.blob(dst_key)
         token: str | None = None
         while True:  # large or cross-class copies take several rewrite calls

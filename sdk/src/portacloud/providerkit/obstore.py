@@ -21,7 +21,13 @@ from portacloud.providerkit.obstore_fork import note_obstore_runtime, obstore_fo
 from portacloud.providerkit.streams import CHUNK_SIZE, BytesStream, ChunkStream
 from portacloud.retry import RetryPolicy
 from portacloud.storage.capabilities import StorageCapabilities
-from portacloud.storage.driver import DriverWriter, ListOptions, WriteOptions
+from portacloud.storage.driver import (
+    BucketDriver,
+    DriverWriter,
+    ListOptions,
+    SupportsCopyFrom,
+    WriteOptions,
+)
 from portacloud.storage.models import ListPage, ObjectInfo
 
 __all__ = [
@@ -342,6 +348,24 @@ class ObstoreDriverBase(Generic[_SDK]):
             sdk.delete(key)
             return
         self.obs.delete(self.store, key)
+
+    def can_copy_from(self, source: BucketDriver) -> bool:
+        """Whether the SDK driver can copy from ``source`` server-side (copies across buckets
+        go through it, as copies within one do)."""
+        sdk: Any = self.sdk
+        return isinstance(sdk, SupportsCopyFrom) and sdk.can_copy_from(source)
+
+    def copy_from(
+        self, source: BucketDriver, src_key: str, dst_key: str, *, if_none_match: bool
+    ) -> ObjectInfo | None:
+        """The SDK driver's server-side copy from another bucket; ``None`` where it has none."""
+        sdk: Any = self.sdk
+        if not isinstance(sdk, SupportsCopyFrom):
+            return None
+        copied: ObjectInfo | None = sdk.copy_from(
+            source, src_key, dst_key, if_none_match=if_none_match
+        )
+        return copied
 
     def with_sdk_crc(self, info: ObjectInfo) -> ObjectInfo:
         """``info``, with the CRC32C of the SDK driver's HEAD where obstore cannot see it."""

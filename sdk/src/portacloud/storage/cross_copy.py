@@ -3,7 +3,8 @@
 :meth:`Bucket.copy <portacloud.storage.bucket.Bucket.copy>` copies inside one bucket; these
 functions copy across two, where the destination's driver can reach the source's
 (:class:`~portacloud.storage.driver.SupportsCopyFrom`: for S3, the same endpoint, region and
-access key ID). The bytes never pass through this process.
+access key ID; for Azure, the same account URL and shared key; for GCS, the same endpoint,
+project and principal). The bytes never pass through this process.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ conditional on the destination version the plan saw, so an object that someone e
 after the plan is never replaced.
 
 The CRC32C a copy records as the source's must come from somewhere other than the very read it
-describes: the source's own record (checked by the reader at EOF), an earlier read that agreed,
+describes: the source's own record (checked before the write commits), an earlier read that agreed,
 or the source's native MD5. Without one, the row keeps no source checksum, and verification
 reads the source a second time: bytes damaged on the way in would otherwise be written, hashed
 and "verified" against themselves.
@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from portacloud.checksums import crc32c_hex
 from portacloud.errors import (
     ChecksumMismatchError,
     DeadlineExceededError,
@@ -40,11 +39,15 @@ from portacloud.migrate.models import Action, ObjectState
 from portacloud.migrate.reading import (
     BytesCallback,
     Meter,
+    ReadCheck,
     native_md5,
     opened_info,
     read_all,
+    read_check,
+    take_over_check,
 )
 from portacloud.storage.cross_copy import copy_between
+from portacloud.storage.hashed import HashedBytes
 from portacloud.storage.models import ObjectInfo
 
 __all__ = ["FATAL_ERRORS", "SMALL_OBJECT", "Copier", "CopyOutcome"]
@@ -277,6 +280,9 @@ class Copier:
         except NotFoundError:
             return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
         with reader:
+            # The copy hashes each byte once, for both the check of the source and the record
+            # of the destination (storage/hashed.py).
+            take_over_check(reader)
             info = opened_info(reader) or src.head(key)
             replanned = info.etag != row.src_etag
             if replanned:
@@ -308,7 +314,7 @@ class Copier:
 
         Returns:
             A CRC32C an earlier read established that the reader will not check (``None``
-            when the source records one: the reader checks that at EOF), and the source's
+            when the source records one: the copy's check covers that), and the source's
             native MD5, when only that can vouch for the bytes.
         """
         if info.crc32c is not None:
@@ -317,34 +323,27 @@ class Copier:
             return row.src_crc32c, None
         return None, native_md5(self._ends.src.capabilities, info)
 
+    def _check(self, row: JournalRow, info: ObjectInfo) -> ReadCheck:
+        """What the bytes read must pass before they are written (see :func:`read_check`)."""
+        expected, _ = self._vouchers(row, info)
+        return read_check(info, expected=expected, provider=self._ends.src.provider)
+
     def _put_small(self, opened: _Opened) -> CopyOutcome:
         row, info, options, replanned = opened.row, opened.info, opened.options, opened.replanned
         try:
-            data = read_all(opened.reader, info.size)
+            # One hash of these very bytes: the check of the source, then the destination's
+            # record. Checked before writing: damaged bytes must not reach the destination.
+            body = HashedBytes(read_all(opened.reader, info.size))
+            self._check(row, info)(body.crc32c)
         except ChecksumMismatchError as exc:
             return self._source_changed_mid_read(row, exc)
         expected, md5 = self._vouchers(row, info)
-        # The reader checked the bytes against the recorded CRC32C at EOF; hash only objects
-        # that record none.
-        crc = info.crc32c or crc32c_hex(data)
-        if expected is not None and crc != expected:
-            # Checked before writing: damaged bytes must not reach the destination at all.
-            return self._source_changed_mid_read(
-                row,
-                ChecksumMismatchError(
-                    f"read CRC32C {crc} but an earlier read of this version found {expected}; "
-                    "the bytes were corrupted or truncated in transit",
-                    operation="get",
-                    resource=row.key,
-                    retryable=True,
-                ),
-            )
         trusted = info.crc32c is not None or expected is not None
         if not trusted and md5 is not None:
-            trusted = hashlib.md5(data, usedforsecurity=False).hexdigest() == md5
-        read = _Read(crc, len(data), trusted)
+            trusted = hashlib.md5(body.data, usedforsecurity=False).hexdigest() == md5
+        read = _Read(body.crc32c, len(body.data), trusted)
         try:
-            written = self._ends.dst.put(row.key, data, **options)
+            written = self._ends.dst.put(row.key, body, **options)
         except (FailedPreconditionError, NotFoundError) as exc:
             return self._on_conflict(row, read, _why(exc))
         except _UNKNOWN_OUTCOME as exc:
@@ -357,13 +356,16 @@ class Copier:
         meter = Meter(
             opened.reader,
             key=row.key,
-            recorded_crc32c=info.crc32c,
-            expected_crc32c=expected,
+            check=self._check(row, info),
             md5=md5 is not None,
             on_bytes=self._on_bytes,
             cancel=self._cancel,
         )
         conditional = "if_none_match" in options or "if_match" in options
+
+        def complete() -> bool:
+            # Read to EOF, where the meter checked the bytes: only then may they vouch.
+            return meter.at_eof and meter.count == info.size
 
         def read() -> _Read:
             trusted = info.crc32c is not None or expected is not None
@@ -384,7 +386,7 @@ class Copier:
             if meter.source_error is exc:
                 return CopyOutcome(replace(row, state=ObjectState.GONE, error=None))
             return replace(
-                self._on_conflict(row, read() if meter.count == info.size else None, _why(exc)),
+                self._on_conflict(row, read() if complete() else None, _why(exc)),
                 reported=meter.count,
             )
         except _UNKNOWN_OUTCOME as exc:
@@ -392,8 +394,7 @@ class Copier:
                 if isinstance(exc, ChecksumMismatchError):
                     return self._source_changed_mid_read(row, exc)
                 raise
-            complete = meter.count == info.size
-            return self._lost_answer(row, read() if complete else None, exc, reported=meter.count)
+            return self._lost_answer(row, read() if complete() else None, exc, reported=meter.count)
         return self._copied(
             row, written=written, read=read(), reported=meter.count, replanned=replanned
         )
@@ -482,7 +483,7 @@ class Copier:
     ) -> CopyOutcome:
         crc = read.crc32c
         if crc is not None and row.src_crc32c is not None and row.src_crc32c != crc:
-            # The reader checks the opened version's CRC32C at EOF, so this means the plan's
+            # The read was checked against the opened version's CRC32C, so this means the plan's
             # checksum and the version's bytes disagree under one etag: trust neither.
             return CopyOutcome(
                 replace(

@@ -13,16 +13,21 @@ from portacloud.checksums import Crc32c
 from portacloud.errors import CancelledError, ChecksumMismatchError
 from portacloud.storage.bucket import Bucket
 from portacloud.storage.capabilities import StorageCapabilities
+from portacloud.storage.hashed import HashingReader
 from portacloud.storage.models import ObjectInfo
+from portacloud.storage.streams import ObjectReader, verify_crc32c
 
 __all__ = [
     "Meter",
+    "ReadCheck",
     "StreamedChecksum",
     "checksum_of",
     "native_md5",
     "opened_info",
     "read_all",
+    "read_check",
     "read_crc32c",
+    "take_over_check",
 ]
 
 _CHUNK = 8 * 1024 * 1024
@@ -30,6 +35,10 @@ _MD5_HEX = re.compile(r"[0-9a-f]{32}")
 
 #: Called with (key, bytes) as a stream moves bytes; runs on worker threads.
 BytesCallback = Callable[[str, int], None]
+
+#: Called with the CRC32C of all the bytes one copy read, before any of them can be written;
+#: raises ChecksumMismatchError when they cannot be the source's.
+ReadCheck = Callable[[str], None]
 
 
 def native_md5(capabilities: StorageCapabilities, info: ObjectInfo) -> str | None:
@@ -56,11 +65,48 @@ def opened_info(reader: io.BufferedReader) -> ObjectInfo | None:
     return info if isinstance(info, ObjectInfo) else None
 
 
+def take_over_check(reader: io.BufferedReader) -> None:
+    """Make a reader fresh from ``Bucket.open`` stop hashing what it reads.
+
+    Its caller hashes every byte it reads anyway (that hash becomes the destination's record)
+    and checks it with a :func:`read_check`, which does what the reader would do at EOF: one
+    computation instead of two.
+    """
+    raw = reader.raw
+    if isinstance(raw, ObjectReader):
+        raw.leave_check_to_caller()
+
+
+def read_check(info: ObjectInfo, *, expected: str | None, provider: str) -> ReadCheck:
+    """What the bytes one copy read from ``info``'s version must pass before they are written.
+
+    Args:
+        info: The version opened; its recorded CRC32C (if any) must be the bytes'.
+        expected: A CRC32C an earlier read of this version established (when it records none).
+        provider: The source's provider, for errors.
+    """
+
+    def check(crc: str) -> None:
+        # The reader's own check at EOF (taken over), and then a truncated or lengthened read
+        # too: either way the bytes are not the ones the source recorded.
+        verify_crc32c(info, crc, provider=provider)
+        if expected is not None and crc != expected:
+            raise ChecksumMismatchError(
+                f"read CRC32C {crc} but an earlier read of this version found {expected}; "
+                "the bytes were corrupted or truncated in transit",
+                operation="get",
+                resource=info.key,
+                retryable=True,
+            )
+
+    return check
+
+
 def read_all(reader: io.BufferedReader, size: int) -> bytes:
-    """Read a small object to the end, so that the reader checks its CRC32C at EOF.
+    """Read a small object to the end (or past its size, if it grew: its check then fails).
 
     A single ``read(size + 1)`` reads straight into one buffer and then sees EOF, which is
-    where the reader compares the bytes with the recorded checksum.
+    where a reader that kept its own check compares the bytes with the recorded checksum.
     """
     data = reader.read(size + 1)
     if len(data) == size:
@@ -68,21 +114,20 @@ def read_all(reader: io.BufferedReader, size: int) -> bytes:
     return data + reader.read()
 
 
-class Meter(io.RawIOBase):
-    """A reader that counts (and hashes) what passes through it, and can be cancelled.
+class Meter(HashingReader):
+    """A body that hashes and counts what passes through it, checks it, and can be cancelled.
 
-    ``Bucket.put`` reads it in 8 MiB chunks, so memory stays bounded whatever the object size.
-    Errors raised by the source while reading are remembered, so that the caller can tell a
-    failure of the source from a failure of the destination write they surface through.
+    ``Bucket.put`` reads it in 8 MiB chunks, so memory stays bounded whatever the object size,
+    and records its CRC32C (:meth:`crc32c`, computed over exactly the bytes handed to the
+    write) rather than hashing them again. At EOF the bytes must pass ``check`` before the
+    write can commit. Errors raised by the source while reading are remembered, so that the
+    caller can tell a failure of the source from a failure of the destination write they
+    surface through.
 
     Args:
-        reader: The source object, open.
+        reader: The source object, open, nothing read yet (see :func:`take_over_check`).
         key: Its key, for progress and errors.
-        recorded_crc32c: The CRC32C the source records. The source's reader checks the bytes
-            against it at EOF, so there is nothing to hash again here; ``None`` (an object
-            written by another tool) makes this meter compute it.
-        expected_crc32c: A CRC32C the bytes must have that the reader does not check (one an
-            earlier read established): a mismatch raises at EOF, before the write can commit.
+        check: What the bytes must pass (:func:`read_check`).
         md5: Also compute the MD5 of the bytes (to compare with a native one).
         on_bytes: Progress callback.
         cancel: Set to stop at the next chunk.
@@ -93,8 +138,7 @@ class Meter(io.RawIOBase):
         reader: io.BufferedReader,
         *,
         key: str,
-        recorded_crc32c: str | None,
-        expected_crc32c: str | None = None,
+        check: ReadCheck,
         md5: bool = False,
         on_bytes: BytesCallback | None,
         cancel: threading.Event,
@@ -102,51 +146,31 @@ class Meter(io.RawIOBase):
         super().__init__()
         self._reader = reader
         self._key = key
+        self._check = check
         self._on_bytes = on_bytes
         self._cancel = cancel
-        self._recorded = recorded_crc32c
-        self._expected = None if recorded_crc32c else expected_crc32c
-        self._crc = None if recorded_crc32c else Crc32c()
         self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
-        self.count = 0
         self.source_error: BaseException | None = None
 
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
+    def read_chunk(self, size: int) -> bytes:
         if self._cancel.is_set():
             raise CancelledError("the migration was interrupted", resource=self._key)
         try:
-            data = self._reader.read(size if size >= 0 else _CHUNK)
+            data = self._reader.read(size)
         except BaseException as exc:
             self.source_error = exc
             raise
-        if self._crc is not None:
-            self._crc.update(data)
         if self._md5 is not None:
             self._md5.update(data)
-        self.count += len(data)
         if data and self._on_bytes is not None:
             self._on_bytes(self._key, len(data))
-        if not data and self._expected is not None and self.crc32c() != self._expected:
-            error = ChecksumMismatchError(
-                f"read CRC32C {self.crc32c()} but an earlier read of this version found "
-                f"{self._expected}; the bytes were corrupted or truncated in transit",
-                operation="get",
-                resource=self._key,
-                retryable=True,
-            )
-            self.source_error = error
-            raise error
+        if not data:
+            try:
+                self._check(self.crc32c())  # every byte is hashed by now
+            except ChecksumMismatchError as exc:
+                self.source_error = exc
+                raise
         return data
-
-    def crc32c(self) -> str:
-        """The CRC32C of the bytes read (valid once the source reached EOF without error)."""
-        if self._crc is not None:
-            return self._crc.hexdigest()
-        assert self._recorded is not None
-        return self._recorded
 
     def md5(self) -> str | None:
         """The MD5 of the bytes read, if it was asked for."""
@@ -188,6 +212,7 @@ def read_crc32c(
     buffer = memoryview(bytearray(_CHUNK))
     with bucket.open(key) as reader:
         info = opened_info(reader) or bucket.head(key)
+        take_over_check(reader)  # `running` is the one hash; the result names both values
         # The raw reader, not the buffered one: a buffered read that hits the checksum error at
         # EOF would drop the last bytes it had gathered, and the CRC needs every byte.
         raw = reader.raw

@@ -16,12 +16,12 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
-from portacloud.checksums import crc32c_hex
 from portacloud.errors import guarded_coroutine
 from portacloud.retry import async_call_conditional_with_retry, async_call_with_retry
 from portacloud.storage.async_driver import AsyncDataPath, native_path
 from portacloud.storage.bucket import Bucket
 from portacloud.storage.driver import ListOptions
+from portacloud.storage.hashed import hashed
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
 from portacloud.storage.ranges import checked_read, parse_range, sized_range
 
@@ -129,12 +129,12 @@ class NativeCalls:
         full, body, checked = self._bucket._put_plan(key, data, **options)
         if body is None or not self._path.single_request(full, checked):
             return None  # a stream, or a write past one request: no CRC32C on the loop
-        crc = crc32c_hex(body)
+        sent = hashed(body)
         conditional = checked.if_none_match or checked.if_match is not None
         info = await self._call(
             "put",
             key,
-            lambda: self._path.put_async(full, checked, body, crc),
+            lambda: self._path.put_async(full, checked, sent.data, sent.crc32c),
             conditional=conditional,
         )
         return None if info is None else self._bucket._relative(info)

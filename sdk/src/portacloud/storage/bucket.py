@@ -12,8 +12,7 @@ from functools import partial
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 from urllib.parse import urlsplit, urlunsplit
 
-from portacloud.checksums import crc32c_hex
-from portacloud.errors import InvalidArgumentError, UnsupportedError
+from portacloud.errors import InvalidArgumentError, NotFoundError, UnsupportedError
 from portacloud.handle import DriverHandle
 from portacloud.residency import STORAGE_ACCESS, Access, RegionCache, RegionPolicy
 from portacloud.retry import RetryPolicy, call_conditional_with_retry, call_with_retry
@@ -29,6 +28,7 @@ from portacloud.storage.driver import (
     SupportsSignedURL,
     WriteOptions,
 )
+from portacloud.storage.hashed import HashedBytes, InMemory, hashed, in_memory, unread_hashing
 from portacloud.storage.keys import check_key
 from portacloud.storage.listing import ListingGuard, PageEntries, checked_list_options
 from portacloud.storage.models import ListPage, ObjectInfo, PrefixInfo
@@ -195,7 +195,7 @@ class Bucket(DriverHandle[BucketDriver]):
     def put(
         self,
         key: str,
-        data: PutData,
+        data: PutData | HashedBytes,
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -232,7 +232,7 @@ class Bucket(DriverHandle[BucketDriver]):
         if body is not None:
             return self._put_bytes(key, full, body, options)
         chunks = chunks_of(cast("IO[bytes] | Iterable[bytes]", data))
-        with self._open_writer(key, full, options) as out:
+        with self._open_writer(key, full, options, body=data) as out:
             for chunk in chunks:
                 out.write(chunk)
         assert out.info is not None  # close() either set it or raised
@@ -240,24 +240,24 @@ class Bucket(DriverHandle[BucketDriver]):
 
     def _put_plan(
         self, key: str, data: object, **given: Any
-    ) -> tuple[str, bytes | None, WriteOptions]:
+    ) -> tuple[str, InMemory | None, WriteOptions]:
         """The full key, the body when ``data`` is in memory, and the checked options."""
         full = self._full(key)
         if isinstance(data, str):  # callers without type checking pass str; say so clearly
             raise InvalidArgumentError("data must be bytes, not str; encode it first")
-        body = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else None
+        body = in_memory(data)
         size_hint = None if body is None else len(body)
         return full, body, self._write_options("put", size_hint=size_hint, **given)
 
-    def _put_bytes(self, key: str, full: str, body: bytes, options: WriteOptions) -> ObjectInfo:
+    def _put_bytes(self, key: str, full: str, body: InMemory, options: WriteOptions) -> ObjectInfo:
         """Write bytes in memory: one request, retried as a whole."""
-        crc = crc32c_hex(body)
+        sent = hashed(body)
 
         def write_once() -> ObjectInfo:
             writer = self._driver.open_writer(full, options)
             try:
-                writer.write(body)
-                return writer.commit(crc32c=crc)
+                writer.write(sent.data)
+                return writer.commit(crc32c=sent.crc32c)
             except BaseException:
                 writer.abort()
                 raise
@@ -272,9 +272,12 @@ class Bucket(DriverHandle[BucketDriver]):
             self._retry, lambda: self._guarded("put", key, write_once)
         )
 
-    def _open_writer(self, key: str, full: str, options: WriteOptions) -> ObjectWriter:
+    def _open_writer(
+        self, key: str, full: str, options: WriteOptions, *, body: object = None
+    ) -> ObjectWriter:
         writer = self._call("put", key, lambda: self._driver.open_writer(full, options))
-        return ObjectWriter(writer, guard=self._guard_for("put", key), relative=self._relative)
+        guard, hashed_by = self._guard_for("put", key), unread_hashing(body)
+        return ObjectWriter(writer, guard=guard, relative=self._relative, hashed_by=hashed_by)
 
     # ----------------------------------------------------------------- reads
 
@@ -285,8 +288,6 @@ class Bucket(DriverHandle[BucketDriver]):
 
     def exists(self, key: str) -> bool:
         """Return whether an object exists at ``key``."""
-        from portacloud.errors import NotFoundError
-
         try:
             self.head(key)
         except NotFoundError:

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Protocol, TypeVar
 
 from portacloud.checksums import Crc32c
-from portacloud.errors import ChecksumMismatchError, InvalidArgumentError
+from portacloud.errors import ChecksumMismatchError, InternalError, InvalidArgumentError
 from portacloud.retry import RetryPolicy, call_with_retry
 from portacloud.storage.driver import DriverWriter, ReadStream
+from portacloud.storage.hashed import HashingReader
 from portacloud.storage.models import ObjectInfo
 
 if TYPE_CHECKING:
@@ -96,6 +97,18 @@ class ObjectReader(io.RawIOBase):
             self._pos = target
         return self._pos
 
+    def leave_check_to_caller(self) -> bool:
+        """Stop hashing here: the caller hashes every byte it reads and checks ``info.crc32c``.
+
+        Possible only before the first byte is read (the caller's hash must cover them all),
+        which is what the return value says. A migration does it so that one computation both
+        checks the source and becomes the destination's record.
+        """
+        if self._pos != 0:
+            return False
+        self._crc = None
+        return True
+
     def _drop_stream(self) -> None:
         if self._stream is not None:
             self._stream.close()
@@ -152,6 +165,10 @@ class ObjectWriter(io.RawIOBase):
 
     Leaving a ``with`` block by an exception, calling :meth:`abort`, or dropping the writer
     without closing it discards everything: a failed write never leaves an object.
+
+    The object's CRC32C is computed from the bytes written, or, with ``hashed_by``, taken from
+    the body that hashed exactly those bytes as it handed them out (``Bucket.put`` of a
+    :class:`~portacloud.storage.hashed.HashingReader` it read from its first byte to EOF).
     """
 
     def __init__(
@@ -160,12 +177,15 @@ class ObjectWriter(io.RawIOBase):
         *,
         guard: Guard,
         relative: Callable[[ObjectInfo], ObjectInfo],
+        hashed_by: HashingReader | None = None,
     ) -> None:
         super().__init__()
         self._writer = writer
         self._guard = guard
         self._relative = relative
-        self._crc = Crc32c()
+        self._crc = Crc32c() if hashed_by is None else None
+        self._hashed_by = hashed_by
+        self._written = 0
         self._done = False
         self.info: ObjectInfo | None = None
 
@@ -176,7 +196,9 @@ class ObjectWriter(io.RawIOBase):
         if self.closed:
             raise ValueError("write to a closed ObjectWriter")
         chunk = bytes(data)
-        self._crc.update(chunk)
+        if self._crc is not None:
+            self._crc.update(chunk)
+        self._written += len(chunk)
         try:
             self._guard(lambda: self._writer.write(chunk))
         except BaseException:
@@ -191,14 +213,26 @@ class ObjectWriter(io.RawIOBase):
             return
         self._done = True
         try:
-            self.info = self._relative(
-                self._guard(lambda: self._writer.commit(crc32c=self._crc.hexdigest()))
-            )
+            crc = self._crc32c()
+            self.info = self._relative(self._guard(lambda: self._writer.commit(crc32c=crc)))
         except BaseException:
             self._writer.abort()
             raise
         finally:
             super().close()
+
+    def _crc32c(self) -> str:
+        if self._crc is not None:
+            return self._crc.hexdigest()
+        body = self._hashed_by
+        assert body is not None
+        if not body.at_eof or body.count != self._written:
+            # The body's checksum would not describe what was sent: never record it.
+            raise InternalError(
+                f"the body hashed {body.count} bytes (at EOF: {body.at_eof}) but "
+                f"{self._written} were written; the write was discarded"
+            )
+        return body.crc32c()
 
     def abort(self) -> None:
         """Discard the write; nothing becomes visible."""

@@ -84,10 +84,12 @@ def run_all(kind: Kind, named: dict[str, str], out: Path) -> list[Report]:
     return [run_one(kind, name, url, out) for name, url in named.items()]
 
 
-def _write_matrix(reports: list[Report], caps: dict[str, dict[str, object]], path: Path) -> None:
+def _write_matrix(
+    reports: list[Report], caps: dict[str, dict[str, object]], path: Path, *, with_json: bool
+) -> None:
     matrix = Matrix.from_reports(reports, caps)
     path.write_text(matrix.to_markdown())
-    if path.name == "conformance-matrix.md":
+    if with_json:
         path.with_suffix(".json").write_text(matrix.model_dump_json(indent=2))
 
 
@@ -101,7 +103,7 @@ def clusters_lane(out: Path) -> list[Report]:
     )
     for kind, targets in lanes:
         done = run_all(kind, targets, out)
-        _write_matrix(done, {}, out / f"conformance-{kind}-matrix.md")
+        _write_matrix(done, {}, out / f"conformance-{kind}-matrix.md", with_json=False)
         reports += done
     return reports
 
@@ -129,7 +131,7 @@ def main() -> int:
             storage_async = [f.result() for face, f in storage_runs if face == "async"]
             others = clusters.result()
         caps = {url: storage_capabilities(url) for url in named.values()}
-        _write_matrix(storage, caps, out / "conformance-matrix.md")
+        _write_matrix(storage, caps, out / "conformance-matrix.md", with_json=True)
     print(f"matrices: {out / 'conformance-matrix.md'}, {out / 'conformance-jobs-matrix.md'}")
     every = [*storage, *storage_async, *others]
     return 1 if any(r.summary.failed for r in every) else 0

@@ -20,7 +20,7 @@ import portacloud
 from portacloud.checksums import crc32c_hex
 from portacloud.migrate import migrate
 from portacloud.storage.bucket import Bucket
-from portacloud.storage.driver import BucketDriver, ReadStream, WriteOptions
+from portacloud.storage.driver import BucketDriver, DriverWriter, ReadStream, WriteOptions
 from portacloud.storage.models import ObjectInfo
 
 Tree = Callable[[str], tuple[str, portacloud.Bucket]]
@@ -66,7 +66,7 @@ class Cutting:
 
 
 class _Recording:
-    def __init__(self, inner: Any, key: str, commits: list[tuple[str, bytes]]) -> None:
+    def __init__(self, inner: DriverWriter, key: str, commits: list[tuple[str, bytes]]) -> None:
         self._inner = inner
         self._key = key
         self._parts: list[bytes] = []
@@ -78,7 +78,7 @@ class _Recording:
 
     def commit(self, *, crc32c: str) -> ObjectInfo:
         self._commits.append((self._key, b"".join(self._parts)))
-        return self._inner.commit(crc32c=crc32c)  # type: ignore[no-any-return]
+        return self._inner.commit(crc32c=crc32c)
 
     def abort(self) -> None:
         self._inner.abort()

@@ -279,13 +279,15 @@ class ObstoreDriver(ObstoreDriverBase[S3Driver]):
 
     def _page(self, stream: Any, batch: list[Any], options: ListOptions) -> ListPage:
         objects = object_infos(
-            {
-                "key": item["path"],
-                "size": item["size"],
-                "etag": quote_etag(item.get("e_tag")),
-                "last_modified": item.get("last_modified"),
-            }
-            for item in batch
+            [
+                {
+                    "key": item["path"],
+                    "size": item["size"],
+                    "etag": quote_etag(item.get("e_tag")),
+                    "last_modified": item.get("last_modified"),
+                }
+                for item in batch
+            ]
         )
         token = None
         if len(objects) >= options.page_size:

@@ -212,17 +212,14 @@ def read_crc32c(
     buffer = memoryview(bytearray(_CHUNK))
     with bucket.open(key) as reader:
         info = opened_info(reader) or bucket.head(key)
-        take_over_check(reader)  # `running` is the one hash; the result names both values
-        # The raw reader, not the buffered one: a buffered read that hits the checksum error at
-        # EOF would drop the last bytes it had gathered, and the CRC needs every byte.
+        # `running` is the one hash, and the reader raises nothing at EOF: the result names
+        # both values. The raw reader fills one reused buffer.
+        take_over_check(reader)
         raw = reader.raw
         while True:
             if cancel is not None and cancel.is_set():
                 raise CancelledError("the verification was interrupted", resource=key)
-            try:
-                n = raw.readinto(buffer)
-            except ChecksumMismatchError:
-                break  # raised at EOF, after every byte went through `running`
+            n = raw.readinto(buffer)
             if not n:
                 break
             running.update(bytes(buffer[:n]))  # google-crc32c takes bytes only

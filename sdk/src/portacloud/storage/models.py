@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,14 +49,14 @@ class ObjectInfo(BaseModel):
 _MANY_INFOS: TypeAdapter[tuple[ObjectInfo, ...]] = TypeAdapter(tuple[ObjectInfo, ...])
 
 
-def object_infos(fields: Iterable[Mapping[str, Any]]) -> tuple[ObjectInfo, ...]:
+def object_infos(fields: Sequence[Mapping[str, Any]]) -> tuple[ObjectInfo, ...]:
     """Validate a listing page's worth of :class:`ObjectInfo` fields in one call.
 
     The same validation as building each ``ObjectInfo`` alone, in about half the time: one
     call into pydantic-core for the page instead of one per entry, which is most of a large
     listing's own cost.
     """
-    return _MANY_INFOS.validate_python(fields if isinstance(fields, (list, tuple)) else [*fields])
+    return _MANY_INFOS.validate_python(fields)
 
 
 class PrefixInfo(BaseModel):

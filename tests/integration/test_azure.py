@@ -436,6 +436,10 @@ def test_account_option_uses_entra_id_and_the_public_endpoint(
 class _Flaky:
     """A blob client whose named methods fail with a dropped connection the first times."""
 
+    #: Blocks are staged from the writer's pool threads: the counts are updated under a lock
+    #: (unlocked, two threads counting at once lost a call under load).
+    _counting = threading.Lock()
+
     def __init__(self, inner: Any, failures: dict[str, int], calls: dict[str, int]) -> None:
         self._inner = inner
         self._failures = failures
@@ -449,9 +453,12 @@ class _Flaky:
         def call(*args: Any, **kwargs: Any) -> Any:
             from azure.core.exceptions import ServiceResponseError
 
-            self._calls[name] = self._calls.get(name, 0) + 1
-            if self._failures[name] > 0:
-                self._failures[name] -= 1
+            with self._counting:
+                self._calls[name] = self._calls.get(name, 0) + 1
+                fail = self._failures[name] > 0
+                if fail:
+                    self._failures[name] -= 1
+            if fail:
                 raise ServiceResponseError("connection reset by peer")
             return attr(*args, **kwargs)
 

@@ -2,16 +2,20 @@
 
 obstore's tokio runtime does not survive ``fork()``: before the fix, a ``fork`` process pool
 (``ProcessPoolExecutor``, PyTorch ``DataLoader`` workers, dask's process scheduler) hung on the
-first read, whether its bucket was pickled in or inherited. Every wait here has a deadline, so a
-hang fails the test instead of blocking the run.
+first read, whether its bucket was pickled in or inherited. A child that freed an obstore object
+it inherited hung too, now and then (CI, 2026-12-06: one worker in a whole run), on a lock of
+the parent's runtime held as it forked. Every wait here has a deadline and every child takes
+signals the default way, so a hang fails the test instead of blocking the run.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
+import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from azure_support import azurite_connection_string, fresh_container
@@ -22,8 +26,16 @@ import portacloud
 pytestmark = pytest.mark.integration
 
 DEADLINE = 60
+_R = TypeVar("_R")
 #: The bucket a forked child inherits from its parent's memory (set before the pool forks).
 _INHERITED: list[portacloud.Bucket] = []
+
+
+def _default_signals() -> None:
+    # pytest-timeout's SIGALRM handler and any SIGTERM handler run only between bytecodes,
+    # so a child waiting in native code would outlive both its alarm and Pool.terminate().
+    for signum in (signal.SIGALRM, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def _work(bucket: portacloud.Bucket, key: str) -> tuple[bytes, int, list[str]]:
@@ -45,13 +57,11 @@ def _inherited(key: str) -> tuple[bytes, int, list[str]]:
 
 
 def _run_in_fork_pool(
-    fn: Callable[..., tuple[bytes, int, list[str]]], args: list[tuple[Any, ...]], processes: int
-) -> list[tuple[bytes, int, list[str]]]:
-    pool = multiprocessing.get_context("fork").Pool(processes)
+    fn: Callable[..., _R], args: list[tuple[Any, ...]], processes: int
+) -> list[_R]:
+    pool = multiprocessing.get_context("fork").Pool(processes, initializer=_default_signals)
     try:
-        results: list[tuple[bytes, int, list[str]]] = pool.starmap_async(fn, args).get(
-            timeout=DEADLINE
-        )
+        results: list[_R] = pool.starmap_async(fn, args).get(timeout=DEADLINE)
     finally:
         pool.terminate()
         pool.join()
@@ -105,3 +115,32 @@ def test_azure_default_engine_works_in_a_fork_pool(monkeypatch: pytest.MonkeyPat
         assert not bucket.capabilities.retry_after  # the obstore engine
         _check_in_fork_pool(bucket)
         bucket.close()
+
+
+def _drop_inherited() -> bool:
+    """In a child: free the inherited bucket; whether its obstore store is still alive."""
+    bucket = _INHERITED.pop()
+    driver: Any = bucket._driver
+    store = weakref.ref(driver.store)
+    del driver
+    bucket.close()
+    del bucket
+    gc.collect()
+    return store() is not None
+
+
+def test_a_forked_child_never_frees_the_obstore_objects_it_inherited(
+    s3_bucket: portacloud.Bucket,
+) -> None:
+    # Reached only through _INHERITED (and a cycle), so the child can free all of it.
+    inherited = portacloud.open_bucket(s3_bucket.url)
+    inherited.put("fork/x", b"x")
+    cycle: dict[str, object] = {"bucket": inherited}
+    cycle["self"] = cycle
+    _INHERITED[:] = [inherited]
+    del inherited, cycle
+    try:
+        kept = _run_in_fork_pool(_drop_inherited, [()], 1)
+    finally:
+        _INHERITED.clear()
+    assert kept == [True]

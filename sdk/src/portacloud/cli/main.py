@@ -71,6 +71,10 @@ for command in (
     cli.add_command(command)
 
 
+#: Kubernetes, Slurm and systemd stop a process with SIGTERM; a closed terminal sends SIGHUP.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP: unwinds exactly as Ctrl-C does, so every write is aborted cleanly."""
 
@@ -96,9 +100,18 @@ def _quiet_broken_pipe() -> NoReturn:
 
 def main() -> None:
     """Entry point: run the CLI, turning every failure into one line and a non-zero exit."""
-    # Kubernetes, Slurm and systemd stop a process with SIGTERM; a closed terminal sends SIGHUP.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
+    # The handlers are the CLI's only while it runs: a program that calls main() gets its own
+    # back (a Python handler left behind would reach the processes it forks later, which then
+    # cannot be stopped while they wait in native code).
+    previous = {signum: signal.signal(signum, _terminate) for signum in _STOP_SIGNALS}
+    try:
+        _run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run() -> None:
     try:
         cli.main(standalone_mode=False)
     except PortaCloudError as exc:

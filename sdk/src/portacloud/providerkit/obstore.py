@@ -17,7 +17,12 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from portacloud import errors as pe
 from portacloud.providerkit.errors import ErrorRule, ErrorTable, call_mapped, call_owned
-from portacloud.providerkit.obstore_fork import note_obstore_runtime, obstore_forked, sdk_after_fork
+from portacloud.providerkit.obstore_fork import (
+    hold_across_fork,
+    note_obstore_runtime,
+    obstore_forked,
+    sdk_after_fork,
+)
 from portacloud.providerkit.streams import CHUNK_SIZE, BytesStream, ChunkStream
 from portacloud.retry import RetryPolicy
 from portacloud.storage.capabilities import StorageCapabilities
@@ -279,6 +284,7 @@ class ObstoreDriverBase(Generic[_SDK]):
         self.retry: RetryPolicy = sdk.retry
         self.obs: Any = importlib.import_module("obstore")
         note_obstore_runtime()
+        hold_across_fork(self)
 
     def native_path(self) -> bool:
         """Whether the async data path may use obstore here (not in a forked child)."""
@@ -394,7 +400,7 @@ class ObstoreDriverBase(Generic[_SDK]):
         first, last = result.range
         if last - first <= CHUNK_SIZE:
             return BytesStream(bytes(result.bytes()))
-        return ChunkStream(result.stream(min_chunk_size=CHUNK_SIZE))
+        return hold_across_fork(ChunkStream(result.stream(min_chunk_size=CHUNK_SIZE)))
 
     def put_writer(self, key: str, options: WriteOptions, *, limit: int) -> SinglePutWriter:
         """A writer holding up to ``limit`` bytes for :meth:`put_single`, else the SDK's."""

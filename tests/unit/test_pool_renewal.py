@@ -118,6 +118,25 @@ def test_a_boto3_client_gets_fresh_pools_of_the_same_settings() -> None:
     client.close()
 
 
+def test_compute_clients_get_fresh_pools_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    from portacloud.providerkit import RetryPolicy
+    from portacloud_aws.compute import _open_driver
+    from portacloud_aws.options import EC2Options
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    options = EC2Options(endpoint_url="http://127.0.0.1:9")
+    driver = _open_driver("us-east-1", options, RetryPolicy())
+    clients = {"ec2": driver.client, "ssm": driver._ssm_factory()}
+    managers = {name: c._endpoint.http_session._manager for name, c in clients.items()}
+
+    def renewed() -> dict[str, bool]:
+        return {n: c._endpoint.http_session._manager is not managers[n] for n, c in clients.items()}
+
+    assert _in_child(renewed) == {"ec2": True, "ssm": True}
+    assert not any(renewed().values())  # the parent keeps its own
+
+
 def test_a_forked_child_builds_its_own_libcloud_driver() -> None:
     built: list[object] = []
 

@@ -50,7 +50,8 @@ from portacloud.errors import (
     UnavailableError,
 )
 from portacloud.providerkit import ListingGuard, RetryPolicy, call_with_retry, parse_options
-from portacloud_aws.boto import client_config, is_aws_endpoint, utc
+from portacloud.providerkit.fork_pools import fresh_pools_in_children
+from portacloud_aws.boto import client_config, is_aws_endpoint, renew_botocore_pools, utc
 from portacloud_aws.options import EC2Options
 
 __all__ = [
@@ -530,12 +531,18 @@ def _open_driver(region: str | None, settings: EC2Options, retry: RetryPolicy) -
     # The driver owns retries (see the module docstring): botocore must not add its own.
     config = client_config(region_name=region, connect_timeout=10, read_timeout=60)
     endpoint_url = settings.endpoint_url
-    client = session.client("ec2", endpoint_url=endpoint_url, config=config)
-    actual = str(client.meta.endpoint_url)
+
+    def client(service: str) -> Any:
+        # A forked child must not send requests into the parent's pooled connections.
+        made = session.client(service, endpoint_url=endpoint_url, config=config)
+        return fresh_pools_in_children(made, renew_botocore_pools)
+
+    ec2 = client("ec2")
+    actual = str(ec2.meta.endpoint_url)
     return EC2Driver(
-        client,
+        ec2,
         region=region,
-        ssm_client=lambda: session.client("ssm", endpoint_url=endpoint_url, config=config),
+        ssm_client=lambda: client("ssm"),
         subnet_id=settings.subnet_id,
         security_group_ids=settings.security_group_ids,
         custom_endpoint=None if is_aws_endpoint(actual, suffixes=(".api.aws",)) else actual,

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/_lib.sh"
 LAB=${LAB:-${PORTACLOUD_LAB:-$(cd "$here/../.." && pwd)/.lab}}
 VENV=${VENV:-$(cd "$here/../.." && pwd)/.venv}
-PORT=19040
+PORT=${FAKE_GCS_PORT:-19040}
 ADDR="http://127.0.0.1:$PORT"
 PIDFILE="$LAB/fake-gcs.pid"
 CONFORMANCE_BUCKET=conformance

@@ -16,6 +16,7 @@ from typing import Any
 
 from portacloud.errors import InvalidArgumentError, UnauthenticatedError
 from portacloud.providerkit.fork_pools import fresh_pools_in_children
+from portacloud.providerkit.requests_env import settle_environment
 from portacloud_azure.options import AzureOptions
 
 __all__ = ["CONNECTION_STRING_ENV", "DelegationKeys", "same_principal", "service_client"]
@@ -99,7 +100,8 @@ def _transport() -> Any:
     """The transport the SDK would build, over a deeper connection pool.
 
     The same ``RequestsTransport`` with the SDK's own timeouts and adapter (no retries of its
-    own, larger socket blocks), only with ``_POOL_CONNECTIONS`` connections kept for reuse.
+    own, larger socket blocks), only with ``_POOL_CONNECTIONS`` connections kept for reuse and
+    the environment read once per host (:mod:`portacloud.providerkit.requests_env`).
     """
     import requests
     from azure.core.pipeline.transport import RequestsTransport
@@ -113,7 +115,8 @@ def _transport() -> Any:
     )
     from urllib3.util.retry import Retry
 
-    session = requests.Session()
+    # Proxies and the CA bundle are read from the environment once per host, not per request.
+    session = settle_environment(requests.Session())
     adapter = BiggerBlockSizeHTTPAdapter(
         max_retries=Retry(total=False, redirect=False, raise_on_status=False),
         pool_connections=_POOL_CONNECTIONS,

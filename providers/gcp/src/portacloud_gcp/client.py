@@ -6,6 +6,7 @@ from typing import Any
 
 from portacloud.errors import InvalidArgumentError
 from portacloud.providerkit.fork_pools import fresh_pools_in_children
+from portacloud.providerkit.requests_env import settle_environment
 
 __all__ = ["TIMEOUT", "can_sign", "http_error", "make_client", "same_principal"]
 
@@ -46,6 +47,8 @@ def make_client(
     # Every answer must say where it ends (see _require_framing).
     client._http.hooks["response"].append(_require_framing)
     _deepen_pool(client._http)
+    # Proxies and the CA bundle are read from the environment once per host, not per request.
+    settle_environment(client._http)
     _fresh_pools_in_children(client._http)
     # The SDK fetches bucket metadata for tracing in background threads, with its own retries;
     # those requests would escape the one retry owner (docs/decisions/0001-retries.md).

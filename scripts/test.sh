@@ -15,7 +15,8 @@ bash scripts/services.sh start || exit 1
 status=0
 # pytest-timeout bounds each test, not pytest's own exit (CI once hung there for 50 minutes,
 # joining a fork-pool worker that would not die): the whole run gets a deadline too.
-timeout -k 60 55m $UV run --no-sync pytest tests -q -p no:cacheprovider
+# The slowest tests are listed, for keeping make test under its 40 minutes.
+timeout -k 60 55m $UV run --no-sync pytest tests -q -p no:cacheprovider --durations=40
 rc=$?
 if [ "$rc" -ne 0 ]; then
     status=1

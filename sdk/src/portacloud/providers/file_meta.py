@@ -136,20 +136,25 @@ def remove_sidecar(path: Path) -> None:
             return  # other sidecars remain
 
 
-def read_record(fd: int, path: Path) -> tuple[Record | None, bool]:
+def read_record(fd: int | None, path: Path | str) -> tuple[Record | None, bool]:
     """The record of the open data file ``fd`` (at ``path``), and whether it is the xattr.
 
     The xattr is read from the descriptor, so it belongs to exactly the version that is open;
     a sidecar is looked up by name and may belong to another version (the caller compares
-    etags).
+    etags). With ``fd`` ``None`` the xattr is read by name, never through a symlink, and may
+    belong to another version too.
     """
     try:
-        return _decode(os.getxattr(fd, META_XATTR)), True
+        if fd is None:
+            raw = os.getxattr(path, META_XATTR, follow_symlinks=False)
+        else:
+            raw = os.getxattr(fd, META_XATTR)
+        return _decode(raw), True
     except OSError as exc:
         if exc.errno not in (errno.ENODATA, *_NO_XATTR):
             raise
     try:
-        return _decode(_sidecar_path(path).read_bytes()), False
+        return _decode(_sidecar_path(Path(path)).read_bytes()), False
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return None, False
 

@@ -103,6 +103,10 @@ class FileDriver:
 
     def _path(self, key: str) -> Path:
         """Map a key to its path, refusing anything that could leave the root."""
+        return Path(self._lstat_path(key)[0])
+
+    def _lstat_path(self, key: str) -> tuple[str, os.stat_result | None]:
+        """:meth:`_path`, and the lstat of the path itself (``None`` where it does not exist)."""
         parts = key.split("/")
         if any(p in ("", ".", "..") or "\x00" in p for p in parts):
             raise InvalidArgumentError("key has an empty, '.' or '..' segment", resource=key)
@@ -111,19 +115,21 @@ class FileDriver:
                 f"key segments starting with {SYSTEM_DIR!r} are reserved", resource=key
             )
         path = self._root_str
+        st: os.stat_result | None = None
         for part in parts:
             path = f"{path}/{part}"
             try:
-                mode = os.lstat(path).st_mode
+                st = os.lstat(path)
             except (FileNotFoundError, NotADirectoryError):
+                st = None
                 break
-            if stat.S_ISLNK(mode):
+            if stat.S_ISLNK(st.st_mode):
                 raise InvalidArgumentError(
                     "the path of this key goes through a symlink inside the root; "
                     "the file backend never follows symlinks",
                     resource=key,
                 )
-        return Path(f"{self._root_str}/{key}")
+        return f"{self._root_str}/{key}", st
 
     @contextmanager
     def _locked(self, directory: Path) -> Iterator[None]:
@@ -164,10 +170,10 @@ class FileDriver:
             checksums=checksums,
         )
 
-    def _record(self, fd: int, path: Path) -> tuple[Record | None, bool]:
+    def _record(self, fd: int | None, path: Path | str) -> tuple[Record | None, bool]:
         record, exact = read_record(fd, path)
         if record is None and self._legacy:
-            return read_legacy(self._legacy, path), False
+            return read_legacy(self._legacy, Path(path)), False
         return record, exact
 
     def _open_fd(self, key: str, path: Path) -> int:
@@ -209,6 +215,24 @@ class FileDriver:
         fd, info = self._open_object(key)
         os.close(fd)
         return info
+
+    def _listed(self, key: str) -> ObjectInfo | None:
+        """What :meth:`stat` says of a listed key, from its lstat and its record by name.
+
+        A listing opens no file (an open, an fstat and a close per key were most of a listing's
+        cost). A record of another version (a writer replaced the file between the two reads,
+        or a stale sidecar) sends the key to :meth:`stat`, which reads through a descriptor.
+        """
+        path, st = self._lstat_path(key)
+        if st is None or not stat.S_ISREG(st.st_mode):
+            return None
+        try:
+            meta, _ = self._record(None, path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # deleted since the walk
+        if meta is not None and meta.get("etag") != etag_of(st):
+            return self.stat(key)
+        return self._info(key, st, meta)
 
     def read(self, key: str, *, start: int, end: int | None) -> tuple[ObjectInfo, FileStream]:
         fd, info = self._open_object(key)
@@ -371,7 +395,7 @@ class FileDriver:
 
         def info_for(key: str) -> ObjectInfo | None:
             try:
-                return self.stat(key)
+                return self._listed(key)
             except (NotFoundError, InvalidArgumentError):
                 return None
 

@@ -93,7 +93,9 @@ def test_the_gcs_client_session_is_settled(lookups: list[str]) -> None:
     pytest.importorskip("google.cloud.storage")
     from portacloud_gcp.client import make_client
 
-    client = make_client(project="p", endpoint="http://127.0.0.1:1", credentials=None, emulator=True)
+    client = make_client(
+        project="p", endpoint="http://127.0.0.1:1", credentials=None, emulator=True
+    )
     for i in range(20):
         _merge(client._http, f"http://127.0.0.1:1/storage/v1/b/bucket/o/key-{i}")
     assert len(lookups) == 1

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from test_file_layout import _no_xattrs
 
 import portacloud
 from portacloud.providers import file_meta, local
@@ -32,12 +33,7 @@ def _fill(root: Path, *, xattrs: bool) -> None:
 def root(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     xattrs = request.param == "xattr"
     if not xattrs:
-
-        def refuse(*_args: object, **_kwargs: object) -> None:
-            raise OSError(errno.ENOTSUP, "Operation not supported")
-
-        monkeypatch.setattr(file_meta.os, "setxattr", refuse)
-        monkeypatch.setattr(file_meta.os, "getxattr", refuse)
+        _no_xattrs(monkeypatch)
     _fill(tmp_path, xattrs=xattrs)
     return tmp_path
 
@@ -61,10 +57,10 @@ def test_a_listing_opens_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         opened: list[str] = []
         real_open = os.open
 
-        def counted(path: object, *args: object, **kwargs: object) -> int:
-            if os.path.isfile(str(path)):
-                opened.append(str(path))
-            return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+        def counted(path: Any, flags: int, mode: int = 0o777, **kwargs: Any) -> int:
+            if os.path.isfile(path):
+                opened.append(os.fsdecode(path))
+            return real_open(path, flags, mode, **kwargs)
 
         monkeypatch.setattr(local.os, "open", counted)
         infos = list(bucket.list())

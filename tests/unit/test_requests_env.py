@@ -80,7 +80,6 @@ def test_each_request_gets_its_own_proxies_mapping(lookups: list[str]) -> None:
 
 
 def test_the_azure_transport_session_is_settled(lookups: list[str]) -> None:
-    pytest.importorskip("azure.storage.blob")
     from portacloud_azure.clients import _transport
 
     session = _transport().session
@@ -90,7 +89,6 @@ def test_the_azure_transport_session_is_settled(lookups: list[str]) -> None:
 
 
 def test_the_gcs_client_session_is_settled(lookups: list[str]) -> None:
-    pytest.importorskip("google.cloud.storage")
     from portacloud_gcp.client import make_client
 
     client = make_client(

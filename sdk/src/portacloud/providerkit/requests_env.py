@@ -47,12 +47,10 @@ def settle_environment(session: _S) -> _S:
         if proxies or not own.trust_env:
             return original(url, proxies, stream, verify, cert)
         parts = urlsplit(url)
-        # requests adds the environment's proxies to a given mapping, not to None: say which.
-        key: tuple[object, ...] = (parts.scheme, parts.netloc, proxies is None, stream, verify)
-        key += (cert,)
-        key += (own.stream, own.verify, own.cert)
         try:
-            key += (frozenset(own.proxies.items()),)
+            # requests adds the environment's proxies to a given mapping, not to None: say which.
+            own_settings = (own.stream, own.verify, own.cert, frozenset(own.proxies.items()))
+            key = (parts.scheme, parts.netloc, proxies is None, stream, verify, cert, own_settings)
             found = settled.get(key)
         except TypeError:  # a setting that cannot be a key (a list for cert): ask requests
             return original(url, proxies, stream, verify, cert)
